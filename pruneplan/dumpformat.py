@@ -1,0 +1,317 @@
+"""Dump format v1 (docs/dump-format.md): reading and validating inputs, and a streaming writer.
+
+`analyze` accepts our dump (plain or gzip) and the `kind: List` JSON that `oc get ... -o json`
+prints; several inputs are merged. This module checks the envelope and the identity fields
+every object needs; analyze projects the fields its rules read.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import tempfile
+import zlib
+from dataclasses import dataclass, field
+from typing import IO, Any, Iterable
+
+import orjson
+
+from . import TOOL_NAME, __version__
+from .errors import InputError
+from .kinds import BY_KIND, BY_RESOURCE, KINDS
+
+DUMP_API_VERSION = "pruneplan.io/v1"
+DUMP_KIND = "ClusterDump"
+FORMAT_VERSION = 1
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclass(slots=True)
+class InputFile:
+    path: str
+    sha256: str
+    size: int
+    collected_at: str | None
+    cluster: dict[str, Any] | None
+    namespace: str | None
+    source: str  # "dump" or "list"
+
+
+@dataclass(slots=True)
+class LoadedInputs:
+    """Objects of all inputs by resource, plus what the headers said."""
+
+    objects: dict[str, list[dict[str, Any]]]
+    inputs: list[InputFile]
+    duplicates: int = 0
+    ignored_kinds: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def dump_sha256(self) -> str:
+        if len(self.inputs) == 1:
+            return self.inputs[0].sha256
+        joined = "".join(f"{i.sha256}\n" for i in self.inputs)
+        return hashlib.sha256(joined.encode()).hexdigest()
+
+    @property
+    def collected_at(self) -> str | None:
+        """The earliest collection time, or None when any input has none."""
+        times = [i.collected_at for i in self.inputs]
+        if any(t is None for t in times):
+            return None
+        return min(times)  # RFC 3339 UTC strings sort chronologically
+
+    @property
+    def cluster(self) -> dict[str, Any] | None:
+        known = [i.cluster for i in self.inputs if i.cluster]
+        return known[0] if known else None
+
+    @property
+    def namespace(self) -> str | None:
+        known = [i.namespace for i in self.inputs if i.namespace]
+        return known[0] if known else None
+
+    def counts(self) -> dict[str, int]:
+        return {k.resource: len(self.objects[k.resource]) for k in KINDS}
+
+
+def read_bytes(path: str) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not a dump") from None
+    except OSError as err:
+        raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
+
+
+def decode_document(raw: bytes, path: str) -> Any:
+    """Gunzip when gzip-compressed, then parse JSON."""
+    if raw.startswith(GZIP_MAGIC):
+        try:
+            raw = gzip.decompress(raw)
+        except (EOFError, OSError, zlib.error) as err:
+            raise InputError(f"{path}: truncated or corrupt gzip data ({err})") from None
+    if not raw.strip():
+        raise InputError(f"{path}: empty file, not a dump")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as err:
+        raise InputError(f"{path}: invalid JSON: {err}") from None
+
+
+def _identity(obj: Any, where: str, namespaced: bool) -> tuple[str, str]:
+    if not isinstance(obj, dict):
+        raise InputError(f"{where}: expected an object, found {type(obj).__name__}")
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        raise InputError(f"{where}: metadata is required")
+    name = meta.get("name")
+    if not isinstance(name, str) or not name:
+        raise InputError(f"{where}: metadata.name is required")
+    namespace = meta.get("namespace")
+    if namespaced:
+        if not isinstance(namespace, str) or not namespace:
+            raise InputError(f"{where} ({name}): metadata.namespace is required")
+    else:
+        namespace = ""
+    return namespace, name
+
+
+def _from_dump(doc: dict[str, Any], path: str) -> tuple[dict[str, list], dict[str, Any]]:
+    header = doc.get("header")
+    if not isinstance(header, dict):
+        raise InputError(f"{path}: dump has no header")
+    version = header.get("formatVersion")
+    if version != FORMAT_VERSION:
+        raise InputError(
+            f"{path}: unsupported dump format version {version!r} (this tool reads {FORMAT_VERSION})"
+        )
+    objects = doc.get("objects")
+    if not isinstance(objects, dict):
+        raise InputError(f"{path}: dump has no objects section")
+    grouped: dict[str, list] = {}
+    for resource, items in objects.items():
+        if resource not in BY_RESOURCE:
+            continue  # a newer collector may add kinds the rules do not read
+        if not isinstance(items, list):
+            raise InputError(f"{path}: objects.{resource} must be a list")
+        grouped[resource] = items
+    return grouped, header
+
+
+def _from_list(doc: dict[str, Any], path: str) -> tuple[dict[str, list], dict[str, int]]:
+    items = doc.get("items")
+    if not isinstance(items, list):
+        raise InputError(f"{path}: {doc.get('kind')} has no items list")
+    list_kind = doc.get("kind", "")
+    default_kind = list_kind[: -len("List")] if list_kind != "List" else None
+    grouped: dict[str, list] = {}
+    ignored: dict[str, int] = {}
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise InputError(f"{path}: items[{index}]: expected an object")
+        kind_name = item.get("kind") or default_kind
+        if not kind_name:
+            raise InputError(f"{path}: items[{index}]: kind is required in a List")
+        kind = BY_KIND.get(kind_name)
+        if kind is None:
+            ignored[kind_name] = ignored.get(kind_name, 0) + 1
+            continue
+        grouped.setdefault(kind.resource, []).append(item)
+    return grouped, ignored
+
+
+def _check_header(header: dict[str, Any], path: str) -> tuple[str | None, dict | None, str | None]:
+    collected = header.get("collectedAt")
+    if collected is not None and not isinstance(collected, str):
+        raise InputError(f"{path}: header.collectedAt must be an RFC 3339 string")
+    cluster = header.get("cluster")
+    if cluster is not None and not isinstance(cluster, dict):
+        raise InputError(f"{path}: header.cluster must be an object")
+    namespace = header.get("namespace")
+    if namespace is not None and not isinstance(namespace, str):
+        raise InputError(f"{path}: header.namespace must be a string")
+    return collected or None, cluster or None, namespace or None
+
+
+def load_inputs(paths: Iterable[str]) -> LoadedInputs:
+    """Read, validate and merge inputs. Objects repeated across inputs are kept once (first wins)."""
+    merged: dict[str, list[dict[str, Any]]] = {k.resource: [] for k in KINDS}
+    seen: dict[str, set[tuple[str, str]]] = {k.resource: set() for k in KINDS}
+    loaded = LoadedInputs(objects=merged, inputs=[])
+    for path in paths:
+        raw = read_bytes(path)
+        digest = hashlib.sha256(raw).hexdigest()
+        size = len(raw)
+        doc = decode_document(raw, path)
+        del raw
+        if not isinstance(doc, dict):
+            raise InputError(f"{path}: not a pruneplan dump or a Kubernetes List (top level is not an object)")
+        kind = doc.get("kind")
+        if kind == DUMP_KIND:
+            if doc.get("apiVersion") != DUMP_API_VERSION:
+                raise InputError(
+                    f"{path}: unsupported dump apiVersion {doc.get('apiVersion')!r} (expected {DUMP_API_VERSION})"
+                )
+            grouped, header = _from_dump(doc, path)
+            collected, cluster, namespace = _check_header(header, path)
+            source = "dump"
+        elif isinstance(kind, str) and kind.endswith("List") and "items" in doc:
+            grouped, ignored = _from_list(doc, path)
+            for name, count in ignored.items():
+                loaded.ignored_kinds[name] = loaded.ignored_kinds.get(name, 0) + count
+            collected, cluster, namespace, source = None, None, None, "list"
+        else:
+            raise InputError(
+                f"{path}: not a pruneplan dump or a Kubernetes List (kind {kind!r})"
+            )
+        for resource, items in grouped.items():
+            spec = BY_RESOURCE[resource]
+            target, keys = merged[resource], seen[resource]
+            for index, obj in enumerate(items):
+                key = _identity(obj, f"{path}: {resource}[{index}]", spec.namespaced)
+                if key in keys:
+                    loaded.duplicates += 1
+                    continue
+                keys.add(key)
+                target.append(obj)
+        loaded.inputs.append(InputFile(path, digest, size, collected, cluster, namespace, source))
+    _check_consistent(loaded)
+    return loaded
+
+
+def _check_consistent(loaded: LoadedInputs) -> None:
+    clusters = {orjson.dumps(i.cluster, option=orjson.OPT_SORT_KEYS) for i in loaded.inputs if i.cluster}
+    if len(clusters) > 1:
+        raise InputError("inputs come from different clusters; analyze one cluster at a time")
+    namespaces = {i.namespace for i in loaded.inputs if i.namespace}
+    if len(namespaces) > 1:
+        raise InputError(f"inputs were collected for different namespaces: {', '.join(sorted(namespaces))}")
+    if namespaces and any(i.source == "dump" and not i.namespace for i in loaded.inputs):
+        raise InputError("a namespace-limited dump cannot be merged with a cluster-wide dump")
+
+
+def make_header(
+    collected_at: str,
+    cluster: dict[str, Any],
+    namespace: str | None,
+    counts: dict[str, int],
+) -> dict[str, Any]:
+    return {
+        "formatVersion": FORMAT_VERSION,
+        "collectedAt": collected_at,
+        "cluster": cluster,
+        "namespace": namespace,
+        "tool": {"name": TOOL_NAME, "version": __version__},
+        "counts": counts,
+    }
+
+
+class DumpWriter:
+    """Writes a dump one object at a time, so memory does not grow with the cluster.
+
+    Objects are streamed into a temporary file beside the target (gzip when the name ends in
+    .gz) and the file is renamed into place only by `commit()`; a crash or `abort()` leaves no
+    partial dump under the output name. The header goes last: its counts are known only then.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        directory = os.path.dirname(os.path.abspath(path))
+        fd, self._tmp = tempfile.mkstemp(prefix=".pruneplan-dump-", dir=directory)
+        raw: IO[bytes] = os.fdopen(fd, "wb")
+        self._raw = raw
+        self._out: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if path.endswith(".gz") else raw
+        self._out.write(b'{"apiVersion":"' + DUMP_API_VERSION.encode() + b'","kind":"' + DUMP_KIND.encode() + b'","objects":{')
+        self._resource: str | None = None
+        self._first_resource = True
+        self._first_item = True
+        self.counts: dict[str, int] = {}
+
+    def begin(self, resource: str) -> None:
+        if resource not in BY_RESOURCE:
+            raise ValueError(f"unknown resource {resource}")
+        if self._resource is not None:
+            self._out.write(b"]")
+        if not self._first_resource:
+            self._out.write(b",")
+        self._first_resource = False
+        self._out.write(orjson.dumps(resource) + b":[")
+        self._resource = resource
+        self._first_item = True
+        self.counts.setdefault(resource, 0)
+
+    def add(self, obj: dict[str, Any]) -> None:
+        if self._resource is None:
+            raise ValueError("begin() a resource first")
+        if not self._first_item:
+            self._out.write(b",\n")
+        self._first_item = False
+        self._out.write(orjson.dumps(obj))
+        self.counts[self._resource] += 1
+
+    def commit(self, collected_at: str, cluster: dict[str, Any], namespace: str | None) -> None:
+        if self._resource is not None:
+            self._out.write(b"]")
+        counts = {k.resource: self.counts.get(k.resource, 0) for k in KINDS}
+        header = make_header(collected_at, cluster, namespace, counts)
+        self._out.write(b'},"header":' + orjson.dumps(header) + b"}\n")
+        if self._out is not self._raw:
+            self._out.close()
+        self._raw.flush()
+        os.fsync(self._raw.fileno())
+        self._raw.close()
+        os.replace(self._tmp, self.path)
+
+    def abort(self) -> None:
+        try:
+            if self._out is not self._raw:
+                self._out.close()
+            self._raw.close()
+        finally:
+            if os.path.exists(self._tmp):
+                os.unlink(self._tmp)

@@ -1,0 +1,40 @@
+"""One error type for every user-facing failure, with documented exit statuses.
+
+The CLI prints `error: <message>` on one line and exits with `exit_code`; no traceback ever
+reaches the user for a bad input.
+"""
+
+from __future__ import annotations
+
+# Exit statuses (documented in docs/exit-codes.md). 1 mirrors upstream's CheckErr for rule
+# failures and flag validation; the others tell input problems apart for scripts.
+EXIT_FAILURE = 1  # upstream-style failure: invalid flags, bad references, stage errors
+EXIT_USAGE = 2  # malformed command line
+EXIT_BAD_INPUT = 3  # unreadable, corrupt or invalid dump / input file
+EXIT_IO = 4  # cannot write an output file
+EXIT_BAD_SIGNATURE = 10  # signature does not verify (tampered plan or wrong key)
+EXIT_NO_SIGNATURE = 11  # signature file missing or malformed
+EXIT_EXPIRED = 12  # plan past metadata.notAfter
+EXIT_UNKNOWN_PLAN = 13  # not a plan, or a plan version this tool does not know
+EXIT_BAD_KEY = 14  # key file missing, unreadable or of an unsupported type
+EXIT_WRONG_CLUSTER = 15  # plan made for another cluster
+EXIT_CLUSTER = 20  # cluster unreachable / API failure (collect, execute)
+
+
+class PrunePlanError(Exception):
+    """A failure the user can act on. `str(err)` is the one-line message."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_FAILURE) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InputError(PrunePlanError):
+    """A dump or input file that cannot be used."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, EXIT_BAD_INPUT)

@@ -1,0 +1,55 @@
+"""Plan format v1 (docs/plan-format.md): deterministic bytes and a schema check on load.
+
+The plan is the contract between analyze, the reviewer and execute, so its bytes are fixed by
+its content alone: sorted keys, two-space indentation, lists sorted by the producer, a final
+newline. The signature (pruneplan.signing) covers exactly these bytes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from .errors import EXIT_UNKNOWN_PLAN, PrunePlanError
+
+PLAN_API_VERSION = "pruneplan.io/v1"
+PLAN_KIND = "PrunePlan"
+
+ACTION_KEYS = (
+    "imageStreamUpdates",
+    "layerLinkDeletions",
+    "manifestLinkDeletions",
+    "blobDeletions",
+    "imageDeletions",
+)
+REQUIRED_KEYS = ("apiVersion", "kind", "metadata", "source", "policy", "summary", *ACTION_KEYS)
+
+
+def dump_plan(plan: dict[str, Any]) -> bytes:
+    return orjson.dumps(plan, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n"
+
+
+def parse_plan(raw: bytes, path: str = "plan") -> dict[str, Any]:
+    """Parse plan bytes and check the envelope; raise PrunePlanError(EXIT_UNKNOWN_PLAN) otherwise."""
+    try:
+        plan = orjson.loads(raw)
+    except orjson.JSONDecodeError as err:
+        raise PrunePlanError(f"{path}: not a plan: invalid JSON: {err}", EXIT_UNKNOWN_PLAN) from None
+    if not isinstance(plan, dict) or plan.get("kind") != PLAN_KIND:
+        raise PrunePlanError(f"{path}: not a pruneplan plan (kind is not {PLAN_KIND})", EXIT_UNKNOWN_PLAN)
+    if plan.get("apiVersion") != PLAN_API_VERSION:
+        raise PrunePlanError(
+            f"{path}: unknown plan version {plan.get('apiVersion')!r} (this tool knows {PLAN_API_VERSION})",
+            EXIT_UNKNOWN_PLAN,
+        )
+    missing = [key for key in REQUIRED_KEYS if key not in plan]
+    if missing:
+        raise PrunePlanError(f"{path}: plan is missing {', '.join(missing)}", EXIT_UNKNOWN_PLAN)
+    for key in ACTION_KEYS:
+        if not isinstance(plan[key], list):
+            raise PrunePlanError(f"{path}: plan field {key} must be a list", EXIT_UNKNOWN_PLAN)
+    for key in ("metadata", "source", "policy", "summary"):
+        if not isinstance(plan[key], dict):
+            raise PrunePlanError(f"{path}: plan field {key} must be an object", EXIT_UNKNOWN_PLAN)
+    return plan

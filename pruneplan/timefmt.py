@@ -1,0 +1,53 @@
+"""RFC 3339 timestamps as float epoch seconds, with Go's zero time for "unset".
+
+Kubernetes serialises times with second precision; upstream compares them with Go's
+time.After/Before, where an absent timestamp is the zero time (year 1) and so is never after
+any real threshold. Floats keep comparisons cheap for millions of objects.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from .errors import PrunePlanError
+
+# Go's time.Time{} (0001-01-01T00:00:00Z) as epoch seconds.
+ZERO = datetime(1, 1, 1, tzinfo=timezone.utc).timestamp()
+
+
+def parse_time(value: object) -> float:
+    """Parse an API timestamp; None or "" is the zero time. Raises ValueError when malformed."""
+    if value is None or value == "":
+        return ZERO
+    if not isinstance(value, str):
+        raise ValueError(f"timestamp must be a string, not {type(value).__name__}")
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        raise ValueError(f"timestamp {value!r} has no time zone")
+    return parsed.timestamp()
+
+
+def parse_user_time(value: str, flag: str) -> float:
+    """Parse a timestamp given on the command line (e.g. --now) with a flag-style error."""
+    try:
+        seconds = parse_time(value)
+    except ValueError:
+        raise PrunePlanError(
+            f'invalid argument "{value}" for "{flag}" flag: expected an RFC 3339 time such as 2026-01-31T12:00:00Z'
+        ) from None
+    if seconds == ZERO:
+        raise PrunePlanError(f'invalid argument "{value}" for "{flag}" flag: a time is required')
+    return seconds
+
+
+def format_time(seconds: float) -> str | None:
+    """Format epoch seconds as RFC 3339 UTC (`...Z`), fractional seconds only when present."""
+    if seconds == ZERO:
+        return None
+    moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
+    if moment.microsecond:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
