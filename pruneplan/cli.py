@@ -1,0 +1,97 @@
+"""The `pruneplan` command: one typer app that mounts each stage's sub-commands.
+
+Sub-command modules (analyze/cli.py, collect/cli.py, ...) only declare options; they import
+their heavy machinery inside the command body, so `pruneplan --help` starts fast and analyze
+never loads the kubernetes client.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from .errors import EXIT_USAGE, PrunePlanError
+
+# Upstream's boolean flags accept Go's `--flag=false`; click only knows `--flag/--no-flag`.
+BOOL_FLAGS = (
+    "all",
+    "prune-registry",
+    "prune-over-size-limit",
+    "ignore-invalid-refs",
+    "confirm",
+    "force-insecure",
+    "restart-registry",
+    "redact",
+)
+_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
+_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
+
+
+def rewrite_bool_flags(args: list[str]) -> list[str]:
+    """Turn `--all=false` into `--no-all` and `--all=true` into `--all` (strconv.ParseBool values)."""
+    out = []
+    for arg in args:
+        if arg == "--":
+            out.extend(args[len(out):])
+            break
+        if arg.startswith("--") and "=" in arg:
+            name, value = arg[2:].split("=", 1)
+            if name in BOOL_FLAGS:
+                if value in _TRUE:
+                    out.append(f"--{name}")
+                    continue
+                if value in _FALSE:
+                    out.append(f"--no-{name}")
+                    continue
+                raise PrunePlanError(
+                    f'invalid argument "{value}" for "--{name}" flag: strconv.ParseBool: parsing "{value}": invalid syntax',
+                    EXIT_USAGE,
+                )
+        out.append(arg)
+    return out
+
+
+def build_app() -> typer.Typer:
+    app = typer.Typer(
+        name="pruneplan",
+        help="Plan, review, sign and replay `oc adm prune images`, in three separate steps.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+    )
+    from analyze import cli as analyze_cli
+
+    analyze_cli.register(app)
+    return app
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = rewrite_bool_flags(args)
+        command = typer.main.get_command(build_app())
+        command.main(args=args, prog_name="pruneplan", standalone_mode=False)
+        return 0
+    except PrunePlanError as err:
+        print(f"error: {err.message}", file=sys.stderr)
+        return err.exit_code
+    except click.exceptions.Exit as err:
+        return err.exit_code
+    except click.exceptions.Abort:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except click.ClickException as err:
+        print(f"error: {err.format_message()}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
