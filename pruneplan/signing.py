@@ -1,0 +1,347 @@
+"""Keys, detached plan signatures and the one place where a plan is trusted (docs/signing.md).
+
+A signature is `plan.json.sig`: one line of base64 over either an ECDSA P-256 / SHA-256
+signature in DER form (what `openssl dgst -sha256 -sign` and cosign produce) or a raw 64-byte
+Ed25519 signature (what `openssl pkeyutl -sign -rawin` produces). It covers the exact plan bytes,
+so anyone can check it with plain OpenSSL. The cryptography package does all the cryptography.
+
+`verify_plan` decides trust for both `pruneplan verify` and execute: signature file, signature,
+plan envelope, expiry, in that order, each failure with its own exit status.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any, Sequence, Union
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, utils
+
+from .errors import (
+    EXIT_BAD_INPUT,
+    EXIT_BAD_KEY,
+    EXIT_BAD_SIGNATURE,
+    EXIT_EXPIRED,
+    EXIT_IO,
+    EXIT_NO_SIGNATURE,
+    EXIT_UNKNOWN_PLAN,
+    PrunePlanError,
+)
+from .planformat import parse_plan
+from .timefmt import ZERO, format_time, parse_time
+
+KEY_TYPES = ("ecdsa-p256", "ed25519")
+SIGNATURE_SUFFIX = ".sig"
+PUBLIC_KEY_SUFFIX = ".pub"
+
+PrivateKey = Union[ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey]
+PublicKey = Union[ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey]
+
+_SUPPORTED = "pruneplan uses ECDSA P-256 or Ed25519 keys"
+_ED25519_SIGNATURE_SIZE = 64
+
+
+@dataclass(frozen=True)
+class VerifiedPlan:
+    """A plan whose signature, envelope and expiry have been checked."""
+
+    plan: dict[str, Any]
+    raw: bytes
+    sha256: str
+    key_path: str
+    signature_path: str
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing files
+
+
+def _write_file(path: str, data: bytes, mode: int, replace: bool) -> None:
+    """Write `data` to `path`, the file being created with `mode` from the start.
+
+    replace=False creates the file exclusively (O_EXCL), so an existing file is never touched.
+    replace=True writes a sibling temporary file and renames it over `path`: readers see the
+    old or the new content, never a partial one, and a replaced file gets `mode` rather than
+    keeping the old file's permissions.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    if replace:
+        directory, name = os.path.split(os.path.abspath(path))
+        target = os.path.join(directory, f".{name}.{secrets.token_hex(6)}.tmp")
+    else:
+        target = path
+    fd = os.open(target, flags, mode)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if replace:
+            os.replace(target, path)
+    except BaseException:
+        try:
+            os.unlink(target)
+        except OSError:
+            pass
+        raise
+
+
+def _write_or_fail(path: str, data: bytes, mode: int, replace: bool) -> None:
+    try:
+        _write_file(path, data, mode, replace)
+    except FileExistsError:
+        raise PrunePlanError(f"{path} already exists (use --force to overwrite it)", EXIT_IO) from None
+    except OSError as err:
+        raise PrunePlanError(f"cannot write {path}: {err.strerror or err}", EXIT_IO) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Keys
+
+
+def generate_key(path: str, key_type: str = "ecdsa-p256", force: bool = False) -> tuple[str, str]:
+    """Write a new private key to `path` (PKCS#8 PEM, mode 0600) and its public key to `path.pub`.
+
+    Returns (private_path, public_path). Existing files are kept unless force=True.
+    """
+    if key_type == "ecdsa-p256":
+        private: PrivateKey = ec.generate_private_key(ec.SECP256R1())
+    elif key_type == "ed25519":
+        private = ed25519.Ed25519PrivateKey.generate()
+    else:
+        raise PrunePlanError(
+            f"unsupported key type {key_type!r} (choose one of {', '.join(KEY_TYPES)})", EXIT_BAD_KEY
+        )
+    public_path = path + PUBLIC_KEY_SUFFIX
+    if not force:
+        # Check both before writing either, so a refusal leaves no half-made pair behind.
+        for existing in (path, public_path):
+            if os.path.lexists(existing):
+                raise PrunePlanError(f"{existing} already exists (use --force to overwrite it)", EXIT_IO)
+    private_pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    public_pem = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    _write_or_fail(path, private_pem, 0o600, replace=force)
+    _write_or_fail(public_path, public_pem, 0o644, replace=force)
+    return path, public_path
+
+
+def _read_key_file(path: str, what: str) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise PrunePlanError(f"{what} {path} not found", EXIT_BAD_KEY) from None
+    except OSError as err:
+        raise PrunePlanError(f"cannot read {what} {path}: {err.strerror or err}", EXIT_BAD_KEY) from None
+
+
+def _describe_key(key: object) -> str:
+    if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
+        return f"ECDSA {key.curve.name}"
+    return type(key).__name__.lstrip("_").replace("PrivateKey", "").replace("PublicKey", "") or "unknown"
+
+
+def _is_supported(key: object) -> bool:
+    if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
+        return isinstance(key.curve, ec.SECP256R1)
+    return isinstance(key, (ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey))
+
+
+def load_private_key(path: str) -> PrivateKey:
+    data = _read_key_file(path, "private key")
+    if b"PUBLIC KEY-----" in data and b"PRIVATE KEY-----" not in data:
+        raise PrunePlanError(f"{path} is a public key; signing needs the private key", EXIT_BAD_KEY)
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except TypeError:
+        # cryptography raises TypeError when a key needs a password that was not given.
+        raise PrunePlanError(
+            f"private key {path} is encrypted; pruneplan needs an unencrypted PEM key", EXIT_BAD_KEY
+        ) from None
+    except UnsupportedAlgorithm:
+        raise PrunePlanError(f"private key {path}: unsupported key type ({_SUPPORTED})", EXIT_BAD_KEY) from None
+    except ValueError:
+        raise PrunePlanError(f"{path} is not a PEM private key", EXIT_BAD_KEY) from None
+    if not _is_supported(key):
+        raise PrunePlanError(
+            f"private key {path}: unsupported key type {_describe_key(key)} ({_SUPPORTED})", EXIT_BAD_KEY
+        )
+    return key  # type: ignore[return-value]
+
+
+def load_public_key(path: str) -> PublicKey:
+    data = _read_key_file(path, "key file")
+    if b"PRIVATE KEY-----" in data:
+        # Trust is configured with public keys only; a private key here is a mistake to report.
+        raise PrunePlanError(
+            f"{path} is a private key; pass its public key (the .pub file written by keygen)", EXIT_BAD_KEY
+        )
+    try:
+        key = serialization.load_pem_public_key(data)
+    except UnsupportedAlgorithm:
+        raise PrunePlanError(f"key file {path}: unsupported key type ({_SUPPORTED})", EXIT_BAD_KEY) from None
+    except ValueError:
+        raise PrunePlanError(f"{path} is not a PEM public key", EXIT_BAD_KEY) from None
+    if not _is_supported(key):
+        raise PrunePlanError(
+            f"key file {path}: unsupported key type {_describe_key(key)} ({_SUPPORTED})", EXIT_BAD_KEY
+        )
+    return key  # type: ignore[return-value]
+
+
+# ---------------------------------------------------------------------------------------------
+# Signing
+
+
+def sign_bytes(data: bytes, private_key_path: str) -> bytes:
+    """Return the detached signature of `data` as one newline-terminated line of base64."""
+    key = load_private_key(private_key_path)
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        signature = key.sign(data, ec.ECDSA(hashes.SHA256()))  # DER, as OpenSSL and cosign expect
+    else:
+        signature = key.sign(data)
+    return base64.b64encode(signature) + b"\n"
+
+
+def write_signature(plan_path: str, private_key_path: str) -> str:
+    """Sign the exact bytes of `plan_path` and write `plan_path.sig` atomically; return its path."""
+    try:
+        with open(plan_path, "rb") as handle:
+            data = handle.read()
+    except OSError as err:
+        raise PrunePlanError(f"cannot read plan {plan_path}: {err.strerror or err}", EXIT_BAD_INPUT) from None
+    signature = sign_bytes(data, private_key_path)
+    sig_path = plan_path + SIGNATURE_SUFFIX
+    _write_or_fail(sig_path, signature, 0o644, replace=True)
+    return sig_path
+
+
+# ---------------------------------------------------------------------------------------------
+# Verifying
+
+
+def decode_signature(text: bytes, label: str = "signature") -> bytes:
+    """Decode a base64 signature and check it has the shape of one we accept.
+
+    Line breaks are allowed so that wrapped output of `base64` or `openssl base64` works too.
+    """
+    compact = b"".join(text.split())
+    if not compact:
+        raise PrunePlanError(f"{label} is empty", EXIT_NO_SIGNATURE)
+    try:
+        raw = base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError):
+        raise PrunePlanError(f"{label} is not base64", EXIT_NO_SIGNATURE) from None
+    if len(raw) == _ED25519_SIGNATURE_SIZE:
+        return raw
+    try:
+        utils.decode_dss_signature(raw)
+    except ValueError:
+        raise PrunePlanError(
+            f"{label} is neither a DER-encoded ECDSA signature nor a 64-byte Ed25519 signature",
+            EXIT_NO_SIGNATURE,
+        ) from None
+    return raw
+
+
+def _matches(key: PublicKey, signature: bytes, data: bytes) -> bool:
+    try:
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(signature, data, ec.ECDSA(hashes.SHA256()))
+        else:
+            key.verify(signature, data)
+    except InvalidSignature:
+        return False
+    return True
+
+
+def _check_signature(data: bytes, signature: bytes, public_key_paths: Sequence[str]) -> str:
+    if not public_key_paths:
+        raise PrunePlanError("no trusted public key given (--key PUB)", EXIT_BAD_KEY)
+    # Load every key first: a broken trust configuration is reported even if another key matches.
+    keys = [(path, load_public_key(path)) for path in public_key_paths]
+    for path, key in keys:
+        if _matches(key, signature, data):
+            return path
+    raise PrunePlanError(
+        f"signature does not verify with any trusted key (tried {len(keys)})", EXIT_BAD_SIGNATURE
+    )
+
+
+def verify_bytes(data: bytes, signature_b64: bytes, public_key_paths: Sequence[str]) -> str:
+    """Return the path of the first trusted public key that verifies `signature_b64` over `data`."""
+    return _check_signature(data, decode_signature(signature_b64), public_key_paths)
+
+
+def _read_signature_file(sig_path: str) -> bytes:
+    try:
+        with open(sig_path, "rb") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        raise PrunePlanError(
+            f"signature file {sig_path} not found (sign the plan, or pass --signature)", EXIT_NO_SIGNATURE
+        ) from None
+    except OSError as err:
+        raise PrunePlanError(
+            f"cannot read signature file {sig_path}: {err.strerror or err}", EXIT_NO_SIGNATURE
+        ) from None
+    return decode_signature(text, f"signature file {sig_path}")
+
+
+def _not_after(plan: dict[str, Any], plan_path: str) -> tuple[str, float]:
+    value = plan["metadata"].get("notAfter")
+    try:
+        seconds = parse_time(value) if isinstance(value, str) else ZERO
+    except ValueError:
+        seconds = ZERO
+    if seconds == ZERO:
+        raise PrunePlanError(
+            f"{plan_path}: metadata.notAfter is missing or not an RFC 3339 time", EXIT_UNKNOWN_PLAN
+        )
+    return value, seconds
+
+
+def verify_plan(
+    plan_path: str,
+    keys: Sequence[str],
+    sig_path: str | None = None,
+    now: float | None = None,
+) -> VerifiedPlan:
+    """Decide whether a plan may be trusted; raise PrunePlanError with a distinct status if not.
+
+    Checks, in order: the signature file is present and well-formed, the signature verifies with
+    one of `keys` (public key PEM paths), the plan envelope is one this tool knows, and the plan
+    is not past metadata.notAfter at `now` (epoch seconds; default: the current time).
+    """
+    sig_path = sig_path or plan_path + SIGNATURE_SUFFIX
+    try:
+        with open(plan_path, "rb") as handle:
+            raw = handle.read()
+    except OSError as err:
+        raise PrunePlanError(f"cannot read plan {plan_path}: {err.strerror or err}", EXIT_BAD_INPUT) from None
+    signature = _read_signature_file(sig_path)
+    key_path = _check_signature(raw, signature, keys)
+    # Only signed bytes are parsed: nothing an attacker wrote is interpreted before this point.
+    plan = parse_plan(raw, plan_path)
+    not_after, deadline = _not_after(plan, plan_path)
+    current = time.time() if now is None else now
+    if current >= deadline:
+        raise PrunePlanError(f"plan expired at {not_after} (now is {format_time(current)})", EXIT_EXPIRED)
+    return VerifiedPlan(
+        plan=plan,
+        raw=raw,
+        sha256=hashlib.sha256(raw).hexdigest(),
+        key_path=key_path,
+        signature_path=sig_path,
+    )
