@@ -65,6 +65,7 @@ def build_app() -> typer.Typer:
     from analyze import cli as analyze_cli
 
     analyze_cli.register(app)
+    from pruneplan import signing_cli; signing_cli.register(app)
     return app
 
 

@@ -32,6 +32,7 @@ from .errors import (
     EXIT_IO,
     EXIT_NO_SIGNATURE,
     EXIT_UNKNOWN_PLAN,
+    EXIT_USAGE,
     PrunePlanError,
 )
 from .planformat import parse_plan
@@ -117,7 +118,7 @@ def generate_key(path: str, key_type: str = "ecdsa-p256", force: bool = False) -
         private = ed25519.Ed25519PrivateKey.generate()
     else:
         raise PrunePlanError(
-            f"unsupported key type {key_type!r} (choose one of {', '.join(KEY_TYPES)})", EXIT_BAD_KEY
+            f"unsupported key type {key_type!r} (choose one of {', '.join(KEY_TYPES)})", EXIT_USAGE
         )
     public_path = path + PUBLIC_KEY_SUFFIX
     if not force:

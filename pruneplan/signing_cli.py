@@ -1,0 +1,92 @@
+"""`pruneplan keygen` and `pruneplan verify` (docs/signing.md).
+
+Only option declarations live here; pruneplan.signing (and with it the cryptography package) is
+imported inside the command bodies so that `pruneplan --help` stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+
+if TYPE_CHECKING:
+    from .signing import VerifiedPlan
+
+
+def keygen(
+    key: Annotated[
+        str, typer.Argument(metavar="KEY", help="Path of the private key to write; the public key goes to KEY.pub.")
+    ],
+    # A plain string checked by generate_key, so a wrong value is a one-line error like any other.
+    key_type: Annotated[
+        str, typer.Option("--type", metavar="ecdsa-p256|ed25519", help="Key algorithm.")
+    ] = "ecdsa-p256",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing key files.")] = False,
+) -> None:
+    """Generate a signing key pair (private key PEM with mode 0600, public key PEM)."""
+    from .signing import generate_key
+
+    private_path, public_path = generate_key(key, key_type, force=force)
+    typer.echo(f"private key: {private_path}")
+    typer.echo(f"public key:  {public_path}")
+
+
+def verify(
+    plan: Annotated[str, typer.Argument(metavar="PLAN", help="The plan file (plan.json).")],
+    keys: Annotated[
+        Optional[list[str]],
+        typer.Option("--key", metavar="PUB", help="Trusted public key PEM; repeat to trust several keys."),
+    ] = None,
+    signature: Annotated[
+        Optional[str], typer.Option("--signature", metavar="SIG", help="Signature file (default: PLAN.sig).")
+    ] = None,
+    now: Annotated[
+        Optional[str], typer.Option("--now", metavar="RFC3339", help="Check expiry at this RFC 3339 time instead of the current time.")
+    ] = None,
+) -> None:
+    """Check a plan's signature, format and expiry, then summarise what it would do."""
+    from .signing import verify_plan
+    from .timefmt import parse_user_time
+
+    at = parse_user_time(now, "--now") if now is not None else None
+    verified = verify_plan(plan, keys or [], sig_path=signature, now=at)
+    for line in summary_lines(verified):
+        typer.echo(line)
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _field(section: Any, key: str) -> Any:
+    # The envelope check guarantees the sections are objects, not what they contain.
+    return section.get(key) if isinstance(section, dict) else None
+
+
+def summary_lines(verified: VerifiedPlan) -> list[str]:
+    plan = verified.plan
+    metadata, source, policy, summary = plan["metadata"], plan["source"], plan["policy"], plan["summary"]
+    cluster = _field(source, "cluster")
+    counts = ", ".join(f"{key}={_value(summary[key])}" for key in sorted(summary) if key != "text")
+    return [
+        f"verified: {verified.signature_path} is a valid signature of the plan",
+        f"plan sha256:  {verified.sha256}",
+        f"signed by:    {verified.key_path}",
+        f"created:      {_value(_field(metadata, 'createdAt'))}",
+        f"not after:    {_value(_field(metadata, 'notAfter'))}",
+        f"cluster:      {_value(_field(cluster, 'apiServer'))} (clusterID {_value(_field(cluster, 'clusterID'))})",
+        f"dump sha256:  {_value(_field(source, 'dumpSha256'))}",
+        "policy:       " + " ".join(f"{key}={_value(policy[key])}" for key in sorted(policy)),
+        f"counts:       {counts}",
+        f"summary:      {_value(summary.get('text'))}",
+    ]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("keygen")(keygen)
+    app.command("verify")(verify)
