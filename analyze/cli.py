@@ -1,0 +1,54 @@
+"""`pruneplan analyze`: options only; the work happens in analyze.run (imported when called)."""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+import typer
+
+
+def analyze_command(
+    inputs: List[str] = typer.Argument(..., metavar="INPUT...", help="Dump (.json or .json.gz) or `kind: List` JSON files."),
+    output: str = typer.Option("plan.json", "--output", "-o", help="Where to write the plan."),
+    now: Optional[str] = typer.Option(None, "--now", help="Analysis time (RFC 3339). Default: the dump's collection time."),
+    keep_tag_revisions: Optional[str] = typer.Option(
+        None, "--keep-tag-revisions", metavar="N", help="Specify the number of image revisions for a tag in an image stream that will be preserved. (upstream default 3)"
+    ),
+    keep_younger_than: Optional[str] = typer.Option(
+        None, "--keep-younger-than", metavar="DURATION", help="Specify the minimum age of an image and its referrers for it to be considered a candidate for pruning, as a Go duration (upstream default 60m)."
+    ),
+    prune_over_size_limit: Optional[bool] = typer.Option(
+        None, "--prune-over-size-limit/--no-prune-over-size-limit", help="Specify if images which are exceeding LimitRanges in their namespace should be considered for pruning."
+    ),
+    all_images: bool = typer.Option(True, "--all/--no-all", help="Include images that were imported from external registries as candidates for pruning."),
+    namespace: Optional[str] = typer.Option(None, "--namespace", "-n", help="Prune only this namespace's image streams; no images or blobs are deleted."),
+    ignore_invalid_refs: bool = typer.Option(False, "--ignore-invalid-refs/--no-ignore-invalid-refs", help="Ignore invalid image references instead of failing."),
+    prune_registry: bool = typer.Option(True, "--prune-registry/--no-prune-registry", help="Plan registry deletions too (false: only API objects)."),
+    valid_for: str = typer.Option("168h", "--valid-for", metavar="DURATION", help="How long the plan stays valid after its analysis time (Go duration)."),
+    sign_key: Optional[str] = typer.Option(None, "--sign-key", metavar="KEY", help="Private key (PEM) to sign the plan with; writes PLAN.sig."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print upstream's dry-run lines."),
+) -> None:
+    """Decide offline, exactly as `oc adm prune images` would, and write a reviewable plan."""
+    from .run import AnalyzeRequest, run_analyze
+
+    run_analyze(
+        AnalyzeRequest(
+            inputs=inputs,
+            output=output,
+            now=now,
+            keep_tag_revisions=keep_tag_revisions,
+            keep_younger_than=keep_younger_than,
+            prune_over_size_limit=prune_over_size_limit,
+            all_images=all_images,
+            namespace=namespace,
+            ignore_invalid_refs=ignore_invalid_refs,
+            prune_registry=prune_registry,
+            valid_for=valid_for,
+            sign_key=sign_key,
+            quiet=quiet,
+        )
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("analyze")(analyze_command)

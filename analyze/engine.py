@@ -1,0 +1,102 @@
+"""Runs an analysis: model from the loaded inputs, references, graph, stage 1, stage 2."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from pruneplan.dumpformat import LoadedInputs
+from pruneplan.errors import PrunePlanError
+from pruneplan.kinds import KINDS
+from pruneplan.policy import Policy
+
+from .graph import build_graph, children_of_used_lists
+from .model import Image, Stream, load_image, load_limits, load_stream
+from .referrers import References, analyze_references
+from .rules import Stage2, StreamOutcome, prune_images, prune_stream
+
+
+class BuildGraphError(PrunePlanError):
+    """Bad references: upstream prints a report and fails with `failed to build graph`."""
+
+    def __init__(self, bad: list[str], notes: list[str] | None = None) -> None:
+        super().__init__("failed to build graph - no changes made")
+        self.bad = bad
+        self.notes = notes or []
+
+    def report(self) -> str:
+        lines = ["Failed to build graph!", *self.notes]
+        if self.bad:
+            lines += ["", "The following objects have invalid references:", ""]
+            lines += [f"  {message}" for message in self.bad]
+            lines += ["", "Either fix the references or delete the objects to make the pruner proceed."]
+        return "\n".join(lines)
+
+
+@dataclass(slots=True)
+class Analysis:
+    policy: Policy
+    images: dict[str, Image]
+    streams: list[Stream]  # the streams in scope, sorted by namespace/name
+    refs: References
+    graph: nx.DiGraph
+    stream_outcomes: list[StreamOutcome]
+    stage2: Stage2 | None  # None for a namespaced run
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[str]:
+        return list(self.stage2.errors) if self.stage2 else []
+
+
+def scope_objects(objects: dict[str, list[dict[str, Any]]], namespace: str | None) -> dict[str, list[dict[str, Any]]]:
+    """With --namespace every list but Images is limited to that namespace (§4.6)."""
+    if namespace is None:
+        return objects
+    scoped: dict[str, list[dict[str, Any]]] = {}
+    for kind in KINDS:
+        items = objects.get(kind.resource, [])
+        scoped[kind.resource] = (
+            [o for o in items if o["metadata"].get("namespace") == namespace] if kind.namespaced else items
+        )
+    return scoped
+
+
+def analyze(loaded: LoadedInputs, policy: Policy) -> Analysis:
+    if loaded.namespace is not None and policy.namespace != loaded.namespace:
+        raise PrunePlanError(
+            f"the dump was collected for namespace {loaded.namespace} only; analyze it with -n {loaded.namespace}"
+        )
+    objects = scope_objects(loaded.objects, policy.namespace)
+    images: dict[str, Image] = {}
+    for obj in objects["images"]:
+        image = load_image(obj)
+        images[image.name] = image
+    streams = sorted((load_stream(o) for o in objects["imagestreams"]), key=lambda s: (s.namespace, s.name))
+    limits = load_limits(objects["limitranges"])
+
+    refs = analyze_references(objects, threshold=policy.threshold, ignore_invalid_refs=policy.ignore_invalid_refs)
+    if refs.bad:
+        raise BuildGraphError(refs.unique_bad())
+
+    graph = build_graph(streams, images, refs)
+    outcomes = [prune_stream(s, images, refs, policy, limits) for s in streams]
+    warnings: list[str] = []
+    for outcome in outcomes:
+        warnings.extend(outcome.warnings)
+        stream = outcome.stream
+        for tag, tag_rules in zip(stream.tags, outcome.rules):
+            for index, rule in enumerate(tag_rules):
+                graph.nodes[("item", stream.namespace, stream.name, tag.tag, index)]["rule"] = rule
+
+    stage2: Stage2 | None = None
+    if policy.namespace is None:
+        used = {digest for outcome in outcomes for digest in outcome.surviving_images()}
+        children = children_of_used_lists(graph, used & images.keys())
+        stage2 = prune_images(images, used, children, policy)
+        for name, image_outcome in stage2.outcomes.items():
+            graph.nodes[("image", name)]["rule"] = image_outcome.rule
+    return Analysis(policy, images, streams, refs, graph, outcomes, stage2, warnings)
+

@@ -1,0 +1,232 @@
+"""The compact in-memory model the rules read, projected from dump objects while loading.
+
+Only the fields of rules §3–§4 survive; digests and names are interned because the same digest
+appears in many images, items and references. Type errors in fields the rules read become one-line
+InputErrors naming the object and the field.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from pruneplan.errors import InputError, PrunePlanError
+from pruneplan.goduration import go_quote
+from pruneplan.projection import MANAGED_ANNOTATION
+from pruneplan.timefmt import parse_time
+
+from .quantity import parse_quantity
+
+MEDIA_DOCKER_V2 = "application/vnd.docker.distribution.manifest.v2+json"
+MEDIA_OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+MEDIA_DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+MEDIA_OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+CONFIG_MEDIA_TYPES = frozenset({MEDIA_DOCKER_V2, MEDIA_OCI_MANIFEST})
+LIST_MEDIA_TYPES = frozenset({MEDIA_DOCKER_LIST, MEDIA_OCI_INDEX})
+IMAGE_LIMIT_TYPE = "openshift.io/Image"
+
+_intern = sys.intern
+
+
+@dataclass(slots=True)
+class Image:
+    name: str
+    created: float
+    managed: bool
+    media_type: str
+    reference: str
+    layers: tuple[str, ...]  # in order, duplicates kept (each occurrence counts)
+    layer_sizes: dict[str, int]
+    config: str  # dockerImageMetadata.Id when the media type has a config, else ""
+    has_metadata: bool  # dockerImageMetadata decodes to a DockerImage
+    size: int  # dockerImageMetadata.Size
+    manifests: tuple[str, ...]  # children of a manifest list
+
+    @property
+    def is_list(self) -> bool:
+        return bool(self.manifests) or self.media_type in LIST_MEDIA_TYPES
+
+    @property
+    def metadata_unreadable(self) -> bool:
+        """Upstream's getImageBlobs fails for a single-manifest image without metadata (§4.7, §8)."""
+        return not self.has_metadata and not self.is_list
+
+    @property
+    def blobs(self) -> tuple[str, ...]:
+        """Layer and config blobs in upstream's order (not the manifest blob)."""
+        if self.config:
+            return self.layers + (self.config,)
+        return self.layers
+
+
+@dataclass(slots=True)
+class TagHistory:
+    tag: str
+    images: list[str]  # items[].image, newest first
+    created: list[float]  # items[].created
+
+
+@dataclass(slots=True)
+class Stream:
+    namespace: str
+    name: str
+    created: float
+    resource_version: str
+    repository: str  # status.dockerImageRepository
+    tags: list[TagHistory]
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+def _where(resource: str, obj: dict[str, Any]) -> str:
+    meta = obj.get("metadata") or {}
+    ns = meta.get("namespace")
+    return f"{resource} {ns}/{meta.get('name')}" if ns else f"{resource} {meta.get('name')}"
+
+
+def _time(obj: dict[str, Any], value: Any, resource: str, field: str) -> float:
+    try:
+        return parse_time(value)
+    except ValueError as err:
+        raise InputError(f"{_where(resource, obj)}: {field}: invalid timestamp: {err}") from None
+
+
+def _str(obj: dict[str, Any], value: Any, resource: str, field: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InputError(f"{_where(resource, obj)}: {field} must be a string")
+    return value
+
+
+def _list(obj: dict[str, Any], value: Any, resource: str, field: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InputError(f"{_where(resource, obj)}: {field} must be a list")
+    return value
+
+
+_GO_JSON_TYPES = {str: "string", bool: "bool", list: "array", int: "number", float: "number", dict: "object"}
+
+
+def _decode_metadata(obj: dict[str, Any], name: str, raw: Any) -> tuple[bool, str, int]:
+    """library-go ImageWithMetadata: (decoded?, Id, Size). A JSON type error aborts the run (§2)."""
+    if raw is None:
+        return False, "", 0
+    if not isinstance(raw, dict):
+        kind = _GO_JSON_TYPES.get(type(raw), "value")
+        raise PrunePlanError(
+            f"failed to read image metadata for {name}: json: cannot unmarshal {kind} into Go value of type docker10.DockerImage"
+        )
+    image_id = raw.get("Id", "")
+    size = raw.get("Size", 0)
+    if image_id is None:
+        image_id = ""
+    if size is None:
+        size = 0
+    if not isinstance(image_id, str):
+        kind = _GO_JSON_TYPES.get(type(image_id), "value")
+        raise PrunePlanError(
+            f"failed to read image metadata for {name}: json: cannot unmarshal {kind} into Go struct field DockerImage.Id of type string"
+        )
+    if isinstance(size, bool) or not isinstance(size, (int, float)) or (isinstance(size, float) and not size.is_integer()):
+        kind = _GO_JSON_TYPES.get(type(size), "value")
+        raise PrunePlanError(
+            f"failed to read image metadata for {name}: json: cannot unmarshal {kind} into Go struct field DockerImage.Size of type int64"
+        )
+    return True, image_id, int(size)
+
+
+def load_image(obj: dict[str, Any]) -> Image:
+    meta = obj["metadata"]
+    name = _intern(meta["name"])
+    annotations = meta.get("annotations") or {}
+    if not isinstance(annotations, dict):
+        raise InputError(f"{_where('image', obj)}: metadata.annotations must be an object")
+    media_type = _str(obj, obj.get("dockerImageManifestMediaType"), "image", "dockerImageManifestMediaType")
+    layers: list[str] = []
+    sizes: dict[str, int] = {}
+    for index, layer in enumerate(_list(obj, obj.get("dockerImageLayers"), "image", "dockerImageLayers")):
+        if not isinstance(layer, dict) or not isinstance(layer.get("name"), str):
+            raise InputError(f"{_where('image', obj)}: dockerImageLayers[{index}].name must be a string")
+        digest = _intern(layer["name"])
+        layers.append(digest)
+        size = layer.get("size")
+        if isinstance(size, int) and not isinstance(size, bool):
+            sizes[digest] = max(size, sizes.get(digest, 0))
+    children: list[str] = []
+    for index, child in enumerate(_list(obj, obj.get("dockerImageManifests"), "image", "dockerImageManifests")):
+        if not isinstance(child, dict) or not isinstance(child.get("digest"), str):
+            raise InputError(f"{_where('image', obj)}: dockerImageManifests[{index}].digest must be a string")
+        children.append(_intern(child["digest"]))
+    has_metadata, image_id, size = _decode_metadata(obj, name, obj.get("dockerImageMetadata"))
+    config = _intern(image_id) if has_metadata and image_id and media_type in CONFIG_MEDIA_TYPES else ""
+    return Image(
+        name=name,
+        created=_time(obj, meta.get("creationTimestamp"), "image", "metadata.creationTimestamp"),
+        managed=annotations.get(MANAGED_ANNOTATION) == "true",
+        media_type=media_type,
+        reference=_str(obj, obj.get("dockerImageReference"), "image", "dockerImageReference"),
+        layers=tuple(layers),
+        layer_sizes=sizes,
+        config=config,
+        has_metadata=has_metadata,
+        size=size,
+        manifests=tuple(children),
+    )
+
+
+def load_stream(obj: dict[str, Any]) -> Stream:
+    meta = obj["metadata"]
+    status = obj.get("status") or {}
+    if not isinstance(status, dict):
+        raise InputError(f"{_where('imagestream', obj)}: status must be an object")
+    tags: list[TagHistory] = []
+    for t_index, tag in enumerate(_list(obj, status.get("tags"), "imagestream", "status.tags")):
+        if not isinstance(tag, dict) or not isinstance(tag.get("tag"), str):
+            raise InputError(f"{_where('imagestream', obj)}: status.tags[{t_index}].tag must be a string")
+        images: list[str] = []
+        created: list[float] = []
+        for i_index, item in enumerate(_list(obj, tag.get("items"), "imagestream", f"status.tags[{t_index}].items")):
+            field = f"status.tags[{t_index}].items[{i_index}]"
+            if not isinstance(item, dict) or not isinstance(item.get("image"), str):
+                raise InputError(f"{_where('imagestream', obj)}: {field}.image must be a string")
+            images.append(_intern(item["image"]))
+            created.append(_time(obj, item.get("created"), "imagestream", f"{field}.created"))
+        tags.append(TagHistory(_intern(tag["tag"]), images, created))
+    rv = meta.get("resourceVersion")
+    return Stream(
+        namespace=_intern(meta["namespace"]),
+        name=_intern(meta["name"]),
+        created=_time(obj, meta.get("creationTimestamp"), "imagestream", "metadata.creationTimestamp"),
+        resource_version=rv if isinstance(rv, str) else "",
+        repository=_str(obj, status.get("dockerImageRepository"), "imagestream", "status.dockerImageRepository"),
+        tags=tags,
+    )
+
+
+def load_limits(objs: list[dict[str, Any]]) -> dict[str, list[Fraction]]:
+    """openshift.io/Image max storage values per namespace (rules §4.4)."""
+    limits: dict[str, list[Fraction]] = {}
+    for obj in objs:
+        meta = obj["metadata"]
+        spec = obj.get("spec") or {}
+        for index, limit in enumerate(_list(obj, spec.get("limits") if isinstance(spec, dict) else None, "limitrange", "spec.limits")):
+            if not isinstance(limit, dict) or limit.get("type") != IMAGE_LIMIT_TYPE:
+                continue
+            maximum = limit.get("max") or {}
+            if not isinstance(maximum, dict) or "storage" not in maximum:
+                continue
+            try:
+                value = parse_quantity(maximum["storage"])
+            except ValueError as err:
+                raise InputError(
+                    f"{_where('limitrange', obj)}: spec.limits[{index}].max.storage {go_quote(str(maximum['storage']))}: {err}"
+                ) from None
+            limits.setdefault(meta["namespace"], []).append(value)
+    return limits

@@ -1,0 +1,217 @@
+"""Who uses which image stream tag or image (rules §3.1–§3.5).
+
+Builds upstream's two reference sets from the cluster objects, in upstream's analysis order, and
+collects every bad reference (the run then aborts unless --ignore-invalid-refs).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from pruneplan.errors import InputError
+from pruneplan.goduration import go_quote
+
+from .reference import ReferenceError, parse_image_stream_image_name, parse_image_stream_tag_name, parse_reference
+
+_intern = sys.intern
+
+# (dump resource, upstream's word in messages, path to the pod spec); order is upstream's (§3.2).
+POD_SPEC_REFERRERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("pods", "pod", ("spec",)),
+    ("replicationcontrollers", "replicationcontroller", ("spec", "template", "spec")),
+    ("deploymentconfigs", "deploymentconfig", ("spec", "template", "spec")),
+    ("replicasets", "replicaset", ("spec", "template", "spec")),
+    ("deployments", "deployment", ("spec", "template", "spec")),
+    ("daemonsets", "daemonset", ("spec", "template", "spec")),
+)
+LATE_POD_SPEC_REFERRERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("statefulsets", "statefulset", ("spec", "template", "spec")),
+    ("jobs", "job", ("spec", "template", "spec")),
+    ("cronjobs", "cronjob", ("spec", "jobTemplate", "spec", "template", "spec")),
+)
+BUILD_REFERRERS = (("builds", "build"), ("buildconfigs", "buildconfig"))
+ANALYSIS_ORDER = (
+    "pod", "replicationcontroller", "deploymentconfig", "replicaset", "deployment", "daemonset",
+    "build", "buildconfig", "statefulset", "job", "cronjob",
+)
+RUNNING_PHASES = frozenset({"Running", "Pending"})
+
+TagKey = tuple[str, str, str]  # (namespace, stream name, tag)
+ImageKey = tuple[str, str, str]  # (namespace, stream name, digest)
+
+
+@dataclass(frozen=True, slots=True)
+class Referrer:
+    resource: str  # upstream's word: pod, deployment, buildconfig, ...
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        if self.namespace:
+            return f"{self.resource}/{self.name} namespace={self.namespace}"
+        return f"{self.resource}/{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Use:
+    """One reference from a referrer: which container (or build strategy) and the text it uses."""
+
+    referrer: Referrer
+    via: str  # "container app", "init container x", or "" for builds
+    reference: str
+
+
+@dataclass(slots=True)
+class References:
+    used_tags: dict[TagKey, list[Use]] = field(default_factory=dict)
+    used_images: dict[ImageKey, list[Use]] = field(default_factory=dict)
+    bad: list[str] = field(default_factory=list)
+    ignored_bad: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def unique_bad(self) -> list[str]:
+        """Identical messages once, in analysis order (k8s aggregate de-duplication)."""
+        return list(dict.fromkeys(self.bad))
+
+
+def _bad(referrer: Referrer, via: str, kind: str, ref: str, err: Exception) -> str:
+    prefix = f"{referrer}: {via}" if via else str(referrer)
+    return f"{prefix}: invalid {kind} reference {go_quote(ref)}: {err}"
+
+
+class _Analyzer:
+    def __init__(self, ignore_invalid: bool, threshold: float) -> None:
+        self.refs = References()
+        self.ignore_invalid = ignore_invalid
+        self.threshold = threshold
+
+    def _record_bad(self, message: str) -> None:
+        (self.refs.ignored_bad if self.ignore_invalid else self.refs.bad).append(message)
+
+    def image_reference(self, referrer: Referrer, via: str, text: str) -> None:
+        """§3.3: only HOST/NS/NAME references protect; the host is ignored."""
+        try:
+            ref = parse_reference(text)
+        except ReferenceError as err:
+            self._record_bad(_bad(referrer, via, "image", text, err))
+            return
+        if not ref.registry or not ref.namespace or "/" in ref.name:
+            return
+        use = Use(referrer, via, text)
+        if not ref.digest:
+            key = (_intern(ref.namespace), _intern(ref.name), _intern(ref.tag or "latest"))
+            self.refs.used_tags.setdefault(key, []).append(use)
+        else:
+            key = (_intern(ref.namespace), _intern(ref.name), _intern(ref.digest))
+            self.refs.used_images.setdefault(key, []).append(use)
+
+    def pod_spec(self, referrer: Referrer, spec: Any, where: str) -> None:
+        if not isinstance(spec, dict):
+            return
+        for key, label in (("initContainers", "init container"), ("containers", "container")):
+            containers = spec.get(key)
+            if containers is None:
+                continue
+            if not isinstance(containers, list):
+                raise InputError(f"{where}: {key} must be a list")
+            for container in containers:
+                if not isinstance(container, dict):
+                    raise InputError(f"{where}: {key} entries must be objects")
+                image = container.get("image")
+                if image is None:
+                    continue
+                if not isinstance(image, str):
+                    raise InputError(f"{where}: {key}[].image must be a string")
+                if not image.strip():
+                    continue
+                name = container.get("name") or ""
+                self.image_reference(referrer, f"{label} {name}", image)
+
+    def build_strategy(self, referrer: Referrer, strategy: Any) -> None:
+        """buildutil.GetInputReference, then the from kinds of §3.2."""
+        if not isinstance(strategy, dict):
+            return
+        source = None
+        for key in ("sourceStrategy", "dockerStrategy", "customStrategy"):
+            if isinstance(strategy.get(key), dict):
+                source = strategy[key].get("from")
+                if key != "dockerStrategy" and source is None:
+                    source = {}  # source/custom strategies always have a (possibly empty) from
+                break
+        if not isinstance(source, dict):
+            return
+        kind, name = source.get("kind") or "", source.get("name") or ""
+        namespace = source.get("namespace") or referrer.namespace
+        if not isinstance(name, str) or not isinstance(kind, str) or not isinstance(namespace, str):
+            raise InputError(f"{referrer}: spec.strategy from fields must be strings")
+        use = Use(referrer, "", name)
+        if kind == "DockerImage":
+            if name.strip():
+                self.image_reference(referrer, "", name)
+        elif kind == "ImageStreamImage":
+            try:
+                stream, image_id = parse_image_stream_image_name(name)
+            except ReferenceError as err:
+                self._record_bad(_bad(referrer, "", "ImageStreamImage", name, err))
+                return
+            key = (_intern(namespace), _intern(stream), _intern(image_id))
+            self.refs.used_images.setdefault(key, []).append(use)
+        elif kind == "ImageStreamTag":
+            try:
+                stream, tag = parse_image_stream_tag_name(name)
+            except ReferenceError as err:
+                self._record_bad(_bad(referrer, "", "ImageStreamTag", name, err))
+                return
+            key = (_intern(namespace), _intern(stream), _intern(tag))
+            self.refs.used_tags.setdefault(key, []).append(use)
+        else:
+            self.refs.warnings.append(f"{referrer}: ignoring unrecognized source location {kind}/{name}")
+
+    def pods(self, objs: Iterable[dict[str, Any]]) -> None:
+        from pruneplan.timefmt import parse_time
+
+        for obj in objs:
+            meta = obj["metadata"]
+            referrer = Referrer("pod", meta["namespace"], meta["name"])
+            phase = (obj.get("status") or {}).get("phase")
+            if phase not in RUNNING_PHASES:
+                try:
+                    created = parse_time(meta.get("creationTimestamp"))
+                except ValueError as err:
+                    raise InputError(f"{referrer}: metadata.creationTimestamp: invalid timestamp: {err}") from None
+                if created < self.threshold:  # Go's Before: strictly earlier
+                    continue
+            self.pod_spec(referrer, obj.get("spec"), str(referrer))
+
+    def controllers(self, objs: Iterable[dict[str, Any]], word: str, path: tuple[str, ...]) -> None:
+        for obj in objs:
+            meta = obj["metadata"]
+            referrer = Referrer(word, meta["namespace"], meta["name"])
+            node: Any = obj
+            for key in path:
+                node = node.get(key) if isinstance(node, dict) else None
+            self.pod_spec(referrer, node, str(referrer))
+
+    def builds(self, objs: Iterable[dict[str, Any]], word: str) -> None:
+        for obj in objs:
+            meta = obj["metadata"]
+            referrer = Referrer(word, meta["namespace"], meta["name"])
+            spec = obj.get("spec") or {}
+            self.build_strategy(referrer, spec.get("strategy") if isinstance(spec, dict) else None)
+
+
+def analyze_references(
+    objects: dict[str, list[dict[str, Any]]], *, threshold: float, ignore_invalid_refs: bool
+) -> References:
+    """Run upstream's referrer analysis over the (namespace-filtered) objects."""
+    analyzer = _Analyzer(ignore_invalid_refs, threshold)
+    analyzer.pods(objects.get("pods", ()))
+    for resource, word, path in POD_SPEC_REFERRERS[1:]:
+        analyzer.controllers(objects.get(resource, ()), word, path)
+    for resource, word in BUILD_REFERRERS:
+        analyzer.builds(objects.get(resource, ()), word)
+    for resource, word, path in LATE_POD_SPEC_REFERRERS:
+        analyzer.controllers(objects.get(resource, ()), word, path)
+    return analyzer.refs

@@ -1,0 +1,209 @@
+"""Upstream's decisions (rules §4): stage 1 prunes image stream history, stage 2 deletes images.
+
+Pure functions over the model; they simulate upstream's dry run, where every action succeeds and
+stage 2 sees the streams as stage 1 left them. Each decision records the rule that fired, so the
+plan and `explain` can name it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from pruneplan.policy import Policy
+
+from .model import Image, Stream
+from .referrers import References
+
+# Stage 1 rules, in upstream's order (§4.2 step 3, §4.8).
+KEEP_STREAM_YOUNG = "stream-young"
+KEEP_ITEM_YOUNG = "item-young"
+KEEP_TAG_IN_USE = "tag-in-use"
+REMOVE_IMAGE_MISSING = "image-missing"
+KEEP_UNDER_SIZE_LIMIT = "under-size-limit"
+KEEP_WITHIN_REVISIONS = "within-keep-tag-revisions"
+KEEP_IMAGE_IN_USE = "image-in-use"
+REMOVE_OVER_SIZE_LIMIT = "over-size-limit"
+REMOVE_BEYOND_REVISIONS = "beyond-keep-tag-revisions"
+KEEP_STREAM_METADATA = "stream-skipped-unreadable-metadata"
+# Stage 2 rules (§4.5).
+KEEP_REFERENCED = "referenced-by-stream"
+KEEP_CHILD_OF_LIST = "child-of-used-manifest-list"
+KEEP_UNMANAGED = "unmanaged"
+KEEP_IMAGE_YOUNG = "image-young"
+KEEP_NAMESPACED = "namespace-scoped-run"
+KEEP_STAGE2_HALTED = "stage-2-halted"
+DELETE_UNREFERENCED = "unreferenced"
+
+REMOVING_RULES = frozenset({REMOVE_IMAGE_MISSING, REMOVE_OVER_SIZE_LIMIT, REMOVE_BEYOND_REVISIONS})
+
+
+@dataclass(slots=True)
+class StreamOutcome:
+    stream: Stream
+    # rules[t][i]: the rule that decided items[i] of stream.tags[t]
+    rules: list[list[str]]
+    layer_links: list[str] = field(default_factory=list)  # in upstream's deletion order
+    manifest_links: list[str] = field(default_factory=list)
+    missing_logs: list[str] = field(default_factory=list)  # klog Info lines upstream prints
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def removed(self) -> int:
+        return sum(rule in REMOVING_RULES for tag_rules in self.rules for rule in tag_rules)
+
+    def surviving_images(self) -> list[str]:
+        return [
+            image
+            for tag, tag_rules in zip(self.stream.tags, self.rules)
+            for image, rule in zip(tag.images, tag_rules)
+            if rule not in REMOVING_RULES
+        ]
+
+    def removed_tags(self) -> list[str]:
+        return [
+            tag.tag
+            for tag, tag_rules in zip(self.stream.tags, self.rules)
+            if tag_rules and all(rule in REMOVING_RULES for rule in tag_rules)
+        ]
+
+
+@dataclass(slots=True)
+class ImageOutcome:
+    rule: str
+    blobs: list[str] = field(default_factory=list)  # blobs freed by deleting this image, upstream order
+    blob_kinds: list[str] = field(default_factory=list)
+
+
+def exceeds_limits(image: Image, limits: list[Fraction] | None) -> bool:
+    """§4.4: some openshift.io/Image max.storage in the namespace is strictly below the image size."""
+    if not limits or not image.has_metadata:
+        return False
+    return any(limit < image.size for limit in limits)
+
+
+def prune_stream(
+    stream: Stream,
+    images: dict[str, Image],
+    refs: References,
+    policy: Policy,
+    limits: dict[str, list[Fraction]],
+) -> StreamOutcome:
+    threshold = policy.threshold
+    over_size = policy.over_size
+    if not over_size and stream.created > threshold:
+        return StreamOutcome(stream, [[KEEP_STREAM_YOUNG] * len(tag.images) for tag in stream.tags])
+
+    manifests: Counter[str] = Counter()
+    blobs: Counter[str] = Counter()
+    for tag in stream.tags:
+        for digest in tag.images:
+            image = images.get(digest)
+            if image is None:
+                continue
+            manifests[digest] += 1
+            if image.metadata_unreadable:
+                # upstream logs a warning and leaves the whole stream alone, without an error
+                outcome = StreamOutcome(stream, [[KEEP_STREAM_METADATA] * len(t.images) for t in stream.tags])
+                outcome.warnings.append(
+                    f"imagestream {stream.namespace}/{stream.name}: tag {tag.tag}: image {digest}: "
+                    f"failed to read metadata for image {digest}"
+                )
+                return outcome
+            blobs.update(image.blobs)
+
+    outcome = StreamOutcome(stream, [])
+    ns, name = stream.namespace, stream.name
+    stream_limits = limits.get(ns)
+    revisions = policy.revisions
+    prune_registry = policy.prune_registry
+    for tag in stream.tags:
+        tag_rules: list[str] = []
+        for rev, (digest, created) in enumerate(zip(tag.images, tag.created)):
+            image = images.get(digest)
+            if not over_size and created > threshold:
+                rule = KEEP_ITEM_YOUNG
+            elif rev == 0 and (ns, name, tag.tag) in refs.used_tags:
+                rule = KEEP_TAG_IN_USE
+            elif image is None:
+                rule = REMOVE_IMAGE_MISSING
+                outcome.missing_logs.append(
+                    f"imagestream {ns}/{name}: tag {tag.tag}: revision {rev + 1}: image {digest} not found, deleting..."
+                )
+            elif over_size and not exceeds_limits(image, stream_limits):
+                rule = KEEP_UNDER_SIZE_LIMIT
+            elif not over_size and rev < revisions:
+                rule = KEEP_WITHIN_REVISIONS
+            elif (ns, name, digest) in refs.used_images:
+                rule = KEEP_IMAGE_IN_USE
+            else:
+                rule = REMOVE_OVER_SIZE_LIMIT if over_size else REMOVE_BEYOND_REVISIONS
+                if prune_registry:
+                    manifests[digest] -= 1
+                    if manifests[digest] == 0:
+                        outcome.manifest_links.append(digest)
+                    for blob in image.blobs:
+                        blobs[blob] -= 1
+                        if blobs[blob] == 0:
+                            outcome.layer_links.append(blob)
+            tag_rules.append(rule)
+        outcome.rules.append(tag_rules)
+    return outcome
+
+
+@dataclass(slots=True)
+class Stage2:
+    outcomes: dict[str, ImageOutcome]
+    errors: list[str]
+
+
+def prune_images(
+    images: dict[str, Image],
+    used: set[str],
+    list_children: set[str],
+    policy: Policy,
+) -> Stage2:
+    """§4.5 for a cluster-wide run. `used` are images named by surviving items; `list_children`
+    the further images protected as sub-manifests of a used manifest list."""
+    outcomes: dict[str, ImageOutcome] = {}
+    threshold = policy.threshold
+    over_size = policy.over_size
+
+    unreadable = sorted(name for name, image in images.items() if image.metadata_unreadable)
+    counts: Counter[str] = Counter()
+    halted: str | None = None
+    if unreadable:
+        # building the global counters fails: stage 2 stops with a single error (§4.5 step 6)
+        halted = f"image {unreadable[0]}: failed to read metadata for image {unreadable[0]}"
+    else:
+        for image in images.values():
+            counts[image.name] += 1
+            counts.update(image.blobs)
+
+    for name in sorted(images):
+        image = images[name]
+        if name in used:
+            outcomes[name] = ImageOutcome(KEEP_REFERENCED)
+        elif name in list_children:
+            outcomes[name] = ImageOutcome(KEEP_CHILD_OF_LIST)
+        elif halted is not None:
+            outcomes[name] = ImageOutcome(KEEP_STAGE2_HALTED)
+        elif not policy.all_images and not image.managed:
+            outcomes[name] = ImageOutcome(KEEP_UNMANAGED)
+        elif not over_size and image.created > threshold:
+            outcomes[name] = ImageOutcome(KEEP_IMAGE_YOUNG)
+        else:
+            outcome = ImageOutcome(DELETE_UNREFERENCED)
+            if policy.prune_registry:
+                for index, blob in enumerate(image.blobs):
+                    counts[blob] -= 1
+                    if counts[blob] == 0:
+                        outcome.blobs.append(blob)
+                        outcome.blob_kinds.append("config" if index >= len(image.layers) else "layer")
+                counts[name] -= 1
+                if counts[name] == 0:
+                    outcome.blobs.append(name)
+                    outcome.blob_kinds.append("manifest")
+            outcomes[name] = outcome
+    return Stage2(outcomes, [halted] if halted else [])

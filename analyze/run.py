@@ -1,0 +1,123 @@
+"""The analyze job: validate flags, load inputs, decide, write (and sign) the plan, print."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+
+from pruneplan.dumpformat import LoadedInputs, load_inputs
+from pruneplan.errors import EXIT_FAILURE, EXIT_IO, PrunePlanError
+from pruneplan.planformat import dump_plan
+from pruneplan.policy import Policy, build_policy, parse_duration_flag
+from pruneplan.timefmt import parse_time, parse_user_time
+
+from .engine import Analysis, BuildGraphError, analyze
+from .plan import build_plan, dry_run_lines
+
+
+@dataclass(slots=True)
+class AnalyzeRequest:
+    inputs: list[str]
+    output: str
+    now: str | None = None
+    keep_tag_revisions: str | None = None
+    keep_younger_than: str | None = None
+    prune_over_size_limit: bool | None = None
+    all_images: bool = True
+    namespace: str | None = None
+    ignore_invalid_refs: bool = False
+    prune_registry: bool = True
+    valid_for: str = "168h"
+    sign_key: str | None = None
+    quiet: bool = False
+
+
+def resolve_now(request_now: str | None, loaded: LoadedInputs) -> float:
+    if request_now is not None:
+        return parse_user_time(request_now, "--now")
+    collected = loaded.collected_at
+    if collected is None:
+        missing = next(i.path for i in loaded.inputs if i.collected_at is None)
+        raise PrunePlanError(
+            f"{missing} has no collection time; pass --now so the plan is reproducible", EXIT_FAILURE
+        )
+    try:
+        return parse_time(collected)
+    except ValueError:
+        raise PrunePlanError(f"dump collection time {collected!r} is not an RFC 3339 time", 3) from None
+
+
+def write_atomically(path: str, data: bytes) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".pruneplan-", dir=directory)
+    except OSError as err:
+        raise PrunePlanError(f"cannot write {path}: {err.strerror or err}", EXIT_IO) from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except OSError as err:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise PrunePlanError(f"cannot write {path}: {err.strerror or err}", EXIT_IO) from None
+
+
+def decide(request: AnalyzeRequest) -> tuple[Analysis, LoadedInputs, Policy, float]:
+    """Everything but output: usable by explain and execute."""
+    if request.now is not None:
+        parse_user_time(request.now, "--now")  # a bad --now fails before any file is read
+    policy = build_policy(
+        now=0.0,
+        keep_tag_revisions=request.keep_tag_revisions,
+        keep_younger_than=request.keep_younger_than,
+        prune_over_size_limit=request.prune_over_size_limit,
+        all_images=request.all_images,
+        namespace=request.namespace,
+        ignore_invalid_refs=request.ignore_invalid_refs,
+        prune_registry=request.prune_registry,
+    )
+    valid_for = parse_duration_flag(request.valid_for, "--valid-for")
+    if valid_for <= 0:
+        raise PrunePlanError("--valid-for must be greater than 0")
+    loaded = load_inputs(request.inputs)
+    policy = policy.with_now(resolve_now(request.now, loaded))
+    return analyze(loaded, policy), loaded, policy, valid_for / 1e9
+
+
+def run_analyze(request: AnalyzeRequest) -> None:
+    try:
+        analysis, loaded, _, valid_for = decide(request)
+    except BuildGraphError as err:
+        print(err.report(), file=sys.stderr)
+        raise
+    for name, count in sorted(loaded_notes(loaded).items()):
+        print(f"note: {name}: {count}", file=sys.stderr)
+    plan = build_plan(analysis, loaded, valid_for)
+    write_atomically(request.output, dump_plan(plan))
+    if request.sign_key:
+        from pruneplan.signing import write_signature
+
+        try:
+            write_signature(request.output, request.sign_key)
+        except PrunePlanError:
+            os.unlink(request.output)  # an unsigned plan must not be mistaken for a signed one
+            raise
+    for outcome in analysis.stream_outcomes:
+        for line in outcome.missing_logs:
+            print(line, file=sys.stderr)
+    for warning in analysis.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if not request.quiet:
+        sys.stdout.write("\n".join(dry_run_lines(analysis, plan)) + "\n")
+    if plan["errors"]:
+        raise PrunePlanError(plan["errors"][0] if len(plan["errors"]) == 1 else "\n".join(plan["errors"]))
+
+
+def loaded_notes(loaded: LoadedInputs) -> dict[str, int]:
+    notes = {f"ignored objects of kind {kind}": n for kind, n in loaded.ignored_kinds.items()}
+    if loaded.duplicates:
+        notes["objects given more than once (kept the first)"] = loaded.duplicates
+    return notes
