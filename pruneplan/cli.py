@@ -25,6 +25,10 @@ BOOL_FLAGS = (
     "restart-registry",
     "redact",
 )
+# Recent typer vendors its own click; catch both its classes and click's.
+_EXITS = (click.exceptions.Exit, typer.Exit)
+_ABORTS = (click.exceptions.Abort, typer.Abort)
+_USAGE_ERRORS = (click.ClickException, getattr(typer, "TyperException", click.ClickException))
 _TRUE = {"1", "t", "T", "TRUE", "true", "True"}
 _FALSE = {"0", "f", "F", "FALSE", "false", "False"}
 
@@ -79,13 +83,14 @@ def main(argv: list[str] | None = None) -> int:
     except PrunePlanError as err:
         print(f"error: {err.message}", file=sys.stderr)
         return err.exit_code
-    except click.exceptions.Exit as err:
+    except _EXITS as err:
         return err.exit_code
-    except click.exceptions.Abort:
+    except _ABORTS:
         print("error: interrupted", file=sys.stderr)
         return 130
-    except click.ClickException as err:
-        print(f"error: {err.format_message()}", file=sys.stderr)
+    except _USAGE_ERRORS as err:
+        message = err.format_message() if hasattr(err, "format_message") else str(err)
+        print(f"error: {message}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
