@@ -1,0 +1,42 @@
+"""`pruneplan collect`: options only. The work (and the kubernetes import) happens in
+collect/command.py, imported when the command runs, so `pruneplan --help` stays fast."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from .lister import DEFAULT_PAGE_SIZE
+
+
+def register(app: typer.Typer) -> None:
+    @app.command(
+        "collect",
+        help=(
+            "List every object kind that can reference an image (paged) and write only the fields "
+            "the prune rules read into a dump for `pruneplan analyze`."
+        ),
+    )
+    def collect_command(
+        output: Annotated[str, typer.Option("-o", "--output", help="Dump file to write (gzip when it ends in .gz).")] = "dump.json.gz",
+        kubeconfig: Annotated[Optional[str], typer.Option("--kubeconfig", help="Path to the kubeconfig file (default: $KUBECONFIG, ~/.kube/config, else the in-cluster service account).")] = None,
+        context: Annotated[Optional[str], typer.Option("--context", help="The kubeconfig context to use.")] = None,
+        namespace: Annotated[Optional[str], typer.Option("-n", "--namespace", help="Only this namespace (Images are cluster-scoped and always listed whole).")] = None,
+        redact: Annotated[bool, typer.Option("--redact/--no-redact", help="Replace namespace, object and registry host names with stable pseudonyms; the mapping goes to <output>.redaction-map.json (mode 0600).")] = False,
+        redact_key_file: Annotated[Optional[str], typer.Option("--redact-key-file", help="Key for the pseudonyms (same key, same pseudonyms across runs); implies --redact. Default: a random key.")] = None,
+        page_size: Annotated[int, typer.Option("--page-size", min=1, help="Objects per list request.")] = DEFAULT_PAGE_SIZE,
+        request_timeout: Annotated[float, typer.Option("--request-timeout", min=0.001, help="Seconds to wait for each API answer.")] = 60.0,
+    ) -> None:
+        from .command import run
+
+        run(
+            output=output,
+            kubeconfig=kubeconfig,
+            context=context,
+            namespace=namespace,
+            redact=redact or redact_key_file is not None,
+            redact_key_file=redact_key_file,
+            page_size=page_size,
+            request_timeout=request_timeout,
+        )

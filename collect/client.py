@@ -1,0 +1,115 @@
+"""Connection to the API server through the official kubernetes client, answers kept raw.
+
+The typed models are slow and rename fields to snake_case; a dump holds objects in their API
+JSON shape, so requests go through `ApiClient.param_serialize` / `call_api` and the caller gets
+the status, headers and body bytes. Transport failures (refused, TLS, timeout) become one-line
+`ClusterError`s. This is the only module of collect that imports `kubernetes`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import urllib3
+from kubernetes import client as k8s_client
+from kubernetes.config import incluster_config, kube_config
+from kubernetes.config.config_exception import ConfigException
+
+from .transport import ClusterError, Response
+
+# Where a pod finds its service account; module attributes so tests can point them elsewhere.
+SERVICE_TOKEN_FILE = incluster_config.SERVICE_TOKEN_FILENAME
+SERVICE_CA_FILE = incluster_config.SERVICE_CERT_FILENAME
+DEFAULT_KUBECONFIG = "~/.kube/config"
+CONNECT_TIMEOUT = 10.0
+
+
+def _kubeconfig_paths(explicit: str | None) -> list[str]:
+    """The kubeconfig files the default loading rules would read that exist."""
+    value = explicit or os.environ.get("KUBECONFIG") or DEFAULT_KUBECONFIG
+    return [p for p in (os.path.expanduser(x) for x in value.split(os.pathsep) if x) if os.path.exists(p)]
+
+
+def load_configuration(kubeconfig: str | None, context: str | None) -> k8s_client.Configuration:
+    """kubeconfig (default loading rules, `context`), else the in-cluster service account."""
+    config = k8s_client.Configuration()
+    paths = _kubeconfig_paths(kubeconfig)
+    try:
+        if kubeconfig and not paths:
+            raise ClusterError(f"kubeconfig {kubeconfig}: no such file")
+        if paths:
+            kube_config.load_kube_config(
+                config_file=os.pathsep.join(paths),
+                context=context,
+                client_configuration=config,
+                persist_config=False,
+            )
+        elif os.environ.get(incluster_config.SERVICE_HOST_ENV_NAME):
+            if context:
+                raise ClusterError("--context needs a kubeconfig, and none was found")
+            incluster_config.InClusterConfigLoader(
+                token_filename=SERVICE_TOKEN_FILE, cert_filename=SERVICE_CA_FILE
+            ).load_and_set(config)
+        else:
+            raise ClusterError(
+                "no kubeconfig found (--kubeconfig, $KUBECONFIG, ~/.kube/config) and not running in a cluster"
+            )
+    except ConfigException as err:
+        raise ClusterError(f"cannot load the client configuration: {err}") from None
+    except (OSError, ValueError, TypeError, KeyError) as err:
+        raise ClusterError(f"cannot load the client configuration: {err}") from None
+    return config
+
+
+class KubeTransport:
+    """GET requests against one API server, answered as raw `Response`s."""
+
+    def __init__(self, config: k8s_client.Configuration, request_timeout: float) -> None:
+        # Honour Retry-After on 429/5xx for GETs, as client-go does, a few times only.
+        config.client_go_retries = True
+        config.retries = 3
+        self.host = config.host
+        self._api = k8s_client.ApiClient(config)
+        self._timeout = (min(CONNECT_TIMEOUT, request_timeout), request_timeout)
+
+    def get(self, path: str, query: list[tuple[str, str]] | None = None) -> Response:
+        request = self._api.param_serialize(
+            method="GET",
+            resource_path=path,
+            query_params=query or [],
+            header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"],
+        )
+        try:
+            answer = self._api.call_api(*request, _request_timeout=self._timeout)
+            body = answer.read()
+        except k8s_client.ApiException as err:
+            if err.status:  # Retry-After retries ran out: an HTTP answer after all
+                return Response(err.status, err.reason or "", err.headers or {}, (err.body or "").encode() if isinstance(err.body, str) else (err.body or b""))
+            raise ClusterError(self._describe(err.reason or str(err))) from None
+        except (urllib3.exceptions.HTTPError, OSError) as err:
+            raise ClusterError(self._describe(err)) from None
+        return Response(answer.status, answer.reason or "", answer.headers, body)
+
+    def _describe(self, err: Any) -> str:
+        reason = getattr(err, "reason", None) or err
+        text = str(reason)
+        lowered = text.lower()
+        if isinstance(reason, (urllib3.exceptions.SSLError,)) or "ssl" in lowered or "certificate" in lowered:
+            detail = text.split("] ", 1)[-1].split(" (_ssl")[0]
+            return f"TLS failure talking to the API server at {self.host}: {detail}"
+        if isinstance(reason, urllib3.exceptions.TimeoutError) or "timed out" in lowered:
+            return f"the API server at {self.host} did not answer in time ({self._timeout[1]:g}s)"
+        if "refused" in lowered:
+            return f"cannot connect to the API server at {self.host}: connection refused"
+        if "name or service not known" in lowered or "nodename nor servname" in lowered:
+            return f"cannot resolve the API server host of {self.host}"
+        return f"cannot talk to the API server at {self.host}: {text}"
+
+    def close(self) -> None:
+        self._api.close()
+
+
+def connect(kubeconfig: str | None, context: str | None, request_timeout: float) -> KubeTransport:
+    return KubeTransport(load_configuration(kubeconfig, context), request_timeout)

@@ -1,0 +1,227 @@
+"""Collect every kind of pruneplan/kinds.py into a dump, one page at a time.
+
+Memory holds one page: each page is projected (and redacted), appended to a per-kind spool
+file, and dropped. A kind's spool goes into the dump only once its list is complete, so a list
+that must start over (expired continue token) never leaves duplicates behind. Any failure
+aborts the DumpWriter: no partial dump is ever left under the output name.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import IO, Any, TextIO
+
+import orjson
+
+from pruneplan.dumpformat import DumpWriter
+from pruneplan.errors import EXIT_IO, PrunePlanError
+from pruneplan.kinds import KINDS, Kind
+from pruneplan.projection import project
+
+from .lister import (
+    FORBIDDEN_TOLERATED,
+    NOT_FOUND_TOLERATED,
+    RESTART,
+    ApiStatusError,
+    list_pages,
+    list_path,
+    status_message,
+)
+from .progress import Progress
+from .redact import Redactor
+from .transport import ClusterError, Transport
+
+CLUSTER_VERSION_PATH = "/apis/config.openshift.io/v1/clusterversions/version"
+
+
+@dataclass
+class Options:
+    output: str
+    namespace: str | None = None
+    page_size: int = 500
+    redactor: Redactor | None = None
+
+
+@dataclass
+class Result:
+    counts: dict[str, int] = field(default_factory=dict)
+    tolerated: dict[str, str] = field(default_factory=dict)  # resource -> why it is empty
+    mapping_path: str | None = None
+
+
+def mapping_path_for(output: str) -> str:
+    return output + ".redaction-map.json"
+
+
+def _http_date(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _now_utc() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def cluster_identity(transport: Transport) -> tuple[str, str | None]:
+    """(collectedAt, clusterID). The first request: it also proves the server is usable."""
+    answer = transport.get(CLUSTER_VERSION_PATH)
+    collected_at = _http_date(answer.headers.get("Date") or answer.headers.get("date")) or _now_utc()
+    if answer.status in (403, 404):  # plain Kubernetes, or no read access to ClusterVersion
+        return collected_at, None
+    if answer.status != 200:
+        raise ClusterError(f"cannot read clusterversions/version: {_status_text(answer.status, status_message(answer))}")
+    try:
+        doc = orjson.loads(answer.body)
+    except orjson.JSONDecodeError as err:
+        raise ClusterError(f"invalid JSON in clusterversions/version: {err}") from None
+    cluster_id = ((doc.get("spec") or {}) if isinstance(doc, dict) else {}).get("clusterID")
+    return collected_at, cluster_id if isinstance(cluster_id, str) and cluster_id else None
+
+
+def _status_text(status: int, message: str) -> str:
+    hint = {401: " (the credentials were refused: log in again or check the token)"}.get(status, "")
+    return f"{message} (HTTP {status}){hint}"
+
+
+class Spool:
+    """Projected objects of one kind, one JSON document per line, in an unlinked temp file."""
+
+    def __init__(self, directory: str) -> None:
+        self._file: IO[bytes] = tempfile.TemporaryFile(dir=directory, prefix=".pruneplan-spool-")
+        self.count = 0
+
+    def add(self, obj: dict[str, Any]) -> None:
+        self._file.write(orjson.dumps(obj) + b"\n")
+        self.count += 1
+
+    def reset(self) -> None:
+        self._file.seek(0)
+        self._file.truncate()
+        self.count = 0
+
+    def drain(self, writer: DumpWriter, resource: str) -> None:
+        writer.begin(resource)
+        self._file.seek(0)
+        for line in self._file:
+            writer.add(orjson.loads(line))
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class Collector:
+    def __init__(self, transport: Transport, options: Options, err: TextIO, progress: Progress) -> None:
+        self.transport = transport
+        self.options = options
+        self.err = err
+        self.progress = progress
+        self.result = Result()
+
+    def run(self) -> Result:
+        opts = self.options
+        writer = _open_writer(opts.output)
+        mapping_tmp: str | None = None
+        try:
+            collected_at, cluster_id = cluster_identity(self.transport)
+            directory = os.path.dirname(os.path.abspath(opts.output))
+            for kind in KINDS:
+                self._collect_kind(kind, writer, directory)
+            cluster: dict[str, Any] = {"apiServer": self.transport.host, "clusterID": cluster_id}
+            namespace = opts.namespace
+            if opts.redactor is not None:
+                cluster = opts.redactor.redact_header_cluster(cluster)
+                namespace = opts.redactor.namespace(namespace) if namespace else None
+                mapping_tmp = _write_private(mapping_path_for(opts.output), opts.redactor.mapping_document())
+            writer.commit(collected_at, cluster, namespace)
+            if mapping_tmp is not None:
+                os.replace(mapping_tmp, mapping_path_for(opts.output))
+                mapping_tmp = None
+                self.result.mapping_path = mapping_path_for(opts.output)
+        except BaseException:
+            writer.abort()
+            if mapping_tmp is not None and os.path.exists(mapping_tmp):
+                os.unlink(mapping_tmp)
+            raise
+        self.result.counts = dict(writer.counts)
+        return self.result
+
+    def _collect_kind(self, kind: Kind, writer: DumpWriter, directory: str) -> None:
+        resource = kind.resource
+        path = list_path(kind, self.options.namespace)
+        spool = Spool(directory)
+        try:
+            note = ""
+            try:
+                self._fill(spool, kind, path)
+            except ApiStatusError as err:
+                note = self._tolerate(resource, err)
+                spool.reset()
+            spool.drain(writer, resource)
+            self.progress.done(resource, spool.count, note)
+        finally:
+            spool.close()
+
+    def _fill(self, spool: Spool, kind: Kind, path: str) -> None:
+        redactor = self.options.redactor
+        resource = kind.resource
+        for page in list_pages(self.transport, path, self.options.page_size):
+            if page is RESTART:
+                spool.reset()
+                continue
+            for item in page:
+                if not isinstance(item, dict):
+                    raise ClusterError(f"unexpected item in the answer to GET {path}: not an object")
+                obj = project(resource, item)
+                if redactor is not None:
+                    obj = redactor.redact(resource, obj)
+                spool.add(obj)
+            self.progress.update(resource, spool.count)
+
+    def _tolerate(self, resource: str, err: ApiStatusError) -> str:
+        """Upstream's tolerated list errors become an empty list; anything else is fatal."""
+        if err.status == 404 and resource in NOT_FOUND_TOLERATED:
+            self.result.tolerated[resource] = "not found"
+            return "API not available"
+        if err.status == 403 and resource in FORBIDDEN_TOLERATED:
+            # upstream's exact wording (oc adm prune images), then it carries on
+            self.progress.message(
+                f"Failed to list {resource}: {err.message}\n - * Make sure to update clusterRoleBindings.\n"
+            )
+            self.result.tolerated[resource] = "forbidden"
+            return "forbidden"
+        raise ClusterError(f"cannot list {resource}: {_status_text(err.status, err.message)}")
+
+
+def _open_writer(path: str) -> DumpWriter:
+    try:
+        return DumpWriter(path)
+    except OSError as err:
+        raise PrunePlanError(f"cannot write {path}: {err.strerror or err}", EXIT_IO) from None
+
+
+def _write_private(path: str, document: dict[str, Any]) -> str:
+    """Write `document` to a 0600 temp file beside `path`; the caller renames it into place."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".pruneplan-map-", dir=directory)  # mkstemp: mode 0600
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return tmp
+
+
+def collect(transport: Transport, options: Options, err: TextIO, progress: Progress | None = None) -> Result:
+    return Collector(transport, options, err, progress or Progress(err)).run()

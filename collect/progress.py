@@ -1,0 +1,47 @@
+"""Per-kind progress on stderr, only when stderr is a terminal (scripts and CI stay quiet)."""
+
+from __future__ import annotations
+
+import time
+from typing import TextIO
+
+REFRESH_SECONDS = 0.2
+
+
+class Progress:
+    def __init__(self, stream: TextIO, enabled: bool | None = None) -> None:
+        self._stream = stream
+        if enabled is None:
+            isatty = getattr(stream, "isatty", None)
+            enabled = bool(isatty and isatty())
+        self.enabled = enabled
+        self._open_line = False
+        self._last = 0.0
+
+    def update(self, resource: str, count: int) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self._last < REFRESH_SECONDS:
+            return
+        self._last = now
+        self._stream.write(f"\r\x1b[K{resource}: {count} objects")
+        self._stream.flush()
+        self._open_line = True
+
+    def done(self, resource: str, count: int, note: str = "") -> None:
+        if not self.enabled:
+            return
+        suffix = f" ({note})" if note else ""
+        self._stream.write(f"\r\x1b[K{resource}: {count} objects{suffix}\n")
+        self._stream.flush()
+        self._open_line = False
+        self._last = 0.0
+
+    def message(self, text: str) -> None:
+        """Print a line that must be seen whatever the terminal (warnings), after the progress line."""
+        if self._open_line:
+            self._stream.write("\r\x1b[K")
+            self._open_line = False
+        self._stream.write(text)
+        self._stream.flush()
