@@ -125,3 +125,12 @@ def write_json(path: Path, doc: dict[str, Any], gz: bool = False) -> Path:
     data = json.dumps(doc, indent=1).encode()
     path.write_bytes(gzip.compress(data, mtime=0) if gz else data)
     return path
+
+
+def limit_range(namespace: str, name: str, max_storage: str) -> dict[str, Any]:
+    return {
+        "kind": "LimitRange",
+        "apiVersion": "v1",
+        "metadata": {"namespace": namespace, "name": name},
+        "spec": {"limits": [{"type": "openshift.io/Image", "max": {"storage": max_storage}}]},
+    }

@@ -1,0 +1,169 @@
+"""Property tests over generated clusters: determinism and the safety invariants of a plan."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from analyze.engine import analyze
+from analyze.plan import build_plan
+from analyze.rules import REMOVING_RULES
+from builders import OCI_INDEX, REGISTRY, as_dump, digest, image, limit_range, pod, stream
+from pruneplan.dumpformat import load_inputs
+from pruneplan.planformat import dump_plan, parse_plan
+from pruneplan.policy import build_policy
+from pruneplan.timefmt import parse_time
+
+NOW = "2026-06-01T00:00:00Z"
+TIMES = [None, "2025-01-01T00:00:00Z", "2026-05-31T23:30:00Z", "2026-06-01T00:00:00Z"]
+LAYERS = [digest(f"layer{i}") for i in range(6)]
+
+
+@st.composite
+def clusters(draw):
+    count = draw(st.integers(1, 8))
+    names = [digest(i + 1) for i in range(count)]
+    items = []
+    for index, name in enumerate(names):
+        is_list = index > 0 and draw(st.booleans()) and draw(st.booleans())
+        if is_list:
+            children = draw(st.lists(st.sampled_from(names[:index]), max_size=2, unique=True))
+            items.append(image(name, media_type=OCI_INDEX, manifests=children, metadata=None,
+                               created=draw(st.sampled_from(TIMES)), managed=draw(st.booleans())))
+        else:
+            items.append(image(
+                name,
+                layers=draw(st.lists(st.sampled_from(LAYERS), max_size=4)),
+                config=draw(st.sampled_from([None, digest("cfg1"), digest("cfg2"), names[0]])),
+                created=draw(st.sampled_from(TIMES)),
+                managed=draw(st.booleans()),
+                size=draw(st.sampled_from([50, 150, 300])),
+            ))
+    pool = names + [digest(999)]  # 999 is never an Image: a missing image
+    for s in range(draw(st.integers(0, 3))):
+        ns = draw(st.sampled_from(["a", "b"]))
+        tags = {
+            f"t{t}": draw(st.lists(st.sampled_from(pool), min_size=1, max_size=5))
+            for t in range(draw(st.integers(1, 3)))
+        }
+        item_created = {(t, i): draw(st.sampled_from(TIMES[1:])) for t, v in tags.items() for i in range(len(v))
+                        if draw(st.booleans()) and draw(st.booleans())}
+        items.append(stream(ns, f"s{s}", tags, created=draw(st.sampled_from(TIMES)), item_created=item_created))
+    for p in range(draw(st.integers(0, 3))):
+        ns = draw(st.sampled_from(["a", "b"]))
+        target = draw(st.sampled_from(["s0", "s1", "s2"]))
+        ref = draw(st.one_of(
+            st.builds(lambda t: f"{REGISTRY}/{ns}/{target}:{t}", st.sampled_from(["t0", "t1", "t2"])),
+            st.builds(lambda d: f"{REGISTRY}/{ns}/{target}@{d}", st.sampled_from(pool)),
+        ))
+        items.append(pod(ns, f"p{p}", [ref], phase=draw(st.sampled_from(["Running", "Succeeded"])),
+                         created=draw(st.sampled_from(TIMES))))
+    if draw(st.booleans()):
+        items.append(limit_range("a", "limits", draw(st.sampled_from(["100", "200"]))))
+    return items
+
+
+@st.composite
+def policies(draw):
+    if draw(st.booleans()):
+        flags = {"prune_over_size_limit": True, "keep_tag_revisions": None, "keep_younger_than": None}
+    else:
+        flags = {
+            "prune_over_size_limit": None,
+            "keep_tag_revisions": draw(st.sampled_from([None, "0", "1", "3"])),
+            "keep_younger_than": draw(st.sampled_from([None, "0", "1h", "96h"])),
+        }
+    return build_policy(
+        now=parse_time(NOW),
+        all_images=draw(st.booleans()),
+        prune_registry=draw(st.booleans()),
+        **flags,
+    )
+
+
+def run(tmp: Path, items, policy):
+    path = tmp / "dump.json"
+    path.write_text(json.dumps(as_dump(items, collected_at=NOW)))
+    loaded = load_inputs([str(path)])
+    analysis = analyze(loaded, policy)
+    return analysis, build_plan(analysis, loaded, 3600.0)
+
+
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@SETTINGS
+@given(items=clusters(), policy=policies())
+def test_same_input_gives_identical_plan_bytes(tmp_path, items, policy):
+    _, first = run(tmp_path, items, policy)
+    _, second = run(tmp_path, items, policy)
+    assert dump_plan(first) == dump_plan(second)
+
+
+@SETTINGS
+@given(items=clusters(), policy=policies())
+def test_plan_round_trips_through_json(tmp_path, items, policy):
+    _, plan = run(tmp_path, items, policy)
+    raw = dump_plan(plan)
+    assert parse_plan(raw) == plan
+    assert dump_plan(parse_plan(raw)) == raw
+
+
+@SETTINGS
+@given(items=clusters(), policy=policies())
+def test_no_surviving_image_or_its_blobs_is_deleted(tmp_path, items, policy):
+    analysis, plan = run(tmp_path, items, policy)
+    deleted_images = {d["name"] for d in plan["imageDeletions"]}
+    deleted_blobs = {b["digest"] for b in plan["blobDeletions"]}
+    surviving_items = {
+        digest_
+        for outcome in analysis.stream_outcomes
+        for tag, rules in zip(outcome.stream.tags, outcome.rules)
+        for digest_, rule in zip(tag.images, rules)
+        if rule not in REMOVING_RULES
+    }
+    protected = set(surviving_items)
+    frontier = [d for d in protected if d in analysis.images]
+    while frontier:  # children of used manifest lists
+        for child in analysis.images[frontier.pop()].manifests:
+            if child not in protected:
+                protected.add(child)
+                frontier.append(child)
+    assert not protected & deleted_images
+    for name, img in analysis.images.items():
+        if name not in deleted_images:
+            assert not (set(img.blobs) | {name}) & deleted_blobs, name
+
+
+@SETTINGS
+@given(items=clusters(), policy=policies())
+def test_layer_links_only_go_when_no_surviving_item_of_the_repository_uses_them(tmp_path, items, policy):
+    analysis, plan = run(tmp_path, items, policy)
+    for outcome in analysis.stream_outcomes:
+        repo = outcome.stream.key
+        still_used = set()
+        for tag, rules in zip(outcome.stream.tags, outcome.rules):
+            for digest_, rule in zip(tag.images, rules):
+                if rule not in REMOVING_RULES and digest_ in analysis.images:
+                    still_used |= set(analysis.images[digest_].blobs)
+                    still_used.add(digest_)
+        links = {l["digest"] for l in plan["layerLinkDeletions"] if l["repository"] == repo}
+        manifests = {l["digest"] for l in plan["manifestLinkDeletions"] if l["repository"] == repo}
+        assert not links & still_used
+        assert not manifests & still_used
+
+
+@SETTINGS
+@given(items=clusters(), policy=policies())
+def test_summary_counts_match_the_actions(tmp_path, items, policy):
+    _, plan = run(tmp_path, items, policy)
+    summary = plan["summary"]
+    assert summary["deletedImages"] == len(plan["imageDeletions"])
+    assert summary["deletedBlobs"] == len(plan["blobDeletions"])
+    assert summary["updatedImageStreams"] == len(plan["imageStreamUpdates"])
+    assert summary["deletedImageStreamTagItems"] == sum(len(u["removedItems"]) for u in plan["imageStreamUpdates"])
+    if not policy.prune_registry:
+        assert not plan["blobDeletions"] and not plan["layerLinkDeletions"] and not plan["manifestLinkDeletions"]
