@@ -1,6 +1,6 @@
 """Keys, detached plan signatures and the one place where a plan is trusted (docs/signing.md).
 
-A signature is `plan.json.sig`: one line of base64 over either an ECDSA P-256 / SHA-256
+A signature is `plan.json.sig`: one line of base64 of either an ECDSA P-256 / SHA-256
 signature in DER form (what `openssl dgst -sha256 -sign` and cosign produce) or a raw 64-byte
 Ed25519 signature (what `openssl pkeyutl -sign -rawin` produces). It covers the exact plan bytes,
 so anyone can check it with plain OpenSSL. The cryptography package does all the cryptography.
