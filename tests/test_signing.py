@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib.util
 import os
 import stat
 import subprocess
 import sys
-import types
 from pathlib import Path
 from typing import Any, Callable
 
@@ -119,15 +117,8 @@ def write_pem_public(path: Path, key: Any) -> str:
 
 
 @pytest.fixture
-def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Run:
+def run(capsys: pytest.CaptureFixture[str]) -> Run:
     """Run `pruneplan ARGS` in-process; return (exit status, stdout, stderr)."""
-    # The CLI root also mounts analyze, written in parallel; until analyze/cli.py exists, mount a
-    # stand-in so these tests exercise the real root (argument parsing, error printing).
-    if importlib.util.find_spec("analyze.cli") is None:
-        stub = types.ModuleType("analyze.cli")
-        stub.register = lambda app: None  # type: ignore[attr-defined]
-        monkeypatch.setitem(sys.modules, "analyze.cli", stub)
-
     def _run(*args: str) -> tuple[int, str, str]:
         code = cli.main(list(args))
         out, err = capsys.readouterr()
