@@ -1,0 +1,1 @@
+"""Benchmarks: a generator of large realistic dumps and a runner that times `pruneplan analyze`."""
