@@ -51,4 +51,7 @@ def analyze_command(
 
 
 def register(app: typer.Typer) -> None:
+    from .explain_cli import explain_command
+
     app.command("analyze")(analyze_command)
+    app.command("explain")(explain_command)

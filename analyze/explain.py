@@ -1,0 +1,259 @@
+"""Why is this image, stream tag or blob kept or pruned? Answers by walking the reference graph.
+
+`explain(analysis, target)` returns a JSON-ready dict: the verdict, the upstream rule that decided
+it (named and described), and the evidence as paths: referrers that keep a history item, the
+item's position in its tag ("ns/app:v2 at position 4 out of 5"), the surviving images that still
+use a blob.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pruneplan.errors import PrunePlanError
+from pruneplan.timefmt import format_time
+
+from . import rules as R
+from .engine import Analysis
+
+SAMPLE = 3  # referrers shown before "and N more"
+
+RULES: dict[str, tuple[str, str]] = {
+    # code: (verdict, description with upstream's flag and section of oc-prune-rules.md)
+    R.KEEP_STREAM_YOUNG: ("kept", "the image stream is younger than --keep-younger-than, so none of its history is pruned (§4.2 step 1)"),
+    R.KEEP_ITEM_YOUNG: ("kept", "the history item was created after now - --keep-younger-than (§4.2 a)"),
+    R.KEEP_TAG_IN_USE: ("kept", "it is the newest item (position 1) of a tag used as an ImageStreamTag (§4.2 b)"),
+    R.REMOVE_IMAGE_MISSING: ("pruned", "the item's image is not among the cluster's Images; it is removed even inside the --keep-tag-revisions window (§4.2 c)"),
+    R.KEEP_UNDER_SIZE_LIMIT: ("kept", "--prune-over-size-limit: the image does not exceed an openshift.io/Image LimitRange of the namespace (§4.4)"),
+    R.KEEP_WITHIN_REVISIONS: ("kept", "its position is within the newest --keep-tag-revisions items of the tag (§4.2 d)"),
+    R.KEEP_IMAGE_IN_USE: ("kept", "the stream's image with this digest is used as an ImageStreamImage (pull by digest) (§4.2 e)"),
+    R.REMOVE_OVER_SIZE_LIMIT: ("pruned", "--prune-over-size-limit: the image exceeds a LimitRange of the namespace and nothing uses it (§4.4)"),
+    R.REMOVE_BEYOND_REVISIONS: ("pruned", "older than --keep-younger-than, beyond the newest --keep-tag-revisions items, and not used (§4.2 f)"),
+    R.KEEP_STREAM_METADATA: ("kept", "the stream names an image whose metadata cannot be read; upstream leaves the whole stream alone (§4.2 step 2.2)"),
+    R.KEEP_REFERENCED: ("kept", "a surviving image stream history item names the image (§4.5 a)"),
+    R.KEEP_CHILD_OF_LIST: ("kept", "it is a sub-manifest of a manifest list that a surviving history item names (§4.5 step 2)"),
+    R.KEEP_UNMANAGED: ("kept", "--all=false and the image is not annotated openshift.io/image.managed=true (§4.5 b)"),
+    R.KEEP_IMAGE_YOUNG: ("kept", "the Image was created after now - --keep-younger-than (§4.5 c)"),
+    R.KEEP_NAMESPACED: ("kept", "--namespace was given: upstream never deletes Images or blobs in a namespaced run (§4.6)"),
+    R.KEEP_STAGE2_HALTED: ("kept", "stage 2 stopped: an image's metadata cannot be read, so upstream deletes no image (§4.5 step 6)"),
+    R.DELETE_UNREFERENCED: ("pruned", "no surviving history item names it (nor a used manifest list), and it is old or over-size mode is on, and managed or --all (§4.5 d)"),
+}
+
+
+def describe(rule: str) -> dict[str, str]:
+    verdict, text = RULES[rule]
+    return {"rule": rule, "verdict": verdict, "description": text}
+
+
+def _sample(names: list[str]) -> dict[str, Any]:
+    return {"shown": names[:SAMPLE], "more": max(0, len(names) - SAMPLE), "total": len(names)}
+
+
+def _referrers_of(analysis: Analysis, node: tuple) -> list[str]:
+    graph = analysis.graph
+    if node not in graph:
+        return []
+    out = []
+    for pred in graph.predecessors(node):
+        if pred[0] in ("stream",):
+            continue
+        via = graph.edges[pred, node].get("via", "")
+        resource, name = pred
+        label = f"{resource}/{name}"
+        out.append(f"{label} ({via})" if via else label)
+    return sorted(out)
+
+
+def _item(analysis: Analysis, ns: str, name: str, tag: str, index: int) -> dict[str, Any]:
+    stream = next(s for s in analysis.streams if s.namespace == ns and s.name == name)
+    history = next(t for t in stream.tags if t.tag == tag)
+    rule = analysis.graph.nodes[("item", ns, name, tag, index)].get("rule")
+    entry: dict[str, Any] = {
+        "istag": f"{ns}/{name}:{tag}",
+        "position": index + 1,
+        "of": len(history.images),
+        "image": history.images[index],
+        "created": format_time(history.created[index]),
+        "where": f"{ns}/{name}:{tag} at position {index + 1} out of {len(history.images)}",
+        **describe(rule),
+    }
+    if rule == R.KEEP_TAG_IN_USE:
+        entry["usedBy"] = _sample(_referrers_of(analysis, ("istag", ns, name, tag)))
+    elif rule == R.KEEP_IMAGE_IN_USE:
+        entry["usedBy"] = _sample(_referrers_of(analysis, ("isimage", ns, name, history.images[index])))
+    return entry
+
+
+def _items_naming(analysis: Analysis, digest: str) -> list[dict[str, Any]]:
+    node = ("image", digest)
+    graph = analysis.graph
+    if node not in graph:
+        return []
+    items = sorted(p for p in graph.predecessors(node) if p[0] == "item")
+    return [_item(analysis, *item[1:]) for item in items]
+
+
+def _lists_containing(analysis: Analysis, digest: str) -> list[str]:
+    node = ("image", digest)
+    return sorted(p[1] for p in analysis.graph.predecessors(node) if p[0] == "image") if node in analysis.graph else []
+
+
+def _freed_blobs(analysis: Analysis) -> dict[str, str]:
+    freed: dict[str, str] = {}
+    if analysis.stage2:
+        for name, outcome in analysis.stage2.outcomes.items():
+            for blob in outcome.blobs:
+                freed[blob] = name
+    return freed
+
+
+def _image_rule(analysis: Analysis, digest: str) -> str:
+    if analysis.stage2 is None:
+        return R.KEEP_NAMESPACED
+    return analysis.stage2.outcomes[digest].rule
+
+
+def explain_image(analysis: Analysis, digest: str) -> dict[str, Any]:
+    image = analysis.images[digest]
+    rule = _image_rule(analysis, digest)
+    items = _items_naming(analysis, digest)
+    result: dict[str, Any] = {
+        "target": digest,
+        "type": "image",
+        **describe(rule),
+        "created": format_time(image.created),
+        "managed": image.managed,
+        "historyItems": items,
+    }
+    if rule == R.KEEP_CHILD_OF_LIST:
+        parents = [p for p in _lists_containing(analysis, digest) if _image_rule(analysis, p) == R.KEEP_REFERENCED
+                   or any(i["verdict"] == "kept" for i in _items_naming(analysis, p))]
+        result["manifestLists"] = [
+            {"image": parent, "historyItems": [i for i in _items_naming(analysis, parent) if i["verdict"] == "kept"]}
+            for parent in parents
+        ]
+    elif rule == R.KEEP_IMAGE_YOUNG:
+        result["threshold"] = format_time(analysis.policy.threshold)
+    if rule == R.DELETE_UNREFERENCED and analysis.stage2 is not None:
+        result["freesBlobs"] = analysis.stage2.outcomes[digest].blobs
+    return result
+
+
+def explain_istag(analysis: Analysis, ns: str, name: str, tag: str) -> dict[str, Any]:
+    stream = next((s for s in analysis.streams if s.namespace == ns and s.name == name), None)
+    if stream is None:
+        raise PrunePlanError(f"image stream {ns}/{name} is not in the dump (or not in the analysed namespace)")
+    history = next((t for t in stream.tags if t.tag == tag), None)
+    if history is None:
+        tags = ", ".join(t.tag for t in stream.tags) or "none"
+        raise PrunePlanError(f"image stream {ns}/{name} has no tag {tag} in its status (tags: {tags})")
+    items = [_item(analysis, ns, name, tag, index) for index in range(len(history.images))]
+    removed = sum(item["verdict"] == "pruned" for item in items)
+    verdict = "pruned" if removed == len(items) else "kept"
+    return {
+        "target": f"{ns}/{name}:{tag}",
+        "type": "imagestreamtag",
+        "verdict": verdict,
+        "removedItems": removed,
+        "items": items,
+        "usedBy": _sample(_referrers_of(analysis, ("istag", ns, name, tag))),
+    }
+
+
+def explain_blob(analysis: Analysis, digest: str) -> dict[str, Any]:
+    graph = analysis.graph
+    node = ("blob", digest)
+    users = sorted(p[1] for p in graph.predecessors(node)) if node in graph else []
+    if not users:
+        raise PrunePlanError(f"{digest} is neither an image nor a blob of any image in the dump")
+    freed = _freed_blobs(analysis)
+    deleted = {name for name, o in (analysis.stage2.outcomes.items() if analysis.stage2 else ()) if o.rule == R.DELETE_UNREFERENCED}
+    surviving = [u for u in users if u not in deleted]
+    links = [
+        outcome.stream.key for outcome in analysis.stream_outcomes if digest in outcome.layer_links or digest in outcome.manifest_links
+    ]
+    if digest in freed:
+        result: dict[str, Any] = {
+            "verdict": "pruned",
+            "rule": "blob-unreferenced",
+            "description": f"every image using it is deleted; the blob goes with image {freed[digest]} (§4.5 d, global reference count)",
+        }
+    else:
+        reason = "surviving images still use it" if surviving else "no image using it is deleted by this run"
+        result = {"verdict": "kept", "rule": "blob-still-referenced", "description": reason + " (§4.5 step 3, global reference count)"}
+    return {
+        "target": digest,
+        "type": "blob",
+        **result,
+        "usedBy": _sample(users),
+        "survivingUsers": _sample([f"image {u} ({_image_rule(analysis, u)})" for u in surviving]),
+        "linksDeletedIn": sorted(links),
+    }
+
+
+def explain(analysis: Analysis, target: str) -> list[dict[str, Any]]:
+    """Explain TARGET: `ns/name:tag`, an image name, or a blob digest (an image's own digest is
+    also its manifest blob; both answers are given)."""
+    if "/" in target and ":" in target.split("/", 1)[1] and "@" not in target:
+        ns, rest = target.split("/", 1)
+        name, tag = rest.rsplit(":", 1)
+        return [explain_istag(analysis, ns, name, tag)]
+    answers = []
+    if target in analysis.images:
+        answers.append(explain_image(analysis, target))
+    node = ("blob", target)
+    if node in analysis.graph and any(p[1] != target for p in analysis.graph.predecessors(node)) or (
+        target not in analysis.images and node in analysis.graph
+    ):
+        answers.append(explain_blob(analysis, target))
+    if not answers:
+        raise PrunePlanError(f"{target} is not an image, a blob or an image stream tag (ns/name:tag) of the dump")
+    return answers
+
+
+def render_text(answers: list[dict[str, Any]]) -> str:
+    lines: list[str] = []
+    for answer in answers:
+        lines.append(f"{answer['type']} {answer['target']}: {answer['verdict'].upper()}")
+        if "rule" in answer:
+            lines.append(f"  rule: {answer['rule']}: {answer['description']}")
+        if answer["type"] == "imagestreamtag":
+            lines.append(f"  {answer['removedItems']} of {len(answer['items'])} history items are removed")
+            _used_by(lines, answer["usedBy"], "  tag used by")
+            for item in answer["items"]:
+                _item_lines(lines, item, "  ")
+        elif answer["type"] == "image":
+            lines.append(f"  created {answer['created'] or 'never (zero time)'}, managed={str(answer['managed']).lower()}")
+            if "threshold" in answer:
+                lines.append(f"  threshold (now - --keep-younger-than): {answer['threshold']}")
+            if not answer["historyItems"]:
+                lines.append("  no image stream history item names it")
+            for item in answer["historyItems"]:
+                _item_lines(lines, item, "  ")
+            for parent in answer.get("manifestLists", []):
+                lines.append(f"  child of manifest list {parent['image']}")
+                for item in parent["historyItems"]:
+                    _item_lines(lines, item, "    ")
+            if answer.get("freesBlobs"):
+                lines.append(f"  deleting it frees {len(answer['freesBlobs'])} blob(s): {', '.join(answer['freesBlobs'])}")
+        else:
+            _used_by(lines, answer["usedBy"], "  used by images")
+            _used_by(lines, answer["survivingUsers"], "  surviving users")
+            if answer["linksDeletedIn"]:
+                lines.append(f"  repository links deleted in: {', '.join(answer['linksDeletedIn'])}")
+    return "\n".join(lines) + "\n"
+
+
+def _used_by(lines: list[str], sample: dict[str, Any], label: str) -> None:
+    if not sample["total"]:
+        lines.append(f"{label}: none")
+        return
+    more = f" and {sample['more']} more" if sample["more"] else ""
+    lines.append(f"{label}: {', '.join(sample['shown'])}{more}")
+
+
+def _item_lines(lines: list[str], item: dict[str, Any], indent: str) -> None:
+    lines.append(f"{indent}{item['where']}: {item['verdict']} ({item['rule']}) image {item['image']}")
+    lines.append(f"{indent}  {item['description']}")
+    if "usedBy" in item:
+        _used_by(lines, item["usedBy"], f"{indent}  used by")
