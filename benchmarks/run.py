@@ -1,0 +1,276 @@
+"""Time `pruneplan analyze` on generated dumps: wall time and peak RSS of the child process.
+
+    python -m benchmarks.run [--sizes 20000,100000] [--repeat 3] [--profile]
+
+For each size it generates benchmarks/data/dump-<size>.json.gz when missing (seed 1), then runs,
+each in a fresh subprocess:
+- the floor: read + gunzip + `orjson.loads` of the dump, nothing else (what any design pays);
+- `pruneplan analyze DUMP -o PLAN`, `--repeat` times (median wall, peak RSS over the runs);
+- `pruneplan --help` (start-up cost).
+Peak RSS comes from `os.wait4`'s rusage of that child alone (ru_maxrss, KiB on Linux).
+Markdown tables go to stdout; progress (and the profile with --profile) to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, IO, Sequence
+
+import orjson
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+
+# Runs in a fresh interpreter so its peak RSS is the parse alone.
+FLOOR_SCRIPT = r"""
+import gzip, sys, time
+import orjson
+t0 = time.perf_counter()
+with open(sys.argv[1], "rb") as handle:
+    raw = handle.read()
+t1 = time.perf_counter()
+if raw[:2] == b"\x1f\x8b":
+    raw = gzip.decompress(raw)
+t2 = time.perf_counter()
+doc = orjson.loads(raw)
+t3 = time.perf_counter()
+sys.stdout.write(orjson.dumps({"read": t1 - t0, "gunzip": t2 - t1, "parse": t3 - t2, "jsonBytes": len(raw)}).decode())
+"""
+
+SUMMARY_KEYS = (
+    ("updatedImageStreams", "streams updated"),
+    ("deletedImageStreamTagItems", "tag items"),
+    ("deletedLayerLinks", "layer links"),
+    ("deletedManifestLinks", "manifest links"),
+    ("deletedBlobs", "blobs"),
+    ("deletedImages", "images"),
+)
+
+
+@dataclass(slots=True)
+class Measured:
+    rc: int
+    wall: float
+    maxrss_mb: float
+
+
+@dataclass(slots=True)
+class Result:
+    images: int
+    dump_bytes: int = 0
+    json_bytes: int = 0
+    gunzip: float = 0.0
+    parse: float = 0.0
+    parse_rss_mb: float = 0.0
+    walls: list[float] = field(default_factory=list)
+    rss_mb: list[float] = field(default_factory=list)
+    failure: str | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+    errors: int = 0
+    help_walls: list[float] = field(default_factory=list)
+
+
+def label(n: int) -> str:
+    if n % 1_000_000 == 0:
+        return f"{n // 1_000_000}M"
+    if n % 1000 == 0:
+        return f"{n // 1000}k"
+    return str(n)
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def child_env() -> dict[str, str]:
+    # Measure the working tree's code, whatever is installed.
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+def measure(cmd: Sequence[str], stdout: IO[Any] | int = subprocess.DEVNULL,
+            stderr: IO[Any] | int = subprocess.DEVNULL, timeout: float | None = None) -> Measured:
+    """Run `cmd`; wall time and the child's own peak RSS (wait4 rusage, not RUSAGE_CHILDREN)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(list(cmd), stdout=stdout, stderr=stderr, cwd=REPO, env=child_env())
+    timer = threading.Timer(timeout, proc.kill) if timeout else None
+    if timer:
+        timer.start()
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        if timer:
+            timer.cancel()
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here; keep Popen from waiting again
+    return Measured(proc.returncode, wall, usage.ru_maxrss / 1024)
+
+
+def pruneplan_cmd(override: str | None) -> list[str]:
+    return override.split() if override else [sys.executable, "-m", "pruneplan.cli"]
+
+
+def ensure_dump(n: int, seed: int, data_dir: Path) -> Path:
+    suffix = "" if seed == 1 else f"-seed{seed}"  # a dump is reused only for the seed it was made with
+    path = data_dir / f"dump-{label(n)}{suffix}.json.gz"
+    if path.exists():
+        return path
+    log(f"generating {path} ({n} images, seed {seed}) ...")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    m = measure([sys.executable, "-m", "benchmarks.generate", "--images", str(n), "--seed", str(seed),
+                 "-o", str(path), "--quiet"], stdout=sys.stderr, stderr=sys.stderr)
+    if m.rc != 0:
+        raise SystemExit(f"generating {path} failed (exit {m.rc})")
+    log(f"  generated in {m.wall:.1f}s, peak RSS {m.maxrss_mb:.0f} MB, {path.stat().st_size / 1e6:.1f} MB")
+    return path
+
+
+def floor(path: Path, result: Result, tmp: Path, timeout: float | None) -> None:
+    out = tmp / "floor.json"
+    with open(out, "wb") as handle:
+        m = measure([sys.executable, "-c", FLOOR_SCRIPT, str(path)], stdout=handle, stderr=sys.stderr, timeout=timeout)
+    if m.rc != 0:
+        log(f"  orjson floor failed (exit {m.rc})")
+        return
+    figures = orjson.loads(out.read_bytes())
+    result.gunzip, result.parse, result.json_bytes = figures["gunzip"], figures["parse"], figures["jsonBytes"]
+    result.parse_rss_mb = m.maxrss_mb
+    log(f"  floor: gunzip {result.gunzip:.2f}s, orjson.loads {result.parse:.2f}s, peak RSS {m.maxrss_mb:.0f} MB")
+
+
+def analyze(path: Path, result: Result, tmp: Path, cmd: list[str], extra: list[str], repeat: int,
+            timeout: float | None) -> None:
+    plan = tmp / "plan.json"
+    for run in range(repeat):
+        plan.unlink(missing_ok=True)
+        # The dry-run lines go to a file, as an admin would redirect them; their cost counts.
+        with open(tmp / "analyze.out", "wb") as out, open(tmp / "analyze.err", "wb") as err:
+            m = measure([*cmd, "analyze", str(path), "-o", str(plan), *extra], stdout=out, stderr=err, timeout=timeout)
+        # Exit 1 with a plan is upstream's "errors while pruning"; anything else is a failure.
+        if m.rc not in (0, 1) or not plan.exists():
+            tail = (tmp / "analyze.err").read_bytes()[-2000:].decode(errors="replace").strip().splitlines()[-3:]
+            result.failure = f"exit {m.rc}" + (f": {' | '.join(tail)}" if tail else "")
+            log(f"  analyze run {run + 1} failed: {result.failure}")
+            return
+        result.walls.append(m.wall)
+        result.rss_mb.append(m.maxrss_mb)
+        log(f"  analyze run {run + 1}/{repeat}: {m.wall:.2f}s, peak RSS {m.maxrss_mb:.0f} MB")
+    doc = orjson.loads(plan.read_bytes())
+    result.summary = doc.get("summary", {})
+    result.errors = len(doc.get("errors", []))
+
+
+def help_time(result: Result, cmd: list[str], repeat: int) -> None:
+    for _ in range(repeat):
+        m = measure([*cmd, "--help"])
+        if m.rc == 0:
+            result.help_walls.append(m.wall)
+
+
+def profile(path: Path, tmp: Path, extra: list[str], top: int) -> None:
+    """One analyze run under cProfile; prints the top functions by own time and cumulative time."""
+    import pstats
+
+    prof = tmp / "analyze.prof"
+    log(f"profiling analyze on {path.name} with cProfile ...")
+    with open(tmp / "profile.out", "wb") as out:
+        m = measure([sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "pruneplan.cli", "analyze", str(path),
+                     "-o", str(tmp / "plan-profiled.json"), *extra], stdout=out, stderr=out)
+    log(f"  profiled run: {m.wall:.2f}s (exit {m.rc})")
+    if not prof.exists():
+        return
+    stats = pstats.Stats(str(prof), stream=sys.stderr)
+    stats.strip_dirs()
+    for key in ("tottime", "cumulative"):
+        log(f"\n--- top {top} by {key} ---")
+        stats.sort_stats(key).print_stats(top)
+
+
+def mb(n: float) -> str:
+    return f"{n / 1e6:,.1f}"
+
+
+def tables(results: list[Result], repeat: int) -> str:
+    lines = [
+        f"Python {platform.python_version()}, {os.cpu_count()} CPUs, {platform.system()} {platform.machine()}; "
+        f"analyze runs per size: {repeat}",
+        "",
+        "| images | dump MB (gz) | JSON MB | gunzip s | orjson parse s | parse peak RSS MB "
+        "| analyze median wall s (min–max) | analyze peak RSS MB | `--help` s |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        if r.walls:
+            wall = f"{statistics.median(r.walls):.2f} ({min(r.walls):.2f}–{max(r.walls):.2f})"
+            rss = f"{max(r.rss_mb):,.0f}"
+        else:
+            wall, rss = f"failed ({r.failure})", "–"
+        help_s = f"{statistics.median(r.help_walls):.2f}" if r.help_walls else "–"
+        lines.append(
+            f"| {r.images:,} | {mb(r.dump_bytes)} | {mb(r.json_bytes)} | {r.gunzip:.2f} | {r.parse:.2f} "
+            f"| {r.parse_rss_mb:,.0f} | {wall} | {rss} | {help_s} |"
+        )
+    lines += [
+        "",
+        "| images | " + " | ".join(title for _, title in SUMMARY_KEYS) + " | reclaimable GB | plan errors |",
+        "|---:|" + "---:|" * (len(SUMMARY_KEYS) + 2),
+    ]
+    for r in results:
+        if not r.summary:
+            continue
+        counts = " | ".join(f"{r.summary.get(key, 0):,}" for key, _ in SUMMARY_KEYS)
+        reclaim = r.summary.get("reclaimableBytes", 0) / 1e9
+        lines.append(f"| {r.images:,} | {counts} | {reclaim:,.1f} | {r.errors} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="20000,100000", help="comma-separated image counts (default 20000,100000)")
+    parser.add_argument("--repeat", type=int, default=3, help="analyze runs per size (default 3)")
+    parser.add_argument("--seed", type=int, default=1, help="generator seed for missing dumps (default 1)")
+    parser.add_argument("--data-dir", type=Path, default=DATA, help="where dumps are kept (default benchmarks/data)")
+    parser.add_argument("--pruneplan", help="command to run instead of `python -m pruneplan.cli`")
+    parser.add_argument("--analyze-arg", action="append", default=[], metavar="ARG",
+                        help="extra argument for analyze (repeatable), e.g. --analyze-arg=-q")
+    parser.add_argument("--timeout", type=float, default=None, help="kill a child after this many seconds")
+    parser.add_argument("--profile", action="store_true", help="also profile one analyze run of the largest size")
+    parser.add_argument("--profile-top", type=int, default=25)
+    args = parser.parse_args(argv)
+    try:
+        sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+    except ValueError:
+        parser.error(f"--sizes: expected comma-separated integers, got {args.sizes!r}")
+    if not sizes or any(n < 1 for n in sizes) or args.repeat < 1:
+        parser.error("--sizes and --repeat must be positive")
+    cmd = pruneplan_cmd(args.pruneplan)
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="pruneplan-bench-") as tmp_dir:
+        tmp = Path(tmp_dir)
+        for n in sizes:
+            path = ensure_dump(n, args.seed, args.data_dir)
+            log(f"{label(n)}: {path}")
+            result = Result(images=n, dump_bytes=path.stat().st_size)
+            floor(path, result, tmp, args.timeout)
+            analyze(path, result, tmp, cmd, args.analyze_arg, args.repeat, args.timeout)
+            help_time(result, cmd, args.repeat)
+            results.append(result)
+        if args.profile:
+            profile(ensure_dump(max(sizes), args.seed, args.data_dir), tmp, args.analyze_arg, args.profile_top)
+    print(tables(results, args.repeat))
+    return 0 if all(r.walls for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
