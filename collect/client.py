@@ -96,15 +96,18 @@ class KubeTransport:
         reason = getattr(err, "reason", None) or err
         text = str(reason)
         lowered = text.lower()
-        if isinstance(reason, (urllib3.exceptions.SSLError,)) or "ssl" in lowered or "certificate" in lowered:
-            detail = text.split("] ", 1)[-1].split(" (_ssl")[0]
-            return f"TLS failure talking to the API server at {self.host}: {detail}"
-        if isinstance(reason, urllib3.exceptions.TimeoutError) or "timed out" in lowered:
-            return f"the API server at {self.host} did not answer in time ({self._timeout[1]:g}s)"
         if "refused" in lowered:
             return f"cannot connect to the API server at {self.host}: connection refused"
-        if "name or service not known" in lowered or "nodename nor servname" in lowered:
-            return f"cannot resolve the API server host of {self.host}"
+        if "name or service not known" in lowered or "nodename nor servname" in lowered or "name resolution" in lowered:
+            return f"cannot resolve the host of the API server {self.host}"
+        if isinstance(reason, urllib3.exceptions.SSLError) or "ssl" in lowered or "certificate" in lowered:
+            detail = text.split("] ", 1)[-1].split(" (_ssl")[0]
+            return f"TLS failure talking to the API server at {self.host}: {detail}"
+        if isinstance(reason, urllib3.exceptions.NewConnectionError):
+            detail = text.split("] ", 1)[-1] if "] " in text else text
+            return f"cannot connect to the API server at {self.host}: {detail}"
+        if isinstance(reason, urllib3.exceptions.TimeoutError) or "timed out" in lowered:
+            return f"the API server at {self.host} did not answer in time ({self._timeout[1]:g}s)"
         return f"cannot talk to the API server at {self.host}: {text}"
 
     def close(self) -> None:
