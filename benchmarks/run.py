@@ -4,7 +4,8 @@
 
 For each size it generates benchmarks/data/dump-<size>.json.gz when missing (seed 1), then runs,
 each in a fresh subprocess:
-- the floor: read + gunzip + `orjson.loads` of the dump, nothing else (what any design pays);
+- the floor: read + gunzip + `orjson.loads` of the dump, nothing else (what any design pays),
+  parsed once as is and once with the cyclic GC disabled;
 - `pruneplan analyze DUMP -o PLAN`, `--repeat` times (median wall, peak RSS over the runs);
 - `pruneplan --help` (start-up cost).
 Peak RSS comes from `os.wait4`'s rusage of that child alone (ru_maxrss, KiB on Linux).
@@ -33,7 +34,7 @@ DATA = Path(__file__).resolve().parent / "data"
 
 # Runs in a fresh interpreter so its peak RSS is the parse alone.
 FLOOR_SCRIPT = r"""
-import gzip, sys, time
+import gc, gzip, sys, time
 import orjson
 t0 = time.perf_counter()
 with open(sys.argv[1], "rb") as handle:
@@ -44,7 +45,15 @@ if raw[:2] == b"\x1f\x8b":
 t2 = time.perf_counter()
 doc = orjson.loads(raw)
 t3 = time.perf_counter()
-sys.stdout.write(orjson.dumps({"read": t1 - t0, "gunzip": t2 - t1, "parse": t3 - t2, "jsonBytes": len(raw)}).decode())
+# Again with the cyclic GC off: its passes over millions of new containers are most of the cost.
+del doc
+gc.collect()
+gc.disable()
+t4 = time.perf_counter()
+doc = orjson.loads(raw)
+t5 = time.perf_counter()
+sys.stdout.write(orjson.dumps({"read": t1 - t0, "gunzip": t2 - t1, "parse": t3 - t2, "parseNoGC": t5 - t4,
+                               "jsonBytes": len(raw)}).decode())
 """
 
 SUMMARY_KEYS = (
@@ -71,6 +80,7 @@ class Result:
     json_bytes: int = 0
     gunzip: float = 0.0
     parse: float = 0.0
+    parse_nogc: float = 0.0
     parse_rss_mb: float = 0.0
     walls: list[float] = field(default_factory=list)
     rss_mb: list[float] = field(default_factory=list)
@@ -145,8 +155,10 @@ def floor(path: Path, result: Result, tmp: Path, timeout: float | None) -> None:
         return
     figures = orjson.loads(out.read_bytes())
     result.gunzip, result.parse, result.json_bytes = figures["gunzip"], figures["parse"], figures["jsonBytes"]
+    result.parse_nogc = figures["parseNoGC"]
     result.parse_rss_mb = m.maxrss_mb
-    log(f"  floor: gunzip {result.gunzip:.2f}s, orjson.loads {result.parse:.2f}s, peak RSS {m.maxrss_mb:.0f} MB")
+    log(f"  floor: gunzip {result.gunzip:.2f}s, orjson.loads {result.parse:.2f}s "
+        f"({result.parse_nogc:.2f}s with gc disabled), peak RSS {m.maxrss_mb:.0f} MB")
 
 
 def analyze(path: Path, result: Result, tmp: Path, cmd: list[str], extra: list[str], repeat: int,
@@ -206,7 +218,7 @@ def tables(results: list[Result], repeat: int) -> str:
         f"Python {platform.python_version()}, {os.cpu_count()} CPUs, {platform.system()} {platform.machine()}; "
         f"analyze runs per size: {repeat}",
         "",
-        "| images | dump MB (gz) | JSON MB | gunzip s | orjson parse s | parse peak RSS MB "
+        "| images | dump MB (gz) | JSON MB | gunzip s | orjson parse s (gc off) | parse peak RSS MB "
         "| analyze median wall s (min–max) | analyze peak RSS MB | `--help` s |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -218,7 +230,7 @@ def tables(results: list[Result], repeat: int) -> str:
             wall, rss = f"failed ({r.failure})", "–"
         help_s = f"{statistics.median(r.help_walls):.2f}" if r.help_walls else "–"
         lines.append(
-            f"| {r.images:,} | {mb(r.dump_bytes)} | {mb(r.json_bytes)} | {r.gunzip:.2f} | {r.parse:.2f} "
+            f"| {r.images:,} | {mb(r.dump_bytes)} | {mb(r.json_bytes)} | {r.gunzip:.2f} | {r.parse:.2f} ({r.parse_nogc:.2f}) "
             f"| {r.parse_rss_mb:,.0f} | {wall} | {rss} | {help_s} |"
         )
     lines += [
