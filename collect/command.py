@@ -16,9 +16,17 @@ from .redact import MIN_KEY_BYTES, Redactor
 EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports it
 
 
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+
+
 class Terminated(PrunePlanError):
     def __init__(self) -> None:
         super().__init__("terminated", EXIT_TERMINATED)
+
+
+class Interrupted(PrunePlanError):
+    def __init__(self) -> None:
+        super().__init__("interrupted", EXIT_INTERRUPTED)
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -53,19 +61,22 @@ def run(
     if redact:
         redactor = Redactor(read_key(redact_key_file) if redact_key_file else secrets.token_bytes(32))
 
-    from .client import connect  # the kubernetes client: about a second to import
-
     try:
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
     except ValueError:  # not the main thread (embedded use): no handler then
         previous = None
     try:
+        from .client import connect  # the kubernetes client: about a second to import
+
         transport = connect(kubeconfig, context, request_timeout)
         try:
             options = Options(output=output, namespace=namespace, page_size=page_size, redactor=redactor)
             result = collect(transport, options, sys.stderr, Progress(sys.stderr))
         finally:
             transport.close()
+    except KeyboardInterrupt:
+        # typer turns a bare KeyboardInterrupt into a silent exit status; say what happened
+        raise Interrupted() from None
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

@@ -140,7 +140,8 @@ class Fault:
         if self.method and self.method != request.method:
             return False
         target = request.path + ("?" + "&".join(f"{k}={v}" for k, vs in request.query.items() for v in vs) if request.query else "")
-        return bool(self.pattern.search(target))
+        # the pattern may look at the path alone (`...pods$`) or at the query too (`\?.*continue=`)
+        return bool(self.pattern.search(request.path) or self.pattern.search(target))
 
 
 class _Reply(Exception):
