@@ -1,0 +1,1 @@
+"""execute: verify a signed plan, re-check it against the live cluster, replay it safely."""

@@ -1,0 +1,164 @@
+"""The body of `pruneplan execute`: refuse, re-check, act, report. Imported only when it runs.
+
+Order matters for safety: every refusal (flags, signature, expiry, plan version, journal of
+another plan, wrong cluster, live references that do not parse) happens before the first write
+to the cluster or the registry.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+
+from pruneplan.dumpformat import load_inputs
+from pruneplan.errors import EXIT_USAGE, EXIT_WRONG_CLUSTER, PrunePlanError
+from pruneplan.policy import Policy
+from pruneplan.signing import verify_plan
+
+REGISTRY_NAMESPACE = "openshift-image-registry"
+REGISTRY_DEPLOYMENT = "image-registry"
+
+
+@dataclass
+class ExecuteRequest:
+    plan: str
+    keys: list[str]
+    confirm: bool = False
+    kubeconfig: str | None = None
+    context: str | None = None
+    registry_url: str | None = None
+    certificate_authority: str | None = None
+    force_insecure: bool = False
+    num_workers: int = 5
+    journal: str | None = None
+    registry_flavor: str = "openshift"
+    restart_registry: bool = False
+    output_format: str = "text"
+    signature: str | None = None
+    request_timeout: float = 30.0
+
+
+def check_cluster(plan: dict[str, Any], api_server: str, cluster_id: str | None) -> None:
+    """Refuse a plan made for another cluster (API server URL and ClusterVersion clusterID)."""
+    bound = plan["source"].get("cluster")
+    if not bound:
+        raise PrunePlanError(
+            "the plan names no cluster (it was made from a List, not a collected dump); refusing to execute it",
+            EXIT_WRONG_CLUSTER,
+        )
+    want_server = (bound.get("apiServer") or "").rstrip("/")
+    if want_server != api_server.rstrip("/"):
+        raise PrunePlanError(
+            f"the plan was made for the cluster at {want_server}, not {api_server.rstrip('/')}", EXIT_WRONG_CLUSTER
+        )
+    if (bound.get("clusterID") or None) != (cluster_id or None):
+        raise PrunePlanError(
+            f"the plan was made for cluster ID {bound.get('clusterID')}, but this cluster's ID is {cluster_id}",
+            EXIT_WRONG_CLUSTER,
+        )
+
+
+def snapshot(transport: Any, namespace: str | None) -> Any:
+    """Collect the live cluster into a private temporary dump and load it back."""
+    from collect.collector import Options, collect
+    from collect.progress import Progress
+
+    directory = tempfile.mkdtemp(prefix="pruneplan-execute-")
+    path = os.path.join(directory, "live.json.gz")
+    try:
+        collect(transport, Options(output=path, namespace=namespace), sys.stderr, Progress(sys.stderr))
+        return load_inputs([path])
+    finally:
+        if os.path.exists(path):
+            os.unlink(path)
+        os.rmdir(directory)
+
+
+def run(request: ExecuteRequest) -> int:
+    from analyze.engine import BuildGraphError, analyze
+
+    from .journal import Journal
+    from .registry_setup import RegistrySetup, validate_flags
+    from .runner import Executor
+
+    if request.registry_flavor not in ("openshift", "distribution"):
+        raise PrunePlanError(f"--registry-flavor must be openshift or distribution, not {request.registry_flavor}", EXIT_USAGE)
+    if request.output_format not in ("text", "json"):
+        raise PrunePlanError(f"--format must be text or json, not {request.output_format}", EXIT_USAGE)
+    if not request.keys:
+        raise PrunePlanError("execute needs at least one trusted --key", EXIT_USAGE)
+    validate_flags(request.registry_url, request.certificate_authority, request.force_insecure)
+    verified = verify_plan(request.plan, request.keys, request.signature)
+    plan = verified.plan
+    policy = Policy.from_json(plan["policy"])
+    journal = Journal(request.journal or request.plan + ".journal", verified.sha256) if request.confirm else None
+
+    from collect.client import load_configuration
+    from collect.collector import cluster_identity
+    from collect.client import KubeTransport
+
+    config = load_configuration(request.kubeconfig, request.context)
+    transport = KubeTransport(config, request.request_timeout)
+    _, cluster_id = cluster_identity(transport)
+    check_cluster(plan, config.host, cluster_id)
+
+    loaded = snapshot(transport, policy.namespace)
+    try:
+        fresh = analyze(loaded, policy.with_now(time.time()))
+    except BuildGraphError as err:
+        print(err.report(), file=sys.stderr)
+        raise PrunePlanError("the live cluster has invalid references; nothing was changed") from None
+
+    registry = None
+    out = sys.stderr if request.output_format == "json" else sys.stdout
+    if not request.confirm:
+        print("Dry run enabled - no modifications will be made. Add --confirm to remove images", file=sys.stderr)
+    if not policy.prune_registry:
+        print("Only API objects will be removed.  No modifications to the image registry will be made.", file=out)
+    elif request.confirm:
+        registry = RegistrySetup(
+            config=config,
+            registry_url=request.registry_url,
+            ca_bundle=request.certificate_authority,
+            force_insecure=request.force_insecure,
+            flavor=request.registry_flavor,
+        ).connect(loaded)
+
+    from .kubeapi import KubeApi
+
+    api = KubeApi(config, timeout=request.request_timeout) if request.confirm else None
+    executor = Executor(
+        api, registry, journal, out, confirm=request.confirm, prune_registry=policy.prune_registry, workers=request.num_workers
+    )
+    report = executor.run(plan, fresh)
+    if journal is not None:
+        journal.close()
+    for skip in report.skipped:
+        print(f"Skipped: {skip.action}: {skip.reason}", file=out)
+    print(f"Summary: {report.summary_text()}", file=out)
+    if report.deferred_blobs:
+        print(
+            f"{report.deferred_blobs} blob(s) are left for the registry's garbage collector: stop the registry, run "
+            "`registry garbage-collect CONFIG` (never with --delete-untagged), start it again.",
+            file=out,
+        )
+    if request.confirm and request.restart_registry and api is not None:
+        when = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        outcome = api.restart_deployment(REGISTRY_NAMESPACE, REGISTRY_DEPLOYMENT, when)
+        if outcome.done:
+            print(f"Restarted deployment {REGISTRY_NAMESPACE}/{REGISTRY_DEPLOYMENT} to clear the registry's blob cache", file=out)
+        else:
+            report.errors.append(f"failed to restart the registry: {outcome.message}")
+    if request.output_format == "json":
+        document = {"planSha256": verified.sha256, "key": verified.key_path, **report.to_json()}
+        sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n")
+    if report.errors:
+        raise PrunePlanError(report.errors[0] if len(report.errors) == 1 else "\n".join(report.errors))
+    return 0

@@ -1,0 +1,236 @@
+"""Plan ∩ fresh analysis (design.md): which planned actions are still justified on the live cluster.
+
+`fresh` is the analysis of a live snapshot with the plan's policy at execution time. An action runs
+only if the plan has it **and** the live state still justifies it; reference counts for links and
+blobs are recomputed over what will really survive, so nothing a kept (or newly pushed) image
+uses is deleted. Every planned action that will not run gets a reason.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from analyze.engine import Analysis
+from analyze.explain import describe
+from analyze.graph import children_of_used_lists
+from analyze.rules import DELETE_UNREFERENCED, REMOVING_RULES
+from pruneplan.timefmt import format_time
+
+Item = tuple[str, str, str | None]  # (tag, image, created as RFC 3339 or None)
+
+
+def match_items(tags: list[tuple[str, list[tuple[str, str | None]]]], wanted: Counter[Item]) -> set[tuple[int, int]]:
+    """Positions (tag index, item index) of the items `wanted` names, each at most as often as
+    wanted. New items are pushed at the front of a tag's history, so positions shift; matching
+    runs from the oldest item so that a digest listed twice loses its older occurrence, as planned."""
+    remaining = Counter(wanted)
+    found: set[tuple[int, int]] = set()
+    for t, (tag, items) in enumerate(tags):
+        for i in range(len(items) - 1, -1, -1):
+            key = (tag, items[i][0], items[i][1])
+            if remaining[key] > 0:
+                remaining[key] -= 1
+                found.add((t, i))
+    return found
+
+
+def key_layer_link(repo: str, digest: str) -> str:
+    return f"layerlink {repo} {digest}"
+
+
+def key_manifest_link(repo: str, digest: str) -> str:
+    return f"manifestlink {repo} {digest}"
+
+
+def key_stream(namespace: str, name: str) -> str:
+    return f"stream {namespace}/{name}"
+
+
+def key_blob(digest: str) -> str:
+    return f"blob {digest}"
+
+
+def key_image(name: str) -> str:
+    return f"image {name}"
+
+
+@dataclass(slots=True)
+class Skip:
+    key: str
+    action: str  # upstream's wording of the action that will not run
+    reason: str
+
+
+@dataclass(slots=True)
+class StreamWork:
+    namespace: str
+    name: str
+    removals: list[Item]  # approved: planned and still justified
+    layer_links: list[str]
+    manifest_links: list[str]
+    survivors: list[str]  # images its items name if the update succeeds
+    everything: list[str]  # images its items name if the update fails
+
+    @property
+    def repository(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(slots=True)
+class ImageWork:
+    name: str
+    blobs: list[str]  # approved blobs, upstream order
+
+
+@dataclass(slots=True)
+class StageOneWork:
+    streams: list[StreamWork]
+    skipped: list[Skip] = field(default_factory=list)
+
+
+def _item_reason(fresh: Analysis, ns: str, name: str, tag: str, index: int) -> str:
+    from analyze.explain import _item  # the same evidence explain prints
+
+    item = _item(fresh, ns, name, tag, index)
+    reason = f"{item['where']} is now kept ({item['rule']}: {item['description']})"
+    used = item.get("usedBy")
+    if used and used["total"]:
+        more = f" and {used['more']} more" if used["more"] else ""
+        reason += f"; used by {', '.join(used['shown'])}{more}"
+    return reason
+
+
+def stage_one(plan: dict[str, Any], fresh: Analysis) -> StageOneWork:
+    live = {(s.namespace, s.name): s for s in fresh.streams}
+    outcomes = {(o.stream.namespace, o.stream.name): o for o in fresh.stream_outcomes}
+    images = fresh.images
+    layer_plan: dict[str, list[str]] = {}
+    manifest_plan: dict[str, list[str]] = {}
+    for link in plan["layerLinkDeletions"]:
+        layer_plan.setdefault(link["repository"], []).append(link["digest"])
+    for link in plan["manifestLinkDeletions"]:
+        manifest_plan.setdefault(link["repository"], []).append(link["digest"])
+
+    work = StageOneWork([])
+    for update in plan["imageStreamUpdates"]:
+        ns, name = update["namespace"], update["name"]
+        repo = f"{ns}/{name}"
+        stream = live.get((ns, name))
+        if stream is None:
+            reason = f"image stream {repo} no longer exists"
+            work.skipped.append(Skip(key_stream(ns, name), f"Deleting {len(update['removedItems'])} items from image stream {repo}", reason))
+            work.skipped += [Skip(key_layer_link(repo, d), f"Deleting layer link {d} in repository {repo}", reason) for d in layer_plan.get(repo, [])]
+            work.skipped += [Skip(key_manifest_link(repo, d), f"Deleting manifest link {d} in repository {repo}", reason) for d in manifest_plan.get(repo, [])]
+            continue
+        outcome = outcomes[(ns, name)]
+        wanted = Counter((i["tag"], i["image"], i["created"]) for i in update["removedItems"])
+        live_items = [(tag.tag, [(img, format_time(c)) for img, c in zip(tag.images, tag.created)]) for tag in stream.tags]
+        approved: list[Item] = []
+        approved_positions: set[tuple[int, int]] = set()
+        for t, i in sorted(match_items(live_items, wanted)):
+            tag = stream.tags[t]
+            if outcome.rules[t][i] in REMOVING_RULES:
+                approved.append((tag.tag, tag.images[i], format_time(tag.created[i])))
+                approved_positions.add((t, i))
+            else:
+                work.skipped.append(Skip(
+                    key_stream(ns, name),
+                    f"Remove {repo}:{tag.tag} history item {tag.images[i]}",
+                    _item_reason(fresh, ns, name, tag.tag, i),
+                ))
+        everything = [image for tag in stream.tags for image in tag.images]
+        survivors = [
+            image for t, tag in enumerate(stream.tags) for i, image in enumerate(tag.images) if (t, i) not in approved_positions
+        ]
+        # Recount this repository over what will really survive.
+        surviving_blobs: set[str] = set()
+        for image in survivors:
+            if image in images:
+                surviving_blobs.update(images[image].blobs)
+        surviving_manifests = set(survivors)
+        layer_links, manifest_links = [], []
+        for digest in layer_plan.get(repo, []):
+            if digest in surviving_blobs:
+                users = sorted(i for i in set(survivors) if i in images and digest in images[i].blobs)
+                work.skipped.append(Skip(key_layer_link(repo, digest), f"Deleting layer link {digest} in repository {repo}",
+                                         f"still used in {repo} by image {users[0]}" + (f" and {len(users) - 1} more" if len(users) > 1 else "")))
+            else:
+                layer_links.append(digest)
+        for digest in manifest_plan.get(repo, []):
+            if digest in surviving_manifests:
+                work.skipped.append(Skip(key_manifest_link(repo, digest), f"Deleting manifest link {digest} in repository {repo}",
+                                         f"a surviving history item of {repo} still names {digest}"))
+            else:
+                manifest_links.append(digest)
+        work.streams.append(StreamWork(ns, name, approved, layer_links, manifest_links, survivors, everything))
+    return work
+
+
+def stage_two(
+    plan: dict[str, Any],
+    fresh: Analysis,
+    stream_work: list[StreamWork],
+    failed_streams: set[str],
+) -> tuple[list[ImageWork], list[Skip]]:
+    """Images and blobs, decided after stage 1 ran: a stream whose update failed keeps every image
+    it names (our fix of upstream's §8.1 hazard)."""
+    skipped: list[Skip] = []
+    planned_images = plan["imageDeletions"]
+    if fresh.stage2 is None:
+        return [], skipped
+    images = fresh.images
+    worked = {(w.namespace, w.name): w for w in stream_work}
+    used: set[str] = set()
+    for outcome in fresh.stream_outcomes:
+        key = (outcome.stream.namespace, outcome.stream.name)
+        w = worked.get(key)
+        if w is None:
+            used.update(image for tag in outcome.stream.tags for image in tag.images)
+        elif w.repository in failed_streams:
+            used.update(w.everything)
+        else:
+            used.update(w.survivors)
+    used |= children_of_used_lists(fresh.graph, used & images.keys())
+
+    approved: list[dict[str, Any]] = []
+    for entry in planned_images:
+        name = entry["name"]
+        if name not in images:
+            continue  # already gone: nothing to do
+        rule = fresh.stage2.outcomes[name].rule
+        if name in used:
+            holders = sorted(
+                w.repository for w in stream_work if name in (w.everything if w.repository in failed_streams else w.survivors)
+            )
+            where = f" (image stream {', '.join(holders)})" if holders else ""
+            skipped.append(Skip(key_image(name), f"Deleting image {name}", f"still named by a surviving history item{where}"))
+        elif rule != DELETE_UNREFERENCED:
+            skipped.append(Skip(key_image(name), f"Deleting image {name}", f"now kept ({rule}: {describe(rule)['description']})"))
+        else:
+            approved.append(entry)
+
+    approved_names = {e["name"] for e in approved}
+    usage: Counter[str] = Counter()
+    for image in images.values():
+        if image.name in approved_names:
+            continue
+        usage[image.name] += 1
+        usage.update(image.blobs)
+    planned_blobs = {b["digest"] for b in plan["blobDeletions"]}
+    work: list[ImageWork] = []
+    for entry in approved:
+        blobs = []
+        for digest in entry["blobs"]:
+            if digest not in planned_blobs:
+                continue
+            if usage[digest]:
+                skipped.append(Skip(key_blob(digest), f"Deleting blob {digest}", "still used by an image that stays"))
+            else:
+                blobs.append(digest)
+        work.append(ImageWork(entry["name"], blobs))
+    for entry in planned_images:
+        if entry["name"] not in approved_names and entry["name"] in images:
+            skipped += [Skip(key_blob(d), f"Deleting blob {d}", f"image {entry['name']} is kept") for d in entry["blobs"]]
+    return work, skipped

@@ -1,0 +1,262 @@
+"""Performs the re-checked work in upstream's order (rules §5), journalling every outcome.
+
+Per stream: layer links, the status update (GET, remove only the approved items from the fresh
+copy, PUT /status; on 409 re-fetch and re-apply, 5 tries), then manifest links only after the
+update succeeded. Then per image: blobs (layers, config, manifest blob), then the Image object,
+unless every blob deletion that was tried failed. A stream whose update failed keeps all its
+images and their blobs. Dry run: the same lines, nothing sent.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, TextIO
+
+from analyze.engine import Analysis
+
+from .journal import Journal
+from .ports import CONFLICT, DEFERRED, EARLIER, ERROR, NOT_FOUND, OK, ApiPort, Outcome, RegistryPort
+from .recheck import (
+    ImageWork,
+    Item,
+    Skip,
+    StreamWork,
+    key_blob,
+    key_image,
+    key_layer_link,
+    key_manifest_link,
+    key_stream,
+    match_items,
+    stage_one,
+    stage_two,
+)
+
+STATUS_UPDATE_ATTEMPTS = 5  # client-go's DefaultRetry, as upstream
+
+
+@dataclass
+class Counts:
+    deletedImages: int = 0
+    deletedImageStreamTagItems: int = 0
+    updatedImageStreams: int = 0
+    deletedLayerLinks: int = 0
+    deletedManifestLinks: int = 0
+    deletedBlobs: int = 0
+
+
+@dataclass
+class Report:
+    dry_run: bool
+    counts: Counts = field(default_factory=Counts)
+    performed: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[Skip] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    deferred_blobs: int = 0
+
+    def summary_text(self) -> str:
+        from analyze.plan import summary_text
+
+        return summary_text(vars(self.counts))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "dryRun": self.dry_run,
+            "summary": {**vars(self.counts), "text": self.summary_text(), "blobsLeftForGarbageCollect": self.deferred_blobs},
+            "performed": self.performed,
+            "skipped": [{"key": s.key, "action": s.action, "reason": s.reason} for s in self.skipped],
+            "errors": self.errors,
+        }
+
+
+def remove_items(stream: dict[str, Any], removals: list[Item]) -> int:
+    """Drop the approved items from a freshly fetched stream (and tags left empty); return how many."""
+    tags = (stream.get("status") or {}).get("tags") or []
+    shaped = [
+        (tag.get("tag"), [(item.get("image"), _created(item.get("created"))) for item in tag.get("items") or []])
+        for tag in tags
+    ]
+    positions = match_items(shaped, Counter(removals))
+    kept_tags = []
+    for t, tag in enumerate(tags):
+        items = [item for i, item in enumerate(tag.get("items") or []) if (t, i) not in positions]
+        if items:
+            kept_tags.append({**tag, "items": items})
+    stream.setdefault("status", {})["tags"] = kept_tags
+    return len(positions)
+
+
+def _created(value: Any) -> str | None:
+    from pruneplan.timefmt import format_time, parse_time
+
+    try:
+        return format_time(parse_time(value))
+    except ValueError:
+        return None
+
+
+class Executor:
+    def __init__(
+        self,
+        api: ApiPort | None,
+        registry: RegistryPort | None,
+        journal: Journal | None,
+        out: TextIO,
+        *,
+        confirm: bool,
+        prune_registry: bool,
+        workers: int = 5,
+        on_action: Callable[[str], None] | None = None,
+    ) -> None:
+        self.api = api
+        self.registry = registry
+        self.journal = journal
+        self.out = out
+        self.confirm = confirm
+        self.prune_registry = prune_registry
+        self.workers = max(1, workers)
+        self.report = Report(dry_run=not confirm)
+        self._lock = threading.Lock()
+        self._on_action = on_action  # test hook: called before each real call
+
+    # -- bookkeeping -------------------------------------------------------------------------
+    def _say(self, line: str) -> None:
+        with self._lock:
+            self.out.write(line + "\n")
+            self.out.flush()
+
+    def _error(self, line: str, error: str) -> None:
+        with self._lock:
+            import sys
+
+            print(line, file=sys.stderr)
+            self.report.errors.append(error)
+
+    def _count(self, counter: str, n: int = 1, outcome: Outcome | None = None) -> None:
+        if outcome is not None and outcome.status == EARLIER:
+            return  # the summary counts this run's work only
+        with self._lock:
+            setattr(self.report.counts, counter, getattr(self.report.counts, counter) + n)
+
+    def _done(self, key: str) -> bool:
+        return self.journal is not None and self.journal.is_done(key)
+
+    def _perform(self, key: str, line: str, call: Callable[[], Outcome]) -> Outcome:
+        """Print upstream's line, then (confirm mode) make the call and journal its outcome."""
+        if self._done(key):
+            return Outcome(EARLIER, "done in an earlier run")
+        self._say(line)
+        if not self.confirm:
+            return Outcome(OK, "dry run")
+        if self._on_action:
+            self._on_action(key)
+        outcome = call()
+        if self.journal is not None and outcome.status != DEFERRED:
+            self.journal.record(key, outcome.status, outcome.message, outcome.attempts)
+        with self._lock:
+            self.report.performed.append({"key": key, "status": outcome.status, "message": outcome.message})
+        return outcome
+
+    # -- stage 1 -----------------------------------------------------------------------------
+    def _update_stream(self, work: StreamWork) -> Outcome:
+        assert self.api is not None
+        last = Outcome(ERROR, "no attempt")
+        for attempt in range(1, STATUS_UPDATE_ATTEMPTS + 1):
+            got, stream = self.api.get_stream(work.namespace, work.name)
+            if got.status == NOT_FOUND or stream is None:
+                return Outcome(NOT_FOUND, "image stream is gone", attempt)
+            if not got.done:
+                return Outcome(ERROR, got.message, attempt)
+            if remove_items(stream, work.removals) == 0:
+                return Outcome(OK, "items already removed", attempt)
+            last = self.api.update_stream_status(stream)
+            last.attempts = attempt
+            if last.status != CONFLICT:
+                return last
+        return Outcome(ERROR, f"conflicts on every one of {STATUS_UPDATE_ATTEMPTS} attempts: {last.message}", last.attempts)
+
+    def _stream(self, work: StreamWork) -> bool:
+        """Run one stream's actions; return True when its update did not succeed."""
+        repo = work.repository
+        if self.prune_registry:
+            for digest in work.layer_links:
+                outcome = self._perform(
+                    key_layer_link(repo, digest),
+                    f"Deleting layer link {digest} in repository {repo}",
+                    lambda d=digest: self.registry.delete_layer_link(repo, d),
+                )
+                if outcome.done:
+                    self._count("deletedLayerLinks", outcome=outcome)
+                else:
+                    self._error(f"error deleting repository {repo} layer link {digest} from the registry: {outcome.message}",
+                                f"imagestream {repo}: failed to delete layer link {digest}: {outcome.message}")
+        failed = False
+        if work.removals:
+            outcome = self._perform(
+                key_stream(work.namespace, work.name),
+                f"Deleting {len(work.removals)} items from image stream {repo}",
+                lambda: self._update_stream(work),
+            )
+            if outcome.status in (OK, EARLIER):
+                self._count("updatedImageStreams", outcome=outcome)
+                self._count("deletedImageStreamTagItems", len(work.removals), outcome=outcome)
+            else:
+                failed = True
+                if outcome.status != NOT_FOUND:
+                    self._error(f"error updating image stream {repo} to remove image references: {outcome.message}",
+                                f"imagestream {repo}: {outcome.message}")
+        if failed or not self.prune_registry:
+            return failed
+        for digest in work.manifest_links:
+            outcome = self._perform(
+                key_manifest_link(repo, digest),
+                f"Deleting manifest link {digest} in repository {repo}",
+                lambda d=digest: self.registry.delete_manifest_link(repo, d),
+            )
+            if outcome.done:
+                self._count("deletedManifestLinks", outcome=outcome)
+            else:
+                self._error(f"error deleting manifest link {digest} from repository {repo}: {outcome.message}",
+                            f"imagestream {repo}: failed to delete manifest link {digest}: {outcome.message}")
+        return False
+
+    # -- stage 2 -----------------------------------------------------------------------------
+    def _image(self, work: ImageWork) -> None:
+        deleted = failures = 0
+        if self.prune_registry:
+            for digest in work.blobs:
+                outcome = self._perform(key_blob(digest), f"Deleting blob {digest}", lambda d=digest: self.registry.delete_blob(d))
+                if outcome.status == DEFERRED:
+                    with self._lock:
+                        self.report.deferred_blobs += 1
+                elif outcome.done:
+                    deleted += 1
+                    self._count("deletedBlobs", outcome=outcome)
+                else:
+                    failures += 1
+                    kind = "manifest blob" if digest == work.name else "blob"
+                    self._error(f"error deleting blob {digest} from the registry: {outcome.message}",
+                                f"image {work.name}: failed to delete {kind} {digest}: {outcome.message}")
+        if deleted == 0 and failures > 0:
+            return  # upstream keeps the Image object when every blob deletion it tried failed
+        outcome = self._perform(key_image(work.name), f"Deleting image {work.name}", lambda: self.api.delete_image(work.name))
+        if outcome.done:
+            self._count("deletedImages", outcome=outcome)
+        else:
+            self._error(f"error deleting image {work.name} from server: {outcome.message}",
+                        f"image {work.name}: failed to delete image {work.name}: {outcome.message}")
+
+    # -- the whole run -----------------------------------------------------------------------
+    def run(self, plan: dict[str, Any], fresh: Analysis) -> Report:
+        first = stage_one(plan, fresh)
+        self.report.skipped += first.skipped
+        with ThreadPoolExecutor(self.workers) as pool:
+            results = list(pool.map(self._stream, first.streams))
+        failed = {w.repository for w, bad in zip(first.streams, results) if bad}
+        images, skipped = stage_two(plan, fresh, first.streams, failed)
+        self.report.skipped += skipped
+        with ThreadPoolExecutor(self.workers) as pool:
+            list(pool.map(self._image, images))
+        return self.report
