@@ -1,0 +1,148 @@
+"""The report job: read the plan, check its signature, re-run its analysis on the dump, render.
+
+Failures to read the plan or the dump are one-line errors and leave no output file; a signature
+that does not verify is not an error here: the report is still written and says so prominently
+(a reviewer may be the one who has to find out that the plan is not the signed one).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from dataclasses import dataclass, field
+
+from pruneplan.errors import EXIT_BAD_INPUT, EXIT_IO, EXIT_USAGE, PrunePlanError
+from pruneplan.planformat import parse_plan
+from pruneplan.signing import SIGNATURE_SUFFIX, verify_plan
+from pruneplan.timefmt import parse_user_time
+
+from .review import DEFAULT_TOP, Review, SignatureStatus, build_review
+
+FORMATS = ("md", "html")
+
+
+@dataclass(slots=True)
+class ReportRequest:
+    plan: str
+    output: str
+    format: str | None = None
+    dumps: list[str] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+    signature: str | None = None
+    now: str | None = None
+    top: int = DEFAULT_TOP
+
+
+def resolve_format(requested: str | None, output: str) -> str:
+    """--format wins; otherwise the output's extension (.html/.htm → html), else Markdown."""
+    if requested is not None:
+        if requested not in FORMATS:
+            raise PrunePlanError(f'invalid argument "{requested}" for "--format" flag: choose md or html', EXIT_USAGE)
+        return requested
+    return "html" if output.lower().endswith((".html", ".htm")) else "md"
+
+
+def read_plan(path: str) -> tuple[dict, bytes]:
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except FileNotFoundError:
+        raise PrunePlanError(f"{path}: no such file", EXIT_BAD_INPUT) from None
+    except IsADirectoryError:
+        raise PrunePlanError(f"{path}: is a directory, not a plan", EXIT_BAD_INPUT) from None
+    except OSError as err:
+        raise PrunePlanError(f"{path}: cannot read: {err.strerror or err}", EXIT_BAD_INPUT) from None
+    return parse_plan(raw, path), raw
+
+
+def signature_status(
+    plan_path: str, raw: bytes, keys: list[str], sig_path: str | None, now: float | None
+) -> SignatureStatus:
+    """Verify with --key when given (any failure becomes the status, not an error); without a
+    key only say whether a signature file is there."""
+    sig = sig_path or plan_path + SIGNATURE_SUFFIX
+    if keys:
+        try:
+            verified = verify_plan(plan_path, keys, sig_path=sig, now=now)
+        except PrunePlanError as err:
+            return SignatureStatus("failed", err.message)
+        if verified.raw != raw:  # the file was replaced between our read and verify's
+            return SignatureStatus("failed", f"{plan_path} changed while the report was being made")
+        return SignatureStatus("verified", f"signature verified with {verified.key_path} ({sig})", verified.key_path)
+    if os.path.exists(sig):
+        return SignatureStatus("unchecked", f"{sig} exists but was not checked (pass --key PUB to verify it)")
+    return SignatureStatus("unsigned", f"no signature file {sig}; this plan is not signed")
+
+
+def make_review(request: ReportRequest) -> Review:
+    if request.top < 1:
+        raise PrunePlanError("--top must be at least 1", EXIT_USAGE)
+    now = parse_user_time(request.now, "--now") if request.now is not None else None
+    plan, raw = read_plan(request.plan)
+    analysis = None
+    dumps: list[tuple[str, str]] = []
+    dump_sha256 = None
+    if request.dumps:
+        # The engine (networkx) is only needed for the dump; plan-only reports stay light.
+        from pruneplan.dumpformat import load_inputs
+        from pruneplan.policy import Policy
+
+        from .engine import analyze
+
+        loaded = load_inputs(request.dumps)
+        policy = Policy.from_json(plan["policy"])
+        try:
+            analysis = analyze(loaded, policy)
+        except PrunePlanError as err:
+            raise PrunePlanError(f"cannot re-run the plan's analysis on the dump: {err.message}", err.exit_code) from None
+        dumps = [(i.path, i.sha256) for i in loaded.inputs]
+        dump_sha256 = loaded.dump_sha256
+    status = signature_status(request.plan, raw, request.keys, request.signature, now)
+    return build_review(plan, raw, request.plan, status, analysis, dumps, dump_sha256, request.top)
+
+
+def render(review: Review, fmt: str) -> str:
+    if fmt == "html":
+        from .report_html import render_html
+
+        return render_html(review)
+    from .report_md import render_markdown
+
+    return render_markdown(review)
+
+
+def run_report(request: ReportRequest) -> None:
+    fmt = resolve_format(request.format, request.output)
+    review = make_review(request)
+    text = render(review, fmt)
+    for warning in review.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if review.signature.state == "failed":
+        print(f"warning: signature NOT verified: {review.signature.message}", file=sys.stderr)
+    if request.output == "-":
+        sys.stdout.write(text)
+        return
+    write_report(request.output, text.encode("utf-8"))
+
+
+def write_report(path: str, data: bytes) -> None:
+    """Write through a temporary file renamed into place: a failure leaves no partial report
+    (and an older report at `path` untouched). The report gets the usual umask-based mode, not
+    mkstemp's 0600: it is meant to be shared."""
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".pruneplan-report-", dir=directory)
+    except OSError as err:
+        raise PrunePlanError(f"cannot write {path}: {err.strerror or err}", EXIT_IO) from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except OSError as err:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise PrunePlanError(f"cannot write {path}: {err.strerror or err}", EXIT_IO) from None

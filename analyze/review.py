@@ -1,0 +1,560 @@
+"""What a reviewer needs to judge a plan, computed from the plan (and optionally its dump).
+
+`build_review` turns a parsed plan, the plan's bytes, an optional re-run `Analysis` of the dump
+and a signature status into a `Review`: plain data that report_md and report_html render. It is
+pure: no files, no clock, no network, so the same inputs always give the same review.
+
+Every value read from the plan is checked for its type here: the plan envelope check
+(pruneplan.planformat.parse_plan) does not look inside the action lists, and a malformed entry
+must be a one-line error, not a traceback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Iterable
+
+from pruneplan.errors import EXIT_UNKNOWN_PLAN, PrunePlanError
+
+if TYPE_CHECKING:  # the engine (networkx) is only needed when a dump is given
+    from .engine import Analysis
+
+DEFAULT_TOP = 20
+UNKNOWN = "(unknown)"
+# A repository is (namespace, name): kept apart because a user-controlled namespace may itself
+# contain a "/", and joining then splitting would attribute bytes to the wrong namespace.
+Repository = tuple[str, str]
+UNKNOWN_REPOSITORY: Repository = (UNKNOWN, "")
+# Stage-1 rules that mean "a referrer kept this item" (analyze/rules.py).
+KEPT_BY_REFERRER_RULES = ("tag-in-use", "image-in-use")
+
+# Plan policy keys in the order a reviewer reads them, with upstream's flag names.
+POLICY_LABELS: tuple[tuple[str, str], ...] = (
+    ("keepTagRevisions", "--keep-tag-revisions"),
+    ("keepYoungerThan", "--keep-younger-than"),
+    ("pruneOverSizeLimit", "--prune-over-size-limit"),
+    ("all", "--all"),
+    ("namespace", "--namespace"),
+    ("ignoreInvalidRefs", "--ignore-invalid-refs"),
+    ("pruneRegistry", "--prune-registry"),
+    ("now", "analysis time (now)"),
+    ("threshold", "age threshold (now - keep-younger-than)"),
+)
+COUNTER_LABELS: tuple[tuple[str, str], ...] = (
+    ("deletedImages", "image objects deleted"),
+    ("deletedImageStreamTagItems", "image stream tag items deleted"),
+    ("updatedImageStreams", "image streams updated"),
+    ("deletedLayerLinks", "layer links deleted"),
+    ("deletedManifestLinks", "manifest links deleted"),
+    ("deletedBlobs", "blobs deleted"),
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# The review
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureStatus:
+    """state: verified | failed | unchecked (a .sig exists, no --key) | unsigned (no .sig)."""
+
+    state: str
+    message: str
+    key: str | None = None
+
+
+@dataclass(slots=True)
+class GroupBytes:
+    """Reclaimable bytes of one namespace or repository; each blob counted once per group."""
+
+    name: str
+    bytes: int = 0
+    blobs: int = 0
+    unknown_size_blobs: int = 0
+    images: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRow:
+    name: str
+    reference: str
+    repositories: tuple[str, ...]
+    freed_bytes: int
+    freed_blobs: int
+    unknown_size_blobs: int
+    created: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BlobRow:
+    digest: str
+    kind: str
+    size: int | None
+    image: str
+
+
+@dataclass(frozen=True, slots=True)
+class StreamUpdateRow:
+    stream: str
+    items_removed: int
+    tags_removed: tuple[str, ...]
+    reasons: tuple[tuple[str, int], ...]  # (reason, count), by reason
+
+
+@dataclass(frozen=True, slots=True)
+class SingleReferrerRow:
+    stream: str
+    tag: str
+    index: int
+    image: str
+    rule: str
+    referrer: str
+    via: str
+    reference: str
+
+
+@dataclass(frozen=True, slots=True)
+class Limited:
+    """The first `top` rows of a ranking and how many were left out."""
+
+    rows: tuple[Any, ...]
+    total: int
+
+    @property
+    def more(self) -> int:
+        return self.total - len(self.rows)
+
+
+@dataclass(slots=True)
+class Review:
+    plan_name: str
+    plan_sha256: str
+    created_at: str | None
+    not_after: str | None
+    tool: str
+    source: list[tuple[str, str]]
+    dump_sha256: str | None
+    policy: list[tuple[str, str, str]]  # (key, label, value)
+    counters: list[tuple[str, str, str]]  # (key, label, value)
+    summary_text: str
+    errors: list[str]
+    reclaimable_bytes: int
+    plan_reclaimable_bytes: Any  # summary.reclaimableBytes as written in the plan
+    freed_blobs: int
+    unknown_size_blobs: int
+    attribution: str  # "dump" or "reference"
+    per_namespace: list[GroupBytes]
+    per_repository: list[GroupBytes]
+    top_images: Limited
+    top_blobs: Limited
+    stream_updates: Limited
+    single_referrer: Limited | None  # None: no dump given
+    signature: SignatureStatus
+    dumps: list[tuple[str, str]]  # (file name, sha256) of the dumps given
+    warnings: list[str] = field(default_factory=list)
+    top: int = DEFAULT_TOP
+
+
+# ---------------------------------------------------------------------------------------------
+# Checked access to plan fields
+
+
+def _bad(where: str, what: str) -> PrunePlanError:
+    return PrunePlanError(f"plan field {where} {what}", EXIT_UNKNOWN_PLAN)
+
+
+def _entries(plan: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    entries = plan.get(key) or []
+    if not isinstance(entries, list):
+        raise _bad(key, "must be a list")
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise _bad(f"{key}[{index}]", "must be an object")
+    return entries
+
+
+def _text(entry: dict[str, Any], key: str, where: str, optional: bool = False) -> str | None:
+    value = entry.get(key)
+    if value is None and optional:
+        return None
+    if not isinstance(value, str):
+        raise _bad(f"{where}.{key}", "must be a string")
+    return value
+
+
+def _size(entry: dict[str, Any], where: str) -> int | None:
+    value = entry.get("size")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _bad(f"{where}.size", "must be a non-negative integer or null")
+    return value
+
+
+def _strings(entry: dict[str, Any], key: str, where: str) -> list[str]:
+    value = entry.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _bad(f"{where}.{key}", "must be a list of strings")
+    return value
+
+
+def _section(plan: dict[str, Any], key: str) -> dict[str, Any]:
+    value = plan.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def show(value: Any) -> str:
+    """A plan value as the reviewer reads it: JSON spelling for null and booleans."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        import json
+
+        return json.dumps(value, sort_keys=True)
+    return str(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Attribution of freed blobs to repositories
+
+
+def repository_of_reference(reference: str) -> Repository | None:
+    """`host/ns/name@digest` (or `:tag`) → (ns, name); None when it has no namespace part.
+
+    Deliberately lenient (a split, not the strict reference grammar): the report must place
+    every image somewhere, even one whose recorded reference upstream would refuse.
+    """
+    text = reference.split("@", 1)[0]
+    parts = text.split("/")
+    last = parts[-1]
+    if ":" in last:  # a tag, not a port: ports only occur in the first component
+        parts[-1] = last.split(":", 1)[0]
+    if len(parts) >= 3:
+        return parts[1], "/".join(parts[2:])
+    if len(parts) == 2 and not ("." in parts[0] or ":" in parts[0] or parts[0] == "localhost"):
+        return parts[0], parts[1]
+    return None
+
+
+def repository_text(repository: Repository) -> str:
+    return UNKNOWN if repository == UNKNOWN_REPOSITORY else f"{repository[0]}/{repository[1]}"
+
+
+def namespace_text(repository: Repository) -> str:
+    return repository[0]
+
+
+@dataclass(frozen=True, slots=True)
+class _Deletion:
+    name: str
+    reference: str
+    created: str | None
+    freed: tuple[str, ...]  # plan imageDeletions[].blobs: freed with this image
+
+
+def _repositories_by_image(analysis: Analysis | None) -> dict[str, set[Repository]]:
+    """From the dump: every repository (ns/name) whose image stream history names the image."""
+    held: dict[str, set[Repository]] = {}
+    if analysis is None:
+        return held
+    for stream in analysis.streams:
+        repository = (stream.namespace, stream.name)
+        for tag in stream.tags:
+            for digest in tag.images:
+                held.setdefault(digest, set()).add(repository)
+    return held
+
+
+def _attribute(
+    deletions: list[_Deletion], blobs: dict[str, BlobRow], analysis: Analysis | None
+) -> tuple[dict[str, set[str]], dict[str, set[Repository]]]:
+    """Return (blob → images using it, image → repositories), both over deleted images only.
+
+    With the dump, an image uses the blobs its Image object lists (layers, config, manifest) and
+    belongs to every repository whose history held it (its reference when none did). Without it,
+    the plan only records the image whose deletion frees each blob.
+    """
+    held = _repositories_by_image(analysis)
+    image_repos: dict[str, set[Repository]] = {}
+    for deletion in deletions:
+        repos = set(held.get(deletion.name, ()))
+        if not repos:
+            repos = {repository_of_reference(deletion.reference) or UNKNOWN_REPOSITORY}
+        image_repos[deletion.name] = repos
+
+    users: dict[str, set[str]] = {digest: {row.image} if row.image else set() for digest, row in blobs.items()}
+    for deletion in deletions:
+        for digest in deletion.freed:
+            users.setdefault(digest, set()).add(deletion.name)
+    if analysis is not None:
+        for deletion in deletions:
+            image = analysis.images.get(deletion.name)
+            if image is None:
+                continue
+            for digest in (*image.blobs, image.name):
+                if digest in users:
+                    users[digest].add(deletion.name)
+    for digest in users:
+        # Stray names (a blob's `image` that is not among imageDeletions) still need a group.
+        for name in users[digest]:
+            image_repos.setdefault(name, {UNKNOWN_REPOSITORY})
+    return users, image_repos
+
+
+def _group_bytes(
+    blobs: dict[str, BlobRow],
+    users: dict[str, set[str]],
+    image_repos: dict[str, set[Repository]],
+    deletions: list[_Deletion],
+    key: Any,
+) -> list[GroupBytes]:
+    groups: dict[str, GroupBytes] = {}
+    for digest, row in blobs.items():
+        names = {key(repo) for image in users.get(digest, ()) for repo in image_repos[image]}
+        names = names or {key(UNKNOWN_REPOSITORY)}  # a blob no deleted image claims still counts
+        for name in names:  # a set: the blob counts once per group
+            group = groups.setdefault(name, GroupBytes(name))
+            group.blobs += 1
+            if row.size is None:
+                group.unknown_size_blobs += 1
+            else:
+                group.bytes += row.size
+    for deletion in deletions:
+        for name in {key(repo) for repo in image_repos[deletion.name]}:
+            groups.setdefault(name, GroupBytes(name)).images += 1
+    return sorted(groups.values(), key=lambda g: (-g.bytes, -g.blobs, g.name))
+
+
+# ---------------------------------------------------------------------------------------------
+# Sections
+
+
+def _limit(rows: Iterable[Any], top: int) -> Limited:
+    rows = list(rows)
+    return Limited(tuple(rows[:top]), len(rows))
+
+
+def _stream_updates(plan: dict[str, Any], top: int) -> Limited:
+    rows = []
+    for index, entry in enumerate(_entries(plan, "imageStreamUpdates")):
+        where = f"imageStreamUpdates[{index}]"
+        namespace = _text(entry, "namespace", where)
+        name = _text(entry, "name", where)
+        items = entry.get("removedItems") or []
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise _bad(f"{where}.removedItems", "must be a list of objects")
+        reasons: dict[str, int] = {}
+        for item in items:
+            reason = item.get("reason")
+            reason = reason if isinstance(reason, str) else "?"
+            reasons[reason] = reasons.get(reason, 0) + 1
+        rows.append(
+            StreamUpdateRow(
+                stream=f"{namespace}/{name}",
+                items_removed=len(items),
+                tags_removed=tuple(sorted(_strings(entry, "removedTags", where))),
+                reasons=tuple(sorted(reasons.items())),
+            )
+        )
+    rows.sort(key=lambda r: (-r.items_removed, -len(r.tags_removed), r.stream))
+    return _limit(rows, top)
+
+
+def single_referrer_rows(analysis: Analysis) -> list[SingleReferrerRow]:
+    """History items a referrer kept (tag-in-use / image-in-use) with exactly one distinct referrer.
+
+    These are the fragile ones: delete or retag that one object and the next prune removes them.
+    """
+    rows: list[SingleReferrerRow] = []
+    used_tags, used_images = analysis.refs.used_tags, analysis.refs.used_images
+    for outcome in analysis.stream_outcomes:
+        stream = outcome.stream
+        ns, name = stream.namespace, stream.name
+        for tag, rules in zip(stream.tags, outcome.rules):
+            for index, rule in enumerate(rules):
+                if rule not in KEPT_BY_REFERRER_RULES:
+                    continue
+                digest = tag.images[index]
+                uses = used_tags.get((ns, name, tag.tag), []) if rule == "tag-in-use" else used_images.get((ns, name, digest), [])
+                referrers = {use.referrer for use in uses}
+                if len(referrers) != 1:
+                    continue
+                use = uses[0]  # every use has the one referrer; the first in analysis order
+                rows.append(
+                    SingleReferrerRow(
+                        stream=f"{ns}/{name}",
+                        tag=tag.tag,
+                        index=index,
+                        image=digest,
+                        rule=rule,
+                        referrer=_describe_referrer(use.referrer),
+                        via=use.via or "build strategy",
+                        reference=use.reference,
+                    )
+                )
+    rows.sort(key=lambda r: (r.stream, r.tag, r.index))
+    return rows
+
+
+def _describe_referrer(referrer: Any) -> str:
+    if referrer.namespace:
+        return f"{referrer.resource} {referrer.namespace}/{referrer.name}"
+    return f"{referrer.resource} {referrer.name}"
+
+
+def _source_rows(source: dict[str, Any]) -> list[tuple[str, str]]:
+    cluster = source.get("cluster") if isinstance(source.get("cluster"), dict) else {}
+    inputs = source.get("inputs") if isinstance(source.get("inputs"), list) else []
+    namespace = source.get("namespace")
+    return [
+        ("dump sha256", show(source.get("dumpSha256"))),
+        ("collected at", show(source.get("collectedAt"))),
+        ("cluster API server", show(cluster.get("apiServer"))),
+        ("cluster ID", show(cluster.get("clusterID"))),
+        ("dump scope", "cluster-wide" if namespace is None else f"namespace {show(namespace)}"),
+        ("input files", str(len(inputs))),
+    ]
+
+
+def build_review(
+    plan: dict[str, Any],
+    raw: bytes,
+    plan_name: str,
+    signature: SignatureStatus,
+    analysis: Analysis | None = None,
+    dumps: list[tuple[str, str]] | None = None,
+    dump_sha256: str | None = None,
+    top: int = DEFAULT_TOP,
+) -> Review:
+    """Compute the review. `analysis` is the re-run analysis of the dump(s) (None without
+    --dump); `dumps` their (file name, sha256); `dump_sha256` their combined sha256."""
+    metadata, source = _section(plan, "metadata"), _section(plan, "source")
+    policy, summary = _section(plan, "policy"), _section(plan, "summary")
+    tool = metadata.get("tool") if isinstance(metadata.get("tool"), dict) else {}
+
+    blobs: dict[str, BlobRow] = {}
+    for index, entry in enumerate(_entries(plan, "blobDeletions")):
+        where = f"blobDeletions[{index}]"
+        digest = _text(entry, "digest", where)
+        blobs[digest] = BlobRow(digest, _text(entry, "kind", where, optional=True) or "?",
+                                _size(entry, where), _text(entry, "image", where, optional=True) or "")
+    deletions: list[_Deletion] = []
+    for index, entry in enumerate(_entries(plan, "imageDeletions")):
+        where = f"imageDeletions[{index}]"
+        deletions.append(
+            _Deletion(
+                name=_text(entry, "name", where),
+                reference=_text(entry, "dockerImageReference", where, optional=True) or "",
+                created=_text(entry, "created", where, optional=True),
+                freed=tuple(_strings(entry, "blobs", where)),
+            )
+        )
+    users, image_repos = _attribute(deletions, blobs, analysis)
+
+    image_rows = []
+    for deletion in deletions:
+        freed = [blobs[d] for d in dict.fromkeys(deletion.freed) if d in blobs]
+        image_rows.append(
+            ImageRow(
+                name=deletion.name,
+                reference=deletion.reference,
+                repositories=tuple(repository_text(r) for r in sorted(image_repos[deletion.name])),
+                freed_bytes=sum(b.size or 0 for b in freed),
+                freed_blobs=len(freed),
+                unknown_size_blobs=sum(b.size is None for b in freed),
+                created=deletion.created,
+            )
+        )
+    image_rows.sort(key=lambda r: (-r.freed_bytes, -r.freed_blobs, r.name))
+    # Only known sizes can be ranked; the unknown ones are counted in unknown_size_blobs.
+    blob_rows = sorted((b for b in blobs.values() if b.size is not None), key=lambda b: (-(b.size or 0), b.digest))
+
+    errors = plan.get("errors") if isinstance(plan.get("errors"), list) else []
+    warnings: list[str] = []
+    if dump_sha256 is not None and dump_sha256 != source.get("dumpSha256"):
+        warnings.append(
+            f"the dump given ({dump_sha256}) is not the plan's source dump ({show(source.get('dumpSha256'))}); "
+            "the single-referrer list and the attribution describe the dump given, not the plan's input"
+        )
+
+    return Review(
+        plan_name=plan_name,
+        plan_sha256=hashlib.sha256(raw).hexdigest(),
+        created_at=metadata.get("createdAt") if isinstance(metadata.get("createdAt"), str) else None,
+        not_after=metadata.get("notAfter") if isinstance(metadata.get("notAfter"), str) else None,
+        tool=f"{show(tool.get('name'))} {show(tool.get('version'))}",
+        source=_source_rows(source),
+        dump_sha256=source.get("dumpSha256") if isinstance(source.get("dumpSha256"), str) else None,
+        policy=[(key, label, show(policy.get(key))) for key, label in POLICY_LABELS if key in policy]
+        + [(key, key, show(policy[key])) for key in sorted(policy) if key not in dict(POLICY_LABELS)],
+        counters=[(key, label, show(summary.get(key))) for key, label in COUNTER_LABELS if key in summary],
+        summary_text=show(summary.get("text")),
+        errors=[show(e) for e in errors],
+        reclaimable_bytes=sum(b.size or 0 for b in blobs.values()),
+        plan_reclaimable_bytes=summary.get("reclaimableBytes"),
+        freed_blobs=len(blobs),
+        unknown_size_blobs=sum(b.size is None for b in blobs.values()),
+        attribution="dump" if analysis is not None else "reference",
+        per_namespace=_group_bytes(blobs, users, image_repos, deletions, namespace_text),
+        per_repository=_group_bytes(blobs, users, image_repos, deletions, repository_text),
+        top_images=_limit(image_rows, top),
+        top_blobs=_limit(blob_rows, top),
+        stream_updates=_stream_updates(plan, top),
+        single_referrer=None if analysis is None else _limit(single_referrer_rows(analysis), top),
+        signature=signature,
+        dumps=list(dumps or []),
+        warnings=warnings,
+        top=top,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Units
+
+
+_UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+
+
+def human_bytes(value: int) -> str:
+    """1536 → '1.5 KiB'; below 1 KiB the exact count ('512 B'). Binary units, one decimal."""
+    if value < 1024:
+        return f"{value} B"
+    amount = float(value)
+    for unit in _UNITS:
+        amount /= 1024
+        if round(amount, 1) < 1024 or unit == _UNITS[-1]:  # never print "1024.0 KiB"
+            return f"{amount:.1f} {unit}"
+    raise AssertionError("unreachable")
+
+
+def exact_bytes(value: int) -> str:
+    return f"{value:,} B"
+
+
+def attribution_note(review: Review) -> str:
+    """The rule behind the per-namespace and per-repository tables, stated in the report."""
+    if review.attribution == "dump":
+        who = (
+            "each freed blob is attributed to every deleted image whose Image object (in the dump) "
+            "lists it as a layer, config or manifest, and each such image to every repository whose "
+            "image stream history in the dump names it (to the repository of its "
+            "dockerImageReference, host/ns/name@digest, when no history does)"
+        )
+    else:
+        who = (
+            "without --dump the plan alone is read: each freed blob is attributed to the deleted "
+            "images whose plan entry lists it (upstream frees a blob shared by several deleted images "
+            "with the last of them only, so a shared blob lands in that image's group), and each image "
+            "to the repository of its dockerImageReference (host/ns/name@digest)"
+        )
+    return (
+        f"Attribution: {who}; the namespace is the image stream's namespace (the path component after the host). A blob counts "
+        "once per group and once in the total, so groups can add up to more than the total. Only "
+        "known sizes are added: the plan gives sizes for layers when the image metadata has them; "
+        "configs and manifest blobs have no recorded size and are counted as blobs of unknown size. "
+        "An image's freed bytes are the known sizes of the blobs the plan frees together with it "
+        "(a blob shared by several deleted images is freed with the last of them in name order)."
+    )

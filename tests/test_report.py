@@ -1,0 +1,594 @@
+"""`pruneplan report`: the review a reviewer attaches to a change ticket.
+
+The golden inputs (tests/golden/report-dump.json and report-plan.json) are a small cluster built
+by `golden_cluster()` and analysed by `pruneplan analyze`; the expected Markdown is
+tests/golden/report.md. Regenerate all three with `UPDATE_GOLDEN=1 python -m pytest tests/test_report.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from builders import REGISTRY, as_dump, deployment, digest, image, pod, stream, write_json
+from clirunner import Result, run_cli
+
+GOLDEN = Path(__file__).parent / "golden"
+GOLDEN_DUMP = GOLDEN / "report-dump.json"
+GOLDEN_PLAN = GOLDEN / "report-plan.json"
+GOLDEN_MD = GOLDEN / "report.md"
+UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
+MiB = 1024 * 1024
+XSS = "<script>alert(1)</script>"
+
+# Images of the golden cluster (names are digests).
+F = {i: digest(f"f{i}") for i in range(1, 7)}  # shop/frontend:latest, newest first
+B = {i: digest(f"b{i}") for i in range(1, 5)}  # shop/backend:main
+E = {i: digest(f"e{i}") for i in range(1, 5)}  # data/etl:v1
+N = {i: digest(f"n{i}") for i in range(1, 6)}  # data/etl:nightly
+ORPHAN = digest("o1")  # in no image stream; its reference says ci/tools
+YOUNG = digest("y1")  # in no image stream but too young to prune
+MISSING = digest(999)  # named by data/etl:gone, not an Image
+# Layers with their sizes (None: the image metadata does not know it).
+LAYERS: dict[str, int | None] = {
+    "kept-base": 100 * MiB,  # used by kept and deleted images: never freed
+    "shared": 50 * MiB,  # used by f4 (shop/frontend) and e4 (data/etl), both deleted
+    "f4": 20 * MiB, "f5": 8 * MiB, "f6": 12 * MiB, "f6-nosize": None,
+    "e4": 5 * MiB, "n5": 3 * MiB, "b4": 7 * MiB, "o1": 30 * MiB,
+}
+
+
+def layer(name: str) -> str:
+    return digest(f"layer-{name}")
+
+
+def _image(name: str, repo: str, layers: list[str], created: str = "2026-01-01T00:00:00Z") -> dict[str, Any]:
+    obj = image(name, layers=[layer(n) for n in layers], config=digest(f"cfg-{name[-8:]}"), created=created)
+    obj["dockerImageReference"] = f"{REGISTRY}/{repo}@{name}"
+    for entry in obj["dockerImageLayers"]:
+        size = LAYERS[next(n for n in layers if layer(n) == entry["name"])]
+        if size is None:
+            del entry["size"]
+        else:
+            entry["size"] = size
+    return obj
+
+
+def golden_cluster() -> list[dict[str, Any]]:
+    """A cluster where every section of the report has something to show.
+
+    - shop/frontend:latest has six items; f4 and f6 are beyond --keep-tag-revisions=3 and deleted,
+      f5 is kept only by deployment shop/web (by digest), item 0 only by pod shop/web-1 (by tag);
+    - f4 and e4 (data/etl) share the 50 MiB layer `shared`: one blob, freed once, in both groups;
+    - data/etl:nightly n4 is kept by two pods (so it is not fragile), n5 is deleted;
+    - data/etl:gone names a missing image, so that tag is removed;
+    - the orphan image has no stream: only its dockerImageReference (ci/tools) attributes it.
+    """
+    items = [_image(F[i], "shop/frontend", ["kept-base"]) for i in (1, 2, 3)]
+    items += [
+        _image(F[4], "shop/frontend", ["kept-base", "shared", "f4"]),
+        _image(F[5], "shop/frontend", ["f5"]),
+        _image(F[6], "shop/frontend", ["f6", "f6-nosize"]),
+    ]
+    items += [_image(B[i], "shop/backend", ["kept-base"]) for i in (1, 2, 3)] + [_image(B[4], "shop/backend", ["b4"])]
+    items += [_image(E[i], "data/etl", ["kept-base"]) for i in (1, 2, 3)] + [_image(E[4], "data/etl", ["shared", "e4"])]
+    items += [_image(N[i], "data/etl", ["kept-base"]) for i in (1, 2, 3, 4)] + [_image(N[5], "data/etl", ["n5"])]
+    items += [_image(ORPHAN, "ci/tools", ["o1"]), _image(YOUNG, "ci/tools", ["kept-base"], created="2026-05-31T23:30:00Z")]
+    items += [
+        stream("shop", "frontend", {"latest": [F[i] for i in range(1, 7)]}, created="2025-01-01T00:00:00Z"),
+        stream("shop", "backend", {"main": [B[i] for i in range(1, 5)]}, created="2025-01-01T00:00:00Z"),
+        stream("data", "etl", {"v1": [E[i] for i in range(1, 5)], "nightly": [N[i] for i in range(1, 6)],
+                               "gone": [MISSING]}, created="2025-01-01T00:00:00Z"),
+        pod("shop", "web-1", [f"{REGISTRY}/shop/frontend:latest"]),
+        deployment("shop", "web", [f"{REGISTRY}/shop/frontend@{F[5]}"]),
+        pod("shop", "api-1", [f"{REGISTRY}/shop/backend:main"]),
+        pod("shop", "api-2", [f"{REGISTRY}/shop/backend:main"]),
+        pod("data", "etl-a", [f"{REGISTRY}/data/etl@{N[4]}"]),
+        pod("data", "etl-b", [f"{REGISTRY}/data/etl@{N[4]}"]),
+    ]
+    return items
+
+
+def analyze_to(dump: Path, plan: Path, *extra: str) -> None:
+    result = run_cli("analyze", str(dump), "-o", str(plan), "-q", *extra)
+    assert result.code == 0, result.err
+
+
+@pytest.fixture(scope="session", autouse=True)
+def golden_inputs() -> None:
+    if UPDATE:
+        GOLDEN.mkdir(exist_ok=True)
+        write_json(GOLDEN_DUMP, as_dump(golden_cluster()))
+        analyze_to(GOLDEN_DUMP, GOLDEN_PLAN)
+
+
+@pytest.fixture
+def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A directory holding plan.json and dump.json, made the current directory so that the
+    report names them exactly as a user would type them."""
+    shutil.copy(GOLDEN_PLAN, tmp_path / "plan.json")
+    shutil.copy(GOLDEN_DUMP, tmp_path / "dump.json")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def report(*args: str) -> Result:
+    return run_cli("report", *args)
+
+
+def load_plan() -> dict[str, Any]:
+    return json.loads(GOLDEN_PLAN.read_text())
+
+
+def review_of(*dumps: str, plan: str = "plan.json", top: int = 20):
+    from analyze.report_run import ReportRequest, make_review
+
+    return make_review(ReportRequest(plan=plan, output="unused", dumps=list(dumps), top=top))
+
+
+# ---------------------------------------------------------------------------------------------
+# Golden file
+
+
+def test_markdown_report_matches_the_golden_file(work: Path) -> None:
+    result = report("plan.json", "--dump", "dump.json", "--format", "md", "-o", "report.md")
+    assert result.code == 0, result.err
+    assert result.err == ""
+    text = (work / "report.md").read_text(encoding="utf-8")
+    if UPDATE:
+        GOLDEN_MD.write_text(text, encoding="utf-8")
+    assert text == GOLDEN_MD.read_text(encoding="utf-8")
+
+
+def test_golden_plan_is_what_analyze_makes_of_the_golden_dump(tmp_path: Path) -> None:
+    # Keeps the committed inputs honest: the plan is the real output for the dump.
+    write_json(tmp_path / "dump.json", as_dump(golden_cluster()))
+    assert (tmp_path / "dump.json").read_bytes() == GOLDEN_DUMP.read_bytes()
+    analyze_to(tmp_path / "dump.json", tmp_path / "plan.json")
+    assert (tmp_path / "plan.json").read_bytes() == GOLDEN_PLAN.read_bytes()
+
+
+@pytest.mark.parametrize("fmt", ["md", "html"])
+def test_same_plan_and_dump_give_the_same_bytes(work: Path, fmt: str) -> None:
+    assert report("plan.json", "--dump", "dump.json", "--format", fmt, "-o", "one").code == 0
+    assert report("plan.json", "--dump", "dump.json", "--format", fmt, "-o", "two").code == 0
+    assert (work / "one").read_bytes() == (work / "two").read_bytes()
+
+
+def test_report_shows_policy_source_cluster_dates_and_tool(work: Path) -> None:
+    assert report("plan.json", "-o", "report.md").code == 0
+    text = (work / "report.md").read_text()
+    plan = load_plan()
+    for needle in (
+        plan["source"]["dumpSha256"], "2026-06-01T00:00:00Z", "https://api.test.example:6443", "test-cluster",
+        "2026-06-08T00:00:00Z", "pruneplan 0.1.0", "| --keep-tag-revisions | 3 |", "| --keep-younger-than | 1h0m0s |",
+        "| --prune-over-size-limit | null |", "| --all | true |", "| --prune-registry | true |",
+        "| age threshold (now - keep-younger-than) | 2026-05-31T23:00:00Z |", plan["summary"]["text"],
+        "| image objects deleted | 6 |",
+    ):
+        assert needle in text, needle
+
+
+# ---------------------------------------------------------------------------------------------
+# Reclaimable bytes
+
+
+def _group(groups, name: str):
+    return next(g for g in groups if g.name == name)
+
+
+def test_total_counts_each_freed_blob_once_and_reports_unknown_sizes(work: Path) -> None:
+    plan = load_plan()
+    review = review_of("dump.json")
+    sizes = {b["digest"]: b["size"] for b in plan["blobDeletions"]}
+    assert review.reclaimable_bytes == sum(s or 0 for s in sizes.values()) == plan["summary"]["reclaimableBytes"]
+    assert review.freed_blobs == len(sizes)
+    assert review.unknown_size_blobs == sum(s is None for s in sizes.values())
+    # f6-nosize plus one config and one manifest blob per deleted image (the plan has no sizes for those)
+    assert review.unknown_size_blobs == 1 + 2 * 6
+    assert layer("kept-base") not in sizes  # still used by kept images
+
+
+def test_a_blob_shared_by_two_namespaces_counts_once_in_each_and_once_in_the_total(work: Path) -> None:
+    review = review_of("dump.json")
+    shared = LAYERS["shared"]
+    shop, data, ci = (_group(review.per_namespace, n) for n in ("shop", "data", "ci"))
+    assert shop.bytes == LAYERS["f4"] + shared + LAYERS["f6"] + LAYERS["b4"]
+    assert data.bytes == LAYERS["e4"] + shared + LAYERS["n5"]
+    assert ci.bytes == LAYERS["o1"]
+    assert sum(g.bytes for g in review.per_namespace) == review.reclaimable_bytes + shared
+    assert (shop.images, data.images, ci.images) == (3, 2, 1)
+
+
+def test_per_repository_bytes_follow_image_stream_history(work: Path) -> None:
+    review = review_of("dump.json")
+    repos = {g.name: g.bytes for g in review.per_repository}
+    assert repos == {
+        "shop/frontend": LAYERS["f4"] + LAYERS["shared"] + LAYERS["f6"],
+        "data/etl": LAYERS["e4"] + LAYERS["shared"] + LAYERS["n5"],
+        "ci/tools": LAYERS["o1"],
+        "shop/backend": LAYERS["b4"],
+    }
+    assert [g.name for g in review.per_repository] == ["shop/frontend", "data/etl", "ci/tools", "shop/backend"]
+
+
+def test_a_blob_used_twice_within_one_group_counts_once_there(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two deleted images of one repository share a layer: the repository gains it once.
+    monkeypatch.chdir(tmp_path)
+    a, b = digest("aa"), digest("bb")
+    items = [_image(a, "ns/app", ["shared", "f4"]), _image(b, "ns/app", ["shared", "e4"]),
+             stream("ns", "app", {"t": [digest("cc")]})]
+    write_json(tmp_path / "dump.json", as_dump(items))
+    analyze_to(tmp_path / "dump.json", tmp_path / "plan.json")
+    review = review_of("dump.json")
+    expected = LAYERS["shared"] + LAYERS["f4"] + LAYERS["e4"]
+    assert [(g.name, g.bytes) for g in review.per_repository] == [("ns/app", expected)]
+    assert [(g.name, g.bytes) for g in review.per_namespace] == [("ns", expected)]
+    assert review.reclaimable_bytes == expected
+
+
+def test_without_the_dump_images_are_attributed_by_their_docker_image_reference(work: Path) -> None:
+    review = review_of()
+    assert review.attribution == "reference"
+    repos = {g.name: g.bytes for g in review.per_repository}
+    # The plan frees the shared layer with the last deleted user in name order (e4 < f4), so
+    # without the dump it lands in that image's repository only.
+    last_user = max(E[4], F[4])
+    assert last_user == F[4]
+    assert repos["shop/frontend"] == LAYERS["f4"] + LAYERS["shared"] + LAYERS["f6"]
+    assert repos["data/etl"] == LAYERS["e4"] + LAYERS["n5"]
+    assert sum(g.bytes for g in review.per_namespace) == review.reclaimable_bytes
+
+
+def test_attribution_rule_is_stated_in_the_report(work: Path) -> None:
+    assert report("plan.json", "--dump", "dump.json", "-o", "with.md").code == 0
+    assert report("plan.json", "-o", "without.md").code == 0
+    with_dump, without = (work / "with.md").read_text(), (work / "without.md").read_text()
+    assert "[^attribution]: Attribution: each freed blob is attributed to every deleted image" in with_dump
+    assert "image stream history in the dump" in with_dump
+    assert "[^attribution]: Attribution: without --dump" in without
+    assert "dockerImageReference" in without
+
+
+@pytest.mark.parametrize(
+    "reference, repository",
+    [
+        (f"{REGISTRY}/ns/app@sha256:{'0' * 64}", ("ns", "app")),
+        ("registry.example.com:5000/ns/app:v1", ("ns", "app")),
+        ("quay.io/org/group/app@sha256:abc", ("org", "group/app")),
+        ("ns/app:latest", ("ns", "app")),
+        ("quay.io/app", None),
+        ("app", None),
+    ],
+)
+def test_repository_of_a_docker_image_reference(reference: str, repository: tuple[str, str] | None) -> None:
+    from analyze.review import repository_of_reference
+
+    assert repository_of_reference(reference) == repository
+
+
+def test_largest_images_and_blobs_are_ranked_by_bytes(work: Path) -> None:
+    review = review_of("dump.json")
+    images = [(r.name, r.freed_bytes) for r in review.top_images.rows]
+    # f4 frees f4 and the shared layer (it is the last deleted user of it in name order).
+    assert images[0] == (F[4], LAYERS["f4"] + LAYERS["shared"])
+    assert [r.freed_bytes for r in review.top_images.rows] == sorted((r.freed_bytes for r in review.top_images.rows), reverse=True)
+    blobs = [(b.digest, b.size) for b in review.top_blobs.rows]
+    assert blobs[:2] == [(layer("shared"), LAYERS["shared"]), (layer("o1"), LAYERS["o1"])]
+    assert [size for _, size in blobs] == [50 * MiB, 30 * MiB, 20 * MiB, 12 * MiB, 7 * MiB, 5 * MiB, 3 * MiB]
+    assert review.top_blobs.total == 7  # blobs of unknown size are counted, not ranked
+
+
+def test_rankings_keep_the_top_n_and_say_how_many_more(work: Path) -> None:
+    assert report("plan.json", "--top", "1", "-o", "report.md").code == 0
+    text = (work / "report.md").read_text()
+    assert "## Image stream updates (top 1 by items removed, of 3)" in text
+    assert "… and 2 more image streams." in text
+    assert "… and 5 more images." in text
+    assert "## Largest blobs (top 1 by size, of 7 with a known size)" in text
+    assert "… and 6 more blobs." in text
+    assert "13 freed blob(s) of unknown size are not ranked." in text
+
+
+def test_stream_updates_list_items_and_tags_removed(work: Path) -> None:
+    review = review_of()
+    rows = {r.stream: r for r in review.stream_updates.rows}
+    assert rows["data/etl"].items_removed == 3  # v1 e4, nightly n5, gone (missing image)
+    assert rows["data/etl"].tags_removed == ("gone",)
+    assert dict(rows["data/etl"].reasons) == {"beyond-keep-tag-revisions": 2, "image-missing": 1}
+    assert rows["shop/frontend"].items_removed == 2 and rows["shop/frontend"].tags_removed == ()
+    assert review.stream_updates.rows[0].stream == "data/etl"
+
+
+# ---------------------------------------------------------------------------------------------
+# Single referrer
+
+
+def test_items_kept_by_exactly_one_referrer_are_listed_with_it(work: Path) -> None:
+    review = review_of("dump.json")
+    rows = [(r.stream, r.tag, r.index, r.image, r.rule, r.referrer, r.via) for r in review.single_referrer.rows]
+    assert rows == [
+        ("shop/frontend", "latest", 0, F[1], "tag-in-use", "pod shop/web-1", "container c0"),
+        ("shop/frontend", "latest", 4, F[5], "image-in-use", "deployment shop/web", "container c0"),
+    ]
+    # shop/backend:main (two pods by tag) and data/etl@n4 (two pods by digest) have two referrers.
+
+
+def test_single_referrer_list_needs_the_dump(work: Path) -> None:
+    assert review_of().single_referrer is None
+    assert report("plan.json", "-o", "report.md").code == 0
+    assert "Not computed: pass the plan's dump with `--dump`" in (work / "report.md").read_text()
+
+
+def test_one_referrer_using_an_image_twice_is_still_one_referrer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    imgs = [digest(f"i{i}") for i in range(5)]
+    items = [_image(d, "ns/app", ["f4"]) for d in imgs] + [
+        stream("ns", "app", {"t": imgs}),
+        pod("ns", "two-containers", [f"{REGISTRY}/ns/app@{imgs[4]}", f"{REGISTRY}/ns/app@{imgs[4]}"]),
+    ]
+    write_json(tmp_path / "dump.json", as_dump(items))
+    analyze_to(tmp_path / "dump.json", tmp_path / "plan.json")
+    rows = review_of("dump.json").single_referrer.rows
+    assert [(r.index, r.referrer) for r in rows] == [(4, "pod ns/two-containers")]
+
+
+# ---------------------------------------------------------------------------------------------
+# Dump checks
+
+
+def test_a_dump_that_is_not_the_plans_gives_a_warning_in_the_report_and_on_stderr(work: Path) -> None:
+    other = as_dump(golden_cluster() + [pod("shop", "extra", [f"{REGISTRY}/shop/frontend@{F[6]}"])])
+    write_json(work / "other.json", other)
+    result = report("plan.json", "--dump", "other.json", "-o", "report.md")
+    assert result.code == 0, result.err
+    plan_sha = load_plan()["source"]["dumpSha256"]
+    assert len(result.err_lines) == 1
+    assert result.err_lines[0].startswith("warning: the dump given (")
+    assert f"is not the plan's source dump ({plan_sha})" in result.err_lines[0]
+    text = (work / "report.md").read_text()
+    assert "> ⚠️ **Warning:** the dump given (" in text
+    assert "| matches the plan's dump | no, see the warning above |" in text
+
+
+def test_the_plans_own_dump_gives_no_warning(work: Path) -> None:
+    result = report("plan.json", "--dump", "dump.json", "-o", "report.md")
+    assert (result.code, result.err) == (0, "")
+    assert "| matches the plan's dump | yes |" in (work / "report.md").read_text()
+
+
+# ---------------------------------------------------------------------------------------------
+# Signature status
+
+
+@pytest.fixture
+def signed(work: Path) -> Path:
+    assert run_cli("keygen", "signer").code == 0
+    assert run_cli("keygen", "other").code == 0
+    from pruneplan.signing import write_signature
+
+    write_signature("plan.json", "signer")
+    return work
+
+
+def test_signature_verified_with_the_key_is_shown(signed: Path) -> None:
+    result = report("plan.json", "--key", "signer.pub", "--now", "2026-06-02T00:00:00Z", "-o", "report.md")
+    assert (result.code, result.err) == (0, "")
+    text = (signed / "report.md").read_text()
+    assert "> ✅ **Signature: verified.** signature verified with signer.pub (plan.json.sig)" in text
+
+
+def test_signature_with_a_wrong_key_is_reported_but_the_report_is_written(signed: Path) -> None:
+    result = report("plan.json", "--key", "other.pub", "--now", "2026-06-02T00:00:00Z", "-o", "report.md")
+    assert result.code == 0
+    assert result.err_lines == ["warning: signature NOT verified: signature does not verify with any trusted key (tried 1)"]
+    text = (signed / "report.md").read_text()
+    assert "> ❌ **Signature: NOT VERIFIED.** signature does not verify with any trusted key (tried 1)" in text
+    assert "## Reclaimable bytes per namespace" in text
+
+
+def test_a_changed_plan_does_not_verify(signed: Path) -> None:
+    plan = signed / "plan.json"
+    plan.write_bytes(plan.read_bytes().replace(b'"keepTagRevisions": 3', b'"keepTagRevisions": 0'))
+    result = report("plan.json", "--key", "signer.pub", "--now", "2026-06-02T00:00:00Z", "-o", "report.md")
+    assert result.code == 0
+    assert "**Signature: NOT VERIFIED.**" in (signed / "report.md").read_text()
+
+
+def test_an_expired_plan_shows_the_expiry_as_the_failure(signed: Path) -> None:
+    result = report("plan.json", "--key", "signer.pub", "--now", "2026-06-09T00:00:00Z", "-o", "report.md")
+    assert result.code == 0
+    assert "**Signature: NOT VERIFIED.** plan expired at 2026-06-08T00:00:00Z" in (signed / "report.md").read_text()
+
+
+def test_a_signature_file_without_a_key_is_said_to_be_unchecked(signed: Path) -> None:
+    result = report("plan.json", "-o", "report.md")
+    assert (result.code, result.err) == (0, "")
+    text = (signed / "report.md").read_text()
+    assert "> ⚠️ **Signature: not checked.** plan.json.sig exists but was not checked (pass --key PUB to verify it)" in text
+
+
+def test_an_unsigned_plan_says_so(work: Path) -> None:
+    assert report("plan.json", "-o", "report.md").code == 0
+    text = (work / "report.md").read_text()
+    assert "> ⚠️ **Signature: none (unsigned plan).** no signature file plan.json.sig; this plan is not signed" in text
+
+
+def test_signature_status_appears_prominently_in_html(signed: Path) -> None:
+    assert report("plan.json", "--key", "other.pub", "--now", "2026-06-02T00:00:00Z", "--format", "html", "-o", "r.html").code == 0
+    text = (signed / "r.html").read_text()
+    banner = '<div id="signature" class="status failed"><strong>Signature: NOT VERIFIED.</strong>'
+    assert banner in text
+    assert text.index(banner) < text.index("<h2>")  # above every section
+
+
+# ---------------------------------------------------------------------------------------------
+# Escaping of user-controlled names
+
+
+@pytest.fixture
+def hostile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A plan and dump whose namespace, stream, tag and referrer names carry markup."""
+    monkeypatch.chdir(tmp_path)
+    imgs = [digest(f"x{i}") for i in range(5)]
+    items = [_image(d, f"{XSS}/app", ["f4" if i == 4 else "kept-base"]) for i, d in enumerate(imgs)] + [
+        stream(XSS, "app|x", {"t*_[a](b)": imgs}),
+        {  # keeps item 3 alone, so names also reach the single-referrer table
+            "kind": "BuildConfig", "apiVersion": "build.openshift.io/v1",
+            "metadata": {"namespace": XSS, "name": "bc&amp;"},
+            "spec": {"strategy": {"type": "Source", "sourceStrategy": {
+                "from": {"kind": "ImageStreamImage", "namespace": XSS, "name": f"app|x@{imgs[3]}"}}}},
+        },
+    ]
+    write_json(tmp_path / "dump.json", as_dump(items))
+    analyze_to(tmp_path / "dump.json", tmp_path / "plan.json", "--ignore-invalid-refs")
+    return tmp_path
+
+
+def test_html_escapes_a_namespace_named_like_a_script_tag(hostile: Path) -> None:
+    result = report("plan.json", "--dump", "dump.json", "--format", "html", "-o", "r.html")
+    assert result.code == 0, result.err
+    text = (hostile / "r.html").read_text()
+    assert XSS not in text
+    assert "<script" not in text.lower()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;/app|x" in text
+    assert "buildconfig &lt;script&gt;alert(1)&lt;/script&gt;/bc&amp;amp;" in text
+    assert "t*_[a](b)" in text
+
+
+def test_markdown_escapes_markup_in_names(hostile: Path) -> None:
+    assert report("plan.json", "--dump", "dump.json", "-o", "r.md").code == 0
+    text = (hostile / "r.md").read_text()
+    assert XSS not in text
+    assert r"\<script\>alert(1)\</script\>/app\|x" in text
+    assert r"t\*\_\[a\](b)" in text  # no emphasis, no link
+    assert r"buildconfig \<script\>alert(1)\</script\>/bc\&amp;" in text  # no entity either
+
+
+def test_markdown_table_rows_keep_their_column_count_with_a_pipe_in_a_name(hostile: Path) -> None:
+    from analyze.report_md import md
+
+    assert md("a|b") == r"a\|b"
+    assert md("line\nbreak") == "line break"
+    assert md("<b>&amp;") == r"\<b\>\&amp;"
+    assert report("plan.json", "--dump", "dump.json", "-o", "r.md").code == 0
+    lines = (hostile / "r.md").read_text().splitlines()
+    start = lines.index("## Image stream updates (top 20 by items removed, of 1)") + 2
+    header, row = lines[start], lines[start + 2]
+    unescaped = lambda line: line.replace("\\|", "").count("|")  # noqa: E731
+    assert unescaped(row) == unescaped(header)
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors
+
+
+@pytest.mark.parametrize(
+    "setup, args, code, message",
+    [
+        (None, ["missing.json"], 3, "error: missing.json: no such file"),
+        ("not-json", ["plan.json"], 13, "error: plan.json: not a plan: invalid JSON"),
+        ("not-a-plan", ["plan.json"], 13, "error: plan.json: not a pruneplan plan"),
+        ("bad-size", ["plan.json"], 13, "error: plan field blobDeletions[0].size must be a non-negative integer or null"),
+        ("bad-dump", ["plan.json", "--dump", "dump.json"], 3, "error: dump.json: invalid JSON"),
+        (None, ["plan.json", "--dump", "nothere.json"], 3, "error: nothere.json: no such file"),
+        ("namespaced-dump", ["plan.json", "--dump", "ns.json"], 1, "error: cannot re-run the plan's analysis on the dump: the dump was collected for namespace shop only"),
+        (None, ["plan.json", "--format", "pdf"], 2, 'error: invalid argument "pdf" for "--format" flag'),
+        (None, ["plan.json", "--top", "0"], 2, "error: --top must be at least 1"),
+        (None, ["plan.json", "--now", "yesterday"], 1, 'error: invalid argument "yesterday" for "--now" flag'),
+    ],
+)
+def test_errors_are_one_line_with_a_status_and_write_nothing(
+    work: Path, setup: str | None, args: list[str], code: int, message: str
+) -> None:
+    if setup == "not-json":
+        (work / "plan.json").write_text("{")
+    elif setup == "not-a-plan":
+        (work / "plan.json").write_text('{"kind": "List"}')
+    elif setup == "bad-size":
+        plan = load_plan()
+        plan["blobDeletions"][0]["size"] = "big"
+        (work / "plan.json").write_text(json.dumps(plan))
+    elif setup == "bad-dump":
+        (work / "dump.json").write_text("{nope")
+    elif setup == "namespaced-dump":
+        write_json(work / "ns.json", as_dump(golden_cluster(), namespace="shop"))
+    result = report(*args, "-o", "out.md")
+    assert result.code == code
+    assert len(result.err_lines) == 1, result.err
+    assert result.err_lines[0].startswith(message), result.err
+    assert "Traceback" not in result.err
+    assert not (work / "out.md").exists()
+    assert [p.name for p in work.iterdir() if p.name.startswith(".")] == []  # no temporary file left
+
+
+def test_an_error_leaves_an_existing_report_untouched(work: Path) -> None:
+    (work / "out.md").write_text("previous")
+    assert report("missing.json", "-o", "out.md").code == 3
+    assert (work / "out.md").read_text() == "previous"
+
+
+def test_an_unwritable_output_is_a_one_line_error(work: Path) -> None:
+    result = report("plan.json", "-o", "no/such/dir/report.md")
+    assert result.code == 4
+    assert result.err_lines == [result.err_lines[0]] and result.err_lines[0].startswith("error: cannot write no/such/dir/report.md")
+
+
+def test_the_report_file_is_readable_by_others_like_any_new_file(work: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        assert report("plan.json", "-o", "report.md").code == 0
+    finally:
+        os.umask(old)
+    assert (work / "report.md").stat().st_mode & 0o777 == 0o644
+
+
+def test_format_follows_the_output_extension_unless_given(work: Path) -> None:
+    assert report("plan.json", "-o", "r.html").code == 0
+    assert (work / "r.html").read_text().startswith("<!DOCTYPE html>")
+    assert report("plan.json", "-o", "r.txt").code == 0
+    assert (work / "r.txt").read_text().startswith("# Image prune plan review")
+    assert report("plan.json", "--format", "md", "-o", "r2.html").code == 0
+    assert (work / "r2.html").read_text().startswith("# Image prune plan review")
+
+
+def test_dash_writes_the_report_to_stdout(work: Path) -> None:
+    result = report("plan.json", "-o", "-")
+    assert result.code == 0 and result.out.startswith("# Image prune plan review")
+
+
+# ---------------------------------------------------------------------------------------------
+# Units and imports
+
+
+@pytest.mark.parametrize(
+    "value, text",
+    [(0, "0 B"), (1023, "1023 B"), (1024, "1.0 KiB"), (1536, "1.5 KiB"), (1024 * 1024 - 1, "1.0 MiB"),
+     (50 * MiB, "50.0 MiB"), (3 * 1024**3 + 512 * MiB, "3.5 GiB"), (2 * 1024**4, "2.0 TiB")],
+)
+def test_human_units(value: int, text: str) -> None:
+    from analyze.review import human_bytes
+
+    assert human_bytes(value) == text
+
+
+def test_report_never_imports_kubernetes_or_requests(work: Path) -> None:
+    code = (
+        "import sys\n"
+        "from analyze.report_run import ReportRequest, run_report\n"
+        "run_report(ReportRequest(plan='plan.json', output='r.html', dumps=['dump.json']))\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('kubernetes', 'requests'))\n"
+        "assert not bad, bad\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent.parent), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", code], cwd=work, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert (work / "r.html").exists()
