@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -109,11 +110,22 @@ def child_env() -> dict[str, str]:
     return env
 
 
+# Address-space cap for measured children (--mem-limit-gb): a 1M-image run that outgrows the
+# machine then fails with MemoryError instead of waking the OOM killer on a shared host.
+MEM_LIMIT: int | None = None
+
+
+def _limit_memory() -> None:
+    if MEM_LIMIT:
+        resource.setrlimit(resource.RLIMIT_AS, (MEM_LIMIT, MEM_LIMIT))
+
+
 def measure(cmd: Sequence[str], stdout: IO[Any] | int = subprocess.DEVNULL,
             stderr: IO[Any] | int = subprocess.DEVNULL, timeout: float | None = None) -> Measured:
     """Run `cmd`; wall time and the child's own peak RSS (wait4 rusage, not RUSAGE_CHILDREN)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(list(cmd), stdout=stdout, stderr=stderr, cwd=REPO, env=child_env())
+    proc = subprocess.Popen(list(cmd), stdout=stdout, stderr=stderr, cwd=REPO, env=child_env(),
+                            preexec_fn=_limit_memory if MEM_LIMIT else None)
     timer = threading.Timer(timeout, proc.kill) if timeout else None
     if timer:
         timer.start()
@@ -171,8 +183,9 @@ def analyze(path: Path, result: Result, tmp: Path, cmd: list[str], extra: list[s
             m = measure([*cmd, "analyze", str(path), "-o", str(plan), *extra], stdout=out, stderr=err, timeout=timeout)
         # Exit 1 with a plan is upstream's "errors while pruning"; anything else is a failure.
         if m.rc not in (0, 1) or not plan.exists():
-            tail = (tmp / "analyze.err").read_bytes()[-2000:].decode(errors="replace").strip().splitlines()[-3:]
-            result.failure = f"exit {m.rc}" + (f": {' | '.join(tail)}" if tail else "")
+            tail = (tmp / "analyze.err").read_bytes()[-2000:].decode(errors="replace").strip().splitlines()
+            # The last stderr line names the cause (MemoryError, error: ...); keep the table intact.
+            result.failure = f"exit {m.rc}" + (f": {tail[-1].strip()[:120].replace('|', '/')}" if tail else "")
             log(f"  analyze run {run + 1} failed: {result.failure}")
             return
         result.walls.append(m.wall)
@@ -229,10 +242,11 @@ def tables(results: list[Result], repeat: int) -> str:
         else:
             wall, rss = f"failed ({r.failure})", "–"
         help_s = f"{statistics.median(r.help_walls):.2f}" if r.help_walls else "–"
-        lines.append(
-            f"| {r.images:,} | {mb(r.dump_bytes)} | {mb(r.json_bytes)} | {r.gunzip:.2f} | {r.parse:.2f} ({r.parse_nogc:.2f}) "
-            f"| {r.parse_rss_mb:,.0f} | {wall} | {rss} | {help_s} |"
-        )
+        if r.json_bytes:
+            parse = f"{mb(r.json_bytes)} | {r.gunzip:.2f} | {r.parse:.2f} ({r.parse_nogc:.2f}) | {r.parse_rss_mb:,.0f}"
+        else:
+            parse = "– | – | failed | –"
+        lines.append(f"| {r.images:,} | {mb(r.dump_bytes)} | {parse} | {wall} | {rss} | {help_s} |")
     lines += [
         "",
         "| images | " + " | ".join(title for _, title in SUMMARY_KEYS) + " | reclaimable GB | plan errors |",
@@ -257,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--analyze-arg", action="append", default=[], metavar="ARG",
                         help="extra argument for analyze (repeatable), e.g. --analyze-arg=-q")
     parser.add_argument("--timeout", type=float, default=None, help="kill a child after this many seconds")
+    parser.add_argument("--mem-limit-gb", type=float, default=None,
+                        help="cap each measured child's address space (RLIMIT_AS) at this many GB")
     parser.add_argument("--profile", action="store_true", help="also profile one analyze run of the largest size")
     parser.add_argument("--profile-top", type=int, default=25)
     args = parser.parse_args(argv)
@@ -267,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
     if not sizes or any(n < 1 for n in sizes) or args.repeat < 1:
         parser.error("--sizes and --repeat must be positive")
     cmd = pruneplan_cmd(args.pruneplan)
+    global MEM_LIMIT
+    MEM_LIMIT = int(args.mem_limit_gb * 2**30) if args.mem_limit_gb else None
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="pruneplan-bench-") as tmp_dir:
         tmp = Path(tmp_dir)
