@@ -34,6 +34,7 @@ h2 { font-size: 17px; margin: 30px 0 10px; padding-bottom: 4px; border-bottom: 1
 table { border-collapse: collapse; margin: 6px 0; font-size: 13px; }
 th, td { border: 1px solid #d8dce3; padding: 4px 8px; text-align: left; vertical-align: top; }
 th { background: #eef1f5; font-weight: 600; }
+td.nw { white-space: nowrap; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 table.kv th { width: 220px; }
 .mono { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu Sans Mono", monospace;
@@ -256,7 +257,7 @@ def render_html(review: Review) -> str:
         rows = [
             (("num", str(n)), ("mono", esc(r.name)), ("", esc(", ".join(r.repositories))),
              ("num", esc(human_bytes(r.freed_bytes))), ("num", f"{r.freed_bytes:,}"), ("num", str(r.freed_blobs)),
-             ("num", str(r.unknown_size_blobs)), ("", esc(r.created or "null")))
+             ("num", str(r.unknown_size_blobs)), ("nw", esc(r.created or "null")))
             for n, r in enumerate(review.top_images.rows, 1)
         ]
         add(_table([("num", "#"), ("", "image"), ("", "repository"), ("num", "freed"), ("num", "bytes"),
@@ -309,8 +310,8 @@ def render_html(review: Review) -> str:
         add(f"<p>{fragile.total} history item(s) are kept only because exactly one object uses them; if that "
             "object goes or changes, the next prune removes them.</p>")
         rows = [
-            (("", esc(r.stream)), ("", esc(r.tag)), ("num", str(r.index)), ("mono", esc(r.image)), ("", esc(r.rule)),
-             ("", esc(r.referrer)), ("", esc(r.via)), ("mono", esc(r.reference)))
+            (("", esc(r.stream)), ("", esc(r.tag)), ("num", str(r.index)), ("mono", esc(r.image)), ("nw", esc(r.rule)),
+             ("", esc(r.referrer)), ("nw", esc(r.via)), ("mono", esc(r.reference)))
             for r in fragile.rows
         ]
         add(_table([("", "image stream"), ("", "tag"), ("num", "item"), ("", "image"), ("", "rule"),
