@@ -212,15 +212,15 @@ def render_html(review: Review) -> str:
     add("</section>")
 
     add('<section id="source"><h2>Source</h2>')
-    rows = [(label, f'<span class="mono">{esc(value)}</span>' if "sha256" in label else esc(value))
-            for label, value in review.source]
+    facts = [(label, f'<span class="mono">{esc(value)}</span>' if "sha256" in label else esc(value))
+             for label, value in review.source]
     if review.dumps:
         for name, sha in review.dumps:
-            rows.append(("dump given to this report", f'{esc(name)} (sha256 <span class="mono">{esc(sha)}</span>)'))
-        rows.append(("matches the plan's dump", "no, see the warning above" if review.warnings else "yes"))
+            facts.append(("dump given to this report", f'{esc(name)} (sha256 <span class="mono">{esc(sha)}</span>)'))
+        facts.append(("matches the plan's dump", "no, see the warning above" if review.warnings else "yes"))
     else:
-        rows.append(("dump given to this report", "none (--dump not given)"))
-    add(_kv(rows))
+        facts.append(("dump given to this report", "none (--dump not given)"))
+    add(_kv(facts))
     add("</section>")
 
     add('<section id="policy"><h2>Policy</h2>')
@@ -228,7 +228,9 @@ def render_html(review: Review) -> str:
     add("</section>")
 
     add('<section id="counts"><h2>Counts</h2>')
-    rows = [(("", esc(label)), ("num", esc(value))) for _, label, value in review.counters]
+    rows: list[Sequence[tuple[str, str]]] = [
+        (("", esc(label)), ("num", esc(value))) for _, label, value in review.counters
+    ]
     rows.append((("", "reclaimable bytes (each freed blob once)"), ("num", esc(_bytes(review.reclaimable_bytes)))))
     rows.append((("", "freed blobs of unknown size (not counted)"), ("num", str(review.unknown_size_blobs))))
     add(_table([("", "counter"), ("num", "value")], rows))

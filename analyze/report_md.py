@@ -96,7 +96,7 @@ def render_markdown(review: Review) -> str:
     add("")
     add("## Source")
     add("")
-    rows = [(label, md(value)) for label, value in review.source]
+    rows: list[Sequence[str]] = [(label, md(value)) for label, value in review.source]
     if review.dumps:
         for name, sha in review.dumps:
             rows.append(("dump given to this report", f"{md(name)} (sha256 {md(sha)})"))

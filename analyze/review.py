@@ -174,13 +174,15 @@ def _entries(plan: dict[str, Any], key: str) -> list[dict[str, Any]]:
     return entries
 
 
-def _text(entry: dict[str, Any], key: str, where: str, optional: bool = False) -> str | None:
+def _text(entry: dict[str, Any], key: str, where: str) -> str:
     value = entry.get(key)
-    if value is None and optional:
-        return None
     if not isinstance(value, str):
         raise _bad(f"{where}.{key}", "must be a string")
     return value
+
+
+def _optional_text(entry: dict[str, Any], key: str, where: str) -> str | None:
+    return None if entry.get(key) is None else _text(entry, key, where)
 
 
 def _size(entry: dict[str, Any], where: str) -> int | None:
@@ -199,9 +201,15 @@ def _strings(entry: dict[str, Any], key: str, where: str) -> list[str]:
     return value
 
 
-def _section(plan: dict[str, Any], key: str) -> dict[str, Any]:
-    value = plan.get(key)
+def _section(parent: dict[str, Any], key: str) -> dict[str, Any]:
+    """An object-valued field, or {} when absent or not an object (shown as null)."""
+    value = parent.get(key)
     return value if isinstance(value, dict) else {}
+
+
+def _string_or_none(parent: dict[str, Any], key: str) -> str | None:
+    value = parent.get(key)
+    return value if isinstance(value, str) else None
 
 
 def show(value: Any) -> str:
@@ -406,8 +414,8 @@ def _describe_referrer(referrer: Any) -> str:
 
 
 def _source_rows(source: dict[str, Any]) -> list[tuple[str, str]]:
-    cluster = source.get("cluster") if isinstance(source.get("cluster"), dict) else {}
-    inputs = source.get("inputs") if isinstance(source.get("inputs"), list) else []
+    cluster = _section(source, "cluster")
+    inputs = source.get("inputs")
     namespace = source.get("namespace")
     return [
         ("dump sha256", show(source.get("dumpSha256"))),
@@ -415,7 +423,7 @@ def _source_rows(source: dict[str, Any]) -> list[tuple[str, str]]:
         ("cluster API server", show(cluster.get("apiServer"))),
         ("cluster ID", show(cluster.get("clusterID"))),
         ("dump scope", "cluster-wide" if namespace is None else f"namespace {show(namespace)}"),
-        ("input files", str(len(inputs))),
+        ("input files", str(len(inputs)) if isinstance(inputs, list) else "null"),
     ]
 
 
@@ -433,22 +441,22 @@ def build_review(
     --dump); `dumps` their (file name, sha256); `dump_sha256` their combined sha256."""
     metadata, source = _section(plan, "metadata"), _section(plan, "source")
     policy, summary = _section(plan, "policy"), _section(plan, "summary")
-    tool = metadata.get("tool") if isinstance(metadata.get("tool"), dict) else {}
+    tool = _section(metadata, "tool")
 
     blobs: dict[str, BlobRow] = {}
     for index, entry in enumerate(_entries(plan, "blobDeletions")):
         where = f"blobDeletions[{index}]"
         digest = _text(entry, "digest", where)
-        blobs[digest] = BlobRow(digest, _text(entry, "kind", where, optional=True) or "?",
-                                _size(entry, where), _text(entry, "image", where, optional=True) or "")
+        blobs[digest] = BlobRow(digest, _optional_text(entry, "kind", where) or "?",
+                                _size(entry, where), _optional_text(entry, "image", where) or "")
     deletions: list[_Deletion] = []
     for index, entry in enumerate(_entries(plan, "imageDeletions")):
         where = f"imageDeletions[{index}]"
         deletions.append(
             _Deletion(
                 name=_text(entry, "name", where),
-                reference=_text(entry, "dockerImageReference", where, optional=True) or "",
-                created=_text(entry, "created", where, optional=True),
+                reference=_optional_text(entry, "dockerImageReference", where) or "",
+                created=_optional_text(entry, "created", where),
                 freed=tuple(_strings(entry, "blobs", where)),
             )
         )
@@ -472,7 +480,8 @@ def build_review(
     # Only known sizes can be ranked; the unknown ones are counted in unknown_size_blobs.
     blob_rows = sorted((b for b in blobs.values() if b.size is not None), key=lambda b: (-(b.size or 0), b.digest))
 
-    errors = plan.get("errors") if isinstance(plan.get("errors"), list) else []
+    errors = plan.get("errors")
+    errors = errors if isinstance(errors, list) else []
     warnings: list[str] = []
     if dump_sha256 is not None and dump_sha256 != source.get("dumpSha256"):
         warnings.append(
@@ -483,11 +492,11 @@ def build_review(
     return Review(
         plan_name=plan_name,
         plan_sha256=hashlib.sha256(raw).hexdigest(),
-        created_at=metadata.get("createdAt") if isinstance(metadata.get("createdAt"), str) else None,
-        not_after=metadata.get("notAfter") if isinstance(metadata.get("notAfter"), str) else None,
+        created_at=_string_or_none(metadata, "createdAt"),
+        not_after=_string_or_none(metadata, "notAfter"),
         tool=f"{show(tool.get('name'))} {show(tool.get('version'))}",
         source=_source_rows(source),
-        dump_sha256=source.get("dumpSha256") if isinstance(source.get("dumpSha256"), str) else None,
+        dump_sha256=_string_or_none(source, "dumpSha256"),
         policy=[(key, label, show(policy.get(key))) for key, label in POLICY_LABELS if key in policy]
         + [(key, key, show(policy[key])) for key in sorted(policy) if key not in dict(POLICY_LABELS)],
         counters=[(key, label, show(summary.get(key))) for key, label in COUNTER_LABELS if key in summary],
