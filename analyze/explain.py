@@ -57,9 +57,10 @@ def _referrers_of(analysis: Analysis, node: tuple) -> list[str]:
     for pred in graph.predecessors(node):
         if pred[0] in ("stream",):
             continue
-        via = graph.edges[pred, node].get("via", "")
-        resource, name = pred
-        label = f"{resource}/{name}"
+        via = graph.edges[pred, node].get("via", "").strip()
+        resource, key = pred
+        namespace, _, name = key.rpartition("/")
+        label = f"{resource}/{name} namespace={namespace}" if namespace else f"{resource}/{name}"  # upstream's §3.5
         out.append(f"{label} ({via})" if via else label)
     return sorted(out)
 
@@ -139,6 +140,28 @@ def explain_image(analysis: Analysis, digest: str) -> dict[str, Any]:
     return result
 
 
+def explain_missing_image(analysis: Analysis, digest: str) -> dict[str, Any] | None:
+    """A digest that history items name but no Image object has (§4.2 c)."""
+    items = [
+        _item(analysis, stream.namespace, stream.name, tag.tag, index)
+        for stream in analysis.streams
+        for tag in stream.tags
+        for index, image in enumerate(tag.images)
+        if image == digest
+    ]
+    if not items:
+        return None
+    pruned = all(item["verdict"] == "pruned" for item in items)
+    return {
+        "target": digest,
+        "type": "missing-image",
+        "verdict": "pruned" if pruned else "kept",
+        "rule": R.REMOVE_IMAGE_MISSING if pruned else "history-item-kept",
+        "description": "no Image object has this name; the history items naming it are listed with their rules (§4.2 c)",
+        "historyItems": items,
+    }
+
+
 def explain_istag(analysis: Analysis, ns: str, name: str, tag: str) -> dict[str, Any]:
     stream = next((s for s in analysis.streams if s.namespace == ns and s.name == name), None)
     if stream is None:
@@ -172,8 +195,16 @@ def explain_blob(analysis: Analysis, digest: str) -> dict[str, Any]:
     links = [
         outcome.stream.key for outcome in analysis.stream_outcomes if digest in outcome.layer_links or digest in outcome.manifest_links
     ]
-    if digest in freed:
-        result: dict[str, Any] = {
+    if analysis.stage2 is None:
+        result: dict[str, Any] = {"verdict": "kept", **{k: v for k, v in describe(R.KEEP_NAMESPACED).items() if k != "verdict"}}
+    elif not analysis.policy.prune_registry:
+        result = {
+            "verdict": "kept",
+            "rule": "registry-left-alone",
+            "description": "--prune-registry=false: only API objects change, no blob is deleted (§1.1, §5)",
+        }
+    elif digest in freed:
+        result = {
             "verdict": "pruned",
             "rule": "blob-unreferenced",
             "description": f"every image using it is deleted; the blob goes with image {freed[digest]} (§4.5 d, global reference count)",
@@ -207,6 +238,9 @@ def explain(analysis: Analysis, target: str) -> list[dict[str, Any]]:
     ):
         answers.append(explain_blob(analysis, target))
     if not answers:
+        missing = explain_missing_image(analysis, target)
+        if missing is not None:
+            return [missing]
         raise PrunePlanError(f"{target} is not an image, a blob or an image stream tag (ns/name:tag) of the dump")
     return answers
 
@@ -222,8 +256,9 @@ def render_text(answers: list[dict[str, Any]]) -> str:
             _used_by(lines, answer["usedBy"], "  tag used by")
             for item in answer["items"]:
                 _item_lines(lines, item, "  ")
-        elif answer["type"] == "image":
-            lines.append(f"  created {answer['created'] or 'never (zero time)'}, managed={str(answer['managed']).lower()}")
+        elif answer["type"] in ("image", "missing-image"):
+            if "created" in answer:
+                lines.append(f"  created {answer['created'] or 'never (zero time)'}, managed={str(answer['managed']).lower()}")
             if "threshold" in answer:
                 lines.append(f"  threshold (now - --keep-younger-than): {answer['threshold']}")
             if not answer["historyItems"]:

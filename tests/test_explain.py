@@ -32,10 +32,6 @@ UNREACHABLE_FROM_UPSTREAM_CASES = {"stream-skipped-unreadable-metadata", "stage-
 
 # Known explain problems (reported to the maintainers of analyze/). Strict: the test says so
 # when the problem is fixed, and the mark must then go.
-REFERRER_NOTATION = (
-    "explain names referrers `pod/foo/pod1 (container app)`, not upstream's `pod/pod1 namespace=foo` (§3.5) "
-    "that the expectations use"
-)
 
 
 # ---------------------------------------------------------------- running explain
@@ -147,10 +143,7 @@ def _evidence_params() -> list[Any]:
     for name, i, entry in ENTRIES:
         if not entry["evidence"]:
             continue
-        marks = ()
-        if any(" namespace=" in e for e in entry["evidence"]):
-            marks = (pytest.mark.xfail(reason=REFERRER_NOTATION, strict=True),)
-        params.append(pytest.param(name, i, entry, marks=marks, id=_entry_id(name, i, entry)))
+        params.append(pytest.param(name, i, entry, id=_entry_id(name, i, entry)))
     return params
 
 
@@ -322,11 +315,9 @@ def test_a_stream_outside_the_namespace_is_not_in_the_run(tmp_path: Path, capsys
     assert len(err.splitlines()) == 1 and err.startswith("error: ")
 
 
-# ---------------------------------------------------------------- explain problems found (reported)
+# ---------------------------------------------------------------- explain edge cases
 
 
-@pytest.mark.xfail(strict=True, reason="a blob kept only because of --prune-registry=false is explained as "
-                                       "'no image using it is deleted by this run' while its only user is deleted")
 def test_blob_kept_by_prune_registry_false_says_so(capsys: pytest.CaptureFixture[str]) -> None:
     name = next(n for n in PLAN_CASES if n.startswith("006-"))
     answer = pick(answers(capsys, name, "tarsum.dev+sha256:b194de3772ebbcdc8f244f663669799ac1cb141834b7cb8b69100285d357a2b0"), "blob")
@@ -334,16 +325,12 @@ def test_blob_kept_by_prune_registry_false_says_so(capsys: pytest.CaptureFixture
     assert "prune-registry" in answer["description"], answer["description"]
 
 
-@pytest.mark.xfail(strict=True, reason="in a --namespace run a blob is kept because stage 2 never runs (§4.6), "
-                                       "but explain names blob-still-referenced and a global reference count")
 def test_blob_in_namespaced_run_names_the_namespace_rule(capsys: pytest.CaptureFixture[str]) -> None:
     name = next(n for n in PLAN_CASES if any(a.startswith("--namespace=") for a in CASES[n]["args"]))
     answer = pick(answers(capsys, name, "tarsum.dev+sha256:b194de3772ebbcdc8f244f663669799ac1cb141834b7cb8b69100285d357a2b0"), "blob")
     assert (answer["verdict"], answer["rule"]) == ("kept", "namespace-scoped-run")
 
 
-@pytest.mark.xfail(strict=True, reason="a digest named by history items but with no Image object is rejected as "
-                                       "'not an image, a blob or an image stream tag of the dump'")
 def test_missing_image_digest_points_at_the_items_that_name_it(capsys: pytest.CaptureFixture[str]) -> None:
     name = next(n for n in PLAN_CASES if n.startswith("038-"))
     code, out, err = explain(capsys, CONFORMANCE / name / "input.json", "sha256:" + "0" * 64, *case_args(name))
@@ -351,7 +338,6 @@ def test_missing_image_digest_points_at_the_items_that_name_it(capsys: pytest.Ca
     assert "image-missing" in out
 
 
-@pytest.mark.xfail(strict=True, reason="a container without a name (DeploymentConfig) is shown as '(container )'")
 def test_unnamed_container_is_not_shown_as_an_empty_name(capsys: pytest.CaptureFixture[str]) -> None:
     name = next(n for n in PLAN_CASES if n.startswith("015-"))
     code, out, err = explain(capsys, CONFORMANCE / name / "input.json", "foo/bar:latest", *case_args(name), fmt="text")
