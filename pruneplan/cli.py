@@ -7,6 +7,7 @@ never loads the kubernetes client.
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
@@ -57,6 +58,16 @@ def rewrite_bool_flags(args: list[str]) -> list[str]:
     return out
 
 
+# Each module declares its commands' options and registers them; none imports heavy code at load.
+SUBCOMMAND_MODULES = (
+    "collect.cli",  # collect
+    "analyze.cli",  # analyze, explain
+    "analyze.report_cli",  # report
+    "pruneplan.signing_cli",  # keygen, verify
+    "execute.cli",  # execute
+)
+
+
 def build_app() -> typer.Typer:
     app = typer.Typer(
         name="pruneplan",
@@ -66,10 +77,8 @@ def build_app() -> typer.Typer:
         pretty_exceptions_enable=False,
         rich_markup_mode=None,
     )
-    from analyze import cli as analyze_cli
-
-    analyze_cli.register(app)
-    from pruneplan import signing_cli; signing_cli.register(app)
+    for module in SUBCOMMAND_MODULES:
+        importlib.import_module(module).register(app)
     return app
 
 
