@@ -58,6 +58,10 @@ def write_atomically(path: str, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+            # mkstemp makes the file 0600; a plan is for reviewers, so give it the usual umask mode
+            umask = os.umask(0)
+            os.umask(umask)
+            os.fchmod(handle.fileno(), 0o666 & ~umask)
         os.replace(tmp, path)
     except OSError as err:
         if os.path.exists(tmp):
