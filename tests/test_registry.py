@@ -697,3 +697,51 @@ def test_harness_restart_keeps_port_and_data(registry):
     registry.restart()
     assert registry.port == port
     api.assert_pulls("ns/app", "v1")
+
+
+# --- execute's glue -----------------------------------------------------------------------------
+
+
+def _kube_config(token: str | None, verify_ssl: bool = True, ca_file: str | None = None):
+    from kubernetes import client as k8s_client
+
+    config = k8s_client.Configuration()
+    config.host = "https://api.example.com:6443"
+    if token:
+        config.api_key = {"authorization": f"Bearer {token}"}
+    config.verify_ssl = verify_ssl
+    config.ssl_ca_cert = ca_file
+    return config
+
+
+class _Loaded:
+    def __init__(self, images, streams):
+        self.objects = {"images": images, "imagestreams": streams}
+
+
+def test_registry_setup_finds_the_registry_from_the_snapshot_and_connects(proxy, registry):
+    from execute.registry_setup import RegistrySetup
+
+    image_ = build_image(1)
+    registry.api().push_image("ns/app", image_, tag="v1")
+    managed = image("m", "2026-01-01T00:00:00Z", f"{proxy.host}/ns/app@{image_.digest}")
+    client = RegistrySetup(_kube_config("tok-1"), None, None, False).connect(_Loaded([managed], []))
+    assert client.base_url == proxy.url  # a private address: https failed, http fallback allowed
+    assert client.delete_manifest_link("ns/app", image_.digest).status == OK
+    authorization = proxy.requests[-1].headers["Authorization"]
+    assert base64.b64decode(authorization.removeprefix("Basic ")).decode().endswith(":tok-1")
+
+
+def test_registry_setup_uses_the_kubeconfig_ca_and_needs_a_token(tmp_path, ca, server_cert):
+    from execute.registry_setup import RegistrySetup
+
+    with RegistryServer(tmp_path / "tls", tls=server_cert) as registry:
+        config = _kube_config("tok", ca_file=str(ca.ca_file))
+        # A CA bundle given: no implicit insecure even for 127.0.0.1, so TLS must verify.
+        client = RegistrySetup(config, registry.host, str(ca.ca_file), False).connect(_Loaded([], []))
+        assert client.base_url == registry.url
+    assert str(_error(RegistrySetup(_kube_config(None), "r.example", None, False).connect, _Loaded([], []))) == (
+        "you must use a client config with a token"
+    )
+    err = _error(RegistrySetup(_kube_config("tok"), None, None, False).connect, _Loaded([], []))
+    assert str(err) == "unable to find the remote registry host: no managed image found"
