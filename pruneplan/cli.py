@@ -87,8 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = rewrite_bool_flags(args)
         command = typer.main.get_command(build_app())
-        command.main(args=args, prog_name="pruneplan", standalone_mode=False)
-        return 0
+        result = command.main(args=args, prog_name="pruneplan", standalone_mode=False)
+        # without standalone mode click returns an exit status instead of raising (e.g. 130 on Ctrl-C)
+        return result if isinstance(result, int) else 0
     except PrunePlanError as err:
         print(f"error: {err.message}", file=sys.stderr)
         return err.exit_code

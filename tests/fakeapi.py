@@ -504,8 +504,10 @@ class FakeAPI:
         return 200, {"kind": f"{res.kind}List", "apiVersion": res.group_version, "metadata": metadata, "items": items}, {}
 
     def _body(self, req: LoggedRequest) -> dict[str, Any]:
+        if not req.body.strip():
+            raise _Reply(400, status_body(400, "the body of the request is empty"))
         try:
-            body = json.loads(req.body or b"{}")
+            body = json.loads(req.body)
         except ValueError:
             raise _Reply(400, status_body(400, "request body is not JSON")) from None
         if not isinstance(body, dict):
@@ -621,6 +623,10 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        if len(body) < length:
+            # the client hung up before sending its whole body: a real server never acts on it
+            self.close_connection = True
+            return
         request = LoggedRequest(
             method=self.command,
             path=parts.path,
