@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import concurrent.futures
 import random
+import socket
 
 import pytest
 import requests
@@ -394,7 +395,16 @@ def test_ping_plain_http_to_a_non_go_tls_server_hints_tls(server_cert):
         assert err.endswith(HINT_TLS_WITHOUT_TLS + "]")
 
 
-def test_ping_unreachable_registry_hints_registry_url_only_when_none_was_given():
+def test_ping_unreachable_registry_hints_registry_url_only_when_none_was_given(monkeypatch):
+    real_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        # Hermetic "no such host", whatever DNS the test machine has.
+        if host == "no-such-registry.invalid":
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     with ScriptedServer() as server:
         port = server.host.rpartition(":")[2]
     # A closed port: refused, not a timeout, so no hint.
