@@ -253,10 +253,10 @@ def _reason(exc: BaseException, url: str, timeout: float) -> str:
     for cause in chain:
         if isinstance(cause, ConnectionRefusedError):
             return f"dial tcp {hostport}: connect: connection refused"
+        if isinstance(cause, http.client.RemoteDisconnected):  # also a ConnectionResetError
+            return "EOF"  # Go: the server closed the connection without a response
         if isinstance(cause, ConnectionResetError):
             return f"read tcp {hostport}: read: connection reset by peer"
-        if isinstance(cause, http.client.RemoteDisconnected):
-            return "EOF"  # Go: the server closed the connection without a response
     for cause in chain:
         # urllib3's NewConnectionError subclasses ConnectTimeoutError: judge it by its cause above.
         if isinstance(cause, urllib3.exceptions.NewConnectionError):

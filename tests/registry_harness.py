@@ -578,10 +578,12 @@ class FrontProxy:
                 self._answer(*owner._forward(self.command, self.path, dict(self.headers.items()), body))
 
             def _hang_up(self, reset: bool) -> None:
-                if reset:  # RST instead of FIN: the client sees "connection reset by peer"
-                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 self.close_connection = True
                 try:
+                    if reset:  # RST instead of FIN: the client sees "connection reset by peer"
+                        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    else:  # FIN now, before the handler's own cleanup: the client sees EOF
+                        self.connection.shutdown(socket.SHUT_RDWR)
                     self.connection.close()
                 except OSError:
                     pass

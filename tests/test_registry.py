@@ -549,6 +549,15 @@ def test_retries_after_a_connection_reset(proxy, registry):
     assert registry.api().blob_status("ns/app", image_.layer_digests[0]) == 404
 
 
+def test_dropped_and_reset_connections_in_go_wording(proxy):
+    proxy.drop(r"/admin/blobs/", times=1, reset=True)
+    proxy.drop(r"/admin/blobs/", times=1)
+    client, _ = client_for(proxy, retries=0)
+    url = f"{proxy.url}/admin/blobs/{DIGEST}"
+    assert client.delete_blob(DIGEST).message == f'Delete "{url}": read tcp {proxy.host}: read: connection reset by peer'
+    assert client.delete_blob(DIGEST).message == f'Delete "{url}": EOF'
+
+
 def test_gives_up_after_the_retry_budget(proxy):
     proxy.fail(r"/admin/blobs/", 503, times=100)
     client, sleeps = client_for(proxy, retries=2)
