@@ -547,6 +547,7 @@ class FrontProxy:
     def __init__(self, registry: RegistryServer) -> None:
         self.registry = registry
         self.requests: list[RecordedRequest] = []
+        self.hooks: list[Callable[[RecordedRequest], None]] = []  # run on every request, before faults
         self._faults: list[_Fault] = []
         self._lock = threading.Lock()
         owner = self
@@ -561,6 +562,8 @@ class FrontProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 recorded = RecordedRequest(self.command, self.path, dict(self.headers.items()))
+                for hook in list(owner.hooks):
+                    hook(recorded)
                 fault = owner._take_fault(recorded)
                 if fault is not None:
                     if fault.action == "delay":
