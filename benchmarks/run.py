@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -44,17 +43,22 @@ t1 = time.perf_counter()
 if raw[:2] == b"\x1f\x8b":
     raw = gzip.decompress(raw)
 t2 = time.perf_counter()
-doc = orjson.loads(raw)
-t3 = time.perf_counter()
-# Again with the cyclic GC off: its passes over millions of new containers are most of the cost.
-del doc
-gc.collect()
-gc.disable()
-t4 = time.perf_counter()
-doc = orjson.loads(raw)
-t5 = time.perf_counter()
-sys.stdout.write(orjson.dumps({"read": t1 - t0, "gunzip": t2 - t1, "parse": t3 - t2, "parseNoGC": t5 - t4,
-                               "jsonBytes": len(raw)}).decode())
+figures = {"read": t1 - t0, "gunzip": t2 - t1, "jsonBytes": len(raw)}
+try:
+    doc = orjson.loads(raw)
+except orjson.JSONDecodeError as err:  # e.g. orjson refuses documents of about 2 GiB and more
+    figures["error"] = str(err)
+else:
+    t3 = time.perf_counter()
+    # Again with the cyclic GC off: its passes over millions of new containers cost a lot.
+    del doc
+    gc.collect()
+    gc.disable()
+    t4 = time.perf_counter()
+    doc = orjson.loads(raw)
+    t5 = time.perf_counter()
+    figures.update(parse=t3 - t2, parseNoGC=t5 - t4)
+sys.stdout.write(orjson.dumps(figures).decode())
 """
 
 SUMMARY_KEYS = (
@@ -72,6 +76,7 @@ class Measured:
     rc: int
     wall: float
     maxrss_mb: float
+    killed: str | None = None
 
 
 @dataclass(slots=True)
@@ -82,6 +87,7 @@ class Result:
     gunzip: float = 0.0
     parse: float = 0.0
     parse_nogc: float = 0.0
+    parse_error: str | None = None
     parse_rss_mb: float = 0.0
     walls: list[float] = field(default_factory=list)
     rss_mb: list[float] = field(default_factory=list)
@@ -110,33 +116,51 @@ def child_env() -> dict[str, str]:
     return env
 
 
-# Address-space cap for measured children (--mem-limit-gb): a 1M-image run that outgrows the
-# machine then fails with MemoryError instead of waking the OOM killer on a shared host.
+# RSS cap for measured children (--mem-limit-gb): a watchdog kills a child whose resident set
+# outgrows it, so a 1M-image run cannot wake the OOM killer on a shared host. (Not RLIMIT_AS:
+# orjson reserves about 12x the JSON size of address space up front and touches little of it.)
 MEM_LIMIT: int | None = None
+PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def _limit_memory() -> None:
-    if MEM_LIMIT:
-        resource.setrlimit(resource.RLIMIT_AS, (MEM_LIMIT, MEM_LIMIT))
+def _rss(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as handle:
+            return int(handle.read().split()[1]) * PAGE
+    except (OSError, IndexError, ValueError):
+        return 0
 
 
 def measure(cmd: Sequence[str], stdout: IO[Any] | int = subprocess.DEVNULL,
             stderr: IO[Any] | int = subprocess.DEVNULL, timeout: float | None = None) -> Measured:
     """Run `cmd`; wall time and the child's own peak RSS (wait4 rusage, not RUSAGE_CHILDREN)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(list(cmd), stdout=stdout, stderr=stderr, cwd=REPO, env=child_env(),
-                            preexec_fn=_limit_memory if MEM_LIMIT else None)
-    timer = threading.Timer(timeout, proc.kill) if timeout else None
-    if timer:
-        timer.start()
+    proc = subprocess.Popen(list(cmd), stdout=stdout, stderr=stderr, cwd=REPO, env=child_env())
+    killed: list[str] = []
+    done = threading.Event()
+
+    def watchdog() -> None:
+        deadline = start + timeout if timeout else None
+        while not done.wait(0.1):
+            if MEM_LIMIT and _rss(proc.pid) > MEM_LIMIT:
+                killed.append(f"killed: RSS over {MEM_LIMIT / 2**30:g} GiB")
+            elif deadline and time.perf_counter() > deadline:
+                killed.append(f"killed: over {timeout:g}s")
+            else:
+                continue
+            proc.kill()
+            return
+
+    thread = threading.Thread(target=watchdog, daemon=True)
+    thread.start()
     try:
         _, status, usage = os.wait4(proc.pid, 0)
     finally:
-        if timer:
-            timer.cancel()
+        done.set()
+        thread.join()
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here; keep Popen from waiting again
-    return Measured(proc.returncode, wall, usage.ru_maxrss / 1024)
+    return Measured(proc.returncode, wall, usage.ru_maxrss / 1024, killed[0] if killed else None)
 
 
 def pruneplan_cmd(override: str | None) -> list[str]:
@@ -163,12 +187,17 @@ def floor(path: Path, result: Result, tmp: Path, timeout: float | None) -> None:
     with open(out, "wb") as handle:
         m = measure([sys.executable, "-c", FLOOR_SCRIPT, str(path)], stdout=handle, stderr=sys.stderr, timeout=timeout)
     if m.rc != 0:
-        log(f"  orjson floor failed (exit {m.rc})")
+        log(f"  orjson floor failed ({m.killed or f'exit {m.rc}'})")
+        result.parse_error = m.killed or f"exit {m.rc}"
         return
     figures = orjson.loads(out.read_bytes())
-    result.gunzip, result.parse, result.json_bytes = figures["gunzip"], figures["parse"], figures["jsonBytes"]
-    result.parse_nogc = figures["parseNoGC"]
+    result.gunzip, result.json_bytes = figures["gunzip"], figures["jsonBytes"]
     result.parse_rss_mb = m.maxrss_mb
+    if "error" in figures:
+        result.parse_error = figures["error"].split(":")[0]
+        log(f"  floor: gunzip {result.gunzip:.2f}s, orjson.loads failed: {figures['error']}")
+        return
+    result.parse, result.parse_nogc = figures["parse"], figures["parseNoGC"]
     log(f"  floor: gunzip {result.gunzip:.2f}s, orjson.loads {result.parse:.2f}s "
         f"({result.parse_nogc:.2f}s with gc disabled), peak RSS {m.maxrss_mb:.0f} MB")
 
@@ -185,7 +214,7 @@ def analyze(path: Path, result: Result, tmp: Path, cmd: list[str], extra: list[s
         if m.rc not in (0, 1) or not plan.exists():
             tail = (tmp / "analyze.err").read_bytes()[-2000:].decode(errors="replace").strip().splitlines()
             # The last stderr line names the cause (MemoryError, error: ...); keep the table intact.
-            result.failure = f"exit {m.rc}" + (f": {tail[-1].strip()[:120].replace('|', '/')}" if tail else "")
+            result.failure = m.killed or (f"exit {m.rc}" + (f": {tail[-1].strip()[:120].replace('|', '/')}" if tail else ""))
             log(f"  analyze run {run + 1} failed: {result.failure}")
             return
         result.walls.append(m.wall)
@@ -242,7 +271,9 @@ def tables(results: list[Result], repeat: int) -> str:
         else:
             wall, rss = f"failed ({r.failure})", "–"
         help_s = f"{statistics.median(r.help_walls):.2f}" if r.help_walls else "–"
-        if r.json_bytes:
+        if r.parse_error:
+            parse = f"{mb(r.json_bytes)} | {r.gunzip:.2f} | failed ({r.parse_error}) | {r.parse_rss_mb:,.0f}"
+        elif r.json_bytes:
             parse = f"{mb(r.json_bytes)} | {r.gunzip:.2f} | {r.parse:.2f} ({r.parse_nogc:.2f}) | {r.parse_rss_mb:,.0f}"
         else:
             parse = "– | – | failed | –"
@@ -272,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="extra argument for analyze (repeatable), e.g. --analyze-arg=-q")
     parser.add_argument("--timeout", type=float, default=None, help="kill a child after this many seconds")
     parser.add_argument("--mem-limit-gb", type=float, default=None,
-                        help="cap each measured child's address space (RLIMIT_AS) at this many GB")
+                        help="kill a measured child whose RSS exceeds this many GiB")
     parser.add_argument("--profile", action="store_true", help="also profile one analyze run of the largest size")
     parser.add_argument("--profile-top", type=int, default=25)
     args = parser.parse_args(argv)
@@ -284,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--sizes and --repeat must be positive")
     cmd = pruneplan_cmd(args.pruneplan)
     global MEM_LIMIT
-    MEM_LIMIT = int(args.mem_limit_gb * 2**30) if args.mem_limit_gb else None
+    MEM_LIMIT = int(args.mem_limit_gb * 2**30) if args.mem_limit_gb else None  # noqa: PLW0603
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="pruneplan-bench-") as tmp_dir:
         tmp = Path(tmp_dir)
