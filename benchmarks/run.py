@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shlex
 import statistics
 import subprocess
 import sys
@@ -151,20 +152,22 @@ def measure(cmd: Sequence[str], stdout: IO[Any] | int = subprocess.DEVNULL,
             proc.kill()
             return
 
-    thread = threading.Thread(target=watchdog, daemon=True)
-    thread.start()
+    thread = threading.Thread(target=watchdog, daemon=True) if MEM_LIMIT or timeout else None
+    if thread:
+        thread.start()
     try:
         _, status, usage = os.wait4(proc.pid, 0)
     finally:
         done.set()
-        thread.join()
+        if thread:
+            thread.join()
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here; keep Popen from waiting again
     return Measured(proc.returncode, wall, usage.ru_maxrss / 1024, killed[0] if killed else None)
 
 
 def pruneplan_cmd(override: str | None) -> list[str]:
-    return override.split() if override else [sys.executable, "-m", "pruneplan.cli"]
+    return shlex.split(override) if override else [sys.executable, "-m", "pruneplan.cli"]
 
 
 def ensure_dump(n: int, seed: int, data_dir: Path) -> Path:
