@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import sys
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -11,6 +12,9 @@ from typing import Any, Iterator
 
 import orjson
 import pytest
+
+# benchmarks/ is not an installed package; make it importable under plain `pytest` too.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.generate import CLUSTER, COLLECTED_AT, generate
 from pruneplan.dumpformat import load_inputs
