@@ -16,8 +16,8 @@ import pytest
 # benchmarks/ is not an installed package; make it importable under plain `pytest` too.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.generate import CLUSTER, COLLECTED_AT, generate
-from pruneplan.dumpformat import load_inputs
+from benchmarks.generate import CLUSTER, COLLECTED_AT, generate  # noqa: E402
+from pruneplan.dumpformat import load_inputs  # noqa: E402
 
 N_IMAGES = 300
 LIST_TYPES = {
