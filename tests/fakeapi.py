@@ -429,6 +429,8 @@ class FakeAPI:
             return self._replace(res, namespace, name, sub, req)
         if req.method == "DELETE" and sub is None:
             return self._delete(res, namespace, name, req)
+        if req.method == "PATCH" and sub is None:
+            return self._patch(res, namespace, name, req)
         raise _Reply(405, status_body(405, f"the server does not allow this method on {res.qualified}"))
 
     def _groups(self) -> list[dict[str, Any]]:
@@ -541,6 +543,33 @@ class FakeAPI:
             reason="Conflict",
             details={"name": name, "group": res.group, "kind": res.resource},
         ))
+
+    def _patch(self, res: Resource, namespace: str, name: str, req: LoggedRequest) -> tuple[int, Any, dict[str, str]]:
+        """Merge patches (JSON merge patch; a strategic merge patch of maps behaves the same)."""
+        kind = req.headers.get("content-type", "").split(";")[0].strip()
+        if kind not in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
+            raise _Reply(415, status_body(415, f"the body of the request was in an unknown format - accepted media types include: application/merge-patch+json, application/strategic-merge-patch+json ({kind})"))
+        patch = self._body(req)
+
+        def merge(target: Any, change: Any) -> Any:
+            if not isinstance(change, dict):
+                return copy.deepcopy(change)
+            out = dict(target) if isinstance(target, dict) else {}
+            for key, value in change.items():
+                if value is None:
+                    out.pop(key, None)
+                else:
+                    out[key] = merge(out.get(key), value)
+            return out
+
+        with self._lock:
+            current = self._bucket(res).get((namespace, name))
+            if current is None:
+                raise _Reply(404, status_body(404, f'{res.qualified} "{name}" not found', details={"name": name, "kind": res.resource}))
+            updated = merge(current, {k: v for k, v in patch.items() if k != "status"})
+            updated["metadata"]["resourceVersion"] = self._next_rv()
+            self._bucket(res)[(namespace, name)] = updated
+            return 200, copy.deepcopy(updated), {}
 
     def _replace(self, res: Resource, namespace: str, name: str, sub: str | None, req: LoggedRequest) -> tuple[int, Any, dict[str, str]]:
         body = self._body(req)

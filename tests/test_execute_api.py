@@ -241,3 +241,30 @@ def test_killed_at_any_write_then_resumed_completes_the_plan(env, kill_at):
                 assert not was_planned
                 if item["image"] not in images_left:
                     assert item["image"] not in {d["name"] for d in doc["imageDeletions"]}
+
+
+def test_restart_registry_rolls_out_the_registry_deployment(env):
+    env.api.add({"kind": "Deployment", "apiVersion": "apps/v1",
+                 "metadata": {"namespace": "openshift-image-registry", "name": "image-registry"},
+                 "spec": {"template": {"metadata": {"labels": {"app": "registry"}},
+                                       "spec": {"containers": [{"name": "registry", "image": "quay.io/openshift/registry"}]}}}})
+    plan = env.plan(NO_REGISTRY)
+    result = env.execute(plan, "--confirm", "--restart-registry")
+    assert result.code == 0, result.err
+    deployment = env.api.get("deployments", "image-registry", "openshift-image-registry")
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert "kubectl.kubernetes.io/restartedAt" in annotations
+    assert deployment["spec"]["template"]["metadata"]["labels"] == {"app": "registry"}
+    assert "Restarted deployment openshift-image-registry/image-registry" in result.out
+
+
+def test_json_report_lists_performed_and_skipped_actions(env):
+    plan = env.plan(NO_REGISTRY)
+    doc = load(plan)
+    result = env.execute(plan, "--confirm", "--format", "json")
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert report["dryRun"] is False
+    assert report["summary"]["deletedImages"] == len(doc["imageDeletions"])
+    assert {p["key"] for p in report["performed"]} >= {f"image {d['name']}" for d in doc["imageDeletions"]}
+    assert all(p["status"] in ("ok", "notfound") for p in report["performed"])
