@@ -39,8 +39,11 @@ def explain_command(
         keep_younger_than=keep_younger_than, prune_over_size_limit=prune_over_size_limit, all_images=all_images,
         namespace=namespace, ignore_invalid_refs=ignore_invalid_refs, prune_registry=prune_registry,
     )
+    from .run import no_cyclic_gc
+
     try:
-        analysis = decide(request)[0]
+        with no_cyclic_gc():
+            analysis = decide(request)[0]
     except BuildGraphError as err:
         print(err.report(), file=sys.stderr)
         raise

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 
 from pruneplan.dumpformat import LoadedInputs, load_inputs
 from pruneplan.errors import EXIT_FAILURE, EXIT_IO, PrunePlanError
@@ -91,7 +94,27 @@ def decide(request: AnalyzeRequest) -> tuple[Analysis, LoadedInputs, Policy, flo
     return analyze(loaded, policy), loaded, policy, valid_for / 1e9
 
 
+@contextmanager
+def no_cyclic_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while millions of long-lived objects are built.
+
+    Nothing analyze builds needs it (no reference cycles are dropped), and on a 100k-image dump
+    its repeated full passes were a third of the run time (benchmarks profile)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def run_analyze(request: AnalyzeRequest) -> None:
+    with no_cyclic_gc():
+        _run_analyze(request)
+
+
+def _run_analyze(request: AnalyzeRequest) -> None:
     try:
         analysis, loaded, _, valid_for = decide(request)
     except BuildGraphError as err:

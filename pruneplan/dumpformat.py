@@ -100,6 +100,12 @@ def decode_document(raw: bytes, path: str) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as err:
+        if "Not enough memory" in str(err):
+            # orjson reserves about 12 bytes per input byte up front; the kernel refused that
+            raise InputError(
+                f"{path}: too large to parse in memory ({len(raw) / 2**30:.1f} GiB of JSON); "
+                "analyze it on a machine with more memory"
+            ) from None
         raise InputError(f"{path}: invalid JSON: {err}") from None
 
 
