@@ -13,7 +13,7 @@ from typing import Any, Iterable
 from pruneplan.errors import InputError
 from pruneplan.goduration import go_quote
 
-from .reference import ReferenceError, parse_image_stream_image_name, parse_image_stream_tag_name, parse_reference
+from pruneplan.reference import InvalidReference, parse_image_stream_image_name, parse_image_stream_tag_name, parse_reference
 
 _intern = sys.intern
 
@@ -94,7 +94,7 @@ class _Analyzer:
         """§3.3: only HOST/NS/NAME references protect; the host is ignored."""
         try:
             ref = parse_reference(text)
-        except ReferenceError as err:
+        except InvalidReference as err:
             self._record_bad(_bad(referrer, via, "image", text, err))
             return
         if not ref.registry or not ref.namespace or "/" in ref.name:
@@ -153,7 +153,7 @@ class _Analyzer:
         elif kind == "ImageStreamImage":
             try:
                 stream, image_id = parse_image_stream_image_name(name)
-            except ReferenceError as err:
+            except InvalidReference as err:
                 self._record_bad(_bad(referrer, "", "ImageStreamImage", name, err))
                 return
             key = (_intern(namespace), _intern(stream), _intern(image_id))
@@ -161,7 +161,7 @@ class _Analyzer:
         elif kind == "ImageStreamTag":
             try:
                 stream, tag = parse_image_stream_tag_name(name)
-            except ReferenceError as err:
+            except InvalidReference as err:
                 self._record_bad(_bad(referrer, "", "ImageStreamTag", name, err))
                 return
             key = (_intern(namespace), _intern(stream), _intern(tag))

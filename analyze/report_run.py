@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from dataclasses import dataclass, field
 
-from pruneplan.errors import EXIT_BAD_INPUT, EXIT_IO, EXIT_USAGE, PrunePlanError
+from pruneplan.files import write_or_fail
+from pruneplan.errors import EXIT_BAD_INPUT, EXIT_USAGE, PrunePlanError
 from pruneplan.planformat import parse_plan
 from pruneplan.signing import SIGNATURE_SUFFIX, verify_plan
 from pruneplan.timefmt import parse_user_time
@@ -127,22 +127,5 @@ def run_report(request: ReportRequest) -> None:
 
 
 def write_report(path: str, data: bytes) -> None:
-    """Write through a temporary file renamed into place: a failure leaves no partial report
-    (and an older report at `path` untouched). The report gets the usual umask-based mode, not
-    mkstemp's 0600: it is meant to be shared."""
-    directory = os.path.dirname(os.path.abspath(path))
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".pruneplan-report-", dir=directory)
-    except OSError as err:
-        raise PrunePlanError(f"cannot write {path}: {err.strerror or err}", EXIT_IO) from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except OSError as err:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise PrunePlanError(f"cannot write {path}: {err.strerror or err}", EXIT_IO) from None
+    """A failure leaves no partial report and an older one untouched; the usual umask mode."""
+    write_or_fail(path, data, 0o666, replace=True)

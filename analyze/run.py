@@ -5,13 +5,13 @@ from __future__ import annotations
 import gc
 import os
 import sys
-import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
 from pruneplan.dumpformat import LoadedInputs, load_inputs
-from pruneplan.errors import EXIT_FAILURE, EXIT_IO, PrunePlanError
+from pruneplan.errors import EXIT_FAILURE, PrunePlanError
+from pruneplan.files import write_or_fail
 from pruneplan.planformat import dump_plan
 from pruneplan.policy import Policy, build_policy, parse_duration_flag
 from pruneplan.timefmt import parse_time, parse_user_time
@@ -50,26 +50,6 @@ def resolve_now(request_now: str | None, loaded: LoadedInputs) -> float:
         return parse_time(collected)
     except ValueError:
         raise PrunePlanError(f"dump collection time {collected!r} is not an RFC 3339 time", 3) from None
-
-
-def write_atomically(path: str, data: bytes) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".pruneplan-", dir=directory)
-    except OSError as err:
-        raise PrunePlanError(f"cannot write {path}: {err.strerror or err}", EXIT_IO) from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            # mkstemp makes the file 0600; a plan is for reviewers, so give it the usual umask mode
-            umask = os.umask(0)
-            os.umask(umask)
-            os.fchmod(handle.fileno(), 0o666 & ~umask)
-        os.replace(tmp, path)
-    except OSError as err:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise PrunePlanError(f"cannot write {path}: {err.strerror or err}", EXIT_IO) from None
 
 
 def decide(request: AnalyzeRequest) -> tuple[Analysis, LoadedInputs, Policy, float]:
@@ -123,7 +103,7 @@ def _run_analyze(request: AnalyzeRequest) -> None:
     for name, count in sorted(loaded_notes(loaded).items()):
         print(f"note: {name}: {count}", file=sys.stderr)
     plan = build_plan(analysis, loaded, valid_for)
-    write_atomically(request.output, dump_plan(plan))
+    write_or_fail(request.output, dump_plan(plan), 0o666, replace=True)  # umask applies
     if request.sign_key:
         from pruneplan.signing import write_signature
 

@@ -15,23 +15,12 @@ import re
 from typing import Any, Callable
 from urllib.parse import urlsplit, urlunsplit
 
+from pruneplan.reference import InvalidReference, match_reference
 from pruneplan.errors import PrunePlanError
 
 HASH_CHARS = 16  # 64 bits: collisions are detected anyway, and refused
 MIN_KEY_BYTES = 16
 
-# The reference grammar of library-go's fork of docker/distribution (oc-prune-rules.md §3.4).
-# `[-]+` instead of the original `[-]*` accepts the same strings without exponential backtracking.
-_ALNUM = r"[a-z0-9]+"
-_COMPONENT = rf"{_ALNUM}(?:(?:[._]|__|-+){_ALNUM})*"
-_DOMAIN_LABEL = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-_DOMAIN = rf"{_DOMAIN_LABEL}(?:\.{_DOMAIN_LABEL})*(?::[0-9]+)?"
-_NAME = rf"(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*"
-_TAG = r"\w[\w.-]{0,127}"
-_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
-_REFERENCE = re.compile(rf"({_NAME})(?::({_TAG}))?(?:@({_DIGEST}))?", re.ASCII)
-_DIGEST_HEX_LENGTH = {"sha256": 64, "sha384": 96, "sha512": 128}
-MAX_NAME_LENGTH = 255
 
 # Every pseudonym this module makes; used to map text back to the original names.
 PSEUDONYM = re.compile(
@@ -52,17 +41,11 @@ class RedactionError(PrunePlanError):
 
 def parse_reference(ref: str) -> tuple[str, str | None, str | None] | None:
     """(name, tag, digest) when `ref` parses under the reference grammar, else None."""
-    match = _REFERENCE.fullmatch(ref)
-    if match is None:
+    try:
+        name, tag, digest = match_reference(ref)
+    except InvalidReference:
         return None
-    name, tag, digest = match.groups()
-    if len(name) > MAX_NAME_LENGTH:
-        return None
-    if digest is not None:
-        algorithm, _, hex_part = digest.partition(":")
-        if _DIGEST_HEX_LENGTH.get(algorithm) != len(hex_part):
-            return None
-    return name, tag, digest
+    return name, tag or None, digest or None
 
 
 def _split_port(host: str) -> tuple[str, str]:

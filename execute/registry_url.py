@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from analyze.reference import ReferenceError, parse_reference
+from pruneplan.reference import InvalidReference, parse_reference
 from pruneplan.errors import EXIT_FAILURE, PrunePlanError
 from pruneplan.timefmt import ZERO, parse_time
 
@@ -245,7 +245,7 @@ def determine_registry_host(
     else:
         try:
             ref = parse_reference(pull_spec)
-        except ReferenceError as exc:
+        except InvalidReference as exc:
             reason = f'unable to parse "{pull_spec}": {exc}'
         else:
             if ref.registry:

@@ -15,7 +15,6 @@ import base64
 import binascii
 import hashlib
 import os
-import secrets
 import time
 from dataclasses import dataclass
 from typing import Any, Sequence, Union
@@ -24,6 +23,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, utils
 
+from .files import write_or_fail
 from .errors import (
     EXIT_BAD_INPUT,
     EXIT_BAD_KEY,
@@ -64,45 +64,6 @@ class VerifiedPlan:
 # Writing files
 
 
-def _write_file(path: str, data: bytes, mode: int, replace: bool) -> None:
-    """Write `data` to `path`, the file being created with `mode` from the start.
-
-    replace=False creates the file exclusively (O_EXCL), so an existing file is never touched.
-    replace=True writes a sibling temporary file and renames it over `path`: readers see the
-    old or the new content, never a partial one, and a replaced file gets `mode` rather than
-    keeping the old file's permissions.
-    """
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-    if replace:
-        directory, name = os.path.split(os.path.abspath(path))
-        target = os.path.join(directory, f".{name}.{secrets.token_hex(6)}.tmp")
-    else:
-        target = path
-    fd = os.open(target, flags, mode)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if replace:
-            os.replace(target, path)
-    except BaseException:
-        try:
-            os.unlink(target)
-        except OSError:
-            pass
-        raise
-
-
-def _write_or_fail(path: str, data: bytes, mode: int, replace: bool) -> None:
-    try:
-        _write_file(path, data, mode, replace)
-    except FileExistsError:
-        raise PrunePlanError(f"{path} already exists (use --force to overwrite it)", EXIT_IO) from None
-    except OSError as err:
-        raise PrunePlanError(f"cannot write {path}: {err.strerror or err}", EXIT_IO) from None
-
-
 # ---------------------------------------------------------------------------------------------
 # Keys
 
@@ -132,8 +93,8 @@ def generate_key(path: str, key_type: str = "ecdsa-p256", force: bool = False) -
     public_pem = private.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    _write_or_fail(path, private_pem, 0o600, replace=force)
-    _write_or_fail(public_path, public_pem, 0o644, replace=force)
+    write_or_fail(path, private_pem, 0o600, replace=force)
+    write_or_fail(public_path, public_pem, 0o644, replace=force)
     return path, public_path
 
 
@@ -224,7 +185,7 @@ def write_signature(plan_path: str, private_key_path: str) -> str:
         raise PrunePlanError(f"cannot read plan {plan_path}: {err.strerror or err}", EXIT_BAD_INPUT) from None
     signature = sign_bytes(data, private_key_path)
     sig_path = plan_path + SIGNATURE_SUFFIX
-    _write_or_fail(sig_path, signature, 0o644, replace=True)
+    write_or_fail(sig_path, signature, 0o644, replace=True)
     return sig_path
 
 

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyze.reference import (
-    ReferenceError,
+from pruneplan.reference import (
+    InvalidReference,
     parse_image_stream_image_name,
     parse_image_stream_tag_name,
     parse_reference,
@@ -36,7 +36,7 @@ def redactor() -> Redactor:
 def parsed(ref: str):
     try:
         return parse_reference(ref)
-    except ReferenceError:
+    except InvalidReference:
         return None
 
 
@@ -130,7 +130,7 @@ def test_redaction_never_changes_how_analyze_reads_a_reference(ref):
 def outcome(parse, value):
     try:
         return parse(value)
-    except ReferenceError:
+    except InvalidReference:
         return None
 
 

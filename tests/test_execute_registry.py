@@ -3,7 +3,6 @@ it), a front proxy playing OpenShift's /admin/blobs, and the stateful fake API."
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess

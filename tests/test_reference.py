@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from analyze.reference import (
+from pruneplan.reference import (
     ImageReference,
-    ReferenceError,
+    InvalidReference,
     parse_image_stream_image_name,
     parse_image_stream_tag_name,
     parse_reference,
@@ -61,14 +61,14 @@ def test_registry_only_reference_has_no_name():
     ],
 )
 def test_invalid_references_give_upstream_errors(spec, message):
-    with pytest.raises(ReferenceError) as err:
+    with pytest.raises(InvalidReference) as err:
         parse_reference(spec)
     assert str(err.value) == message
 
 
 def test_pathological_reference_is_rejected_quickly():
     # Python's backtracking engine must not blow up where Go's RE2 is linear.
-    with pytest.raises(ReferenceError):
+    with pytest.raises(InvalidReference):
         parse_reference("a" + "-a" * 5000 + "!")
 
 
@@ -82,7 +82,7 @@ def test_pathological_reference_is_rejected_quickly():
     ],
 )
 def test_image_stream_image_name_errors(value, message):
-    with pytest.raises(ReferenceError) as err:
+    with pytest.raises(InvalidReference) as err:
         parse_image_stream_image_name(value)
     assert str(err.value) == message
 
@@ -102,6 +102,6 @@ def test_image_stream_image_id_is_not_validated_as_digest():
     ],
 )
 def test_image_stream_tag_name_errors(value, message):
-    with pytest.raises(ReferenceError) as err:
+    with pytest.raises(InvalidReference) as err:
         parse_image_stream_tag_name(value)
     assert str(err.value) == message

@@ -1,5 +1,8 @@
 """Docker image references as upstream reads them (rules §3.4).
 
+Shared knowledge: analyze decides with it, collect's redaction keeps references parseable with it,
+execute finds the registry host with it.
+
 The grammar is library-go's fork of docker/distribution's reference package, followed by
 library-go's split into registry / namespace / name. Error texts are upstream's. Components are
 written without the empty-separator alternation of the original regex, which is the same
@@ -23,7 +26,7 @@ NAME_TOTAL_LENGTH_MAX = 255
 _DIGEST_HEX_LENGTH = {"sha256": 64, "sha384": 96, "sha512": 128}
 
 
-class ReferenceError(ValueError):
+class InvalidReference(ValueError):
     """A reference upstream refuses; str() is upstream's message."""
 
 
@@ -40,26 +43,31 @@ def _validate_digest(digest: str) -> None:
     algorithm, _, hex_part = digest.partition(":")
     expected = _DIGEST_HEX_LENGTH.get(algorithm)
     if expected is None:
-        raise ReferenceError("unsupported digest algorithm")
+        raise InvalidReference("unsupported digest algorithm")
     if len(hex_part) != expected:
-        raise ReferenceError("invalid checksum digest length")
+        raise InvalidReference("invalid checksum digest length")
 
 
-def parse_reference(spec: str) -> ImageReference:
-    """Parse like library-go's reference.Parse; raise ReferenceError with upstream's text."""
+def match_reference(spec: str) -> tuple[str, str, str]:
+    """The grammar alone: (name with its host, tag, digest); InvalidReference with upstream's text."""
     match = _REFERENCE.fullmatch(spec)
     if match is None:
         if spec == "":
-            raise ReferenceError("repository name must have at least one component")
+            raise InvalidReference("repository name must have at least one component")
         if _REFERENCE.fullmatch(spec.lower()) is not None:
-            raise ReferenceError("repository name must be lowercase")
-        raise ReferenceError("invalid reference format")
+            raise InvalidReference("repository name must be lowercase")
+        raise InvalidReference("invalid reference format")
     full_name, tag, digest = match.group(1), match.group(2) or "", match.group(3) or ""
     if len(full_name) > NAME_TOTAL_LENGTH_MAX:
-        raise ReferenceError(f"repository name must not be more than {NAME_TOTAL_LENGTH_MAX} characters")
+        raise InvalidReference(f"repository name must not be more than {NAME_TOTAL_LENGTH_MAX} characters")
     if digest:
         _validate_digest(digest)
+    return full_name, tag, digest
 
+
+def parse_reference(spec: str) -> ImageReference:
+    """Parse like library-go's reference.Parse; raise InvalidReference with upstream's text."""
+    full_name, tag, digest = match_reference(spec)
     slash = full_name.find("/")
     registry_only = slash == -1 and ("." in full_name or full_name.startswith("localhost"))
     if registry_only:
@@ -83,10 +91,10 @@ def parse_image_stream_image_name(value: str) -> tuple[str, str]:
 
     parts = value.split("@", 2)
     if len(parts) != 2:
-        raise ReferenceError(f"expected exactly one @ in the isimage name {go_quote(value)}")
+        raise InvalidReference(f"expected exactly one @ in the isimage name {go_quote(value)}")
     name, image_id = parts
     if not name or not image_id:
-        raise ReferenceError(f"image stream image name {go_quote(value)} must have a name and ID")
+        raise InvalidReference(f"image stream image name {go_quote(value)} must have a name and ID")
     return name, image_id
 
 
@@ -95,11 +103,11 @@ def parse_image_stream_tag_name(value: str) -> tuple[str, str]:
     from pruneplan.goduration import go_quote
 
     if "@" in value:
-        raise ReferenceError(f"{go_quote(value)} is an image stream image, not an image stream tag")
+        raise InvalidReference(f"{go_quote(value)} is an image stream image, not an image stream tag")
     parts = value.split(":", 2)
     if len(parts) != 2:
-        raise ReferenceError(f"expected exactly one : delimiter in the istag {go_quote(value)}")
+        raise InvalidReference(f"expected exactly one : delimiter in the istag {go_quote(value)}")
     name, tag = parts
     if not name or not tag:
-        raise ReferenceError(f"image stream tag name {go_quote(value)} must have a name and a tag")
+        raise InvalidReference(f"image stream tag name {go_quote(value)} must have a name and a tag")
     return name, tag
