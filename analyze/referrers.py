@@ -32,10 +32,6 @@ LATE_POD_SPEC_REFERRERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("cronjobs", "cronjob", ("spec", "jobTemplate", "spec", "template", "spec")),
 )
 BUILD_REFERRERS = (("builds", "build"), ("buildconfigs", "buildconfig"))
-ANALYSIS_ORDER = (
-    "pod", "replicationcontroller", "deploymentconfig", "replicaset", "deployment", "daemonset",
-    "build", "buildconfig", "statefulset", "job", "cronjob",
-)
 RUNNING_PHASES = frozenset({"Running", "Pending"})
 
 TagKey = tuple[str, str, str]  # (namespace, stream name, tag)
