@@ -65,7 +65,7 @@ def _referrers_of(analysis: Analysis, node: tuple) -> list[str]:
     return sorted(out)
 
 
-def _item(analysis: Analysis, ns: str, name: str, tag: str, index: int) -> dict[str, Any]:
+def history_item(analysis: Analysis, ns: str, name: str, tag: str, index: int) -> dict[str, Any]:
     stream = next(s for s in analysis.streams if s.namespace == ns and s.name == name)
     history = next(t for t in stream.tags if t.tag == tag)
     rule = analysis.graph.nodes[("item", ns, name, tag, index)].get("rule")
@@ -91,7 +91,7 @@ def _items_naming(analysis: Analysis, digest: str) -> list[dict[str, Any]]:
     if node not in graph:
         return []
     items = sorted(p for p in graph.predecessors(node) if p[0] == "item")
-    return [_item(analysis, *item[1:]) for item in items]
+    return [history_item(analysis, *item[1:]) for item in items]
 
 
 def _lists_containing(analysis: Analysis, digest: str) -> list[str]:
@@ -143,7 +143,7 @@ def explain_image(analysis: Analysis, digest: str) -> dict[str, Any]:
 def explain_missing_image(analysis: Analysis, digest: str) -> dict[str, Any] | None:
     """A digest that history items name but no Image object has (§4.2 c)."""
     items = [
-        _item(analysis, stream.namespace, stream.name, tag.tag, index)
+        history_item(analysis, stream.namespace, stream.name, tag.tag, index)
         for stream in analysis.streams
         for tag in stream.tags
         for index, image in enumerate(tag.images)
@@ -170,7 +170,7 @@ def explain_istag(analysis: Analysis, ns: str, name: str, tag: str) -> dict[str,
     if history is None:
         tags = ", ".join(t.tag for t in stream.tags) or "none"
         raise PrunePlanError(f"image stream {ns}/{name} has no tag {tag} in its status (tags: {tags})")
-    items = [_item(analysis, ns, name, tag, index) for index in range(len(history.images))]
+    items = [history_item(analysis, ns, name, tag, index) for index in range(len(history.images))]
     removed = sum(item["verdict"] == "pruned" for item in items)
     verdict = "pruned" if removed == len(items) else "kept"
     return {

@@ -91,9 +91,9 @@ class StageOneWork:
 
 
 def _item_reason(fresh: Analysis, ns: str, name: str, tag: str, index: int) -> str:
-    from analyze.explain import _item  # the same evidence explain prints
+    from analyze.explain import history_item  # the same evidence explain prints
 
-    item = _item(fresh, ns, name, tag, index)
+    item = history_item(fresh, ns, name, tag, index)
     reason = f"{item['where']} is now kept ({item['rule']}: {item['description']})"
     used = item.get("usedBy")
     if used and used["total"]:
