@@ -45,6 +45,17 @@ class Analysis:
     stream_outcomes: list[StreamOutcome]
     stage2: Stage2 | None  # None for a namespaced run
     warnings: list[str] = field(default_factory=list)
+    _blob_index: dict[str, list[str]] | None = None
+
+    def blob_users(self, digest: str) -> list[str]:
+        """Images that use `digest` as a layer, their config or their own manifest, by name."""
+        if self._blob_index is None:
+            index: dict[str, list[str]] = {}
+            for name in sorted(self.images):
+                for blob in dict.fromkeys((*self.images[name].blobs, name)):
+                    index.setdefault(blob, []).append(name)
+            self._blob_index = index
+        return self._blob_index.get(digest, [])
 
     @property
     def errors(self) -> list[str]:

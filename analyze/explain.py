@@ -184,9 +184,7 @@ def explain_istag(analysis: Analysis, ns: str, name: str, tag: str) -> dict[str,
 
 
 def explain_blob(analysis: Analysis, digest: str) -> dict[str, Any]:
-    graph = analysis.graph
-    node = ("blob", digest)
-    users = sorted(p[1] for p in graph.predecessors(node)) if node in graph else []
+    users = analysis.blob_users(digest)
     if not users:
         raise PrunePlanError(f"{digest} is neither an image nor a blob of any image in the dump")
     freed = _freed_blobs(analysis)
@@ -232,10 +230,8 @@ def explain(analysis: Analysis, target: str) -> list[dict[str, Any]]:
     answers = []
     if target in analysis.images:
         answers.append(explain_image(analysis, target))
-    node = ("blob", target)
-    if node in analysis.graph and any(p[1] != target for p in analysis.graph.predecessors(node)) or (
-        target not in analysis.images and node in analysis.graph
-    ):
+    users = analysis.blob_users(target)
+    if any(user != target for user in users) or (target not in analysis.images and users):
         answers.append(explain_blob(analysis, target))
     if not answers:
         missing = explain_missing_image(analysis, target)

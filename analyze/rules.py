@@ -181,18 +181,20 @@ def prune_images(
             counts[image.name] += 1
             counts.update(image.blobs)
 
+    # Kept images share one outcome per rule: a kept outcome frees no blob and is never changed.
+    kept = {rule: ImageOutcome(rule) for rule in (KEEP_REFERENCED, KEEP_CHILD_OF_LIST, KEEP_STAGE2_HALTED, KEEP_UNMANAGED, KEEP_IMAGE_YOUNG)}
     for name in sorted(images):
         image = images[name]
         if name in used:
-            outcomes[name] = ImageOutcome(KEEP_REFERENCED)
+            outcomes[name] = kept[KEEP_REFERENCED]
         elif name in list_children:
-            outcomes[name] = ImageOutcome(KEEP_CHILD_OF_LIST)
+            outcomes[name] = kept[KEEP_CHILD_OF_LIST]
         elif halted is not None:
-            outcomes[name] = ImageOutcome(KEEP_STAGE2_HALTED)
+            outcomes[name] = kept[KEEP_STAGE2_HALTED]
         elif not policy.all_images and not image.managed:
-            outcomes[name] = ImageOutcome(KEEP_UNMANAGED)
+            outcomes[name] = kept[KEEP_UNMANAGED]
         elif not over_size and image.created > threshold:
-            outcomes[name] = ImageOutcome(KEEP_IMAGE_YOUNG)
+            outcomes[name] = kept[KEEP_IMAGE_YOUNG]
         else:
             outcome = ImageOutcome(DELETE_UNREFERENCED)
             if policy.prune_registry:
