@@ -75,7 +75,9 @@ def scope_objects(objects: dict[str, list[dict[str, Any]]], namespace: str | Non
     return scoped
 
 
-def analyze(loaded: LoadedInputs, policy: Policy) -> Analysis:
+def analyze(loaded: LoadedInputs, policy: Policy, *, release_raw: bool = False) -> Analysis:
+    """Decide. With release_raw the loaded raw objects are dropped as soon as the model and the
+    references are built (the analyze command needs only their counts afterwards)."""
     if loaded.namespace is not None and policy.namespace != loaded.namespace:
         raise PrunePlanError(
             f"the dump was collected for namespace {loaded.namespace} only; analyze it with -n {loaded.namespace}"
@@ -91,6 +93,9 @@ def analyze(loaded: LoadedInputs, policy: Policy) -> Analysis:
     refs = analyze_references(objects, threshold=policy.threshold, ignore_invalid_refs=policy.ignore_invalid_refs)
     if refs.bad:
         raise BuildGraphError(refs.unique_bad())
+    del objects
+    if release_raw:
+        loaded.release()
 
     graph = build_graph(streams, images, refs)
     outcomes = [prune_stream(s, images, refs, policy, limits) for s in streams]

@@ -35,6 +35,7 @@ class AnalyzeRequest:
     valid_for: str = "168h"
     sign_key: str | None = None
     quiet: bool = False
+    release_raw: bool = True  # the plan needs only the counts of the raw objects
 
 
 def resolve_now(request_now: str | None, loaded: LoadedInputs) -> float:
@@ -71,7 +72,7 @@ def decide(request: AnalyzeRequest) -> tuple[Analysis, LoadedInputs, Policy, flo
         raise PrunePlanError("--valid-for must be greater than 0")
     loaded = load_inputs(request.inputs)
     policy = policy.with_now(resolve_now(request.now, loaded))
-    return analyze(loaded, policy), loaded, policy, valid_for / 1e9
+    return analyze(loaded, policy, release_raw=request.release_raw), loaded, policy, valid_for / 1e9
 
 
 @contextmanager

@@ -46,6 +46,7 @@ class LoadedInputs:
     inputs: list[InputFile]
     duplicates: int = 0
     ignored_kinds: dict[str, int] = field(default_factory=dict)
+    released_counts: dict[str, int] | None = None
 
     @property
     def dump_sha256(self) -> str:
@@ -73,7 +74,16 @@ class LoadedInputs:
         return known[0] if known else None
 
     def counts(self) -> dict[str, int]:
+        if self.released_counts is not None:
+            return dict(self.released_counts)
         return {k.resource: len(self.objects[k.resource]) for k in KINDS}
+
+    def release(self) -> None:
+        """Drop the raw objects (keeping their counts) once a reader has built what it needs:
+        on a big dump they are most of the memory."""
+        self.released_counts = self.counts()
+        for resource in self.objects:
+            self.objects[resource] = []
 
 
 def read_bytes(path: str) -> bytes:
