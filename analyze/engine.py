@@ -62,6 +62,13 @@ class Analysis:
         return list(self.stage2.errors) if self.stage2 else []
 
 
+MODEL_LOADERS = {"images": load_image, "imagestreams": load_stream}
+
+
+def _namespace_of(obj: Any) -> str | None:
+    return obj.namespace if isinstance(obj, Stream) else obj["metadata"].get("namespace")
+
+
 def scope_objects(objects: dict[str, list[dict[str, Any]]], namespace: str | None) -> dict[str, list[dict[str, Any]]]:
     """With --namespace every list but Images is limited to that namespace (§4.6)."""
     if namespace is None:
@@ -69,9 +76,7 @@ def scope_objects(objects: dict[str, list[dict[str, Any]]], namespace: str | Non
     scoped: dict[str, list[dict[str, Any]]] = {}
     for kind in KINDS:
         items = objects.get(kind.resource, [])
-        scoped[kind.resource] = (
-            [o for o in items if o["metadata"].get("namespace") == namespace] if kind.namespaced else items
-        )
+        scoped[kind.resource] = [o for o in items if _namespace_of(o) == namespace] if kind.namespaced else items
     return scoped
 
 
@@ -83,11 +88,15 @@ def analyze(loaded: LoadedInputs, policy: Policy, *, release_raw: bool = False) 
             f"the dump was collected for namespace {loaded.namespace} only; analyze it with -n {loaded.namespace}"
         )
     objects = scope_objects(loaded.objects, policy.namespace)
+    # load_inputs(..., transforms=MODEL_LOADERS) already built the model while reading
     images: dict[str, Image] = {}
     for obj in objects["images"]:
-        image = load_image(obj)
+        image = obj if isinstance(obj, Image) else load_image(obj)
         images[image.name] = image
-    streams = sorted((load_stream(o) for o in objects["imagestreams"]), key=lambda s: (s.namespace, s.name))
+    streams = sorted(
+        (o if isinstance(o, Stream) else load_stream(o) for o in objects["imagestreams"]),
+        key=lambda s: (s.namespace, s.name),
+    )
     limits = load_limits(objects["limitranges"])
 
     refs = analyze_references(objects, threshold=policy.threshold, ignore_invalid_refs=policy.ignore_invalid_refs)

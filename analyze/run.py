@@ -70,7 +70,9 @@ def decide(request: AnalyzeRequest) -> tuple[Analysis, LoadedInputs, Policy, flo
     valid_for = parse_duration_flag(request.valid_for, "--valid-for")
     if valid_for <= 0:
         raise PrunePlanError("--valid-for must be greater than 0")
-    loaded = load_inputs(request.inputs)
+    from .engine import MODEL_LOADERS
+
+    loaded = load_inputs(request.inputs, transforms=MODEL_LOADERS)
     policy = policy.with_now(resolve_now(request.now, loaded))
     return analyze(loaded, policy, release_raw=request.release_raw), loaded, policy, valid_for / 1e9
 

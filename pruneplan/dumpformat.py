@@ -13,7 +13,7 @@ import os
 import tempfile
 import zlib
 from dataclasses import dataclass, field
-from typing import IO, Any, Iterable
+from typing import IO, Any, Callable, Iterable, Iterator
 
 import orjson
 
@@ -25,6 +25,9 @@ DUMP_API_VERSION = "pruneplan.io/v1"
 DUMP_KIND = "ClusterDump"
 FORMAT_VERSION = 1
 GZIP_MAGIC = b"\x1f\x8b"
+STREAM_PREFIX = b'{"apiVersion":"' + DUMP_API_VERSION.encode() + b'","kind":"' + DUMP_KIND.encode() + b'","objects":{'
+HEADER_KEY = b'"header":'
+
 
 
 @dataclass(slots=True)
@@ -194,47 +197,144 @@ def _check_header(header: dict[str, Any], path: str) -> tuple[str | None, dict |
     return collected or None, cluster or None, namespace or None
 
 
-def load_inputs(paths: Iterable[str]) -> LoadedInputs:
-    """Read, validate and merge inputs. Objects repeated across inputs are kept once (first wins)."""
-    merged: dict[str, list[dict[str, Any]]] = {k.resource: [] for k in KINDS}
+def _open_text_lines(path: str) -> IO[bytes]:
+    try:
+        handle = open(path, "rb")
+    except OSError:
+        return read_bytes(path)  # type: ignore[return-value]  # raises the right InputError
+    if handle.read(2) == GZIP_MAGIC:
+        handle.close()
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    handle.seek(0)
+    return handle
+
+
+def _file_sha256(path: str) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+                size += len(chunk)
+    except OSError:
+        read_bytes(path)  # raises the right InputError
+    return digest.hexdigest(), size
+
+
+def _is_streamable(path: str) -> bool:
+    """A dump in DumpWriter's line layout (its first line is exactly the envelope)."""
+    try:
+        with _open_text_lines(path) as handle:
+            return handle.readline(len(STREAM_PREFIX) + 2).rstrip(b"\r\n") == STREAM_PREFIX
+    except (EOFError, OSError, zlib.error):
+        return False  # the whole-document reader reports what is wrong
+
+
+def _stream_dump(path: str, header_out: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Yield (resource, object) a line at a time; fill `header_out` from the last line."""
+    resource: str | None = None
+    number = 1
+    try:
+        with _open_text_lines(path) as handle:
+            handle.readline()
+            for number, line in enumerate(handle, 2):
+                line = line.rstrip(b"\r\n")
+                if resource is not None:
+                    if line in (b"]", b"],"):
+                        resource = None
+                        continue
+                    obj = orjson.loads(line[:-1] if line.endswith(b",") else line)
+                    if resource in BY_RESOURCE:  # a newer collector may add kinds the rules do not read
+                        yield resource, obj
+                elif line.endswith(b":["):
+                    resource = orjson.loads(line[:-2])
+                    if not isinstance(resource, str):
+                        raise InputError(f"{path}: line {number}: malformed dump")
+                elif line.startswith(HEADER_KEY) and line.endswith(b"}"):
+                    header = orjson.loads(line[len(HEADER_KEY):-1])
+                    if not isinstance(header, dict):
+                        raise InputError(f"{path}: dump has no header")
+                    header_out.update(header)
+                elif line not in (b"", b"}", b"},"):
+                    raise InputError(f"{path}: line {number}: malformed dump")
+    except (EOFError, zlib.error) as err:
+        raise InputError(f"{path}: truncated or corrupt gzip data ({err})") from None
+    except gzip.BadGzipFile as err:
+        raise InputError(f"{path}: truncated or corrupt gzip data ({err})") from None
+    except orjson.JSONDecodeError as err:
+        raise InputError(f"{path}: invalid JSON at line {number}: {err}") from None
+    if not header_out:
+        raise InputError(f"{path}: dump is truncated (no header)")
+
+
+def _whole_document(
+    path: str, loaded: LoadedInputs
+) -> tuple[Iterator[tuple[str, dict[str, Any]]], tuple[str | None, dict | None, str | None, str]]:
+    raw = read_bytes(path)
+    doc = decode_document(raw, path)
+    del raw
+    if not isinstance(doc, dict):
+        raise InputError(f"{path}: not a pruneplan dump or a Kubernetes List (top level is not an object)")
+    kind = doc.get("kind")
+    if kind == DUMP_KIND:
+        if doc.get("apiVersion") != DUMP_API_VERSION:
+            raise InputError(
+                f"{path}: unsupported dump apiVersion {doc.get('apiVersion')!r} (expected {DUMP_API_VERSION})"
+            )
+        grouped, header = _from_dump(doc, path)
+        meta = (*_check_header(header, path), "dump")
+    elif isinstance(kind, str) and kind.endswith("List") and "items" in doc:
+        grouped, ignored = _from_list(doc, path)
+        for name, count in ignored.items():
+            loaded.ignored_kinds[name] = loaded.ignored_kinds.get(name, 0) + count
+        meta = (None, None, None, "list")
+    else:
+        raise InputError(f"{path}: not a pruneplan dump or a Kubernetes List (kind {kind!r})")
+    del doc
+    return ((resource, obj) for resource, items in grouped.items() for obj in items), meta
+
+
+Transform = Callable[[dict[str, Any]], Any]
+
+
+def load_inputs(paths: Iterable[str], transforms: dict[str, Transform] | None = None) -> LoadedInputs:
+    """Read, validate and merge inputs. Objects repeated across inputs are kept once (first wins).
+
+    `transforms` turns the objects of a resource into what the caller keeps (analyze's compact
+    model) as they are read, so the raw objects of a large dump never all live at once.
+    """
+    transforms = transforms or {}
+    merged: dict[str, list[Any]] = {k.resource: [] for k in KINDS}
     seen: dict[str, set[tuple[str, str]]] = {k.resource: set() for k in KINDS}
     loaded = LoadedInputs(objects=merged, inputs=[])
     for path in paths:
-        raw = read_bytes(path)
-        digest = hashlib.sha256(raw).hexdigest()
-        size = len(raw)
-        doc = decode_document(raw, path)
-        del raw
-        if not isinstance(doc, dict):
-            raise InputError(f"{path}: not a pruneplan dump or a Kubernetes List (top level is not an object)")
-        kind = doc.get("kind")
-        if kind == DUMP_KIND:
-            if doc.get("apiVersion") != DUMP_API_VERSION:
-                raise InputError(
-                    f"{path}: unsupported dump apiVersion {doc.get('apiVersion')!r} (expected {DUMP_API_VERSION})"
-                )
-            grouped, header = _from_dump(doc, path)
-            collected, cluster, namespace = _check_header(header, path)
-            source = "dump"
-        elif isinstance(kind, str) and kind.endswith("List") and "items" in doc:
-            grouped, ignored = _from_list(doc, path)
-            for name, count in ignored.items():
-                loaded.ignored_kinds[name] = loaded.ignored_kinds.get(name, 0) + count
-            collected, cluster, namespace, source = None, None, None, "list"
+        digest, size = _file_sha256(path)
+        if _is_streamable(path):
+            header: dict[str, Any] = {}
+            stream = _stream_dump(path, header)
+            meta = None
         else:
-            raise InputError(
-                f"{path}: not a pruneplan dump or a Kubernetes List (kind {kind!r})"
-            )
-        for resource, items in grouped.items():
-            spec = BY_RESOURCE[resource]
-            target, keys = merged[resource], seen[resource]
-            for index, obj in enumerate(items):
-                key = _identity(obj, f"{path}: {resource}[{index}]", spec.namespaced)
-                if key in keys:
-                    loaded.duplicates += 1
-                    continue
-                keys.add(key)
-                target.append(obj)
+            stream, meta = _whole_document(path, loaded)
+        positions: dict[str, int] = {}
+        for resource, obj in stream:
+            index = positions.get(resource, 0)
+            positions[resource] = index + 1
+            key = _identity(obj, f"{path}: {resource}[{index}]", BY_RESOURCE[resource].namespaced)
+            keys = seen[resource]
+            if key in keys:
+                loaded.duplicates += 1
+                continue
+            keys.add(key)
+            transform = transforms.get(resource)
+            merged[resource].append(transform(obj) if transform else obj)
+        if meta is None:
+            if header.get("formatVersion") != FORMAT_VERSION:
+                raise InputError(
+                    f"{path}: unsupported dump format version {header.get('formatVersion')!r} (this tool reads {FORMAT_VERSION})"
+                )
+            meta = (*_check_header(header, path), "dump")
+        collected, cluster, namespace, source = meta
         loaded.inputs.append(InputFile(path, digest, size, collected, cluster, namespace, source))
     _check_consistent(loaded)
     return loaded
@@ -270,6 +370,10 @@ def make_header(
 class DumpWriter:
     """Writes a dump one object at a time, so memory does not grow with the cluster.
 
+    Layout: the envelope on the first line, then each resource's `"name":[` line, one object per
+    line, `]`; finally `"header":{...}}`. It is plain JSON, and a reader can parse it a line at a
+    time (`_stream_dump`), so a dump larger than memory allows for one parse still loads.
+
     Objects are streamed into a temporary file beside the target (gzip when the name ends in
     .gz) and the file is renamed into place only by `commit()`; a crash or `abort()` leaves no
     partial dump under the output name. The header goes last: its counts are known only then.
@@ -282,7 +386,7 @@ class DumpWriter:
         raw: IO[bytes] = os.fdopen(fd, "wb")
         self._raw = raw
         self._out: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if path.endswith(".gz") else raw
-        self._out.write(b'{"apiVersion":"' + DUMP_API_VERSION.encode() + b'","kind":"' + DUMP_KIND.encode() + b'","objects":{')
+        self._out.write(STREAM_PREFIX + b"\n")
         self._resource: str | None = None
         self._first_resource = True
         self._first_item = True
@@ -292,9 +396,7 @@ class DumpWriter:
         if resource not in BY_RESOURCE:
             raise ValueError(f"unknown resource {resource}")
         if self._resource is not None:
-            self._out.write(b"]")
-        if not self._first_resource:
-            self._out.write(b",")
+            self._out.write(b"\n],\n")
         self._first_resource = False
         self._out.write(orjson.dumps(resource) + b":[")
         self._resource = resource
@@ -304,18 +406,17 @@ class DumpWriter:
     def add(self, obj: dict[str, Any]) -> None:
         if self._resource is None:
             raise ValueError("begin() a resource first")
-        if not self._first_item:
-            self._out.write(b",\n")
+        self._out.write(b"\n" if self._first_item else b",\n")
         self._first_item = False
         self._out.write(orjson.dumps(obj))
         self.counts[self._resource] += 1
 
     def commit(self, collected_at: str, cluster: dict[str, Any], namespace: str | None) -> None:
         if self._resource is not None:
-            self._out.write(b"]")
+            self._out.write(b"\n]")
         counts = {k.resource: self.counts.get(k.resource, 0) for k in KINDS}
         header = make_header(collected_at, cluster, namespace, counts)
-        self._out.write(b'},"header":' + orjson.dumps(header) + b"}\n")
+        self._out.write(b"\n},\n" + HEADER_KEY + orjson.dumps(header) + b"}\n")
         if self._out is not self._raw:
             self._out.close()
         self._raw.flush()
