@@ -177,21 +177,30 @@ class Executor:
                 return last
         return Outcome(ERROR, f"conflicts on every one of {STATUS_UPDATE_ATTEMPTS} attempts: {last.message}", last.attempts)
 
+    def _links(self, repo: str, digests: list[str], *, manifest: bool) -> None:
+        """Delete a repository's layer links or manifest links, in upstream's wording."""
+        for digest in digests:
+            if manifest:
+                key, line = key_manifest_link(repo, digest), f"Deleting manifest link {digest} in repository {repo}"
+                call = lambda d=digest: self.registry.delete_manifest_link(repo, d)  # noqa: E731
+            else:
+                key, line = key_layer_link(repo, digest), f"Deleting layer link {digest} in repository {repo}"
+                call = lambda d=digest: self.registry.delete_layer_link(repo, d)  # noqa: E731
+            outcome = self._perform(key, line, call)
+            if outcome.done:
+                self._count("deletedManifestLinks" if manifest else "deletedLayerLinks", outcome=outcome)
+            elif manifest:
+                self._error(f"error deleting manifest link {digest} from repository {repo}: {outcome.message}",
+                            f"imagestream {repo}: failed to delete manifest link {digest}: {outcome.message}")
+            else:
+                self._error(f"error deleting repository {repo} layer link {digest} from the registry: {outcome.message}",
+                            f"imagestream {repo}: failed to delete layer link {digest}: {outcome.message}")
+
     def _stream(self, work: StreamWork) -> bool:
         """Run one stream's actions; return True when its update did not succeed."""
         repo = work.repository
         if self.prune_registry:
-            for digest in work.layer_links:
-                outcome = self._perform(
-                    key_layer_link(repo, digest),
-                    f"Deleting layer link {digest} in repository {repo}",
-                    lambda d=digest: self.registry.delete_layer_link(repo, d),
-                )
-                if outcome.done:
-                    self._count("deletedLayerLinks", outcome=outcome)
-                else:
-                    self._error(f"error deleting repository {repo} layer link {digest} from the registry: {outcome.message}",
-                                f"imagestream {repo}: failed to delete layer link {digest}: {outcome.message}")
+            self._links(repo, work.layer_links, manifest=False)
         failed = False
         if work.removals:
             outcome = self._perform(
@@ -209,17 +218,7 @@ class Executor:
                                 f"imagestream {repo}: {outcome.message}")
         if failed or not self.prune_registry:
             return failed
-        for digest in work.manifest_links:
-            outcome = self._perform(
-                key_manifest_link(repo, digest),
-                f"Deleting manifest link {digest} in repository {repo}",
-                lambda d=digest: self.registry.delete_manifest_link(repo, d),
-            )
-            if outcome.done:
-                self._count("deletedManifestLinks", outcome=outcome)
-            else:
-                self._error(f"error deleting manifest link {digest} from repository {repo}: {outcome.message}",
-                            f"imagestream {repo}: failed to delete manifest link {digest}: {outcome.message}")
+        self._links(repo, work.manifest_links, manifest=True)
         return False
 
     # -- stage 2 -----------------------------------------------------------------------------
