@@ -64,12 +64,11 @@ def build_graph(streams: Iterable[Stream], images: dict[str, Image], refs: Refer
                 if (ns, name, digest) in used_images:
                     append((("isimage", ns, name, digest), item))
 
+    graph.add_nodes_from(("image", name) for name in images)
     for image in images.values():
-        node = ("image", image.name)
-        graph.add_node(node)
         for child in image.manifests:
             if child in images:
-                append((node, ("image", child)))
+                append((("image", image.name), ("image", child)))
     graph.add_edges_from(edges)
     return graph
 

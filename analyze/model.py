@@ -143,6 +143,55 @@ def _decode_metadata(obj: dict[str, Any], name: str, raw: Any) -> tuple[bool, st
 
 
 def load_image(obj: dict[str, Any]) -> Image:
+    """The model of one Image. Well-formed objects take the fast path; anything it trips over is
+    read again by the checked path, which names the bad field."""
+    try:
+        return _load_image_fast(obj)
+    except (TypeError, KeyError, AttributeError):
+        return _load_image_checked(obj)
+
+
+def _load_image_fast(obj: dict[str, Any]) -> Image:
+    meta = obj["metadata"]
+    name = _intern(meta["name"])
+    annotations = meta.get("annotations")
+    media_type = obj.get("dockerImageManifestMediaType") or ""
+    reference = obj.get("dockerImageReference") or ""
+    raw_layers = obj.get("dockerImageLayers")
+    raw_children = obj.get("dockerImageManifests")
+    if (
+        type(media_type) is not str
+        or type(reference) is not str
+        or (annotations is not None and type(annotations) is not dict)
+        or (raw_layers is not None and type(raw_layers) is not list)
+        or (raw_children is not None and type(raw_children) is not list)
+    ):
+        raise TypeError
+    layers = tuple([_intern(layer["name"]) for layer in raw_layers]) if raw_layers else ()
+    sizes: dict[str, int] = {}
+    if raw_layers:
+        for layer, digest in zip(raw_layers, layers):
+            size = layer.get("size")
+            if type(size) is int:
+                sizes[digest] = max(size, sizes.get(digest, 0))
+    children = tuple([_intern(child["digest"]) for child in raw_children]) if raw_children else ()
+    has_metadata, image_id, size = _decode_metadata(obj, name, obj.get("dockerImageMetadata"))
+    return Image(
+        name=name,
+        created=_time(obj, meta.get("creationTimestamp"), "image", "metadata.creationTimestamp"),
+        managed=bool(annotations) and annotations.get(MANAGED_ANNOTATION) == "true",
+        media_type=media_type,
+        reference=reference,
+        layers=layers,
+        layer_sizes=sizes,
+        config=_intern(image_id) if has_metadata and image_id and media_type in CONFIG_MEDIA_TYPES else "",
+        has_metadata=has_metadata,
+        size=size,
+        manifests=children,
+    )
+
+
+def _load_image_checked(obj: dict[str, Any]) -> Image:
     meta = obj["metadata"]
     name = _intern(meta["name"])
     annotations = meta.get("annotations") or {}
