@@ -70,11 +70,6 @@ def _stream_actions(analysis: Analysis) -> tuple[list[dict], list[dict], list[di
 def _image_actions(analysis: Analysis) -> tuple[list[dict], list[dict], int]:
     if analysis.stage2 is None:
         return [], [], 0
-    layer_sizes: dict[str, int] = {}
-    for image in analysis.images.values():
-        for digest, size in image.layer_sizes.items():
-            if size > layer_sizes.get(digest, -1):
-                layer_sizes[digest] = size
     deletions: list[dict[str, Any]] = []
     blobs: list[dict[str, Any]] = []
     reclaimable = 0
@@ -93,10 +88,10 @@ def _image_actions(analysis: Analysis) -> tuple[list[dict], list[dict], int]:
             }
         )
         for digest, kind in zip(outcome.blobs, outcome.blob_kinds):
-            size = layer_sizes.get(digest) if kind == "layer" else None
+            # a layer's size as the freeing image lists it (a digest names one content, one size)
+            size = image.layer_sizes.get(digest) if kind == "layer" else None
             reclaimable += size or 0
             blobs.append({"digest": digest, "kind": kind, "size": size, "image": name})
-    deletions.sort(key=lambda d: d["name"])
     blobs.sort(key=lambda b: b["digest"])
     return deletions, blobs, reclaimable
 
