@@ -218,13 +218,13 @@ def _is_streamable(path: str) -> bool:
         return False  # the whole-document reader reports what is wrong
 
 
-CHUNK = 4 << 20
+CHUNK = 1 << 20
 
 
 def _raw_lines(path: str, hasher: Any) -> Iterator[bytes]:
     """The file's lines (gunzipped when gzip), reading it once: its raw bytes also feed `hasher`.
 
-    zlib in large chunks and bytes.split do in C what GzipFile.readline does a line at a time in
+    zlib in 1 MiB chunks and bytes.split do in C what GzipFile.readline does a line at a time in
     Python (a third of the reading time of a big dump)."""
     try:
         handle = open(path, "rb")
