@@ -38,7 +38,7 @@ class Image:
     media_type: str
     reference: str
     layers: tuple[str, ...]  # in order, duplicates kept (each occurrence counts)
-    layer_sizes: dict[str, int]
+    layer_sizes: tuple[int | None, ...]  # dockerImageLayers[].size, aligned with layers (a tuple: dicts cost 5x)
     config: str  # dockerImageMetadata.Id when the media type has a config, else ""
     has_metadata: bool  # dockerImageMetadata decodes to a DockerImage
     size: int  # dockerImageMetadata.Size
@@ -52,6 +52,11 @@ class Image:
     def metadata_unreadable(self) -> bool:
         """Upstream's getImageBlobs fails for a single-manifest image without metadata (§4.7, §8)."""
         return not self.has_metadata and not self.is_list
+
+    def layer_size(self, digest: str) -> int | None:
+        """The size this image lists for a layer (the largest, should it list the digest twice)."""
+        sizes = [size for layer, size in zip(self.layers, self.layer_sizes) if layer == digest and size is not None]
+        return max(sizes) if sizes else None
 
     @property
     def blobs(self) -> tuple[str, ...]:
@@ -142,6 +147,10 @@ def _decode_metadata(obj: dict[str, Any], name: str, raw: Any) -> tuple[bool, st
     return True, image_id, int(size)
 
 
+def _int_or_none(value: Any) -> int | None:
+    return value if type(value) is int else None  # bool is not a size
+
+
 def load_image(obj: dict[str, Any]) -> Image:
     """The model of one Image. Well-formed objects take the fast path; anything it trips over is
     read again by the checked path, which names the bad field."""
@@ -168,19 +177,14 @@ def _load_image_fast(obj: dict[str, Any]) -> Image:
     ):
         raise TypeError
     layers = tuple([_intern(layer["name"]) for layer in raw_layers]) if raw_layers else ()
-    sizes: dict[str, int] = {}
-    if raw_layers:
-        for layer, digest in zip(raw_layers, layers):
-            size = layer.get("size")
-            if type(size) is int:
-                sizes[digest] = max(size, sizes.get(digest, 0))
+    sizes = tuple([_int_or_none(layer.get("size")) for layer in raw_layers]) if raw_layers else ()
     children = tuple([_intern(child["digest"]) for child in raw_children]) if raw_children else ()
     has_metadata, image_id, size = _decode_metadata(obj, name, obj.get("dockerImageMetadata"))
     return Image(
         name=name,
         created=_time(obj, meta.get("creationTimestamp"), "image", "metadata.creationTimestamp"),
         managed=bool(annotations) and annotations.get(MANAGED_ANNOTATION) == "true",
-        media_type=media_type,
+        media_type=_intern(media_type),
         reference=reference,
         layers=layers,
         layer_sizes=sizes,
@@ -199,15 +203,12 @@ def _load_image_checked(obj: dict[str, Any]) -> Image:
         raise InputError(f"{_where('image', obj)}: metadata.annotations must be an object")
     media_type = _str(obj, obj.get("dockerImageManifestMediaType"), "image", "dockerImageManifestMediaType")
     layers: list[str] = []
-    sizes: dict[str, int] = {}
+    sizes: list[int | None] = []
     for index, layer in enumerate(_list(obj, obj.get("dockerImageLayers"), "image", "dockerImageLayers")):
         if not isinstance(layer, dict) or not isinstance(layer.get("name"), str):
             raise InputError(f"{_where('image', obj)}: dockerImageLayers[{index}].name must be a string")
-        digest = _intern(layer["name"])
-        layers.append(digest)
-        size = layer.get("size")
-        if isinstance(size, int) and not isinstance(size, bool):
-            sizes[digest] = max(size, sizes.get(digest, 0))
+        layers.append(_intern(layer["name"]))
+        sizes.append(_int_or_none(layer.get("size")))
     children: list[str] = []
     for index, child in enumerate(_list(obj, obj.get("dockerImageManifests"), "image", "dockerImageManifests")):
         if not isinstance(child, dict) or not isinstance(child.get("digest"), str):
@@ -219,10 +220,10 @@ def _load_image_checked(obj: dict[str, Any]) -> Image:
         name=name,
         created=_time(obj, meta.get("creationTimestamp"), "image", "metadata.creationTimestamp"),
         managed=annotations.get(MANAGED_ANNOTATION) == "true",
-        media_type=media_type,
+        media_type=_intern(media_type),
         reference=_str(obj, obj.get("dockerImageReference"), "image", "dockerImageReference"),
         layers=tuple(layers),
-        layer_sizes=sizes,
+        layer_sizes=tuple(sizes),
         config=config,
         has_metadata=has_metadata,
         size=size,

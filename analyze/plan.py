@@ -89,7 +89,7 @@ def _image_actions(analysis: Analysis) -> tuple[list[dict], list[dict], int]:
         )
         for digest, kind in zip(outcome.blobs, outcome.blob_kinds):
             # a layer's size as the freeing image lists it (a digest names one content, one size)
-            size = image.layer_sizes.get(digest) if kind == "layer" else None
+            size = image.layer_size(digest) if kind == "layer" else None
             reclaimable += size or 0
             blobs.append({"digest": digest, "kind": kind, "size": size, "image": name})
     blobs.sort(key=lambda b: b["digest"])
