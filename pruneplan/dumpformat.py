@@ -197,31 +197,21 @@ def _check_header(header: dict[str, Any], path: str) -> tuple[str | None, dict |
     return collected or None, cluster or None, namespace or None
 
 
-def _open_text_lines(path: str) -> IO[bytes]:
-    try:
-        handle = open(path, "rb")
-    except OSError:
-        return read_bytes(path)  # type: ignore[return-value]  # raises the right InputError
-    if handle.read(2) == GZIP_MAGIC:
-        handle.close()
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    handle.seek(0)
-    return handle
-
-
 def _is_streamable(path: str) -> bool:
     """A dump in DumpWriter's line layout (its first line is exactly the envelope)."""
+    lines = _raw_lines(path, None)
     try:
-        with _open_text_lines(path) as handle:
-            return handle.readline(len(STREAM_PREFIX) + 2).rstrip(b"\r\n") == STREAM_PREFIX
+        return next(lines, b"").rstrip(b"\r") == STREAM_PREFIX
     except (EOFError, OSError, zlib.error):
         return False  # the whole-document reader reports what is wrong
+    finally:
+        lines.close()
 
 
 CHUNK = 1 << 20
 
 
-def _raw_lines(path: str, hasher: Any) -> Iterator[bytes]:
+def _raw_lines(path: str, hasher: Any | None) -> Iterator[bytes]:
     """The file's lines (gunzipped when gzip), reading it once: its raw bytes also feed `hasher`.
 
     zlib in 1 MiB chunks and bytes.split do in C what GzipFile.readline does a line at a time in
@@ -237,7 +227,8 @@ def _raw_lines(path: str, hasher: Any) -> Iterator[bytes]:
         inflater = zlib.decompressobj(wbits=31) if gz else None
         pending = b""
         while chunk := handle.read(CHUNK):
-            hasher.update(chunk)
+            if hasher is not None:
+                hasher.update(chunk)
             if inflater is not None:
                 data = inflater.decompress(chunk)
                 while inflater.eof and inflater.unused_data:  # another gzip member follows
@@ -414,7 +405,6 @@ class DumpWriter:
         self._out: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if path.endswith(".gz") else raw
         self._out.write(STREAM_PREFIX + b"\n")
         self._resource: str | None = None
-        self._first_resource = True
         self._first_item = True
         self.counts: dict[str, int] = {}
 
@@ -423,7 +413,6 @@ class DumpWriter:
             raise ValueError(f"unknown resource {resource}")
         if self._resource is not None:
             self._out.write(b"\n],\n")
-        self._first_resource = False
         self._out.write(orjson.dumps(resource) + b":[")
         self._resource = resource
         self._first_item = True

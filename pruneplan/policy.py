@@ -4,7 +4,7 @@ validation messages (§1.3). Shared by analyze (to decide) and execute (to re-de
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .errors import PrunePlanError
@@ -75,16 +75,7 @@ class Policy:
             raise PrunePlanError(f"plan policy is malformed: {err}") from None
 
     def with_now(self, now: float) -> "Policy":
-        return Policy(
-            self.keep_tag_revisions,
-            self.keep_younger_than,
-            self.prune_over_size_limit,
-            self.all_images,
-            self.namespace,
-            self.ignore_invalid_refs,
-            self.prune_registry,
-            now,
-        )
+        return replace(self, now=now)
 
 
 def parse_int_flag(value: str, flag: str) -> int:
