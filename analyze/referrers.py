@@ -82,26 +82,45 @@ class _Analyzer:
         self.refs = References()
         self.ignore_invalid = ignore_invalid
         self.threshold = threshold
+        self._parsed: dict[str, tuple[bool, TagKey | ImageKey] | InvalidReference | None] = {}
 
     def _record_bad(self, message: str) -> None:
         (self.refs.ignored_bad if self.ignore_invalid else self.refs.bad).append(message)
 
-    def image_reference(self, referrer: Referrer, via: str, text: str) -> None:
-        """§3.3: only HOST/NS/NAME references protect; the host is ignored."""
+    def _protects(self, text: str) -> tuple[bool, TagKey | ImageKey] | InvalidReference | None:
+        """What a reference text protects: (is a tag?, key), None, or why it is invalid.
+
+        Many containers name the same image, so each distinct text is parsed once."""
+        try:
+            return self._parsed[text]
+        except KeyError:
+            pass
+        answer: tuple[bool, TagKey | ImageKey] | InvalidReference | None
         try:
             ref = parse_reference(text)
         except InvalidReference as err:
-            self._record_bad(_bad(referrer, via, "image", text, err))
-            return
-        if not ref.registry or not ref.namespace or "/" in ref.name:
-            return
-        use = Use(referrer, via, text)
-        if not ref.digest:
-            key = (_intern(ref.namespace), _intern(ref.name), _intern(ref.tag or "latest"))
-            self.refs.used_tags.setdefault(key, []).append(use)
+            answer = err
         else:
-            key = (_intern(ref.namespace), _intern(ref.name), _intern(ref.digest))
-            self.refs.used_images.setdefault(key, []).append(use)
+            if not ref.registry or not ref.namespace or "/" in ref.name:
+                answer = None
+            elif not ref.digest:
+                answer = (True, (_intern(ref.namespace), _intern(ref.name), _intern(ref.tag or "latest")))
+            else:
+                answer = (False, (_intern(ref.namespace), _intern(ref.name), _intern(ref.digest)))
+        self._parsed[text] = answer
+        return answer
+
+    def image_reference(self, referrer: Referrer, via: str, text: str) -> None:
+        """§3.3: only HOST/NS/NAME references protect; the host is ignored."""
+        answer = self._protects(text)
+        if answer is None:
+            return
+        if isinstance(answer, InvalidReference):
+            self._record_bad(_bad(referrer, via, "image", text, answer))
+            return
+        is_tag, key = answer
+        used = self.refs.used_tags if is_tag else self.refs.used_images
+        used.setdefault(key, []).append(Use(referrer, via, text))
 
     def pod_spec(self, referrer: Referrer, spec: Any, where: str) -> None:
         if not isinstance(spec, dict):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import chain
 from fractions import Fraction
 
 from pruneplan.policy import Policy
@@ -152,6 +153,15 @@ def prune_stream(
     return outcome
 
 
+def _blobs_with_kinds(image: Image) -> list[tuple[str, str]]:
+    """The blobs deleting `image` may free, in upstream's order: layers, config, its manifest."""
+    pairs = [(layer, "layer") for layer in image.layers]
+    if image.config:
+        pairs.append((image.config, "config"))
+    pairs.append((image.name, "manifest"))
+    return pairs
+
+
 @dataclass(slots=True)
 class Stage2:
     outcomes: dict[str, ImageOutcome]
@@ -169,17 +179,19 @@ def prune_images(
     outcomes: dict[str, ImageOutcome] = {}
     threshold = policy.threshold
     over_size = policy.over_size
+    prune_registry = policy.prune_registry
 
-    unreadable = sorted(name for name, image in images.items() if image.metadata_unreadable)
+    unreadable = sorted(name for name, image in images.items() if not image.has_metadata and image.metadata_unreadable)
     counts: Counter[str] = Counter()
     halted: str | None = None
     if unreadable:
         # building the global counters fails: stage 2 stops with a single error (§4.5 step 6)
         halted = f"image {unreadable[0]}: failed to read metadata for image {unreadable[0]}"
     else:
-        for image in images.values():
-            counts[image.name] += 1
-            counts.update(image.blobs)
+        # every image's manifest, layers and config, counted in C (a Python loop was a third of stage 2)
+        counts.update(images.keys())
+        counts.update(chain.from_iterable(image.layers for image in images.values()))
+        counts.update(image.config for image in images.values() if image.config)
 
     # Kept images share one outcome per rule: a kept outcome frees no blob and is never changed.
     kept = {rule: ImageOutcome(rule) for rule in (KEEP_REFERENCED, KEEP_CHILD_OF_LIST, KEEP_STAGE2_HALTED, KEEP_UNMANAGED, KEEP_IMAGE_YOUNG)}
@@ -197,15 +209,13 @@ def prune_images(
             outcomes[name] = kept[KEEP_IMAGE_YOUNG]
         else:
             outcome = ImageOutcome(DELETE_UNREFERENCED)
-            if policy.prune_registry:
-                for index, blob in enumerate(image.blobs):
-                    counts[blob] -= 1
-                    if counts[blob] == 0:
-                        outcome.blobs.append(blob)
-                        outcome.blob_kinds.append("config" if index >= len(image.layers) else "layer")
-                counts[name] -= 1
-                if counts[name] == 0:
-                    outcome.blobs.append(name)
-                    outcome.blob_kinds.append("manifest")
+            if prune_registry:
+                freed, kinds = outcome.blobs, outcome.blob_kinds
+                for blob, kind in _blobs_with_kinds(image):
+                    left = counts[blob] - 1
+                    counts[blob] = left
+                    if left == 0:
+                        freed.append(blob)
+                        kinds.append(kind)
             outcomes[name] = outcome
     return Stage2(outcomes, [halted] if halted else [])
