@@ -106,22 +106,17 @@ def analyze(loaded: LoadedInputs, policy: Policy, *, release_raw: bool = False) 
     if release_raw:
         loaded.release()
 
-    graph = build_graph(streams, images, refs)
     outcomes = [prune_stream(s, images, refs, policy, limits) for s in streams]
-    warnings: list[str] = []
-    for outcome in outcomes:
-        warnings.extend(outcome.warnings)
-        stream = outcome.stream
-        for tag, tag_rules in zip(stream.tags, outcome.rules):
-            for index, rule in enumerate(tag_rules):
-                graph.nodes[("item", stream.namespace, stream.name, tag.tag, index)]["rule"] = rule
+    graph = build_graph(streams, images, refs, (outcome.rules for outcome in outcomes))
+    warnings = [warning for outcome in outcomes for warning in outcome.warnings]
 
     stage2: Stage2 | None = None
     if policy.namespace is None:
         used = {digest for outcome in outcomes for digest in outcome.surviving_images()}
         children = children_of_used_lists(graph, used & images.keys())
         stage2 = prune_images(images, used, children, policy)
+        node_attrs = graph._node  # the attribute dicts themselves: graph.nodes[...] per image was slow
         for name, image_outcome in stage2.outcomes.items():
-            graph.nodes[("image", name)]["rule"] = image_outcome.rule
+            node_attrs[("image", name)]["rule"] = image_outcome.rule
     return Analysis(policy, images, streams, refs, graph, outcomes, stage2, warnings)
 

@@ -32,44 +32,91 @@ def referrer_node(resource: str, namespace: str, name: str) -> tuple[str, str]:
     return (resource, f"{namespace}/{name}" if namespace else name)
 
 
-def build_graph(streams: Iterable[Stream], images: dict[str, Image], refs: References) -> nx.DiGraph:
+def build_graph(
+    streams: Iterable[Stream],
+    images: dict[str, Image],
+    refs: References,
+    item_rules: Iterable[list[list[str]]] | None = None,
+) -> nx.DiGraph:
+    """The graph, items carrying their stage-1 rule when `item_rules` (aligned with `streams`,
+    per tag, per item) is given.
+
+    Built in bulk: the node and adjacency dicts of the DiGraph are filled directly, as networkx
+    itself stores them (node -> attribute dict; succ[u][v] and pred[v][u] the same edge dict).
+    add_edges_from does the same per edge with several checks and calls, which made it half of
+    the graph's build time. tests/test_graph.py checks the result equals a graph built edge by
+    edge with networkx's public API.
+    """
     graph = nx.DiGraph()
-    edges: list[tuple] = []
-    append = edges.append
+    nodes, succ, pred = graph._node, graph._succ, graph._pred
 
-    for (ns, name, tag), uses in refs.used_tags.items():
-        target = ("istag", ns, name, tag)
-        for use in uses:
-            r = use.referrer
-            graph.add_edge(referrer_node(r.resource, r.namespace, r.name), target, via=use.via or "build strategy")
-    for (ns, name, digest), uses in refs.used_images.items():
-        target = ("isimage", ns, name, digest)
-        for use in uses:
-            r = use.referrer
-            graph.add_edge(referrer_node(r.resource, r.namespace, r.name), target, via=use.via or "build strategy")
+    image_nodes = {name: ("image", name) for name in images}
+    for key in image_nodes.values():
+        nodes[key] = {}
+        succ[key] = {}
+        pred[key] = {}
+    for image in images.values():
+        parent = image_nodes[image.name]
+        for child in image.manifests:
+            child_node = image_nodes.get(child)
+            if child_node is not None:
+                succ[parent][child_node] = pred[child_node][parent] = {}
 
-    used_images = refs.used_images
+    def referrers(keys: dict, kind: str) -> None:
+        for key, uses in keys.items():
+            target = (kind, *key)
+            nodes[target] = {}
+            succ[target] = {}
+            into = pred[target] = {}
+            for use in uses:
+                r = use.referrer
+                source = referrer_node(r.resource, r.namespace, r.name)
+                if source not in nodes:
+                    nodes[source] = {}
+                    succ[source] = {}
+                    pred[source] = {}
+                edge = into.get(source)
+                if edge is None:
+                    succ[source][target] = into[source] = edge = {}
+                edge["via"] = use.via or "build strategy"  # the last use wins, as with add_edge
+
+    referrers(refs.used_tags, "istag")
+    referrers(refs.used_images, "isimage")
+
+    rules_per_stream = iter(item_rules) if item_rules is not None else None
     for stream in streams:
         ns, name = stream.namespace, stream.name
         stream_node = ("stream", ns, name)
-        graph.add_node(stream_node)
-        for tag in stream.tags:
+        nodes[stream_node] = {}
+        stream_out = succ[stream_node] = {}
+        pred[stream_node] = {}
+        stream_rules = next(rules_per_stream) if rules_per_stream is not None else None
+        for t_index, tag in enumerate(stream.tags):
             istag = ("istag", ns, name, tag.tag)
-            append((stream_node, istag))
+            if istag not in nodes:
+                nodes[istag] = {}
+                succ[istag] = {}
+                pred[istag] = {}
+            stream_out[istag] = pred[istag][stream_node] = {}
+            istag_out = succ[istag]
+            tag_rules = stream_rules[t_index] if stream_rules is not None else None
             for index, digest in enumerate(tag.images):
                 item = ("item", ns, name, tag.tag, index)
-                append((istag, item))
-                if digest in images:
-                    append((item, ("image", digest)))
-                if (ns, name, digest) in used_images:
-                    append((("isimage", ns, name, digest), item))
-
-    graph.add_nodes_from(("image", name) for name in images)
-    for image in images.values():
-        for child in image.manifests:
-            if child in images:
-                append((("image", image.name), ("image", child)))
-    graph.add_edges_from(edges)
+                if item in nodes:  # a tag listed twice in one stream's status: one node, as networkx would
+                    item_out, item_in = succ[item], pred[item]
+                else:
+                    nodes[item] = {}
+                    item_out = succ[item] = {}
+                    item_in = pred[item] = {}
+                if tag_rules is not None:
+                    nodes[item]["rule"] = tag_rules[index]
+                istag_out[item] = item_in[istag] = {}
+                image_node = image_nodes.get(digest)
+                if image_node is not None:
+                    item_out[image_node] = pred[image_node][item] = {}
+                isimage = ("isimage", ns, name, digest)
+                if isimage in nodes:
+                    succ[isimage][item] = item_in[isimage] = {}
     return graph
 
 
