@@ -53,10 +53,16 @@ class Image:
         """Upstream's getImageBlobs fails for a single-manifest image without metadata (§4.7, §8)."""
         return not self.has_metadata and not self.is_list
 
-    def layer_size(self, digest: str) -> int | None:
-        """The size this image lists for a layer (the largest, should it list the digest twice)."""
-        sizes = [size for layer, size in zip(self.layers, self.layer_sizes) if layer == digest and size is not None]
-        return max(sizes) if sizes else None
+    def layer_sizes_by_digest(self) -> dict[str, int]:
+        """Each layer's size as this image lists it (the largest, should it list a digest twice)."""
+        sizes: dict[str, int] = {}
+        for layer, size in zip(self.layers, self.layer_sizes):
+            if size is None:
+                continue
+            known = sizes.get(layer)
+            if known is None or size > known:
+                sizes[layer] = size
+        return sizes
 
     @property
     def blobs(self) -> tuple[str, ...]:

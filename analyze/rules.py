@@ -153,15 +153,6 @@ def prune_stream(
     return outcome
 
 
-def _blobs_with_kinds(image: Image) -> list[tuple[str, str]]:
-    """The blobs deleting `image` may free, in upstream's order: layers, config, its manifest."""
-    pairs = [(layer, "layer") for layer in image.layers]
-    if image.config:
-        pairs.append((image.config, "config"))
-    pairs.append((image.name, "manifest"))
-    return pairs
-
-
 @dataclass(slots=True)
 class Stage2:
     outcomes: dict[str, ImageOutcome]
@@ -182,16 +173,19 @@ def prune_images(
     prune_registry = policy.prune_registry
 
     unreadable = sorted(name for name, image in images.items() if not image.has_metadata and image.metadata_unreadable)
-    counts: Counter[str] = Counter()
+    counts: dict[str, int] = {}
     halted: str | None = None
     if unreadable:
         # building the global counters fails: stage 2 stops with a single error (§4.5 step 6)
         halted = f"image {unreadable[0]}: failed to read metadata for image {unreadable[0]}"
     else:
-        # every image's manifest, layers and config, counted in C (a Python loop was a third of stage 2)
-        counts.update(images.keys())
-        counts.update(chain.from_iterable(image.layers for image in images.values()))
-        counts.update(image.config for image in images.values() if image.config)
+        # every image's manifest, layers and config, counted in C; then a plain dict, whose
+        # item access Python specialises (a Counter's, a subclass's, it does not)
+        tally: Counter[str] = Counter(images.keys())
+        tally.update(chain.from_iterable(image.layers for image in images.values()))
+        tally.update(image.config for image in images.values() if image.config)
+        counts = dict(tally)
+        del tally
 
     # Kept images share one outcome per rule: a kept outcome frees no blob and is never changed.
     kept = {rule: ImageOutcome(rule) for rule in (KEEP_REFERENCED, KEEP_CHILD_OF_LIST, KEEP_STAGE2_HALTED, KEEP_UNMANAGED, KEEP_IMAGE_YOUNG)}
@@ -208,14 +202,21 @@ def prune_images(
         elif not over_size and image.created > threshold:
             outcomes[name] = kept[KEEP_IMAGE_YOUNG]
         else:
-            outcome = ImageOutcome(DELETE_UNREFERENCED)
+            outcome = outcomes[name] = ImageOutcome(DELETE_UNREFERENCED)
             if prune_registry:
+                # upstream's order: layers, config, the image's own manifest
                 freed, kinds = outcome.blobs, outcome.blob_kinds
-                for blob, kind in _blobs_with_kinds(image):
+                for blob in image.layers:
                     left = counts[blob] - 1
                     counts[blob] = left
                     if left == 0:
                         freed.append(blob)
-                        kinds.append(kind)
-            outcomes[name] = outcome
+                        kinds.append("layer")
+                for blob, kind in ((image.config, "config"), (name, "manifest")):
+                    if blob:
+                        left = counts[blob] - 1
+                        counts[blob] = left
+                        if left == 0:
+                            freed.append(blob)
+                            kinds.append(kind)
     return Stage2(outcomes, [halted] if halted else [])

@@ -7,12 +7,14 @@ any real threshold. Floats keep comparisons cheap for millions of objects.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 
 from .errors import PrunePlanError
 
 # Go's time.Time{} (0001-01-01T00:00:00Z) as epoch seconds.
 ZERO = datetime(1, 1, 1, tzinfo=timezone.utc).timestamp()
+_YEAR_10000 = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc).timestamp() + 1
 
 
 def parse_time(value: object) -> float:
@@ -53,6 +55,9 @@ def format_time(seconds: float) -> str | None:
     """Format epoch seconds as RFC 3339 UTC (`...Z`), fractional seconds only when present."""
     if seconds == ZERO:
         return None
+    if 0 <= seconds < _YEAR_10000 and seconds == int(seconds):
+        # whole seconds since 1970, what the API gives: time.strftime is 3x faster than datetime's
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
     moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
     if moment.microsecond:
         return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
