@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from operator import itemgetter
+from typing import Any, Iterable, Iterator
 
 from pruneplan import TOOL_NAME, __version__
 from pruneplan.dumpformat import LoadedInputs
-from pruneplan.planformat import PLAN_API_VERSION, PLAN_KIND
+from pruneplan.planformat import PLAN_API_VERSION, PLAN_KIND, dump_plan_chunks
 from pruneplan.timefmt import format_time
 
 from .engine import Analysis
-from .rules import DELETE_UNREFERENCED, REMOVING_RULES
+from .rules import DELETE_UNREFERENCED, REMOVING_RULES, StreamOutcome
 
 SUMMARY_PARTS = (
     ("deletedImages", "deleted {} image object(s)"),
@@ -28,87 +30,127 @@ def summary_text(counts: dict[str, int]) -> str:
     return ", ".join(parts) if parts else "deleted 0 objects"
 
 
-def _stream_actions(analysis: Analysis) -> tuple[list[dict], list[dict], list[dict], int]:
-    updates: list[dict[str, Any]] = []
-    layer_links: list[dict[str, str]] = []
-    manifest_links: list[dict[str, str]] = []
+def _removed_items(outcome: StreamOutcome) -> list[dict[str, Any]]:
+    stream = outcome.stream
+    removed_items = [
+        {
+            "tag": tag.tag,
+            "index": index,
+            "image": tag.images[index],
+            "created": format_time(tag.created[index]),
+            "reason": rule,
+        }
+        for tag, rules in zip(stream.tags, outcome.rules)
+        for index, rule in enumerate(rules)
+        if rule in REMOVING_RULES
+    ]
+    removed_items.sort(key=itemgetter("tag", "index"))
+    return removed_items
+
+
+def _stream_updates(outcomes: list[StreamOutcome]) -> Iterator[dict[str, Any]]:
+    for outcome in outcomes:
+        stream = outcome.stream
+        yield {
+            "namespace": stream.namespace,
+            "name": stream.name,
+            "resourceVersion": stream.resource_version,
+            "removedItems": _removed_items(outcome),
+            "removedTags": sorted(outcome.removed_tags()),
+        }
+
+
+def _image_deletions(analysis: Analysis, deleted: list[str]) -> Iterator[dict[str, Any]]:
+    outcomes = analysis.stage2.outcomes if analysis.stage2 else {}
+    for name in deleted:
+        image = analysis.images[name]
+        yield {
+            "name": name,
+            "created": format_time(image.created),
+            "managed": image.managed,
+            "dockerImageReference": image.reference,
+            "blobs": outcomes[name].blobs,
+            "reason": DELETE_UNREFERENCED,
+        }
+
+
+def _links(pairs: list[tuple[str, str]]) -> Iterator[dict[str, str]]:
+    return ({"repository": repository, "digest": digest} for repository, digest in pairs)
+
+
+def _blob_entries(blobs: list[tuple[str, str, int | None, str]]) -> Iterator[dict[str, Any]]:
+    return ({"digest": digest, "kind": kind, "size": size, "image": image} for digest, kind, size, image in blobs)
+
+
+@dataclass(slots=True)
+class PlanSections:
+    """What the plan holds, decided and sorted, each action list produced on demand.
+
+    Only sort keys are kept as lists (small tuples); the plan's dicts are made as they are
+    written, so a big plan never exists whole in memory."""
+
+    head: dict[str, Any]  # apiVersion, kind, metadata, source, policy, errors
+    updates: list[StreamOutcome]  # streams with removed items, in plan order
+    layer_links: list[tuple[str, str]]  # (repository, digest), sorted
+    manifest_links: list[tuple[str, str]]
+    blobs: list[tuple[str, str, int | None, str]]  # (digest, kind, size, image), sorted by digest
+    deleted_images: list[str]  # by name
+    summary: dict[str, Any]
+
+    def actions(self, analysis: Analysis) -> dict[str, Iterable[Any]]:
+        return {
+            "imageStreamUpdates": _stream_updates(self.updates),
+            "layerLinkDeletions": _links(self.layer_links),
+            "manifestLinkDeletions": _links(self.manifest_links),
+            "blobDeletions": _blob_entries(self.blobs),
+            "imageDeletions": _image_deletions(analysis, self.deleted_images),
+        }
+
+
+def plan_sections(analysis: Analysis, loaded: LoadedInputs, valid_for_seconds: float) -> PlanSections:
+    policy = analysis.policy
+    updates: list[StreamOutcome] = []
+    layer_links: list[tuple[str, str]] = []
+    manifest_links: list[tuple[str, str]] = []
     removed_total = 0
     for outcome in analysis.stream_outcomes:
-        stream = outcome.stream
-        repository = stream.key
-        removed_items = [
-            {
-                "tag": tag.tag,
-                "index": index,
-                "image": tag.images[index],
-                "created": format_time(tag.created[index]),
-                "reason": rule,
-            }
-            for tag, rules in zip(stream.tags, outcome.rules)
-            for index, rule in enumerate(rules)
-            if rule in REMOVING_RULES
-        ]
-        if not removed_items:
+        removed = outcome.removed
+        if not removed:
             continue
-        removed_total += len(removed_items)
-        removed_items.sort(key=lambda item: (item["tag"], item["index"]))
-        updates.append(
-            {
-                "namespace": stream.namespace,
-                "name": stream.name,
-                "resourceVersion": stream.resource_version,
-                "removedItems": removed_items,
-                "removedTags": sorted(outcome.removed_tags()),
-            }
-        )
-        layer_links += [{"repository": repository, "digest": d} for d in outcome.layer_links]
-        manifest_links += [{"repository": repository, "digest": d} for d in outcome.manifest_links]
-    link_order = lambda link: (link["repository"], link["digest"])  # noqa: E731
-    return updates, sorted(layer_links, key=link_order), sorted(manifest_links, key=link_order), removed_total
+        removed_total += removed
+        updates.append(outcome)
+        repository = outcome.stream.key
+        layer_links += [(repository, digest) for digest in outcome.layer_links]
+        manifest_links += [(repository, digest) for digest in outcome.manifest_links]
+    layer_links.sort()
+    manifest_links.sort()
 
-
-def _image_actions(analysis: Analysis) -> tuple[list[dict], list[dict], int]:
-    if analysis.stage2 is None:
-        return [], [], 0
-    deletions: list[dict[str, Any]] = []
-    blobs: list[dict[str, Any]] = []
+    deleted: list[str] = []
+    blobs: list[tuple[str, str, int | None, str]] = []
     reclaimable = 0
-    for name, outcome in analysis.stage2.outcomes.items():
-        if outcome.rule != DELETE_UNREFERENCED:
-            continue
-        image = analysis.images[name]
-        deletions.append(
-            {
-                "name": name,
-                "created": format_time(image.created),
-                "managed": image.managed,
-                "dockerImageReference": image.reference,
-                "blobs": outcome.blobs,
-                "reason": outcome.rule,
-            }
-        )
-        for digest, kind in zip(outcome.blobs, outcome.blob_kinds):
-            # a layer's size as the freeing image lists it (a digest names one content, one size)
-            size = image.layer_size(digest) if kind == "layer" else None
-            reclaimable += size or 0
-            blobs.append({"digest": digest, "kind": kind, "size": size, "image": name})
-    blobs.sort(key=lambda b: b["digest"])
-    return deletions, blobs, reclaimable
+    if analysis.stage2 is not None:
+        for name, outcome in analysis.stage2.outcomes.items():
+            if outcome.rule != DELETE_UNREFERENCED:
+                continue
+            deleted.append(name)
+            image = analysis.images[name]
+            sizes = image.layer_sizes_by_digest() if "layer" in outcome.blob_kinds else {}
+            for digest, kind in zip(outcome.blobs, outcome.blob_kinds):
+                # a layer's size as the freeing image lists it (a digest names one content, one size)
+                size = sizes.get(digest) if kind == "layer" else None
+                reclaimable += size or 0
+                blobs.append((digest, kind, size, name))
+    blobs.sort(key=itemgetter(0))  # a blob is freed once: digests are unique
 
-
-def build_plan(analysis: Analysis, loaded: LoadedInputs, valid_for_seconds: float) -> dict[str, Any]:
-    policy = analysis.policy
-    updates, layer_links, manifest_links, removed_items = _stream_actions(analysis)
-    image_deletions, blob_deletions, reclaimable = _image_actions(analysis)
     counts = {
-        "deletedImages": len(image_deletions),
-        "deletedImageStreamTagItems": removed_items,
+        "deletedImages": len(deleted),
+        "deletedImageStreamTagItems": removed_total,
         "updatedImageStreams": len(updates),
         "deletedLayerLinks": len(layer_links),
         "deletedManifestLinks": len(manifest_links),
-        "deletedBlobs": len(blob_deletions),
+        "deletedBlobs": len(blobs),
     }
-    return {
+    head = {
         "apiVersion": PLAN_API_VERSION,
         "kind": PLAN_KIND,
         "metadata": {
@@ -125,17 +167,25 @@ def build_plan(analysis: Analysis, loaded: LoadedInputs, valid_for_seconds: floa
             "counts": loaded.counts(),
         },
         "policy": policy.to_json(),
-        "imageStreamUpdates": updates,
-        "layerLinkDeletions": layer_links,
-        "manifestLinkDeletions": manifest_links,
-        "blobDeletions": blob_deletions,
-        "imageDeletions": image_deletions,
         "errors": analysis.errors,
-        "summary": {**counts, "reclaimableBytes": reclaimable, "text": summary_text(counts)},
     }
+    summary = {**counts, "reclaimableBytes": reclaimable, "text": summary_text(counts)}
+    return PlanSections(head, updates, layer_links, manifest_links, blobs, deleted, summary)
 
 
-def dry_run_lines(analysis: Analysis, plan: dict[str, Any]) -> list[str]:
+def build_plan(analysis: Analysis, loaded: LoadedInputs, valid_for_seconds: float) -> dict[str, Any]:
+    """The whole plan as one document (tests and small plans; the analyze command streams it)."""
+    sections = plan_sections(analysis, loaded, valid_for_seconds)
+    actions = {key: list(entries) for key, entries in sections.actions(analysis).items()}
+    return {**sections.head, **actions, "summary": sections.summary}
+
+
+def plan_chunks(analysis: Analysis, sections: PlanSections) -> Iterator[bytes]:
+    """The plan's bytes, identical to dump_plan(build_plan(...)), produced a section at a time."""
+    return dump_plan_chunks({**sections.head, **sections.actions(analysis), "summary": sections.summary})
+
+
+def dry_run_lines(analysis: Analysis, summary: dict[str, Any]) -> list[str]:
     """Upstream's stdout for a dry run (§6.7), in a deterministic order: streams by name (layer
     links, the update, manifest links), then images by name (blobs, then the image)."""
     lines: list[str] = []
@@ -154,5 +204,5 @@ def dry_run_lines(analysis: Analysis, plan: dict[str, Any]) -> list[str]:
             if outcome.rule == DELETE_UNREFERENCED:
                 lines += [f"Deleting blob {d}" for d in outcome.blobs]
                 lines.append(f"Deleting image {name}")
-    lines.append(f"Summary: {plan['summary']['text']}")
+    lines.append(f"Summary: {summary['text']}")
     return lines

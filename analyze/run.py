@@ -11,13 +11,13 @@ from typing import Iterator
 
 from pruneplan.dumpformat import LoadedInputs, load_inputs
 from pruneplan.errors import EXIT_FAILURE, PrunePlanError
+from pruneplan.exiting import retain
 from pruneplan.files import write_or_fail
-from pruneplan.planformat import dump_plan
 from pruneplan.policy import Policy, build_policy, parse_duration_flag
 from pruneplan.timefmt import parse_time, parse_user_time
 
 from .engine import Analysis, BuildGraphError, analyze
-from .plan import build_plan, dry_run_lines
+from .plan import dry_run_lines, plan_chunks, plan_sections
 
 
 @dataclass(slots=True)
@@ -105,12 +105,10 @@ def _run_analyze(request: AnalyzeRequest) -> None:
         raise
     for name, count in sorted(loaded_notes(loaded).items()):
         print(f"note: {name}: {count}", file=sys.stderr)
-    plan = build_plan(analysis, loaded, valid_for)
-    # The graph and the images are not needed once the plan exists (the lines printed below come
-    # from the outcomes); letting them go before serialising lowers the peak on big dumps.
-    analysis.graph.clear()
-    analysis.images.clear()
-    write_or_fail(request.output, dump_plan(plan), 0o666, replace=True)  # umask applies
+    retain(analysis, loaded)  # freed by the process exit, not object by object
+    sections = plan_sections(analysis, loaded, valid_for)
+    # streamed: the plan's entries are made, written and dropped a chunk at a time
+    write_or_fail(request.output, plan_chunks(analysis, sections), 0o666, replace=True)  # umask applies
     if request.sign_key:
         from pruneplan.signing import write_signature
 
@@ -125,9 +123,10 @@ def _run_analyze(request: AnalyzeRequest) -> None:
     for warning in analysis.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if not request.quiet:
-        sys.stdout.write("\n".join(dry_run_lines(analysis, plan)) + "\n")
-    if plan["errors"]:
-        raise PrunePlanError(plan["errors"][0] if len(plan["errors"]) == 1 else "\n".join(plan["errors"]))
+        sys.stdout.write("\n".join(dry_run_lines(analysis, sections.summary)) + "\n")
+    errors = analysis.errors
+    if errors:
+        raise PrunePlanError(errors[0] if len(errors) == 1 else "\n".join(errors))
 
 
 def loaded_notes(loaded: LoadedInputs) -> dict[str, int]:

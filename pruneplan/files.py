@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import secrets
+from typing import Iterable
 
 from .errors import EXIT_IO, PrunePlanError
 
 
-def write_file(path: str, data: bytes, mode: int, replace: bool) -> None:
-    """Write `data` to `path`, the file being created with `mode` from the start.
+def write_file(path: str, data: bytes | Iterable[bytes], mode: int, replace: bool) -> None:
+    """Write `data` (bytes, or pieces of them) to `path`, the file being created with `mode`
+    from the start.
 
     replace=False creates the file exclusively (O_EXCL), so an existing file is never touched.
     replace=True writes a sibling temporary file and renames it over `path`: readers see the
@@ -25,7 +27,8 @@ def write_file(path: str, data: bytes, mode: int, replace: bool) -> None:
     fd = os.open(target, flags, mode)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            for piece in [data] if isinstance(data, bytes) else data:
+                handle.write(piece)
             handle.flush()
             os.fsync(handle.fileno())
         if replace:
@@ -38,7 +41,7 @@ def write_file(path: str, data: bytes, mode: int, replace: bool) -> None:
         raise
 
 
-def write_or_fail(path: str, data: bytes, mode: int, replace: bool) -> None:
+def write_or_fail(path: str, data: bytes | Iterable[bytes], mode: int, replace: bool) -> None:
     try:
         write_file(path, data, mode, replace)
     except FileExistsError:

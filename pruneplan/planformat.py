@@ -7,7 +7,8 @@ newline. The signature (pruneplan.signing) covers exactly these bytes.
 
 from __future__ import annotations
 
-from typing import Any
+from itertools import islice
+from typing import Any, Iterator
 
 import orjson
 
@@ -26,8 +27,35 @@ ACTION_KEYS = (
 REQUIRED_KEYS = ("apiVersion", "kind", "metadata", "source", "policy", "summary", *ACTION_KEYS)
 
 
+_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2
+LIST_CHUNK = 20_000  # entries serialised at once by dump_plan_chunks
+
+
 def dump_plan(plan: dict[str, Any]) -> bytes:
-    return orjson.dumps(plan, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n"
+    return orjson.dumps(plan, option=_OPTIONS) + b"\n"
+
+
+def dump_plan_chunks(plan: dict[str, Any], chunk: int = LIST_CHUNK) -> Iterator[bytes]:
+    """dump_plan's bytes, a piece at a time. A top-level value that is an iterator (rather than
+    a list, dict or scalar) is a list whose entries are made, serialised and dropped `chunk` at a
+    time, so a plan of millions of actions never exists whole, as objects or as bytes."""
+    for position, key in enumerate(sorted(plan)):
+        yield (b"{\n  " if position == 0 else b",\n  ") + orjson.dumps(key) + b": "
+        value = plan[key]
+        if isinstance(value, Iterator):
+            yield from _list_chunks(value, chunk)
+        else:  # one level deeper than orjson put it: two more spaces on every following line
+            yield orjson.dumps(value, option=_OPTIONS).replace(b"\n", b"\n  ")
+    yield b"\n}\n" if plan else b"{}\n"
+
+
+def _list_chunks(entries: Iterator[Any], chunk: int) -> Iterator[bytes]:
+    opened = False
+    while batch := list(islice(entries, chunk)):
+        body = orjson.dumps(batch, option=_OPTIONS)  # b"[\n  entry,\n  entry\n]"
+        yield (b",\n  " if opened else b"[\n  ") + body[2:-2].replace(b"\n", b"\n  ")
+        opened = True
+    yield b"\n  ]" if opened else b"[]"
 
 
 def parse_plan(raw: bytes, path: str = "plan") -> dict[str, Any]:

@@ -9,11 +9,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analyze.engine import analyze
-from analyze.plan import build_plan
+from analyze.plan import build_plan, plan_chunks, plan_sections
 from analyze.rules import REMOVING_RULES
 from builders import OCI_INDEX, REGISTRY, as_dump, digest, image, limit_range, pod, stream
 from pruneplan.dumpformat import load_inputs
-from pruneplan.planformat import dump_plan, parse_plan
+from pruneplan.planformat import dump_plan, dump_plan_chunks, parse_plan
 from pruneplan.policy import build_policy
 from pruneplan.timefmt import parse_time
 
@@ -101,6 +101,18 @@ def test_same_input_gives_identical_plan_bytes(tmp_path, items, policy):
     _, first = run(tmp_path, items, policy)
     _, second = run(tmp_path, items, policy)
     assert dump_plan(first) == dump_plan(second)
+
+
+@SETTINGS
+@given(items=clusters(), policy=policies(), chunk=st.integers(1, 3))
+def test_streamed_plan_bytes_equal_the_whole_document_bytes(tmp_path, items, policy, chunk):
+    # the analyze command writes the plan a chunk of entries at a time (plan_chunks)
+    analysis, plan = run(tmp_path, items, policy)
+    loaded = load_inputs([str(tmp_path / "dump.json")])
+    sections = plan_sections(analysis, loaded, 3600.0)
+    document = {**sections.head, **sections.actions(analysis), "summary": sections.summary}
+    assert b"".join(dump_plan_chunks(document, chunk)) == dump_plan(plan)
+    assert b"".join(plan_chunks(analysis, plan_sections(analysis, loaded, 3600.0))) == dump_plan(plan)
 
 
 @SETTINGS
