@@ -109,5 +109,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def console_main() -> None:
+    """The `pruneplan` command: main(), then a fast exit (pruneplan.exiting)."""
+    from .exiting import enable_fast_exit, finish
+
+    enable_fast_exit()
+    finish(main())
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    console_main()
