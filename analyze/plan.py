@@ -180,29 +180,50 @@ def build_plan(analysis: Analysis, loaded: LoadedInputs, valid_for_seconds: floa
     return {**sections.head, **actions, "summary": sections.summary}
 
 
+def plan_document(analysis: Analysis, sections: PlanSections) -> dict[str, Any]:
+    """The plan with its action lists as iterators, for dump_plan_chunks."""
+    return {**sections.head, **sections.actions(analysis), "summary": sections.summary}
+
+
 def plan_chunks(analysis: Analysis, sections: PlanSections) -> Iterator[bytes]:
     """The plan's bytes, identical to dump_plan(build_plan(...)), produced a section at a time."""
-    return dump_plan_chunks({**sections.head, **sections.actions(analysis), "summary": sections.summary})
+    return dump_plan_chunks(plan_document(analysis, sections))
 
 
 def dry_run_lines(analysis: Analysis, summary: dict[str, Any]) -> list[str]:
     """Upstream's stdout for a dry run (§6.7), in a deterministic order: streams by name (layer
     links, the update, manifest links), then images by name (blobs, then the image)."""
-    lines: list[str] = []
-    if not analysis.policy.prune_registry:
-        lines.append("Only API objects will be removed.  No modifications to the image registry will be made.")
+    return [*dry_run_prologue(analysis), *stream_dry_run_lines(analysis), *image_dry_run_lines(analysis), dry_run_epilogue(summary)]
+
+
+def dry_run_prologue(analysis: Analysis) -> list[str]:
+    if analysis.policy.prune_registry:
+        return []
+    return ["Only API objects will be removed.  No modifications to the image registry will be made."]
+
+
+def stream_dry_run_lines(analysis: Analysis) -> Iterator[str]:
     for outcome in analysis.stream_outcomes:
         removed = outcome.removed
         if not removed:
             continue
         repository = outcome.stream.key
-        lines += [f"Deleting layer link {d} in repository {repository}" for d in outcome.layer_links]
-        lines.append(f"Deleting {removed} items from image stream {repository}")
-        lines += [f"Deleting manifest link {d} in repository {repository}" for d in outcome.manifest_links]
-    if analysis.stage2 is not None:
-        for name, outcome in analysis.stage2.outcomes.items():
-            if outcome.rule == DELETE_UNREFERENCED:
-                lines += [f"Deleting blob {d}" for d in outcome.blobs]
-                lines.append(f"Deleting image {name}")
-    lines.append(f"Summary: {summary['text']}")
-    return lines
+        for digest in outcome.layer_links:
+            yield f"Deleting layer link {digest} in repository {repository}"
+        yield f"Deleting {removed} items from image stream {repository}"
+        for digest in outcome.manifest_links:
+            yield f"Deleting manifest link {digest} in repository {repository}"
+
+
+def image_dry_run_lines(analysis: Analysis) -> Iterator[str]:
+    if analysis.stage2 is None:
+        return
+    for name, outcome in analysis.stage2.outcomes.items():
+        if outcome.rule == DELETE_UNREFERENCED:
+            for digest in outcome.blobs:
+                yield f"Deleting blob {digest}"
+            yield f"Deleting image {name}"
+
+
+def dry_run_epilogue(summary: dict[str, Any]) -> str:
+    return f"Summary: {summary['text']}"

@@ -12,12 +12,12 @@ from typing import Iterator
 from pruneplan.dumpformat import LoadedInputs, load_inputs
 from pruneplan.errors import EXIT_FAILURE, PrunePlanError
 from pruneplan.exiting import retain
-from pruneplan.files import write_or_fail
 from pruneplan.policy import Policy, build_policy, parse_duration_flag
 from pruneplan.timefmt import parse_time, parse_user_time
 
 from .engine import Analysis, BuildGraphError, analyze
-from .plan import dry_run_lines, plan_chunks, plan_sections
+from .plan import plan_sections
+from .plan_output import write_plan
 
 
 @dataclass(slots=True)
@@ -108,7 +108,7 @@ def _run_analyze(request: AnalyzeRequest) -> None:
     retain(analysis, loaded)  # freed by the process exit, not object by object
     sections = plan_sections(analysis, loaded, valid_for)
     # streamed: the plan's entries are made, written and dropped a chunk at a time
-    write_or_fail(request.output, plan_chunks(analysis, sections), 0o666, replace=True)  # umask applies
+    dry_run = write_plan(request.output, analysis, sections, dry_run=not request.quiet)
     if request.sign_key:
         from pruneplan.signing import write_signature
 
@@ -122,8 +122,7 @@ def _run_analyze(request: AnalyzeRequest) -> None:
             print(line, file=sys.stderr)
     for warning in analysis.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    if not request.quiet:
-        sys.stdout.write("\n".join(dry_run_lines(analysis, sections.summary)) + "\n")
+    dry_run.print_to(sys.stdout)
     errors = analysis.errors
     if errors:
         raise PrunePlanError(errors[0] if len(errors) == 1 else "\n".join(errors))

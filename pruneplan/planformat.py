@@ -39,14 +39,24 @@ def dump_plan_chunks(plan: dict[str, Any], chunk: int = LIST_CHUNK) -> Iterator[
     """dump_plan's bytes, a piece at a time. A top-level value that is an iterator (rather than
     a list, dict or scalar) is a list whose entries are made, serialised and dropped `chunk` at a
     time, so a plan of millions of actions never exists whole, as objects or as bytes."""
-    for position, key in enumerate(sorted(plan)):
-        yield (b"{\n  " if position == 0 else b",\n  ") + orjson.dumps(key) + b": "
+    if not plan:
+        yield b"{}\n"
+        return
+    yield from dump_plan_part(plan, sorted(plan), first=True, last=True, chunk=chunk)
+
+
+def dump_plan_part(plan: dict[str, Any], keys: list[str], *, first: bool, last: bool, chunk: int = LIST_CHUNK) -> Iterator[bytes]:
+    """The bytes of `keys` (consecutive in sorted order) of the plan document: `first` when they
+    start it, `last` when they end it. Consecutive parts, joined, are dump_plan_chunks' bytes."""
+    for position, key in enumerate(keys):
+        yield (b"{\n  " if first and position == 0 else b",\n  ") + orjson.dumps(key) + b": "
         value = plan[key]
         if isinstance(value, Iterator):
             yield from _list_chunks(value, chunk)
         else:  # one level deeper than orjson put it: two more spaces on every following line
             yield orjson.dumps(value, option=_OPTIONS).replace(b"\n", b"\n  ")
-    yield b"\n}\n" if plan else b"{}\n"
+    if last:
+        yield b"\n}\n"
 
 
 def _list_chunks(entries: Iterator[Any], chunk: int) -> Iterator[bytes]:

@@ -1,0 +1,77 @@
+"""Writing the plan on two cores (analyze/plan_output.py) gives the same file and the same
+dry-run lines as writing it in one process; a failed write leaves nothing behind."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pytest
+
+from analyze import plan_output
+from analyze.plan import build_plan, dry_run_lines, plan_sections
+from analyze.run import AnalyzeRequest, decide
+from pruneplan.errors import PrunePlanError
+from pruneplan.planformat import dump_plan
+
+EXAMPLE_DUMP = Path(__file__).resolve().parent.parent / "fixtures" / "example-dump.json.gz"
+
+
+@pytest.fixture(scope="module")
+def decided():
+    analysis, loaded, _, valid_for = decide(AnalyzeRequest(inputs=[str(EXAMPLE_DUMP)], output="unused", release_raw=False))
+    return analysis, loaded, valid_for
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_plan_file_and_dry_run_lines_are_the_same_in_one_or_two_processes(decided, tmp_path: Path, parallel: bool) -> None:
+    analysis, loaded, valid_for = decided
+    sections = plan_sections(analysis, loaded, valid_for)
+    assert sections.summary["deletedBlobs"] > 0 and sections.summary["updatedImageStreams"] > 0
+    out = tmp_path / "plan.json"
+    dry_run = plan_output.write_plan(str(out), analysis, sections, parallel=parallel)
+    assert out.read_bytes() == dump_plan(build_plan(analysis, loaded, valid_for))
+    printed = io.StringIO()
+    dry_run.print_to(printed)
+    assert printed.getvalue() == "\n".join(dry_run_lines(analysis, sections.summary)) + "\n"
+    assert sorted(os.listdir(tmp_path)) == ["plan.json"], "no part or temporary file is left"
+
+
+def test_quiet_two_process_write_prints_nothing(decided, tmp_path: Path) -> None:
+    analysis, loaded, valid_for = decided
+    dry_run = plan_output.write_plan(str(tmp_path / "p.json"), analysis, plan_sections(analysis, loaded, valid_for), dry_run=False, parallel=True)
+    printed = io.StringIO()
+    dry_run.print_to(printed)
+    assert printed.getvalue() == ""
+
+
+def test_a_failing_writer_process_fails_the_write_and_leaves_no_file(decided, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    analysis, loaded, valid_for = decided
+
+    def broken_child(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(plan_output, "_child_work", broken_child)
+    with pytest.raises(PrunePlanError) as failure:
+        plan_output.write_plan(str(tmp_path / "plan.json"), analysis, plan_sections(analysis, loaded, valid_for), parallel=True)
+    assert failure.value.message == "cannot write the plan: No space left on device"
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("threshold, forks", [(10**9, 0), (1, 1)])
+def test_only_plans_of_enough_actions_are_written_by_two_processes(
+    decided, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, threshold: int, forks: int
+) -> None:
+    analysis, loaded, valid_for = decided
+    calls: list[int] = []
+    real_fork = os.fork
+
+    def counting_fork() -> int:
+        calls.append(1)
+        return real_fork()
+
+    monkeypatch.setattr(plan_output, "PARALLEL_MIN_ACTIONS", threshold)
+    monkeypatch.setattr(os, "fork", counting_fork)
+    plan_output.write_plan(str(tmp_path / "plan.json"), analysis, plan_sections(analysis, loaded, valid_for))
+    assert len(calls) == forks
