@@ -12,7 +12,7 @@ from pruneplan.errors import PrunePlanError
 from pruneplan.kinds import KINDS
 from pruneplan.policy import Policy
 
-from .graph import build_graph, children_of_used_lists
+from .graph import build_graph, children_of_used_lists, set_rules
 from .model import Image, Stream, load_image, load_limits, load_stream
 from .referrers import References, analyze_references
 from .rules import Stage2, StreamOutcome, prune_images, prune_stream
@@ -115,8 +115,6 @@ def analyze(loaded: LoadedInputs, policy: Policy, *, release_raw: bool = False) 
         used = {digest for outcome in outcomes for digest in outcome.surviving_images()}
         children = children_of_used_lists(graph, used & images.keys())
         stage2 = prune_images(images, used, children, policy)
-        node_attrs = graph._node  # the attribute dicts themselves: graph.nodes[...] per image was slow
-        for name, image_outcome in stage2.outcomes.items():
-            node_attrs[("image", name)]["rule"] = image_outcome.rule
+        set_rules(graph, ((("image", name), image_outcome.rule) for name, image_outcome in stage2.outcomes.items()))
     return Analysis(policy, images, streams, refs, graph, outcomes, stage2, warnings)
 

@@ -16,11 +16,17 @@ Blobs are not nodes: an image's blobs are a fixed list on the image (layers, con
 manifest), decisions about them are reference counts, and as edges they were most of the graph
 (a million at 100k images) and half of its build time. `Analysis.blob_users` answers the
 reverse question (which images use a blob) when explain or a report asks it.
+
+Attribute data is shared and read-only: every edge without attributes has the same empty
+mapping, every node the mapping of its rule (or the empty one). They are most of the graph's
+objects (millions at 1M images), identical by the thousand, and nothing changes them after the
+build; a read-only mapping makes an attempt to fail loudly instead of changing every node.
 """
 
 from __future__ import annotations
 
-from typing import Iterable
+from types import MappingProxyType
+from typing import Iterable, Mapping
 
 import networkx as nx
 
@@ -30,6 +36,25 @@ from .referrers import References
 
 def referrer_node(resource: str, namespace: str, name: str) -> tuple[str, str]:
     return (resource, f"{namespace}/{name}" if namespace else name)
+
+
+NO_ATTRIBUTES: Mapping[str, str] = MappingProxyType({})
+_RULE_ATTRIBUTES: dict[str, Mapping[str, str]] = {}
+
+
+def rule_attributes(rule: str) -> Mapping[str, str]:
+    """The shared, read-only attribute mapping {"rule": rule}."""
+    attributes = _RULE_ATTRIBUTES.get(rule)
+    if attributes is None:
+        attributes = _RULE_ATTRIBUTES[rule] = MappingProxyType({"rule": rule})
+    return attributes
+
+
+def set_rules(graph: nx.DiGraph, rules: Iterable[tuple[tuple, str]]) -> None:
+    """Give each (node, rule) its rule's shared attribute mapping."""
+    nodes = graph._node
+    for node, rule in rules:
+        nodes[node] = rule_attributes(rule)
 
 
 def build_graph(
@@ -42,17 +67,18 @@ def build_graph(
     per tag, per item) is given.
 
     Built in bulk: the node and adjacency dicts of the DiGraph are filled directly, as networkx
-    itself stores them (node -> attribute dict; succ[u][v] and pred[v][u] the same edge dict).
+    itself stores them (node -> attributes; succ[u][v] and pred[v][u] the same edge data).
     add_edges_from does the same per edge with several checks and calls, which made it half of
     the graph's build time. tests/test_graph.py checks the result equals a graph built edge by
     edge with networkx's public API.
     """
     graph = nx.DiGraph()
     nodes, succ, pred = graph._node, graph._succ, graph._pred
+    bare = NO_ATTRIBUTES
 
     image_nodes = {name: ("image", name) for name in images}
     for key in image_nodes.values():
-        nodes[key] = {}
+        nodes[key] = bare
         succ[key] = {}
         pred[key] = {}
     for image in images.values():
@@ -60,25 +86,23 @@ def build_graph(
         for child in image.manifests:
             child_node = image_nodes.get(child)
             if child_node is not None:
-                succ[parent][child_node] = pred[child_node][parent] = {}
+                succ[parent][child_node] = pred[child_node][parent] = bare
 
     def referrers(keys: dict, kind: str) -> None:
         for key, uses in keys.items():
             target = (kind, *key)
-            nodes[target] = {}
+            nodes[target] = bare
             succ[target] = {}
             into = pred[target] = {}
             for use in uses:
                 r = use.referrer
                 source = referrer_node(r.resource, r.namespace, r.name)
                 if source not in nodes:
-                    nodes[source] = {}
+                    nodes[source] = bare
                     succ[source] = {}
                     pred[source] = {}
-                edge = into.get(source)
-                if edge is None:
-                    succ[source][target] = into[source] = edge = {}
-                edge["via"] = use.via or "build strategy"  # the last use wins, as with add_edge
+                # the last use's container wins, as with add_edge
+                succ[source][target] = into[source] = _via_attributes(use.via or "build strategy")
 
     referrers(refs.used_tags, "istag")
     referrers(refs.used_images, "isimage")
@@ -87,17 +111,17 @@ def build_graph(
     for stream in streams:
         ns, name = stream.namespace, stream.name
         stream_node = ("stream", ns, name)
-        nodes[stream_node] = {}
+        nodes[stream_node] = bare
         stream_out = succ[stream_node] = {}
         pred[stream_node] = {}
         stream_rules = next(rules_per_stream) if rules_per_stream is not None else None
         for t_index, tag in enumerate(stream.tags):
             istag = ("istag", ns, name, tag.tag)
             if istag not in nodes:
-                nodes[istag] = {}
+                nodes[istag] = bare
                 succ[istag] = {}
                 pred[istag] = {}
-            stream_out[istag] = pred[istag][stream_node] = {}
+            stream_out[istag] = pred[istag][stream_node] = bare
             istag_out = succ[istag]
             tag_rules = stream_rules[t_index] if stream_rules is not None else None
             for index, digest in enumerate(tag.images):
@@ -105,19 +129,27 @@ def build_graph(
                 if item in nodes:  # a tag listed twice in one stream's status: one node, as networkx would
                     item_out, item_in = succ[item], pred[item]
                 else:
-                    nodes[item] = {}
                     item_out = succ[item] = {}
                     item_in = pred[item] = {}
-                if tag_rules is not None:
-                    nodes[item]["rule"] = tag_rules[index]
-                istag_out[item] = item_in[istag] = {}
+                nodes[item] = rule_attributes(tag_rules[index]) if tag_rules is not None else bare
+                istag_out[item] = item_in[istag] = bare
                 image_node = image_nodes.get(digest)
                 if image_node is not None:
-                    item_out[image_node] = pred[image_node][item] = {}
+                    item_out[image_node] = pred[image_node][item] = bare
                 isimage = ("isimage", ns, name, digest)
                 if isimage in nodes:
-                    succ[isimage][item] = item_in[isimage] = {}
+                    succ[isimage][item] = item_in[isimage] = bare
     return graph
+
+
+_VIA_ATTRIBUTES: dict[str, Mapping[str, str]] = {}
+
+
+def _via_attributes(via: str) -> Mapping[str, str]:
+    attributes = _VIA_ATTRIBUTES.get(via)
+    if attributes is None:
+        attributes = _VIA_ATTRIBUTES[via] = MappingProxyType({"via": via})
+    return attributes
 
 
 def children_of_used_lists(graph: nx.DiGraph, used: set[str]) -> set[str]:

@@ -104,3 +104,16 @@ def test_bulk_graph_without_stage_one_rules_has_bare_items(with_rules: bool) -> 
     graph = build_graph(analysis.streams, analysis.images, analysis.refs, rules)
     items = [attrs for node, attrs in graph.nodes(data=True) if node[0] == "item"]
     assert items and all(("rule" in attrs) is with_rules for attrs in items)
+
+
+def test_graph_attributes_are_shared_and_read_only() -> None:
+    analysis = analysis_of(EXAMPLE_DUMP)
+    graph = analysis.graph
+    items = [node for node in graph if node[0] == "item"]
+    same_rule = [n for n in items if graph.nodes[n]["rule"] == graph.nodes[items[0]]["rule"]]
+    assert len(same_rule) > 1 and graph.nodes[same_rule[0]] is graph.nodes[same_rule[1]]
+    with pytest.raises(TypeError):
+        graph.nodes[items[0]]["rule"] = "changed"
+    u, v = next(iter(graph.edges))
+    with pytest.raises(TypeError):
+        graph.edges[u, v]["note"] = "changed"
