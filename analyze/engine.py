@@ -15,7 +15,7 @@ from pruneplan.policy import Policy
 from .graph import build_graph, children_of_used_lists, set_rules
 from .model import Image, Stream, load_image, load_limits, load_stream
 from .referrers import References, analyze_references
-from .rules import Stage2, StreamOutcome, prune_images, prune_stream
+from .rules import Stage2, StreamOutcome, prune_images, prune_stream, unreadable_images
 
 
 class BuildGraphError(PrunePlanError):
@@ -106,7 +106,8 @@ def analyze(loaded: LoadedInputs, policy: Policy, *, release_raw: bool = False) 
     if release_raw:
         loaded.release()
 
-    outcomes = [prune_stream(s, images, refs, policy, limits) for s in streams]
+    unreadable = unreadable_images(images)
+    outcomes = [prune_stream(s, images, refs, policy, limits, unreadable) for s in streams]
     graph = build_graph(streams, images, refs, (outcome.rules for outcome in outcomes))
     warnings = [warning for outcome in outcomes for warning in outcome.warnings]
 

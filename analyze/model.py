@@ -55,7 +55,10 @@ class Image:
 
     def layer_sizes_by_digest(self) -> dict[str, int]:
         """Each layer's size as this image lists it (the largest, should it list a digest twice)."""
-        sizes: dict[str, int] = {}
+        sizes: dict[str, int] = dict(zip(self.layers, self.layer_sizes))  # type: ignore[arg-type]
+        if len(sizes) == len(self.layers) and None not in self.layer_sizes:
+            return sizes  # the usual case, built in C: each layer once, with its size
+        sizes = {}
         for layer, size in zip(self.layers, self.layer_sizes):
             if size is None:
                 continue

@@ -84,48 +84,50 @@ def exceeds_limits(image: Image, limits: list[Fraction] | None) -> bool:
     return any(limit < image.size for limit in limits)
 
 
+def unreadable_images(images: dict[str, Image]) -> frozenset[str]:
+    """Images whose metadata upstream cannot read (§4.7, §8); usually none."""
+    return frozenset(name for name, image in images.items() if not image.has_metadata and image.metadata_unreadable)
+
+
 def prune_stream(
     stream: Stream,
     images: dict[str, Image],
     refs: References,
     policy: Policy,
     limits: dict[str, list[Fraction]],
+    unreadable: frozenset[str],
 ) -> StreamOutcome:
+    """Stage 1 for one stream. `unreadable` is unreadable_images(images), computed once for
+    all streams."""
     threshold = policy.threshold
     over_size = policy.over_size
     if not over_size and stream.created > threshold:
         return StreamOutcome(stream, [[KEEP_STREAM_YOUNG] * len(tag.images) for tag in stream.tags])
-
-    manifests: Counter[str] = Counter()
-    blobs: Counter[str] = Counter()
-    for tag in stream.tags:
-        for digest in tag.images:
-            image = images.get(digest)
-            if image is None:
-                continue
-            manifests[digest] += 1
-            if image.metadata_unreadable:
-                # upstream logs a warning and leaves the whole stream alone, without an error
-                outcome = StreamOutcome(stream, [[KEEP_STREAM_METADATA] * len(t.images) for t in stream.tags])
-                outcome.warnings.append(
-                    f"imagestream {stream.namespace}/{stream.name}: tag {tag.tag}: image {digest}: "
-                    f"failed to read metadata for image {digest}"
-                )
-                return outcome
-            blobs.update(image.blobs)
+    if unreadable:
+        for tag in stream.tags:
+            for digest in tag.images:
+                if digest in unreadable:
+                    # upstream logs a warning and leaves the whole stream alone, without an error
+                    outcome = StreamOutcome(stream, [[KEEP_STREAM_METADATA] * len(t.images) for t in stream.tags])
+                    outcome.warnings.append(
+                        f"imagestream {stream.namespace}/{stream.name}: tag {tag.tag}: image {digest}: "
+                        f"failed to read metadata for image {digest}"
+                    )
+                    return outcome
 
     outcome = StreamOutcome(stream, [])
     ns, name = stream.namespace, stream.name
     stream_limits = limits.get(ns)
     revisions = policy.revisions
-    prune_registry = policy.prune_registry
+    used_tags, used_images = refs.used_tags, refs.used_images
+    removed: list[Image] = []  # removed items' images, in upstream's order, for the link counts
     for tag in stream.tags:
         tag_rules: list[str] = []
         for rev, (digest, created) in enumerate(zip(tag.images, tag.created)):
             image = images.get(digest)
             if not over_size and created > threshold:
                 rule = KEEP_ITEM_YOUNG
-            elif rev == 0 and (ns, name, tag.tag) in refs.used_tags:
+            elif rev == 0 and (ns, name, tag.tag) in used_tags:
                 rule = KEEP_TAG_IN_USE
             elif image is None:
                 rule = REMOVE_IMAGE_MISSING
@@ -136,21 +138,34 @@ def prune_stream(
                 rule = KEEP_UNDER_SIZE_LIMIT
             elif not over_size and rev < revisions:
                 rule = KEEP_WITHIN_REVISIONS
-            elif (ns, name, digest) in refs.used_images:
+            elif (ns, name, digest) in used_images:
                 rule = KEEP_IMAGE_IN_USE
             else:
                 rule = REMOVE_OVER_SIZE_LIMIT if over_size else REMOVE_BEYOND_REVISIONS
-                if prune_registry:
-                    manifests[digest] -= 1
-                    if manifests[digest] == 0:
-                        outcome.manifest_links.append(digest)
-                    for blob in image.blobs:
-                        blobs[blob] -= 1
-                        if blobs[blob] == 0:
-                            outcome.layer_links.append(blob)
+                removed.append(image)
             tag_rules.append(rule)
         outcome.rules.append(tag_rules)
+    if removed and policy.prune_registry:
+        _unlinked(stream, images, removed, outcome)
     return outcome
+
+
+def _unlinked(stream: Stream, images: dict[str, Image], removed: list[Image], outcome: StreamOutcome) -> None:
+    """The repository's manifest and layer links no surviving item needs: upstream counts each
+    manifest and blob over the stream's items, then decrements per removed item, in order."""
+    present = [images[digest] for tag in stream.tags for digest in tag.images if digest in images]
+    manifests = dict(Counter(image.name for image in present))
+    blobs = dict(Counter(chain.from_iterable(image.blobs for image in present)))
+    for image in removed:
+        left = manifests[image.name] - 1
+        manifests[image.name] = left
+        if left == 0:
+            outcome.manifest_links.append(image.name)
+        for blob in image.blobs:
+            left = blobs[blob] - 1
+            blobs[blob] = left
+            if left == 0:
+                outcome.layer_links.append(blob)
 
 
 @dataclass(slots=True)
