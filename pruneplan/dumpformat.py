@@ -20,7 +20,7 @@ import orjson
 from . import TOOL_NAME, __version__
 from .errors import InputError
 from .kinds import BY_KIND, BY_RESOURCE, KINDS
-from .rawlines import GZIP_MAGIC, read_lines
+from .rawlines import GZIP_MAGIC, FileDigest, read_lines
 
 DUMP_API_VERSION = "pruneplan.io/v1"
 DUMP_KIND = "ClusterDump"
@@ -122,22 +122,36 @@ def decode_document(raw: bytes, path: str) -> Any:
         raise InputError(f"{path}: invalid JSON: {err}") from None
 
 
-def _identity(obj: Any, where: str, namespaced: bool) -> tuple[str, str]:
+_NAMESPACED = {kind.resource: kind.namespaced for kind in KINDS}
+
+
+def _identity(obj: Any, path: str, resource: str, index: int) -> str | tuple[str, str]:
+    """What makes an object unique within its resource: its name, with its namespace when the
+    resource is namespaced. Raises InputError naming the object by its position."""
+    try:
+        meta = obj["metadata"]
+        name = meta["name"]
+        if _NAMESPACED[resource]:
+            namespace = meta["namespace"]
+            if type(name) is str and name and type(namespace) is str and namespace:
+                return namespace, name
+        elif type(name) is str and name:
+            return name
+    except (TypeError, KeyError):
+        pass
+    raise _identity_error(obj, f"{path}: {resource}[{index}]", _NAMESPACED[resource])
+
+
+def _identity_error(obj: Any, where: str, namespaced: bool) -> InputError:
     if not isinstance(obj, dict):
-        raise InputError(f"{where}: expected an object, found {type(obj).__name__}")
+        return InputError(f"{where}: expected an object, found {type(obj).__name__}")
     meta = obj.get("metadata")
     if not isinstance(meta, dict):
-        raise InputError(f"{where}: metadata is required")
+        return InputError(f"{where}: metadata is required")
     name = meta.get("name")
     if not isinstance(name, str) or not name:
-        raise InputError(f"{where}: metadata.name is required")
-    namespace = meta.get("namespace")
-    if namespaced:
-        if not isinstance(namespace, str) or not namespace:
-            raise InputError(f"{where} ({name}): metadata.namespace is required")
-    else:
-        namespace = ""
-    return namespace, name
+        return InputError(f"{where}: metadata.name is required")
+    return InputError(f"{where} ({name}): metadata.namespace is required")
 
 
 def _from_dump(doc: dict[str, Any], path: str) -> tuple[dict[str, list], dict[str, Any]]:
@@ -221,6 +235,7 @@ def _raw_lines(path: str, hasher: Any | None, background: bool = False) -> Itera
 def _stream_dump(path: str, header_out: dict[str, Any], hasher: Any) -> Iterator[tuple[str, dict[str, Any]]]:
     """Yield (resource, object) a line at a time; fill `header_out` from the last line."""
     resource: str | None = None
+    wanted = False
     number = 1
     try:
         lines = _raw_lines(path, hasher, background=True)
@@ -231,13 +246,13 @@ def _stream_dump(path: str, header_out: dict[str, Any], hasher: Any) -> Iterator
                 if line in (b"]", b"],"):
                     resource = None
                     continue
-                obj = orjson.loads(line[:-1] if line.endswith(b",") else line)
-                if resource in BY_RESOURCE:  # a newer collector may add kinds the rules do not read
-                    yield resource, obj
+                if wanted:  # a newer collector may add kinds the rules do not read: not parsed
+                    yield resource, orjson.loads(line[:-1] if line.endswith(b",") else line)
             elif line.endswith(b":["):
                 resource = orjson.loads(line[:-2])
                 if not isinstance(resource, str):
                     raise InputError(f"{path}: line {number}: malformed dump")
+                wanted = resource in BY_RESOURCE
             elif line.startswith(HEADER_KEY) and line.endswith(b"}"):
                 header = orjson.loads(line[len(HEADER_KEY):-1])
                 if not isinstance(header, dict):
@@ -291,10 +306,10 @@ def load_inputs(paths: Iterable[str], transforms: dict[str, Transform] | None = 
     """
     transforms = transforms or {}
     merged: dict[str, list[Any]] = {k.resource: [] for k in KINDS}
-    seen: dict[str, set[tuple[str, str]]] = {k.resource: set() for k in KINDS}
+    seen: dict[str, set[str | tuple[str, str]]] = {k.resource: set() for k in KINDS}
     loaded = LoadedInputs(objects=merged, inputs=[])
     for path in paths:
-        hasher = hashlib.sha256()
+        hasher = FileDigest()
         if _is_streamable(path):
             header: dict[str, Any] = {}
             stream = _stream_dump(path, header, hasher)
@@ -306,7 +321,7 @@ def load_inputs(paths: Iterable[str], transforms: dict[str, Transform] | None = 
         for resource, obj in stream:
             index = positions.get(resource, 0)
             positions[resource] = index + 1
-            key = _identity(obj, f"{path}: {resource}[{index}]", BY_RESOURCE[resource].namespaced)
+            key = _identity(obj, path, resource, index)
             keys = seen[resource]
             if key in keys:
                 loaded.duplicates += 1
