@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from fractions import Fraction
+from operator import itemgetter, methodcaller
 from typing import Any
 
 from pruneplan.errors import InputError, PrunePlanError
@@ -156,6 +157,12 @@ def _decode_metadata(obj: dict[str, Any], name: str, raw: Any) -> tuple[bool, st
     return True, image_id, int(size)
 
 
+_NAME = itemgetter("name")
+_DIGEST = itemgetter("digest")
+_SIZE = methodcaller("get", "size")
+_INT_ONLY = frozenset({int})
+
+
 def _int_or_none(value: Any) -> int | None:
     return value if type(value) is int else None  # bool is not a size
 
@@ -185,9 +192,15 @@ def _load_image_fast(obj: dict[str, Any]) -> Image:
         or (raw_children is not None and type(raw_children) is not list)
     ):
         raise TypeError
-    layers = tuple([_intern(layer["name"]) for layer in raw_layers]) if raw_layers else ()
-    sizes = tuple([_int_or_none(layer.get("size")) for layer in raw_layers]) if raw_layers else ()
-    children = tuple([_intern(child["digest"]) for child in raw_children]) if raw_children else ()
+    # map() with C callables: no Python frame per layer (they are millions in a big dump)
+    if raw_layers:
+        layers = tuple(map(_intern, map(_NAME, raw_layers)))
+        sizes = tuple(map(_SIZE, raw_layers))
+        if not set(map(type, sizes)) <= _INT_ONLY:  # null or odd sizes (a bool is not a size)
+            sizes = tuple([_int_or_none(size) for size in sizes])
+    else:
+        layers = sizes = ()
+    children = tuple(map(_intern, map(_DIGEST, raw_children))) if raw_children else ()
     has_metadata, image_id, size = _decode_metadata(obj, name, obj.get("dockerImageMetadata"))
     return Image(
         name=name,
