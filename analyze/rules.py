@@ -38,6 +38,12 @@ KEEP_STAGE2_HALTED = "stage-2-halted"
 DELETE_UNREFERENCED = "unreferenced"
 
 REMOVING_RULES = frozenset({REMOVE_IMAGE_MISSING, REMOVE_OVER_SIZE_LIMIT, REMOVE_BEYOND_REVISIONS})
+ALL_RULES = (
+    KEEP_STREAM_YOUNG, KEEP_ITEM_YOUNG, KEEP_TAG_IN_USE, REMOVE_IMAGE_MISSING, KEEP_UNDER_SIZE_LIMIT,
+    KEEP_WITHIN_REVISIONS, KEEP_IMAGE_IN_USE, REMOVE_OVER_SIZE_LIMIT, REMOVE_BEYOND_REVISIONS,
+    KEEP_STREAM_METADATA, KEEP_REFERENCED, KEEP_CHILD_OF_LIST, KEEP_UNMANAGED, KEEP_IMAGE_YOUNG,
+    KEEP_NAMESPACED, KEEP_STAGE2_HALTED, DELETE_UNREFERENCED,
+)
 
 
 @dataclass(slots=True)
@@ -188,22 +194,12 @@ def prune_images(
     prune_registry = policy.prune_registry
 
     unreadable = sorted(name for name, image in images.items() if not image.has_metadata and image.metadata_unreadable)
-    counts: dict[str, int] = {}
-    halted: str | None = None
-    if unreadable:
-        # building the global counters fails: stage 2 stops with a single error (§4.5 step 6)
-        halted = f"image {unreadable[0]}: failed to read metadata for image {unreadable[0]}"
-    else:
-        # every image's manifest, layers and config, counted in C; then a plain dict, whose
-        # item access Python specialises (a Counter's, a subclass's, it does not)
-        tally: Counter[str] = Counter(images.keys())
-        tally.update(chain.from_iterable(image.layers for image in images.values()))
-        tally.update(image.config for image in images.values() if image.config)
-        counts = dict(tally)
-        del tally
+    # building the global counters fails: stage 2 stops with a single error (§4.5 step 6)
+    halted = f"image {unreadable[0]}: failed to read metadata for image {unreadable[0]}" if unreadable else None
 
     # Kept images share one outcome per rule: a kept outcome frees no blob and is never changed.
     kept = {rule: ImageOutcome(rule) for rule in (KEEP_REFERENCED, KEEP_CHILD_OF_LIST, KEEP_STAGE2_HALTED, KEEP_UNMANAGED, KEEP_IMAGE_YOUNG)}
+    deleted: list[Image] = []
     for name in sorted(images):
         image = images[name]
         if name in used:
@@ -217,21 +213,44 @@ def prune_images(
         elif not over_size and image.created > threshold:
             outcomes[name] = kept[KEEP_IMAGE_YOUNG]
         else:
-            outcome = outcomes[name] = ImageOutcome(DELETE_UNREFERENCED)
-            if prune_registry:
-                # upstream's order: layers, config, the image's own manifest
-                freed, kinds = outcome.blobs, outcome.blob_kinds
-                for blob in image.layers:
-                    left = counts[blob] - 1
-                    counts[blob] = left
-                    if left == 0:
-                        freed.append(blob)
-                        kinds.append("layer")
-                for blob, kind in ((image.config, "config"), (name, "manifest")):
-                    if blob:
-                        left = counts[blob] - 1
-                        counts[blob] = left
-                        if left == 0:
-                            freed.append(blob)
-                            kinds.append(kind)
+            outcomes[name] = ImageOutcome(DELETE_UNREFERENCED)
+            deleted.append(image)
+    if prune_registry and deleted:
+        _freed_blobs(images, outcomes, deleted)
     return Stage2(outcomes, [halted] if halted else [])
+
+
+def _freed_blobs(images: dict[str, Image], outcomes: dict[str, ImageOutcome], deleted: list[Image]) -> None:
+    """Upstream counts every blob (layers, config, manifest) over all images, then, deleting
+    images in order, decrements; a blob is freed by the deletion that brings it to zero. That is:
+    a blob no kept image uses is freed by the last deleted image that uses it, at that image's
+    last use of it. Found here walking the deleted images backwards, without counting them."""
+    kept_blobs = set(images.keys())
+    kept_blobs.difference_update(image.name for image in deleted)
+    deleted_names = {image.name for image in deleted}
+    kept_images = [image for name, image in images.items() if name not in deleted_names]
+    kept_blobs.update(chain.from_iterable(image.layers for image in kept_images))
+    kept_blobs.update(image.config for image in kept_images if image.config)
+    claimed = kept_blobs  # a blob is claimed by a kept image, or by a later deletion
+    claim = claimed.add
+    for image in reversed(deleted):
+        name = image.name
+        found: list[tuple[str, str]] = []
+        # this image's blob uses backwards: manifest, config, layers last to first
+        if name not in claimed:
+            claim(name)
+            found.append((name, "manifest"))
+        config = image.config
+        if config and config not in claimed:
+            claim(config)
+            found.append((config, "config"))
+        for blob in reversed(image.layers):
+            if blob not in claimed:
+                claim(blob)
+                found.append((blob, "layer"))
+        if found:
+            outcome = outcomes[name]
+            found.reverse()
+            outcome.blobs = [blob for blob, _ in found]
+            outcome.blob_kinds = [kind for _, kind in found]
+
