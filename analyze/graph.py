@@ -31,7 +31,8 @@ from typing import Iterable, Mapping
 import networkx as nx
 
 from .model import Image, Stream
-from .referrers import References
+from .referrers import Referrer, References
+from .rules import ALL_RULES
 
 
 def referrer_node(resource: str, namespace: str, name: str) -> tuple[str, str]:
@@ -88,6 +89,8 @@ def build_graph(
             if child_node is not None:
                 succ[parent][child_node] = pred[child_node][parent] = bare
 
+    referrer_nodes: dict[Referrer, tuple[str, str]] = {}  # a referrer has many uses: one node
+
     def referrers(keys: dict, kind: str) -> None:
         for key, uses in keys.items():
             target = (kind, *key)
@@ -96,11 +99,13 @@ def build_graph(
             into = pred[target] = {}
             for use in uses:
                 r = use.referrer
-                source = referrer_node(r.resource, r.namespace, r.name)
-                if source not in nodes:
-                    nodes[source] = bare
-                    succ[source] = {}
-                    pred[source] = {}
+                source = referrer_nodes.get(r)
+                if source is None:
+                    source = referrer_nodes[r] = referrer_node(r.resource, r.namespace, r.name)
+                    if source not in nodes:
+                        nodes[source] = bare
+                        succ[source] = {}
+                        pred[source] = {}
                 # the last use's container wins, as with add_edge
                 succ[source][target] = into[source] = _via_attributes(use.via or "build strategy")
 
@@ -108,6 +113,7 @@ def build_graph(
     referrers(refs.used_images, "isimage")
 
     rules_per_stream = iter(item_rules) if item_rules is not None else None
+    attributes_of = {rule: rule_attributes(rule) for rule in ALL_RULES}
     for stream in streams:
         ns, name = stream.namespace, stream.name
         stream_node = ("stream", ns, name)
@@ -131,7 +137,7 @@ def build_graph(
                 else:
                     item_out = succ[item] = {}
                     item_in = pred[item] = {}
-                nodes[item] = rule_attributes(tag_rules[index]) if tag_rules is not None else bare
+                nodes[item] = attributes_of[tag_rules[index]] if tag_rules is not None else bare
                 istag_out[item] = item_in[istag] = bare
                 image_node = image_nodes.get(digest)
                 if image_node is not None:

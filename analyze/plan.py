@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterator
 
 from pruneplan import TOOL_NAME, __version__
 from pruneplan.dumpformat import LoadedInputs
-from pruneplan.planformat import PLAN_API_VERSION, PLAN_KIND, dump_plan_chunks
+from pruneplan.planformat import PLAN_API_VERSION, PLAN_KIND
 from pruneplan.timefmt import format_time
 
 from .engine import Analysis
@@ -83,32 +83,46 @@ def _blob_entries(blobs: list[tuple[str, str, int | None, str]]) -> Iterator[dic
 
 
 @dataclass(slots=True)
-class PlanSections:
-    """What the plan holds, decided and sorted, each action list produced on demand.
+class StreamSide:
+    """Stage 1's actions, decided and sorted; the plan's dicts are made only as they are written."""
 
-    Only sort keys are kept as lists (small tuples); the plan's dicts are made as they are
-    written, so a big plan never exists whole in memory."""
-
-    head: dict[str, Any]  # apiVersion, kind, metadata, source, policy, errors
     updates: list[StreamOutcome]  # streams with removed items, in plan order
     layer_links: list[tuple[str, str]]  # (repository, digest), sorted
     manifest_links: list[tuple[str, str]]
-    blobs: list[tuple[str, str, int | None, str]]  # (digest, kind, size, image), sorted by digest
-    deleted_images: list[str]  # by name
-    summary: dict[str, Any]
+    removed_items: int
 
-    def actions(self, analysis: Analysis) -> dict[str, Iterable[Any]]:
+    def counts(self) -> dict[str, int]:
+        return {
+            "deletedImageStreamTagItems": self.removed_items,
+            "updatedImageStreams": len(self.updates),
+            "deletedLayerLinks": len(self.layer_links),
+            "deletedManifestLinks": len(self.manifest_links),
+        }
+
+    def entries(self) -> dict[str, Iterator[dict[str, Any]]]:
         return {
             "imageStreamUpdates": _stream_updates(self.updates),
             "layerLinkDeletions": _links(self.layer_links),
             "manifestLinkDeletions": _links(self.manifest_links),
-            "blobDeletions": _blob_entries(self.blobs),
-            "imageDeletions": _image_deletions(analysis, self.deleted_images),
         }
 
 
-def plan_sections(analysis: Analysis, loaded: LoadedInputs, valid_for_seconds: float) -> PlanSections:
-    policy = analysis.policy
+@dataclass(slots=True)
+class ImageSide:
+    """Stage 2's actions, decided and sorted (only sort keys are kept, as small tuples)."""
+
+    deleted: list[str]  # images, by name
+    blobs: list[tuple[str, str, int | None, str]]  # (digest, kind, size, image), sorted by digest
+    reclaimable: int
+
+    def counts(self) -> dict[str, int]:
+        return {"deletedImages": len(self.deleted), "deletedBlobs": len(self.blobs)}
+
+    def entries(self, analysis: Analysis) -> dict[str, Iterator[dict[str, Any]]]:
+        return {"blobDeletions": _blob_entries(self.blobs), "imageDeletions": _image_deletions(analysis, self.deleted)}
+
+
+def stream_side(analysis: Analysis) -> StreamSide:
     updates: list[StreamOutcome] = []
     layer_links: list[tuple[str, str]] = []
     manifest_links: list[tuple[str, str]] = []
@@ -124,7 +138,10 @@ def plan_sections(analysis: Analysis, loaded: LoadedInputs, valid_for_seconds: f
         manifest_links += [(repository, digest) for digest in outcome.manifest_links]
     layer_links.sort()
     manifest_links.sort()
+    return StreamSide(updates, layer_links, manifest_links, removed_total)
 
+
+def image_side(analysis: Analysis) -> ImageSide:
     deleted: list[str] = []
     blobs: list[tuple[str, str, int | None, str]] = []
     reclaimable = 0
@@ -141,16 +158,13 @@ def plan_sections(analysis: Analysis, loaded: LoadedInputs, valid_for_seconds: f
                 reclaimable += size or 0
                 blobs.append((digest, kind, size, name))
     blobs.sort(key=itemgetter(0))  # a blob is freed once: digests are unique
+    return ImageSide(deleted, blobs, reclaimable)
 
-    counts = {
-        "deletedImages": len(deleted),
-        "deletedImageStreamTagItems": removed_total,
-        "updatedImageStreams": len(updates),
-        "deletedLayerLinks": len(layer_links),
-        "deletedManifestLinks": len(manifest_links),
-        "deletedBlobs": len(blobs),
-    }
-    head = {
+
+def plan_head(analysis: Analysis, loaded: LoadedInputs, valid_for_seconds: float) -> dict[str, Any]:
+    """The plan's small keys: apiVersion, kind, metadata, source, policy, errors."""
+    policy = analysis.policy
+    return {
         "apiVersion": PLAN_API_VERSION,
         "kind": PLAN_KIND,
         "metadata": {
@@ -169,25 +183,30 @@ def plan_sections(analysis: Analysis, loaded: LoadedInputs, valid_for_seconds: f
         "policy": policy.to_json(),
         "errors": analysis.errors,
     }
-    summary = {**counts, "reclaimableBytes": reclaimable, "text": summary_text(counts)}
-    return PlanSections(head, updates, layer_links, manifest_links, blobs, deleted, summary)
+
+
+def plan_summary(stream_counts: dict[str, int], image_counts: dict[str, int], reclaimable: int) -> dict[str, Any]:
+    counts = {**image_counts, **stream_counts}
+    return {**counts, "reclaimableBytes": reclaimable, "text": summary_text(counts)}
+
+
+def plan_document(analysis: Analysis, loaded: LoadedInputs, valid_for_seconds: float) -> dict[str, Any]:
+    """The plan, its action lists as iterators (for pruneplan.planformat.dump_plan_chunks)."""
+    streams, images = stream_side(analysis), image_side(analysis)
+    return {
+        **plan_head(analysis, loaded, valid_for_seconds),
+        **streams.entries(),
+        **images.entries(analysis),
+        "summary": plan_summary(streams.counts(), images.counts(), images.reclaimable),
+    }
 
 
 def build_plan(analysis: Analysis, loaded: LoadedInputs, valid_for_seconds: float) -> dict[str, Any]:
     """The whole plan as one document (tests and small plans; the analyze command streams it)."""
-    sections = plan_sections(analysis, loaded, valid_for_seconds)
-    actions = {key: list(entries) for key, entries in sections.actions(analysis).items()}
-    return {**sections.head, **actions, "summary": sections.summary}
-
-
-def plan_document(analysis: Analysis, sections: PlanSections) -> dict[str, Any]:
-    """The plan with its action lists as iterators, for dump_plan_chunks."""
-    return {**sections.head, **sections.actions(analysis), "summary": sections.summary}
-
-
-def plan_chunks(analysis: Analysis, sections: PlanSections) -> Iterator[bytes]:
-    """The plan's bytes, identical to dump_plan(build_plan(...)), produced a section at a time."""
-    return dump_plan_chunks(plan_document(analysis, sections))
+    return {
+        key: list(value) if isinstance(value, Iterator) else value
+        for key, value in plan_document(analysis, loaded, valid_for_seconds).items()
+    }
 
 
 def dry_run_lines(analysis: Analysis, summary: dict[str, Any]) -> list[str]:

@@ -1,16 +1,15 @@
 """Writing the plan file and preparing upstream's dry-run lines, on two cores when the plan is big.
 
-The plan's sorted keys split in two runs of about equal work: the image side (apiVersion,
-blobDeletions, errors, imageDeletions) and the stream side (imageStreamUpdates ... summary).
-For a big plan a forked child writes the stream side, and the stream part of the dry-run
-lines, while this process writes the image side; the child's part is then appended to this
-one. The child shares the analysis through fork (nothing is copied over a pipe) and ends with
-os._exit, so it never runs this process's cleanups. The bytes are the same either way
-(tests/test_plan_output.py).
+The plan's sorted keys fall in two runs of about equal work: the image side (apiVersion,
+blobDeletions, errors, imageDeletions) and the stream side (imageStreamUpdates ... source),
+then `summary`, which needs both. For a big analysis a forked child decides and writes the
+stream side, and spools the streams' dry-run lines, while this process does the image side;
+the child's part is then appended and the summary written. The child shares the analysis
+through fork (nothing crosses a pipe but its counts) and ends with os._exit, so it never runs
+this process's cleanups. The bytes are the same either way (tests/test_plan_output.py).
 
-The dry-run lines are kept in temporary files (they are as big as the plan) and printed only
-once the plan is complete and signed, as before: a failed write prints none.
-"""
+The dry-run lines are printed only once the plan is complete and signed, as before (a failed
+write prints none); on two cores they wait in temporary files, as big as the plan."""
 
 from __future__ import annotations
 
@@ -23,22 +22,30 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO, Iterable, Iterator, TextIO
 
+import orjson
+
+from pruneplan.dumpformat import LoadedInputs
 from pruneplan.errors import EXIT_IO, PrunePlanError
 from pruneplan.files import output_error, output_file
 from pruneplan.planformat import dump_plan_part
 
 from .engine import Analysis
 from .plan import (
-    PlanSections,
+    ImageSide,
     dry_run_epilogue,
     dry_run_prologue,
     image_dry_run_lines,
-    plan_document,
+    image_side,
+    plan_head,
+    plan_summary,
     stream_dry_run_lines,
+    stream_side,
 )
 
 FIRST_STREAM_KEY = "imageStreamUpdates"
-PARALLEL_MIN_ACTIONS = 50_000  # below this the fork costs more than the second core saves
+IMAGE_ENTRY_KEYS = ("blobDeletions", "imageDeletions")
+STREAM_ENTRY_KEYS = ("imageStreamUpdates", "layerLinkDeletions", "manifestLinkDeletions")
+PARALLEL_MIN_IMAGES = 10_000  # below this the fork costs more than the second core saves
 LINES_PER_WRITE = 20_000
 COPY_CHUNK = 1 << 24
 
@@ -105,78 +112,100 @@ def _write_part(handle: BinaryIO, pieces: Iterable[bytes]) -> None:
         handle.write(piece)
 
 
-def total_actions(sections: PlanSections) -> int:
-    summary = sections.summary
-    return sum(
-        summary[key]
-        for key in ("deletedImages", "deletedImageStreamTagItems", "deletedLayerLinks", "deletedManifestLinks", "deletedBlobs")
-    )
+def _key_runs(head: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The plan's sorted keys but the last (summary): the image-side run, then the stream-side run."""
+    keys = sorted([*head, *IMAGE_ENTRY_KEYS, *STREAM_ENTRY_KEYS, "summary"])
+    assert keys[-1] == "summary"
+    split = keys.index(FIRST_STREAM_KEY)
+    return keys[:split], keys[split:-1]
 
 
 def write_plan(
     path: str,
     analysis: Analysis,
-    sections: PlanSections,
+    loaded: LoadedInputs,
+    valid_for_seconds: float,
     *,
     dry_run: bool = True,
     parallel: bool | None = None,
 ) -> DryRun:
     """Write the plan to `path` (replaced atomically); return the dry-run lines to print.
 
-    parallel=None forks for plans of PARALLEL_MIN_ACTIONS actions or more, where fork exists."""
+    parallel=None forks for analyses of PARALLEL_MIN_IMAGES images or more, where fork exists."""
     if parallel is None:
-        parallel = hasattr(os, "fork") and total_actions(sections) >= PARALLEL_MIN_ACTIONS
-    document = plan_document(analysis, sections)
-    keys = sorted(document)
-    split = keys.index(FIRST_STREAM_KEY)
-    image_keys, stream_keys = keys[:split], keys[split:]
-    result = DryRun(dry_run_prologue(analysis) if dry_run else [], tail=[dry_run_epilogue(sections.summary)] if dry_run else [])
+        parallel = hasattr(os, "fork") and len(analysis.images) >= PARALLEL_MIN_IMAGES
+    head = plan_head(analysis, loaded, valid_for_seconds)
+    image_keys, stream_keys = _key_runs(head)
+    result = DryRun(dry_run_prologue(analysis) if dry_run else [])
+    stream_lines: IO[bytes] | Iterator[str] | None = None
+    image_lines: IO[bytes] | Iterator[str] | None = None
     # The plan is rebuilt from the dump at will and is checked (parse, signature) before any
     # use, so it is not fsynced: on a 1M-image plan that wait was seconds.
     try:
         with output_file(path, 0o666, replace=True, durable=False) as handle:  # umask applies
-            if not parallel:
-                _write_part(handle, dump_plan_part(document, keys, first=True, last=True))
-                if dry_run:
-                    result.parts += [stream_dry_run_lines(analysis), image_dry_run_lines(analysis)]
-                return result
-            stream_lines = tempfile.TemporaryFile() if dry_run else None
-            directory, name = os.path.split(os.path.abspath(path))
-            fd, part_path = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=directory)
-            try:
-                with os.fdopen(fd, "w+b") as part:
-                    _in_child(
-                        lambda: _child_work(part, document, stream_keys, analysis, stream_lines),
-                        lambda: _parent_work(handle, document, image_keys, analysis, result, dry_run),
-                    )
-                    part.seek(0)
-                    _append(handle, part)
-            finally:
-                os.unlink(part_path)
-            if stream_lines is not None:
-                result.parts.insert(0, stream_lines)
-            return result
+            if parallel:
+                stream_lines = tempfile.TemporaryFile() if dry_run else None
+                directory, name = os.path.split(os.path.abspath(path))
+                fd, part_path = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=directory)
+                try:
+                    with os.fdopen(fd, "w+b") as part:
+                        report = _in_child(
+                            lambda: _stream_part(part, head, stream_keys, analysis, stream_lines),
+                            lambda: (
+                                _image_part(handle, head, image_keys, analysis),
+                                _spool(image_dry_run_lines(analysis)) if dry_run else None,
+                            ),
+                        )
+                        images, image_lines = report.parent_result
+                        stream_counts = orjson.loads(report.child_message)
+                        part.seek(0)
+                        _append(handle, part)
+                finally:
+                    os.unlink(part_path)
+            else:
+                images = _image_part(handle, head, image_keys, analysis)
+                stream_counts = _stream_part(handle, head, stream_keys, analysis, None)
+                stream_lines = stream_dry_run_lines(analysis) if dry_run else None
+                image_lines = image_dry_run_lines(analysis) if dry_run else None
+            summary = plan_summary(stream_counts, images.counts(), images.reclaimable)
+            _write_part(handle, dump_plan_part({"summary": summary}, ["summary"], first=False, last=True))
     except OSError as err:
         raise output_error(path, err) from None
+    if dry_run:
+        assert stream_lines is not None and image_lines is not None
+        result.parts += [stream_lines, image_lines]  # upstream's order: the streams' lines, then the images'
+        result.tail.append(dry_run_epilogue(summary))
+    return result
 
 
-def _child_work(part: BinaryIO, document: dict[str, Any], keys: list[str], analysis: Analysis, lines: IO[bytes] | None) -> None:
-    _write_part(part, dump_plan_part(document, keys, first=False, last=True))
-    part.flush()
+def _image_part(handle: BinaryIO, head: dict[str, Any], keys: list[str], analysis: Analysis) -> ImageSide:
+    images = image_side(analysis)
+    _write_part(handle, dump_plan_part({**head, **images.entries(analysis)}, keys, first=True, last=False))
+    return images
+
+
+def _stream_part(
+    out: BinaryIO, head: dict[str, Any], keys: list[str], analysis: Analysis, lines: IO[bytes] | None
+) -> dict[str, int]:
+    streams = stream_side(analysis)
+    _write_part(out, dump_plan_part({**head, **streams.entries()}, keys, first=False, last=False))
+    out.flush()
     if lines is not None:
         for text in _batches(stream_dry_run_lines(analysis)):
             lines.write(text.encode())
         lines.flush()
+    return streams.counts()
 
 
-def _parent_work(handle: BinaryIO, document: dict[str, Any], keys: list[str], analysis: Analysis, result: DryRun, dry_run: bool) -> None:
-    _write_part(handle, dump_plan_part(document, keys, first=True, last=False))
-    if dry_run:
-        result.parts.append(_spool(image_dry_run_lines(analysis)))
+@dataclass(slots=True)
+class _Report:
+    parent_result: Any
+    child_message: bytes
 
 
-def _in_child(child: Any, parent: Any) -> None:
-    """Run child() in a forked process while parent() runs here; raise what the child failed with."""
+def _in_child(child: Any, parent: Any) -> _Report:
+    """Run child() in a forked process while parent() runs here. Returns parent()'s result and
+    child()'s (as JSON bytes); raises what the child failed with."""
     read_end, write_end = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
@@ -185,21 +214,28 @@ def _in_child(child: Any, parent: Any) -> None:
         code = 0
         try:
             os.close(read_end)
-            child()
+            message = b"ok " + orjson.dumps(child())
         except BaseException as err:  # noqa: BLE001 - everything is reported to the parent
-            os.write(write_end, (getattr(err, "strerror", None) or str(err) or type(err).__name__).encode()[:2000])
+            message = b"failed " + (getattr(err, "strerror", None) or str(err) or type(err).__name__).encode()[:2000]
             code = 1
+        try:
+            view = memoryview(message)
+            while view:
+                view = view[os.write(write_end, view):]
         finally:
             os._exit(code)
     os.close(write_end)
     try:
-        parent()
+        outcome = parent()
     finally:
         with os.fdopen(read_end, "rb") as reader:
-            message = reader.read().decode(errors="replace")
+            message = reader.read()
         _, status = os.waitpid(pid, 0)
-    if status != 0:
-        raise PrunePlanError(f"cannot write the plan: {message or f'writer process ended with status {status}'}", EXIT_IO)
+    kind, _, body = message.partition(b" ")
+    if status != 0 or kind != b"ok":
+        text = body.decode(errors="replace") if kind == b"failed" else f"writer process ended with status {status}"
+        raise PrunePlanError(f"cannot write the plan: {text}", EXIT_IO)
+    return _Report(outcome, body)
 
 
 def _append(handle: BinaryIO, part: BinaryIO) -> None:

@@ -16,7 +16,6 @@ from pruneplan.policy import Policy, build_policy, parse_duration_flag
 from pruneplan.timefmt import parse_time, parse_user_time
 
 from .engine import Analysis, BuildGraphError, analyze
-from .plan import plan_sections
 from .plan_output import write_plan
 
 
@@ -106,9 +105,8 @@ def _run_analyze(request: AnalyzeRequest) -> None:
     for name, count in sorted(loaded_notes(loaded).items()):
         print(f"note: {name}: {count}", file=sys.stderr)
     retain(analysis, loaded)  # freed by the process exit, not object by object
-    sections = plan_sections(analysis, loaded, valid_for)
     # streamed: the plan's entries are made, written and dropped a chunk at a time
-    dry_run = write_plan(request.output, analysis, sections, dry_run=not request.quiet)
+    dry_run = write_plan(request.output, analysis, loaded, valid_for, dry_run=not request.quiet)
     if request.sign_key:
         from pruneplan.signing import write_signature
 

@@ -28,9 +28,9 @@ def graph_the_public_way(analysis: Analysis) -> nx.DiGraph:
             for use in uses:
                 r = use.referrer
                 graph.add_edge(referrer_node(r.resource, r.namespace, r.name), (kind, *key), via=use.via or "build strategy")
-    for name, image in analysis.images.items():
+    for name, model in analysis.images.items():
         graph.add_node(("image", name))
-        for child in image.manifests:
+        for child in model.manifests:
             if child in analysis.images:
                 graph.add_edge(("image", name), ("image", child))
     for outcome in analysis.stream_outcomes:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from analyze import plan_output
-from analyze.plan import build_plan, dry_run_lines, plan_sections
+from analyze.plan import build_plan, dry_run_lines
 from analyze.run import AnalyzeRequest, decide
 from pruneplan.errors import PrunePlanError
 from pruneplan.planformat import dump_plan
@@ -27,20 +27,20 @@ def decided():
 @pytest.mark.parametrize("parallel", [False, True])
 def test_plan_file_and_dry_run_lines_are_the_same_in_one_or_two_processes(decided, tmp_path: Path, parallel: bool) -> None:
     analysis, loaded, valid_for = decided
-    sections = plan_sections(analysis, loaded, valid_for)
-    assert sections.summary["deletedBlobs"] > 0 and sections.summary["updatedImageStreams"] > 0
+    plan = build_plan(analysis, loaded, valid_for)
+    assert plan["summary"]["deletedBlobs"] > 0 and plan["summary"]["updatedImageStreams"] > 0
     out = tmp_path / "plan.json"
-    dry_run = plan_output.write_plan(str(out), analysis, sections, parallel=parallel)
-    assert out.read_bytes() == dump_plan(build_plan(analysis, loaded, valid_for))
+    dry_run = plan_output.write_plan(str(out), analysis, loaded, valid_for, parallel=parallel)
+    assert out.read_bytes() == dump_plan(plan)
     printed = io.StringIO()
     dry_run.print_to(printed)
-    assert printed.getvalue() == "\n".join(dry_run_lines(analysis, sections.summary)) + "\n"
+    assert printed.getvalue() == "\n".join(dry_run_lines(analysis, plan["summary"])) + "\n"
     assert sorted(os.listdir(tmp_path)) == ["plan.json"], "no part or temporary file is left"
 
 
 def test_quiet_two_process_write_prints_nothing(decided, tmp_path: Path) -> None:
     analysis, loaded, valid_for = decided
-    dry_run = plan_output.write_plan(str(tmp_path / "p.json"), analysis, plan_sections(analysis, loaded, valid_for), dry_run=False, parallel=True)
+    dry_run = plan_output.write_plan(str(tmp_path / "p.json"), analysis, loaded, valid_for, dry_run=False, parallel=True)
     printed = io.StringIO()
     dry_run.print_to(printed)
     assert printed.getvalue() == ""
@@ -52,15 +52,15 @@ def test_a_failing_writer_process_fails_the_write_and_leaves_no_file(decided, tm
     def broken_child(*args: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(plan_output, "_child_work", broken_child)
+    monkeypatch.setattr(plan_output, "_stream_part", broken_child)
     with pytest.raises(PrunePlanError) as failure:
-        plan_output.write_plan(str(tmp_path / "plan.json"), analysis, plan_sections(analysis, loaded, valid_for), parallel=True)
+        plan_output.write_plan(str(tmp_path / "plan.json"), analysis, loaded, valid_for, parallel=True)
     assert failure.value.message == "cannot write the plan: No space left on device"
     assert os.listdir(tmp_path) == []
 
 
 @pytest.mark.parametrize("threshold, forks", [(10**9, 0), (1, 1)])
-def test_only_plans_of_enough_actions_are_written_by_two_processes(
+def test_only_analyses_of_enough_images_are_written_by_two_processes(
     decided, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, threshold: int, forks: int
 ) -> None:
     analysis, loaded, valid_for = decided
@@ -71,7 +71,7 @@ def test_only_plans_of_enough_actions_are_written_by_two_processes(
         calls.append(1)
         return real_fork()
 
-    monkeypatch.setattr(plan_output, "PARALLEL_MIN_ACTIONS", threshold)
+    monkeypatch.setattr(plan_output, "PARALLEL_MIN_IMAGES", threshold)
     monkeypatch.setattr(os, "fork", counting_fork)
-    plan_output.write_plan(str(tmp_path / "plan.json"), analysis, plan_sections(analysis, loaded, valid_for))
+    plan_output.write_plan(str(tmp_path / "plan.json"), analysis, loaded, valid_for)
     assert len(calls) == forks

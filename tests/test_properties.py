@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analyze.engine import analyze
-from analyze.plan import build_plan, plan_chunks, plan_sections
+from analyze.plan import build_plan, plan_document
+from analyze.plan_output import write_plan
 from analyze.rules import REMOVING_RULES
 from builders import OCI_INDEX, REGISTRY, as_dump, digest, image, limit_range, pod, stream
 from pruneplan.dumpformat import load_inputs
@@ -106,13 +107,13 @@ def test_same_input_gives_identical_plan_bytes(tmp_path, items, policy):
 @SETTINGS
 @given(items=clusters(), policy=policies(), chunk=st.integers(1, 3))
 def test_streamed_plan_bytes_equal_the_whole_document_bytes(tmp_path, items, policy, chunk):
-    # the analyze command writes the plan a chunk of entries at a time (plan_chunks)
+    # the analyze command writes the plan a chunk of entries at a time
     analysis, plan = run(tmp_path, items, policy)
     loaded = load_inputs([str(tmp_path / "dump.json")])
-    sections = plan_sections(analysis, loaded, 3600.0)
-    document = {**sections.head, **sections.actions(analysis), "summary": sections.summary}
-    assert b"".join(dump_plan_chunks(document, chunk)) == dump_plan(plan)
-    assert b"".join(plan_chunks(analysis, plan_sections(analysis, loaded, 3600.0))) == dump_plan(plan)
+    assert b"".join(dump_plan_chunks(plan_document(analysis, loaded, 3600.0), chunk)) == dump_plan(plan)
+    for parallel in (False, True):
+        write_plan(str(tmp_path / "plan.json"), analysis, loaded, 3600.0, dry_run=False, parallel=parallel)
+        assert (tmp_path / "plan.json").read_bytes() == dump_plan(plan)
 
 
 @SETTINGS
