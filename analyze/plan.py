@@ -12,7 +12,7 @@ from pruneplan.planformat import PLAN_API_VERSION, PLAN_KIND
 from pruneplan.timefmt import format_time
 
 from .engine import Analysis
-from .rules import DELETE_UNREFERENCED, REMOVING_RULES, StreamOutcome
+from .rules import DELETE_UNREFERENCED, REMOVING_RULES, ImageOutcome, StreamOutcome
 
 SUMMARY_PARTS = (
     ("deletedImages", "deleted {} image object(s)"),
@@ -108,18 +108,30 @@ class StreamSide:
 
 
 @dataclass(slots=True)
-class ImageSide:
-    """Stage 2's actions, decided and sorted (only sort keys are kept, as small tuples)."""
+class BlobSide:
+    """The blobs stage 2 frees, sorted (as small tuples; the plan's dicts are made when written)."""
 
-    deleted: list[str]  # images, by name
     blobs: list[tuple[str, str, int | None, str]]  # (digest, kind, size, image), sorted by digest
     reclaimable: int
 
     def counts(self) -> dict[str, int]:
-        return {"deletedImages": len(self.deleted), "deletedBlobs": len(self.blobs)}
+        return {"deletedBlobs": len(self.blobs)}
+
+    def entries(self) -> dict[str, Iterator[dict[str, Any]]]:
+        return {"blobDeletions": _blob_entries(self.blobs)}
+
+
+@dataclass(slots=True)
+class ImageSide:
+    """The images stage 2 deletes, by name."""
+
+    deleted: list[str]
+
+    def counts(self) -> dict[str, int]:
+        return {"deletedImages": len(self.deleted)}
 
     def entries(self, analysis: Analysis) -> dict[str, Iterator[dict[str, Any]]]:
-        return {"blobDeletions": _blob_entries(self.blobs), "imageDeletions": _image_deletions(analysis, self.deleted)}
+        return {"imageDeletions": _image_deletions(analysis, self.deleted)}
 
 
 def stream_side(analysis: Analysis) -> StreamSide:
@@ -141,24 +153,29 @@ def stream_side(analysis: Analysis) -> StreamSide:
     return StreamSide(updates, layer_links, manifest_links, removed_total)
 
 
-def image_side(analysis: Analysis) -> ImageSide:
-    deleted: list[str] = []
-    blobs: list[tuple[str, str, int | None, str]] = []
-    reclaimable = 0
+def _deleting(analysis: Analysis) -> Iterator[tuple[str, ImageOutcome]]:
     if analysis.stage2 is not None:
         for name, outcome in analysis.stage2.outcomes.items():
-            if outcome.rule != DELETE_UNREFERENCED:
-                continue
-            deleted.append(name)
-            image = analysis.images[name]
-            sizes = image.layer_sizes_by_digest() if "layer" in outcome.blob_kinds else {}
-            for digest, kind in zip(outcome.blobs, outcome.blob_kinds):
-                # a layer's size as the freeing image lists it (a digest names one content, one size)
-                size = sizes.get(digest) if kind == "layer" else None
-                reclaimable += size or 0
-                blobs.append((digest, kind, size, name))
+            if outcome.rule == DELETE_UNREFERENCED:
+                yield name, outcome
+
+
+def image_side(analysis: Analysis) -> ImageSide:
+    return ImageSide([name for name, _ in _deleting(analysis)])
+
+
+def blob_side(analysis: Analysis) -> BlobSide:
+    blobs: list[tuple[str, str, int | None, str]] = []
+    reclaimable = 0
+    for name, outcome in _deleting(analysis):
+        sizes = analysis.images[name].layer_sizes_by_digest() if "layer" in outcome.blob_kinds else {}
+        for digest, kind in zip(outcome.blobs, outcome.blob_kinds):
+            # a layer's size as the freeing image lists it (a digest names one content, one size)
+            size = sizes.get(digest) if kind == "layer" else None
+            reclaimable += size or 0
+            blobs.append((digest, kind, size, name))
     blobs.sort(key=itemgetter(0))  # a blob is freed once: digests are unique
-    return ImageSide(deleted, blobs, reclaimable)
+    return BlobSide(blobs, reclaimable)
 
 
 def plan_head(analysis: Analysis, loaded: LoadedInputs, valid_for_seconds: float) -> dict[str, Any]:
@@ -185,19 +202,19 @@ def plan_head(analysis: Analysis, loaded: LoadedInputs, valid_for_seconds: float
     }
 
 
-def plan_summary(stream_counts: dict[str, int], image_counts: dict[str, int], reclaimable: int) -> dict[str, Any]:
-    counts = {**image_counts, **stream_counts}
+def plan_summary(counts: dict[str, int], reclaimable: int) -> dict[str, Any]:
     return {**counts, "reclaimableBytes": reclaimable, "text": summary_text(counts)}
 
 
 def plan_document(analysis: Analysis, loaded: LoadedInputs, valid_for_seconds: float) -> dict[str, Any]:
     """The plan, its action lists as iterators (for pruneplan.planformat.dump_plan_chunks)."""
-    streams, images = stream_side(analysis), image_side(analysis)
+    streams, images, blobs = stream_side(analysis), image_side(analysis), blob_side(analysis)
     return {
         **plan_head(analysis, loaded, valid_for_seconds),
         **streams.entries(),
         **images.entries(analysis),
-        "summary": plan_summary(streams.counts(), images.counts(), images.reclaimable),
+        **blobs.entries(),
+        "summary": plan_summary({**streams.counts(), **images.counts(), **blobs.counts()}, blobs.reclaimable),
     }
 
 

@@ -20,6 +20,7 @@ import shutil
 import sys
 import tempfile
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import IO, Any, BinaryIO, Iterable, Iterator, TextIO
 
 import orjson
@@ -31,7 +32,8 @@ from pruneplan.planformat import dump_plan_part
 
 from .engine import Analysis
 from .plan import (
-    ImageSide,
+    BlobSide,
+    blob_side,
     dry_run_epilogue,
     dry_run_prologue,
     image_dry_run_lines,
@@ -42,9 +44,8 @@ from .plan import (
     stream_side,
 )
 
-FIRST_STREAM_KEY = "imageStreamUpdates"
-IMAGE_ENTRY_KEYS = ("blobDeletions", "imageDeletions")
-STREAM_ENTRY_KEYS = ("imageStreamUpdates", "layerLinkDeletions", "manifestLinkDeletions")
+LAST_CHILD_KEY = "blobDeletions"
+ENTRY_KEYS = ("blobDeletions", "imageDeletions", "imageStreamUpdates", "layerLinkDeletions", "manifestLinkDeletions")
 PARALLEL_MIN_IMAGES = 10_000  # below this the fork costs more than the second core saves
 LINES_PER_WRITE = 20_000
 COPY_CHUNK = 1 << 24
@@ -113,10 +114,11 @@ def _write_part(handle: BinaryIO, pieces: Iterable[bytes]) -> None:
 
 
 def _key_runs(head: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """The plan's sorted keys but the last (summary): the image-side run, then the stream-side run."""
-    keys = sorted([*head, *IMAGE_ENTRY_KEYS, *STREAM_ENTRY_KEYS, "summary"])
+    """The plan's sorted keys but the last (summary), in two runs: up to blobDeletions (the
+    child's), and the rest (this process's)."""
+    keys = sorted([*head, *ENTRY_KEYS, "summary"])
     assert keys[-1] == "summary"
-    split = keys.index(FIRST_STREAM_KEY)
+    split = keys.index(LAST_CHILD_KEY) + 1
     return keys[:split], keys[split:-1]
 
 
@@ -135,66 +137,82 @@ def write_plan(
     if parallel is None:
         parallel = hasattr(os, "fork") and len(analysis.images) >= PARALLEL_MIN_IMAGES
     head = plan_head(analysis, loaded, valid_for_seconds)
-    image_keys, stream_keys = _key_runs(head)
+    child_keys, own_keys = _key_runs(head)
     result = DryRun(dry_run_prologue(analysis) if dry_run else [])
-    stream_lines: IO[bytes] | Iterator[str] | None = None
-    image_lines: IO[bytes] | Iterator[str] | None = None
     # The plan is rebuilt from the dump at will and is checked (parse, signature) before any
     # use, so it is not fsynced: on a 1M-image plan that wait was seconds.
     try:
         with output_file(path, 0o666, replace=True, durable=False) as handle:  # umask applies
             if parallel:
-                stream_lines = tempfile.TemporaryFile() if dry_run else None
-                directory, name = os.path.split(os.path.abspath(path))
-                fd, part_path = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=directory)
-                try:
-                    with os.fdopen(fd, "w+b") as part:
-                        report = _in_child(
-                            lambda: _stream_part(part, head, stream_keys, analysis, stream_lines),
-                            lambda: (
-                                _image_part(handle, head, image_keys, analysis),
-                                _spool(image_dry_run_lines(analysis)) if dry_run else None,
-                            ),
-                        )
-                        images, image_lines = report.parent_result
-                        stream_counts = orjson.loads(report.child_message)
-                        part.seek(0)
-                        _append(handle, part)
-                finally:
-                    os.unlink(part_path)
+                counts, reclaimable = _write_in_two_processes(path, handle, head, child_keys, own_keys, analysis, result, dry_run)
             else:
-                images = _image_part(handle, head, image_keys, analysis)
-                stream_counts = _stream_part(handle, head, stream_keys, analysis, None)
-                stream_lines = stream_dry_run_lines(analysis) if dry_run else None
-                image_lines = image_dry_run_lines(analysis) if dry_run else None
-            summary = plan_summary(stream_counts, images.counts(), images.reclaimable)
+                blobs = _blob_part(handle, head, child_keys, analysis)
+                counts = {**blobs.counts(), **_own_part(handle, head, own_keys, analysis)}
+                reclaimable = blobs.reclaimable
+                if dry_run:  # upstream's order: the streams' lines, then the images'
+                    result.parts += [stream_dry_run_lines(analysis), image_dry_run_lines(analysis)]
+            summary = plan_summary(counts, reclaimable)
             _write_part(handle, dump_plan_part({"summary": summary}, ["summary"], first=False, last=True))
     except OSError as err:
         raise output_error(path, err) from None
     if dry_run:
-        assert stream_lines is not None and image_lines is not None
-        result.parts += [stream_lines, image_lines]  # upstream's order: the streams' lines, then the images'
         result.tail.append(dry_run_epilogue(summary))
     return result
 
 
-def _image_part(handle: BinaryIO, head: dict[str, Any], keys: list[str], analysis: Analysis) -> ImageSide:
-    images = image_side(analysis)
-    _write_part(handle, dump_plan_part({**head, **images.entries(analysis)}, keys, first=True, last=False))
-    return images
+def _write_in_two_processes(
+    path: str,
+    handle: BinaryIO,
+    head: dict[str, Any],
+    child_keys: list[str],
+    own_keys: list[str],
+    analysis: Analysis,
+    result: DryRun,
+    dry_run: bool,
+) -> tuple[dict[str, int], int]:
+    """The child writes the first run (up to blobDeletions) and spools the dry-run lines while
+    this process writes the rest into a part file; then the output is child part + own part."""
+    lines = tempfile.TemporaryFile() if dry_run else None
+    directory, name = os.path.split(os.path.abspath(path))
+    fd, own_path = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=directory)
+    try:
+        with os.fdopen(fd, "w+b") as own:
+            report = _in_child(
+                lambda: _child_work(handle, head, child_keys, analysis, lines),
+                lambda: _own_part(own, head, own_keys, analysis),
+            )
+            child = orjson.loads(report.child_message)
+            own.seek(0)
+            handle.seek(0, os.SEEK_END)  # after what the child wrote through the shared descriptor
+            _append(handle, own)
+    finally:
+        os.unlink(own_path)
+    if lines is not None:
+        result.parts.append(lines)
+    return {**child["counts"], **report.parent_result}, child["reclaimable"]
 
 
-def _stream_part(
-    out: BinaryIO, head: dict[str, Any], keys: list[str], analysis: Analysis, lines: IO[bytes] | None
-) -> dict[str, int]:
-    streams = stream_side(analysis)
-    _write_part(out, dump_plan_part({**head, **streams.entries()}, keys, first=False, last=False))
+def _blob_part(out: BinaryIO, head: dict[str, Any], keys: list[str], analysis: Analysis) -> BlobSide:
+    blobs = blob_side(analysis)
+    _write_part(out, dump_plan_part({**head, **blobs.entries()}, keys, first=True, last=False))
+    return blobs
+
+
+def _child_work(out: BinaryIO, head: dict[str, Any], keys: list[str], analysis: Analysis, lines: IO[bytes] | None) -> dict[str, Any]:
+    blobs = _blob_part(out, head, keys, analysis)
     out.flush()
     if lines is not None:
-        for text in _batches(stream_dry_run_lines(analysis)):
+        for text in _batches(chain(stream_dry_run_lines(analysis), image_dry_run_lines(analysis))):
             lines.write(text.encode())
         lines.flush()
-    return streams.counts()
+    return {"counts": blobs.counts(), "reclaimable": blobs.reclaimable}
+
+
+def _own_part(out: BinaryIO, head: dict[str, Any], keys: list[str], analysis: Analysis) -> dict[str, int]:
+    streams, images = stream_side(analysis), image_side(analysis)
+    _write_part(out, dump_plan_part({**head, **images.entries(analysis), **streams.entries()}, keys, first=False, last=False))
+    out.flush()
+    return {**streams.counts(), **images.counts()}
 
 
 @dataclass(slots=True)
@@ -248,3 +266,4 @@ def _append(handle: BinaryIO, part: BinaryIO) -> None:
         if err.errno not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
             raise
         shutil.copyfileobj(part, handle, COPY_CHUNK)  # no sendfile between these files here
+    handle.seek(0, os.SEEK_END)  # the buffered writer continues after what the kernel copied

@@ -52,7 +52,7 @@ def test_a_failing_writer_process_fails_the_write_and_leaves_no_file(decided, tm
     def broken_child(*args: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(plan_output, "_stream_part", broken_child)
+    monkeypatch.setattr(plan_output, "_child_work", broken_child)
     with pytest.raises(PrunePlanError) as failure:
         plan_output.write_plan(str(tmp_path / "plan.json"), analysis, loaded, valid_for, parallel=True)
     assert failure.value.message == "cannot write the plan: No space left on device"
