@@ -6,9 +6,12 @@ For each size it generates benchmarks/data/dump-<size>.json.gz when missing (see
 each in a fresh subprocess:
 - the floor: read + gunzip + `orjson.loads` of the dump, nothing else (what any design pays),
   parsed once as is and once with the cyclic GC disabled;
-- `pruneplan analyze DUMP -o PLAN`, `--repeat` times (median wall, peak RSS over the runs);
+- `pruneplan analyze DUMP -o PLAN`, `--repeat` times (median wall; peak RSS over the runs, of
+  the largest process, and the memory of all its processes: analyze forks helpers);
 - `pruneplan --help` (start-up cost).
-Peak RSS comes from `os.wait4`'s rusage of that child alone (ru_maxrss, KiB on Linux).
+Peak RSS comes from `os.wait4`'s rusage (ru_maxrss: the largest of the child and the processes it
+waited for), and the memory of all the child's processes (PSS, which counts a page shared by a
+forked helper and its parent once), summed from /proc every 20 ms.
 Markdown tables go to stdout; progress (and the profile with --profile) to stderr.
 """
 
@@ -78,6 +81,7 @@ class Measured:
     wall: float
     maxrss_mb: float
     killed: str | None = None
+    tree_rss_mb: float = 0.0  # sampled peak of all its processes' PSS, summed
 
 
 @dataclass(slots=True)
@@ -92,6 +96,7 @@ class Result:
     parse_rss_mb: float = 0.0
     walls: list[float] = field(default_factory=list)
     rss_mb: list[float] = field(default_factory=list)
+    tree_rss_mb: list[float] = field(default_factory=list)
     failure: str | None = None
     summary: dict[str, Any] = field(default_factory=dict)
     errors: int = 0
@@ -132,18 +137,61 @@ def _rss(pid: int) -> int:
         return 0
 
 
+def _descendants(pid: int) -> list[int]:
+    """pid's child processes, their children, ... (analyze forks an inflater and a plan writer)."""
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        try:
+            tasks = os.listdir(f"/proc/{parent}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{parent}/task/{task}/children", "rb") as handle:
+                    kids = [int(k) for k in handle.read().split()]
+            except (OSError, ValueError):
+                continue
+            found += kids
+            frontier += kids
+    return found
+
+
+def _pss(pid: int) -> int:
+    """Proportional set size: resident pages, those shared with other processes (a forked child
+    and its parent) split among them, so that summed over processes nothing counts twice."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as handle:
+            for line in handle:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, IndexError, ValueError):
+        pass
+    return 0
+
+
+def _tree_pss(pid: int) -> int:
+    return _pss(pid) + sum(_pss(kid) for kid in _descendants(pid))
+
+
 def measure(cmd: Sequence[str], stdout: IO[Any] | int = subprocess.DEVNULL,
             stderr: IO[Any] | int = subprocess.DEVNULL, timeout: float | None = None) -> Measured:
-    """Run `cmd`; wall time and the child's own peak RSS (wait4 rusage, not RUSAGE_CHILDREN)."""
+    """Run `cmd`; wall time, the peak RSS of its largest process (wait4's ru_maxrss: the kernel's
+    exact figure, the max over the process and its waited-for children, not their sum) and the
+    peak of the proportional set size (PSS) of all its processes summed, sampled every 20 ms:
+    the memory the whole tree uses, pages a forked child shares with its parent counted once."""
     start = time.perf_counter()
     proc = subprocess.Popen(list(cmd), stdout=stdout, stderr=stderr, cwd=REPO, env=child_env())
     killed: list[str] = []
+    peak_tree = [0]
     done = threading.Event()
 
     def watchdog() -> None:
         deadline = start + timeout if timeout else None
-        while not done.wait(0.1):
-            if MEM_LIMIT and _rss(proc.pid) > MEM_LIMIT:
+        while not done.wait(0.02):
+            tree = _tree_pss(proc.pid)
+            peak_tree[0] = max(peak_tree[0], tree)
+            if MEM_LIMIT and tree > MEM_LIMIT:
                 killed.append(f"killed: RSS over {MEM_LIMIT / 2**30:g} GiB")
             elif deadline and time.perf_counter() > deadline:
                 killed.append(f"killed: over {timeout:g}s")
@@ -152,18 +200,16 @@ def measure(cmd: Sequence[str], stdout: IO[Any] | int = subprocess.DEVNULL,
             proc.kill()
             return
 
-    thread = threading.Thread(target=watchdog, daemon=True) if MEM_LIMIT or timeout else None
-    if thread:
-        thread.start()
+    thread = threading.Thread(target=watchdog, daemon=True)
+    thread.start()
     try:
         _, status, usage = os.wait4(proc.pid, 0)
     finally:
         done.set()
-        if thread:
-            thread.join()
+        thread.join()
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here; keep Popen from waiting again
-    return Measured(proc.returncode, wall, usage.ru_maxrss / 1024, killed[0] if killed else None)
+    return Measured(proc.returncode, wall, usage.ru_maxrss / 1024, killed[0] if killed else None, peak_tree[0] / 2**20)
 
 
 def pruneplan_cmd(override: str | None) -> list[str]:
@@ -222,7 +268,9 @@ def analyze(path: Path, result: Result, tmp: Path, cmd: list[str], extra: list[s
             return
         result.walls.append(m.wall)
         result.rss_mb.append(m.maxrss_mb)
-        log(f"  analyze run {run + 1}/{repeat}: {m.wall:.2f}s, peak RSS {m.maxrss_mb:.0f} MB")
+        result.tree_rss_mb.append(m.tree_rss_mb)
+        log(f"  analyze run {run + 1}/{repeat}: {m.wall:.2f}s, peak RSS {m.maxrss_mb:.0f} MB "
+            f"(all processes, PSS summed: {m.tree_rss_mb:.0f} MB)")
     doc = orjson.loads(plan.read_bytes())
     result.summary = doc.get("summary", {})
     result.errors = len(doc.get("errors", []))
@@ -264,15 +312,16 @@ def tables(results: list[Result], repeat: int) -> str:
         f"analyze runs per size: {repeat}",
         "",
         "| images | dump MB (gz) | JSON MB | gunzip s | orjson parse s (gc off) | parse peak RSS MB "
-        "| analyze median wall s (min–max) | analyze peak RSS MB | `--help` s |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| analyze median wall s (min–max) | analyze peak RSS MB (largest process) "
+        "| analyze peak memory MB (all processes, PSS summed) | `--help` s |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         if r.walls:
             wall = f"{statistics.median(r.walls):.2f} ({min(r.walls):.2f}–{max(r.walls):.2f})"
-            rss = f"{max(r.rss_mb):,.0f}"
+            rss = f"{max(r.rss_mb):,.0f} | {max(r.tree_rss_mb):,.0f}"
         else:
-            wall, rss = f"failed ({r.failure})", "–"
+            wall, rss = f"failed ({r.failure})", "– | –"
         help_s = f"{statistics.median(r.help_walls):.2f}" if r.help_walls else "–"
         if r.parse_error:
             parse = f"{mb(r.json_bytes)} | {r.gunzip:.2f} | failed ({r.parse_error}) | {r.parse_rss_mb:,.0f}"
