@@ -11,7 +11,7 @@ each in a fresh subprocess:
 - `pruneplan --help` (start-up cost).
 Peak RSS comes from `os.wait4`'s rusage (ru_maxrss: the largest of the child and the processes it
 waited for), and the memory of all the child's processes (PSS, which counts a page shared by a
-forked helper and its parent once), summed from /proc every 20 ms.
+forked helper and its parent once), summed from /proc every 0.25 s.
 Markdown tables go to stdout; progress (and the profile with --profile) to stderr.
 """
 
@@ -157,6 +157,11 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
+# smaps_rollup makes the kernel walk the page tables: ~10 ms for a 600 MB process. Sampled often,
+# it would take a good part of a core from the process being measured.
+PSS_EVERY = 0.25
+
+
 def _pss(pid: int) -> int:
     """Proportional set size: resident pages, those shared with other processes (a forked child
     and its parent) split among them, so that summed over processes nothing counts twice."""
@@ -178,8 +183,9 @@ def measure(cmd: Sequence[str], stdout: IO[Any] | int = subprocess.DEVNULL,
             stderr: IO[Any] | int = subprocess.DEVNULL, timeout: float | None = None) -> Measured:
     """Run `cmd`; wall time, the peak RSS of its largest process (wait4's ru_maxrss: the kernel's
     exact figure, the max over the process and its waited-for children, not their sum) and the
-    peak of the proportional set size (PSS) of all its processes summed, sampled every 20 ms:
-    the memory the whole tree uses, pages a forked child shares with its parent counted once."""
+    peak of the proportional set size (PSS) of all its processes summed, sampled every PSS_EVERY
+    seconds: the memory the whole tree uses, pages a forked child shares with its parent counted
+    once."""
     start = time.perf_counter()
     proc = subprocess.Popen(list(cmd), stdout=stdout, stderr=stderr, cwd=REPO, env=child_env())
     killed: list[str] = []
@@ -188,7 +194,7 @@ def measure(cmd: Sequence[str], stdout: IO[Any] | int = subprocess.DEVNULL,
 
     def watchdog() -> None:
         deadline = start + timeout if timeout else None
-        while not done.wait(0.02):
+        while not done.wait(PSS_EVERY):
             tree = _tree_pss(proc.pid)
             peak_tree[0] = max(peak_tree[0], tree)
             if MEM_LIMIT and tree > MEM_LIMIT:
