@@ -262,14 +262,12 @@ def load_stream(obj: dict[str, Any]) -> Stream:
     for t_index, tag in enumerate(_list(obj, status.get("tags"), "imagestream", "status.tags")):
         if not isinstance(tag, dict) or not isinstance(tag.get("tag"), str):
             raise InputError(f"{_where('imagestream', obj)}: status.tags[{t_index}].tag must be a string")
-        images: list[str] = []
-        created: list[float] = []
-        for i_index, item in enumerate(_list(obj, tag.get("items"), "imagestream", f"status.tags[{t_index}].items")):
-            field = f"status.tags[{t_index}].items[{i_index}]"
-            if not isinstance(item, dict) or not isinstance(item.get("image"), str):
-                raise InputError(f"{_where('imagestream', obj)}: {field}.image must be a string")
-            images.append(_intern(item["image"]))
-            created.append(_time(obj, item.get("created"), "imagestream", f"{field}.created"))
+        items = _list(obj, tag.get("items"), "imagestream", f"status.tags[{t_index}].items")
+        try:  # map() with C callables, no Python frame per item; anything odd: the checked loop
+            images = list(map(_intern, map(_IMAGE, items)))
+            created = list(map(parse_time, map(_CREATED, items)))
+        except (KeyError, TypeError, AttributeError, ValueError):
+            images, created = _tag_items_checked(obj, t_index, items)
         tags.append(TagHistory(_intern(tag["tag"]), images, created))
     rv = meta.get("resourceVersion")
     return Stream(
@@ -280,6 +278,22 @@ def load_stream(obj: dict[str, Any]) -> Stream:
         repository=_str(obj, status.get("dockerImageRepository"), "imagestream", "status.dockerImageRepository"),
         tags=tags,
     )
+
+
+_IMAGE = itemgetter("image")
+_CREATED = methodcaller("get", "created")
+
+
+def _tag_items_checked(obj: dict[str, Any], t_index: int, items: list[Any]) -> tuple[list[str], list[float]]:
+    images: list[str] = []
+    created: list[float] = []
+    for i_index, item in enumerate(items):
+        field = f"status.tags[{t_index}].items[{i_index}]"
+        if not isinstance(item, dict) or not isinstance(item.get("image"), str):
+            raise InputError(f"{_where('imagestream', obj)}: {field}.image must be a string")
+        images.append(_intern(item["image"]))
+        created.append(_time(obj, item.get("created"), "imagestream", f"{field}.created"))
+    return images, created
 
 
 def load_limits(objs: list[dict[str, Any]]) -> dict[str, list[Fraction]]:

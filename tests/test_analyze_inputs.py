@@ -115,6 +115,14 @@ def test_bad_timestamp_is_refused(tmp_path, plan):
     assert "invalid timestamp" in result.err
 
 
+def test_bad_history_item_timestamp_names_the_item(tmp_path, plan):
+    items = small_cluster()
+    items[1]["status"]["tags"][0]["items"].append({"image": items[0]["metadata"]["name"], "created": "yesterday"})
+    result = run_cli("analyze", str(write_json(tmp_path / "l.json", as_list(items))), "-o", str(plan), "--now", NOW)
+    assert_one_line_failure(result, plan, 3)
+    assert "status.tags[0].items[1].created: invalid timestamp" in result.err
+
+
 def test_list_without_collection_time_needs_now(tmp_path, plan):
     path = write_json(tmp_path / "l.json", as_list(small_cluster()))
     result = run_cli("analyze", str(path), "-o", str(plan))
