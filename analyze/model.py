@@ -201,19 +201,28 @@ def _load_image_fast(obj: dict[str, Any]) -> Image:
     else:
         layers = sizes = ()
     children = tuple(map(_intern, map(_DIGEST, raw_children))) if raw_children else ()
-    has_metadata, image_id, size = _decode_metadata(obj, name, obj.get("dockerImageMetadata"))
+    raw_metadata = obj.get("dockerImageMetadata")
+    if type(raw_metadata) is dict and type(image_id := raw_metadata.get("Id", "")) is str and type(size := raw_metadata.get("Size", 0)) is int:
+        has_metadata = True  # the usual well-formed metadata, decoded inline
+    else:
+        has_metadata, image_id, size = _decode_metadata(obj, name, raw_metadata)
+    try:
+        created = parse_time(meta.get("creationTimestamp"))
+    except ValueError:
+        raise TypeError from None  # the checked path words the error
+    # positional: the field order of Image
     return Image(
-        name=name,
-        created=_time(obj, meta.get("creationTimestamp"), "image", "metadata.creationTimestamp"),
-        managed=bool(annotations) and annotations.get(MANAGED_ANNOTATION) == "true",
-        media_type=_intern(media_type),
-        reference=reference,
-        layers=layers,
-        layer_sizes=sizes,
-        config=_intern(image_id) if has_metadata and image_id and media_type in CONFIG_MEDIA_TYPES else "",
-        has_metadata=has_metadata,
-        size=size,
-        manifests=children,
+        name,
+        created,
+        bool(annotations) and annotations.get(MANAGED_ANNOTATION) == "true",
+        _intern(media_type),
+        reference,
+        layers,
+        sizes,
+        _intern(image_id) if has_metadata and image_id and media_type in CONFIG_MEDIA_TYPES else "",
+        has_metadata,
+        size,
+        children,
     )
 
 
