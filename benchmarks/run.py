@@ -11,7 +11,8 @@ each in a fresh subprocess:
 - `pruneplan --help` (start-up cost).
 Peak RSS comes from `os.wait4`'s rusage (ru_maxrss: the largest of the child and the processes it
 waited for), and the memory of all the child's processes (PSS, which counts a page shared by a
-forked helper and its parent once), summed from /proc every 0.25 s.
+forked helper and its parent once), summed from /proc every 0.25 s or more (sampling a big
+process costs the kernel time; the pause keeps that under ~5 % of a core).
 Markdown tables go to stdout; progress (and the profile with --profile) to stderr.
 """
 
@@ -157,8 +158,9 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
-# smaps_rollup makes the kernel walk the page tables: ~10 ms for a 600 MB process. Sampled often,
-# it would take a good part of a core from the process being measured.
+# smaps_rollup makes the kernel walk the page tables: ~10 ms for a 600 MB process, ~0.1 s for
+# 5 GB. Sampled often, it would take a good part of a core from the process being measured, so
+# the pause after a sample is at least 20 times what the sample took.
 PSS_EVERY = 0.25
 
 
@@ -184,8 +186,8 @@ def measure(cmd: Sequence[str], stdout: IO[Any] | int = subprocess.DEVNULL,
     """Run `cmd`; wall time, the peak RSS of its largest process (wait4's ru_maxrss: the kernel's
     exact figure, the max over the process and its waited-for children, not their sum) and the
     peak of the proportional set size (PSS) of all its processes summed, sampled every PSS_EVERY
-    seconds: the memory the whole tree uses, pages a forked child shares with its parent counted
-    once."""
+    seconds or more: the memory the whole tree uses, pages a forked child shares with its parent
+    counted once."""
     start = time.perf_counter()
     proc = subprocess.Popen(list(cmd), stdout=stdout, stderr=stderr, cwd=REPO, env=child_env())
     killed: list[str] = []
@@ -194,8 +196,12 @@ def measure(cmd: Sequence[str], stdout: IO[Any] | int = subprocess.DEVNULL,
 
     def watchdog() -> None:
         deadline = start + timeout if timeout else None
-        while not done.wait(PSS_EVERY):
+        pause = PSS_EVERY
+        while not done.wait(pause):
+            sampled = time.perf_counter()
             tree = _tree_pss(proc.pid)
+            # keep the sampling under ~5 % of a core: a 5 GB process takes ~0.1 s to sample
+            pause = max(PSS_EVERY, 20 * (time.perf_counter() - sampled))
             peak_tree[0] = max(peak_tree[0], tree)
             if MEM_LIMIT and tree > MEM_LIMIT:
                 killed.append(f"killed: RSS over {MEM_LIMIT / 2**30:g} GiB")
