@@ -1,15 +1,15 @@
 """Writing the plan file and preparing upstream's dry-run lines, on two cores when the plan is big.
 
-The plan's sorted keys fall in two runs of about equal work: the image side (apiVersion,
-blobDeletions, errors, imageDeletions) and the stream side (imageStreamUpdates ... source),
-then `summary`, which needs both. For a big analysis a forked child decides and writes the
-stream side, and spools the streams' dry-run lines, while this process does the image side;
-the child's part is then appended and the summary written. The child shares the analysis
-through fork (nothing crosses a pipe but its counts) and ends with os._exit, so it never runs
-this process's cleanups. The bytes are the same either way (tests/test_plan_output.py).
+The plan's sorted keys are written in two runs of about equal work. For a big analysis a forked
+child decides and writes the first run (apiVersion, blobDeletions) straight into the output file
+and spools every dry-run line, while this process writes the second run (errors ... source) into
+a part file; that part is then appended (sendfile) and `summary`, which needs both sides'
+counts, written last. The child shares the analysis through fork (nothing crosses the pipe but
+its counts) and ends with os._exit, so it never runs this process's cleanups. The bytes are the
+same as one process writes them (tests/test_plan_output.py, tests/test_properties.py).
 
 The dry-run lines are printed only once the plan is complete and signed, as before (a failed
-write prints none); on two cores they wait in temporary files, as big as the plan."""
+write prints none); on two cores they wait in a temporary file, as big as the plan."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from pruneplan.dumpformat import LoadedInputs
 from pruneplan.errors import EXIT_IO, PrunePlanError
 from pruneplan.files import output_error, output_file
 from pruneplan.planformat import dump_plan_part
+from pruneplan.rawlines import fork_is_safe
 
 from .engine import Analysis
 from .plan import (
@@ -101,13 +102,6 @@ def _write_lines(out: TextIO, lines: Iterable[str]) -> None:
         out.write(text)
 
 
-def _spool(lines: Iterable[str]) -> IO[bytes]:
-    spool = tempfile.TemporaryFile()
-    for text in _batches(lines):
-        spool.write(text.encode())
-    return spool
-
-
 def _write_part(handle: BinaryIO, pieces: Iterable[bytes]) -> None:
     for piece in pieces:
         handle.write(piece)
@@ -133,9 +127,9 @@ def write_plan(
 ) -> DryRun:
     """Write the plan to `path` (replaced atomically); return the dry-run lines to print.
 
-    parallel=None forks for analyses of PARALLEL_MIN_IMAGES images or more, where fork exists."""
+    parallel=None forks for analyses of PARALLEL_MIN_IMAGES images or more, where forking is safe."""
     if parallel is None:
-        parallel = hasattr(os, "fork") and len(analysis.images) >= PARALLEL_MIN_IMAGES
+        parallel = len(analysis.images) >= PARALLEL_MIN_IMAGES and fork_is_safe()
     head = plan_head(analysis, loaded, valid_for_seconds)
     child_keys, own_keys = _key_runs(head)
     result = DryRun(dry_run_prologue(analysis) if dry_run else [])

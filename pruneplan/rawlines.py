@@ -159,7 +159,7 @@ def _in_process(handle: IO[bytes], digest: FileDigest | None) -> Iterator[bytes]
         os.waitpid(pid, 0)
 
 
-def _can_fork() -> bool:
+def fork_is_safe() -> bool:
     # forking a process with other threads can deadlock the child on a lock one of them holds
     return hasattr(os, "fork") and threading.active_count() == 1
 
@@ -171,7 +171,7 @@ def read_lines(path: str, hasher: Any | None = None, *, background: bool = False
     with open(path, "rb") as handle:
         gz = handle.read(2) == GZIP_MAGIC
         handle.seek(0)
-        if background and gz and _can_fork() and (hasher is None or isinstance(hasher, FileDigest)):
+        if background and gz and fork_is_safe() and (hasher is None or isinstance(hasher, FileDigest)):
             chunks = _in_process(handle, hasher)
         else:
             chunks = _inflated_chunks(handle, hasher)

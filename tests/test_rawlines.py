@@ -18,7 +18,7 @@ MODES = ["inline", "thread", "process"]
 
 
 def lines_of(path: Path, mode: str, monkeypatch: pytest.MonkeyPatch) -> tuple[list[bytes], str]:
-    monkeypatch.setattr(rawlines, "_can_fork", lambda: mode == "process")
+    monkeypatch.setattr(rawlines, "fork_is_safe", lambda: mode == "process")
     digest = FileDigest()
     lines = list(read_lines(str(path), digest, background=mode != "inline"))
     return lines, digest.hexdigest()
@@ -64,7 +64,7 @@ def test_a_bad_checksum_raises_zlib_error_in_every_mode(big_gzip, tmp_path: Path
 
 def test_stopping_early_ends_the_inflating_process(big_gzip, monkeypatch: pytest.MonkeyPatch) -> None:
     path, expected = big_gzip
-    monkeypatch.setattr(rawlines, "_can_fork", lambda: True)
+    monkeypatch.setattr(rawlines, "fork_is_safe", lambda: True)
     lines = read_lines(str(path), FileDigest(), background=True)
     assert next(lines) == expected[0]
     lines.close()
