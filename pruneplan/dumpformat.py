@@ -213,23 +213,13 @@ def _check_header(header: dict[str, Any], path: str) -> tuple[str | None, dict |
 
 def _is_streamable(path: str) -> bool:
     """A dump in DumpWriter's line layout (its first line is exactly the envelope)."""
-    lines = _raw_lines(path, None)
+    lines = read_lines(path)
     try:
         return next(lines, b"").rstrip(b"\r") == STREAM_PREFIX
     except (EOFError, OSError, zlib.error):
-        return False  # the whole-document reader reports what is wrong
+        return False  # the whole-document reader reports what is wrong (a missing file included)
     finally:
         lines.close()
-
-
-def _raw_lines(path: str, hasher: Any | None, background: bool = False) -> Iterator[bytes]:
-    try:
-        handle = open(path, "rb")
-    except OSError:
-        read_bytes(path)  # raises the right InputError
-        raise
-    handle.close()
-    return read_lines(path, hasher, background=background)
 
 
 def _stream_dump(path: str, header_out: dict[str, Any], hasher: Any) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -238,7 +228,7 @@ def _stream_dump(path: str, header_out: dict[str, Any], hasher: Any) -> Iterator
     wanted = False
     number = 1
     try:
-        lines = _raw_lines(path, hasher, background=True)
+        lines = read_lines(path, hasher, background=True)
         next(lines, None)  # the envelope, checked by _is_streamable
         for number, line in enumerate(lines, 2):
             line = line.rstrip(b"\r")
