@@ -66,6 +66,17 @@ else:
 sys.stdout.write(orjson.dumps(figures).decode())
 """
 
+# cli.main in-process, not the console command: that one ends with os._exit (pruneplan.exiting),
+# which would skip writing the profile.
+PROFILE_SCRIPT = r"""
+import cProfile, sys
+from pruneplan.cli import main
+profiler = cProfile.Profile()
+code = profiler.runcall(main, sys.argv[2:])
+profiler.dump_stats(sys.argv[1])
+sys.exit(code)
+"""
+
 SUMMARY_KEYS = (
     ("updatedImageStreams", "streams updated"),
     ("deletedImageStreamTagItems", "tag items"),
@@ -302,10 +313,11 @@ def profile(path: Path, tmp: Path, extra: list[str], top: int) -> None:
     prof = tmp / "analyze.prof"
     log(f"profiling analyze on {path.name} with cProfile ...")
     with open(tmp / "profile.out", "wb") as out:
-        m = measure([sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "pruneplan.cli", "analyze", str(path),
+        m = measure([sys.executable, "-c", PROFILE_SCRIPT, str(prof), "analyze", str(path),
                      "-o", str(tmp / "plan-profiled.json"), *extra], stdout=out, stderr=out)
-    log(f"  profiled run: {m.wall:.2f}s (exit {m.rc})")
+    log(f"  profiled run: {m.wall:.2f}s (exit {m.rc}); forked helpers are not in the profile")
     if not prof.exists():
+        log("  no profile was written")
         return
     stats = pstats.Stats(str(prof), stream=sys.stderr)
     stats.strip_dirs()
