@@ -64,3 +64,27 @@ def test_only_a_command_that_retained_its_objects_skips_the_interpreter_shutdown
     assert verified.returncode != 0
     assert verified.stderr.startswith("error: ")
     assert verified.stderr.splitlines()[-1] == "atexit handlers ran"
+
+
+def test_console_analyze_with_its_helper_processes_matches_one_process(tmp_path: Path, monkeypatch) -> None:
+    # 10,000 images in a gzip dump: the console command inflates in a forked process and writes
+    # the plan with a forked writer; in-process, with forking ruled out, one process does all.
+    from analyze import plan_output
+    from pruneplan import rawlines
+
+    dump = tmp_path / "dump.json.gz"
+    made = subprocess.run([sys.executable, "-m", "benchmarks.generate", "--images", str(plan_output.PARALLEL_MIN_IMAGES),
+                           "--seed", "3", "-o", str(dump)], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert made.returncode == 0, made.stderr
+    monkeypatch.setattr(rawlines, "fork_is_safe", lambda: False)
+    monkeypatch.setattr(plan_output, "fork_is_safe", lambda: False)
+    alone = run_cli("analyze", str(dump), "-o", str(tmp_path / "alone.json"))
+    assert alone.code == 0, alone.err
+
+    done = console("analyze", str(dump), "-o", str(tmp_path / "helped.json"))
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "helped.json").read_bytes() == (tmp_path / "alone.json").read_bytes()
+    assert done.stdout == alone.out and done.stdout.count("\n") > 10_000
+    assert done.stderr == alone.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["alone.json", "dump.json.gz", "helped.json"]
