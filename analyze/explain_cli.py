@@ -47,6 +47,9 @@ def explain_command(
     except BuildGraphError as err:
         print(err.report(), file=sys.stderr)
         raise
+    from pruneplan.exiting import retain
+
+    retain(analysis)  # a big analysis is freed by the process exit, not object by object
     answers = explain(analysis, args[-1])
     if output_format == "json":
         sys.stdout.write(orjson.dumps(answers, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n")
