@@ -40,15 +40,19 @@ def referrer_node(resource: str, namespace: str, name: str) -> tuple[str, str]:
 
 
 NO_ATTRIBUTES: Mapping[str, str] = MappingProxyType({})
-_RULE_ATTRIBUTES: dict[str, Mapping[str, str]] = {}
+_SHARED: dict[tuple[str, str], Mapping[str, str]] = {}
+
+
+def shared_attributes(key: str, value: str) -> Mapping[str, str]:
+    """The shared, read-only attribute mapping {key: value}."""
+    attributes = _SHARED.get((key, value))
+    if attributes is None:
+        attributes = _SHARED[key, value] = MappingProxyType({key: value})
+    return attributes
 
 
 def rule_attributes(rule: str) -> Mapping[str, str]:
-    """The shared, read-only attribute mapping {"rule": rule}."""
-    attributes = _RULE_ATTRIBUTES.get(rule)
-    if attributes is None:
-        attributes = _RULE_ATTRIBUTES[rule] = MappingProxyType({"rule": rule})
-    return attributes
+    return shared_attributes("rule", rule)
 
 
 def set_rules(graph: nx.DiGraph, rules: Iterable[tuple[tuple, str]]) -> None:
@@ -107,7 +111,7 @@ def build_graph(
                         succ[source] = {}
                         pred[source] = {}
                 # the last use's container wins, as with add_edge
-                succ[source][target] = into[source] = _via_attributes(use.via or "build strategy")
+                succ[source][target] = into[source] = shared_attributes("via", use.via or "build strategy")
 
     referrers(refs.used_tags, "istag")
     referrers(refs.used_images, "isimage")
@@ -146,16 +150,6 @@ def build_graph(
                 if isimage in nodes:
                     succ[isimage][item] = item_in[isimage] = bare
     return graph
-
-
-_VIA_ATTRIBUTES: dict[str, Mapping[str, str]] = {}
-
-
-def _via_attributes(via: str) -> Mapping[str, str]:
-    attributes = _VIA_ATTRIBUTES.get(via)
-    if attributes is None:
-        attributes = _VIA_ATTRIBUTES[via] = MappingProxyType({"via": via})
-    return attributes
 
 
 def children_of_used_lists(graph: nx.DiGraph, used: set[str]) -> set[str]:

@@ -193,7 +193,7 @@ def prune_images(
     over_size = policy.over_size
     prune_registry = policy.prune_registry
 
-    unreadable = sorted(name for name, image in images.items() if not image.has_metadata and image.metadata_unreadable)
+    unreadable = sorted(unreadable_images(images))
     # building the global counters fails: stage 2 stops with a single error (§4.5 step 6)
     halted = f"image {unreadable[0]}: failed to read metadata for image {unreadable[0]}" if unreadable else None
 

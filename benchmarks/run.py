@@ -134,19 +134,11 @@ def child_env() -> dict[str, str]:
     return env
 
 
-# RSS cap for measured children (--mem-limit-gb): a watchdog kills a child whose resident set
-# outgrows it, so a 1M-image run cannot wake the OOM killer on a shared host. (Not RLIMIT_AS:
-# orjson reserves about 12x the JSON size of address space up front and touches little of it.)
+# Memory cap for measured children (--mem-limit-gb): a watchdog kills a child whose processes'
+# memory (PSS summed) outgrows it, so a 1M-image run cannot wake the OOM killer on a shared host.
+# (Not RLIMIT_AS: orjson reserves about 12x the JSON size of address space up front and touches
+# little of it.)
 MEM_LIMIT: int | None = None
-PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def _rss(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/statm", "rb") as handle:
-            return int(handle.read().split()[1]) * PAGE
-    except (OSError, IndexError, ValueError):
-        return 0
 
 
 def _descendants(pid: int) -> list[int]:
