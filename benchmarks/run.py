@@ -7,12 +7,14 @@ each in a fresh subprocess:
 - the floor: read + gunzip + `orjson.loads` of the dump, nothing else (what any design pays),
   parsed once as is and once with the cyclic GC disabled;
 - `pruneplan analyze DUMP -o PLAN`, `--repeat` times (median wall; peak RSS over the runs, of
-  the largest process, and the memory of all its processes: analyze forks helpers);
+  the largest process), then once more for the memory of all its processes (analyze forks
+  helpers): sampling that memory slows the process measured, so that run is not timed;
 - `pruneplan --help` (start-up cost).
 Peak RSS comes from `os.wait4`'s rusage (ru_maxrss: the largest of the child and the processes it
 waited for), and the memory of all the child's processes (PSS, which counts a page shared by a
-forked helper and its parent once), summed from /proc every 0.25 s or more (sampling a big
-process costs the kernel time; the pause keeps that under ~5 % of a core).
+forked helper and its parent once), summed from /proc every 0.25 s or more in the extra run
+(sampling a big process's PSS makes the kernel walk its page tables, which stalls its page
+faults: at 1M images the timed runs were 8-10 s slower while it was sampled).
 Markdown tables go to stdout; progress (and the profile with --profile) to stderr.
 """
 
@@ -184,13 +186,29 @@ def _tree_pss(pid: int) -> int:
     return _pss(pid) + sum(_pss(kid) for kid in _descendants(pid))
 
 
+def _rss(pid: int) -> int:
+    """Resident pages from statm: kernel counters, cheap to read (no page-table walk)."""
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _tree_rss(pid: int) -> int:
+    """RSS summed over the tree: pages a forked child shares count twice, so this is an upper
+    bound, good enough for the memory cap of a timed run."""
+    return _rss(pid) + sum(_rss(kid) for kid in _descendants(pid))
+
+
 def measure(cmd: Sequence[str], stdout: IO[Any] | int = subprocess.DEVNULL,
-            stderr: IO[Any] | int = subprocess.DEVNULL, timeout: float | None = None) -> Measured:
+            stderr: IO[Any] | int = subprocess.DEVNULL, timeout: float | None = None,
+            pss: bool = False) -> Measured:
     """Run `cmd`; wall time, the peak RSS of its largest process (wait4's ru_maxrss: the kernel's
-    exact figure, the max over the process and its waited-for children, not their sum) and the
-    peak of the proportional set size (PSS) of all its processes summed, sampled every PSS_EVERY
-    seconds or more: the memory the whole tree uses, pages a forked child shares with its parent
-    counted once."""
+    exact figure, the max over the process and its waited-for children, not their sum) and, with
+    `pss`, the peak of the proportional set size (PSS) of all its processes summed, sampled every
+    PSS_EVERY seconds or more: the memory the whole tree uses, pages a forked child shares with
+    its parent counted once. Without `pss` the memory cap watches the cheap RSS sum instead."""
     start = time.perf_counter()
     proc = subprocess.Popen(list(cmd), stdout=stdout, stderr=stderr, cwd=REPO, env=child_env())
     killed: list[str] = []
@@ -201,11 +219,14 @@ def measure(cmd: Sequence[str], stdout: IO[Any] | int = subprocess.DEVNULL,
         deadline = start + timeout if timeout else None
         pause = PSS_EVERY
         while not done.wait(pause):
-            sampled = time.perf_counter()
-            tree = _tree_pss(proc.pid)
-            # keep the sampling under ~5 % of a core: a 5 GB process takes ~0.1 s to sample
-            pause = max(PSS_EVERY, 20 * (time.perf_counter() - sampled))
-            peak_tree[0] = max(peak_tree[0], tree)
+            if not pss:
+                tree = _tree_rss(proc.pid)
+            else:
+                sampled = time.perf_counter()
+                tree = _tree_pss(proc.pid)
+                # keep the sampling under ~5 % of a core: a 5 GB process takes ~0.1 s to sample
+                pause = max(PSS_EVERY, 20 * (time.perf_counter() - sampled))
+                peak_tree[0] = max(peak_tree[0], tree)
             if MEM_LIMIT and tree > MEM_LIMIT:
                 killed.append(f"killed: RSS over {MEM_LIMIT / 2**30:g} GiB")
             elif deadline and time.perf_counter() > deadline:
@@ -269,11 +290,13 @@ def floor(path: Path, result: Result, tmp: Path, timeout: float | None) -> None:
 def analyze(path: Path, result: Result, tmp: Path, cmd: list[str], extra: list[str], repeat: int,
             timeout: float | None) -> None:
     plan = tmp / "plan.json"
-    for run in range(repeat):
+    for run in range(repeat + 1):
+        memory_run = run == repeat  # the last run samples PSS, which slows it: not timed
         plan.unlink(missing_ok=True)
         # The dry-run lines go to a file, as an admin would redirect them; their cost counts.
         with open(tmp / "analyze.out", "wb") as out, open(tmp / "analyze.err", "wb") as err:
-            m = measure([*cmd, "analyze", str(path), "-o", str(plan), *extra], stdout=out, stderr=err, timeout=timeout)
+            m = measure([*cmd, "analyze", str(path), "-o", str(plan), *extra], stdout=out, stderr=err,
+                        timeout=timeout, pss=memory_run)
         # Exit 1 with a plan is upstream's "errors while pruning"; anything else is a failure.
         if m.rc not in (0, 1) or not plan.exists():
             tail = (tmp / "analyze.err").read_bytes()[-2000:].decode(errors="replace").strip().splitlines()
@@ -281,11 +304,14 @@ def analyze(path: Path, result: Result, tmp: Path, cmd: list[str], extra: list[s
             result.failure = m.killed or (f"exit {m.rc}" + (f": {tail[-1].strip()[:120].replace('|', '/')}" if tail else ""))
             log(f"  analyze run {run + 1} failed: {result.failure}")
             return
-        result.walls.append(m.wall)
         result.rss_mb.append(m.maxrss_mb)
-        result.tree_rss_mb.append(m.tree_rss_mb)
-        log(f"  analyze run {run + 1}/{repeat}: {m.wall:.2f}s, peak RSS {m.maxrss_mb:.0f} MB "
-            f"(all processes, PSS summed: {m.tree_rss_mb:.0f} MB)")
+        if memory_run:
+            result.tree_rss_mb.append(m.tree_rss_mb)
+            log(f"  analyze memory run (not timed): peak RSS {m.maxrss_mb:.0f} MB, "
+                f"all processes (PSS summed): {m.tree_rss_mb:.0f} MB")
+        else:
+            result.walls.append(m.wall)
+            log(f"  analyze run {run + 1}/{repeat}: {m.wall:.2f}s, peak RSS {m.maxrss_mb:.0f} MB")
     doc = orjson.loads(plan.read_bytes())
     result.summary = doc.get("summary", {})
     result.errors = len(doc.get("errors", []))
@@ -333,7 +359,7 @@ def tables(results: list[Result], repeat: int) -> str:
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
-        if r.walls:
+        if r.walls and not r.failure:
             wall = f"{statistics.median(r.walls):.2f} ({min(r.walls):.2f}–{max(r.walls):.2f})"
             rss = f"{max(r.rss_mb):,.0f} | {max(r.tree_rss_mb):,.0f}"
         else:
@@ -398,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.profile:
             profile(ensure_dump(max(sizes), args.seed, args.data_dir), tmp, args.analyze_arg, args.profile_top)
     print(tables(results, args.repeat))
-    return 0 if all(r.walls for r in results) else 1
+    return 0 if all(r.walls and not r.failure for r in results) else 1
 
 
 if __name__ == "__main__":
