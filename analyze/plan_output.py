@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import codecs
 import errno
+import io
 import os
 import shutil
 import signal
@@ -83,8 +84,8 @@ def _copy_spool(spool: IO[bytes], out: TextIO) -> None:
     binary = getattr(out, "buffer", None)
     if binary is not None:
         out.flush()  # what the text layer holds goes first
-        while block := spool.read(COPY_CHUNK):
-            binary.write(block)
+        binary.flush()
+        _append(binary, spool)  # in the kernel where it can (hundreds of MB at 1M images)
     else:  # a text-only stream (tests capture stdout this way)
         decoder = codecs.getincrementaldecoder("utf-8")()
         while block := spool.read(COPY_CHUNK):
@@ -317,10 +318,15 @@ def _append(handle: BinaryIO, part: BinaryIO) -> None:
     """Append `part` (from its position) to `handle`, copying in the kernel where it can."""
     handle.flush()
     try:
-        while os.sendfile(handle.fileno(), part.fileno(), None, COPY_CHUNK):
+        out_fd = handle.fileno()
+        while os.sendfile(out_fd, part.fileno(), None, COPY_CHUNK):
             pass
-    except OSError as err:
-        if err.errno not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+    except (OSError, io.UnsupportedOperation, AttributeError) as err:
+        if isinstance(err, OSError) and not isinstance(err, io.UnsupportedOperation) and err.errno not in _NO_SENDFILE:
             raise
         shutil.copyfileobj(part, handle, COPY_CHUNK)  # no sendfile between these files here
-    handle.seek(0, os.SEEK_END)  # the buffered writer continues after what the kernel copied
+    if handle.seekable():
+        handle.seek(0, os.SEEK_CUR)  # the buffered writer learns the offset the kernel left
+
+
+_NO_SENDFILE = (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP)

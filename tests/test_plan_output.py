@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,30 @@ def test_only_analyses_of_enough_images_are_written_by_three_processes(
     monkeypatch.setattr(os, "fork", counting_fork)
     plan_output.write_plan(str(tmp_path / "plan.json"), analysis, loaded, valid_for)
     assert len(calls) == forks
+
+
+@pytest.mark.parametrize("target", ["file", "pipe"])
+def test_spooled_dry_run_lines_reach_a_real_stdout_in_order(tmp_path: Path, target: str) -> None:
+    """Spools are copied by the kernel (sendfile) between the text the wrapper holds and the tail."""
+    spool = plan_output.tempfile.TemporaryFile()
+    spool.write("".join(f"Deleting blob sha256:{i:064x}\n" for i in range(50_000)).encode())
+    dry_run = plan_output.DryRun(["head line"], [spool, iter(["made line"])], ["Summary: tail"])
+    expected = "head line\n" + "".join(f"Deleting blob sha256:{i:064x}\n" for i in range(50_000)) + "made line\nSummary: tail\n"
+    if target == "file":
+        path = tmp_path / "stdout.txt"
+        with open(path, "w") as out:
+            dry_run.print_to(out)
+        assert path.read_text() == expected
+    else:
+        read_end, write_end = os.pipe()
+        received: list[bytes] = []
+        def drain() -> None:
+            with os.fdopen(read_end, "rb") as reader:
+                received.append(reader.read())
+
+        reader_thread = threading.Thread(target=drain)
+        reader_thread.start()
+        with os.fdopen(write_end, "w") as out:
+            dry_run.print_to(out)
+        reader_thread.join()
+        assert received[0].decode() == expected
