@@ -46,22 +46,6 @@ class Analysis:
     stage2: Stage2 | None  # None for a namespaced run
     warnings: list[str] = field(default_factory=list)
     _blob_users: dict[str, list[str]] = field(default_factory=dict)
-    # stage 2's inputs (used images, children of used lists) while it waits for decide_images()
-    _stage2_inputs: tuple[set[str], set[str]] | None = None
-
-    @property
-    def images_decided(self) -> bool:
-        return self._stage2_inputs is None
-
-    def decide_images(self) -> None:
-        """Stage 2, when analyze(defer_images=True) left it for later: the plan writer runs it
-        while a forked process writes what stage 1 decided. Does nothing once decided."""
-        if self._stage2_inputs is None:
-            return
-        used, children = self._stage2_inputs
-        self.stage2 = prune_images(self.images, used, children, self.policy)
-        self._stage2_inputs = None
-        set_rules(self.graph, ((("image", name), outcome.rule) for name, outcome in self.stage2.outcomes.items()))
 
     def blob_users(self, digest: str) -> list[str]:
         """Images that use `digest` as a layer, their config or their own manifest, by name.
@@ -98,10 +82,9 @@ def scope_objects(objects: dict[str, list[dict[str, Any]]], namespace: str | Non
     return scoped
 
 
-def analyze(loaded: LoadedInputs, policy: Policy, *, release_raw: bool = False, defer_images: bool = False) -> Analysis:
+def analyze(loaded: LoadedInputs, policy: Policy, *, release_raw: bool = False) -> Analysis:
     """Decide. With release_raw the loaded raw objects are dropped as soon as the model and the
-    references are built (the analyze command needs only their counts afterwards). With
-    defer_images stage 2 waits for Analysis.decide_images()."""
+    references are built (the analyze command needs only their counts afterwards)."""
     if loaded.namespace is not None and policy.namespace != loaded.namespace:
         raise PrunePlanError(
             f"the dump was collected for namespace {loaded.namespace} only; analyze it with -n {loaded.namespace}"
@@ -130,11 +113,11 @@ def analyze(loaded: LoadedInputs, policy: Policy, *, release_raw: bool = False, 
     graph = build_graph(streams, images, refs, (outcome.rules for outcome in outcomes))
     warnings = [warning for outcome in outcomes for warning in outcome.warnings]
 
-    analysis = Analysis(policy, images, streams, refs, graph, outcomes, None, warnings)
+    stage2: Stage2 | None = None
     if policy.namespace is None:
         used = {digest for outcome in outcomes for digest in outcome.surviving_images()}
-        analysis._stage2_inputs = (used, children_of_used_lists(graph, used & images.keys()))
-        if not defer_images:
-            analysis.decide_images()
-    return analysis
+        children = children_of_used_lists(graph, used & images.keys())
+        stage2 = prune_images(images, used, children, policy)
+        set_rules(graph, ((("image", name), image_outcome.rule) for name, image_outcome in stage2.outcomes.items()))
+    return Analysis(policy, images, streams, refs, graph, outcomes, stage2, warnings)
 

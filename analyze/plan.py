@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import repeat
 from operator import itemgetter
 from typing import Any, Iterator
 
@@ -168,17 +167,13 @@ def image_side(analysis: Analysis) -> ImageSide:
 def blob_side(analysis: Analysis) -> BlobSide:
     blobs: list[tuple[str, str, int | None, str]] = []
     reclaimable = 0
-    images = analysis.images
     for name, outcome in _deleting(analysis):
-        digests, kinds = outcome.blobs, outcome.blob_kinds
-        if "layer" in kinds:
+        sizes = analysis.images[name].layer_sizes_by_digest() if "layer" in outcome.blob_kinds else {}
+        for digest, kind in zip(outcome.blobs, outcome.blob_kinds):
             # a layer's size as the freeing image lists it (a digest names one content, one size)
-            size_of = images[name].layer_sizes_by_digest().get
-            sizes: list[int | None] = [size_of(digest) if kind == "layer" else None for digest, kind in zip(digests, kinds)]
-            reclaimable += sum(filter(None, sizes))
-        else:
-            sizes = [None] * len(digests)
-        blobs += zip(digests, kinds, sizes, repeat(name))
+            size = sizes.get(digest) if kind == "layer" else None
+            reclaimable += size or 0
+            blobs.append((digest, kind, size, name))
     blobs.sort(key=itemgetter(0))  # a blob is freed once: digests are unique
     return BlobSide(blobs, reclaimable)
 

@@ -1,20 +1,15 @@
 """Writing the plan file and preparing upstream's dry-run lines, on two cores when the plan is big.
 
-The plan's sorted keys are written in three consecutive runs, by what they need: the blobs stage 2
-frees (apiVersion, blobDeletions), the images stage 2 deletes (errors, imageDeletions), and what
-stage 1 decided with the small keys (imageStreamUpdates ... source); `summary`, which needs every
-count, comes last.
-
-For a big analysis, stage 2 runs here (Analysis.decide_images) while a forked stream writer
-writes the third run into a part file and spools the streams' dry-run lines. Then a forked blob
-writer writes the first run straight into the output while this process writes the second run
-into another part file and spools the images' dry-run lines. The parts are appended (sendfile)
-and summary written last. A writer shares the analysis through fork (nothing crosses its pipe
-but its counts) and ends with os._exit, so it never runs this process's cleanups. The bytes are
-the same as one process writes them (tests/test_plan_output.py, tests/test_properties.py).
+The plan's sorted keys are written in two runs of about equal work. For a big analysis a forked
+child decides and writes the first run (apiVersion, blobDeletions) straight into the output file
+and spools every dry-run line, while this process writes the second run (errors ... source) into
+a part file; that part is then appended (sendfile) and `summary`, which needs both sides'
+counts, written last. The child shares the analysis through fork (nothing crosses the pipe but
+its counts) and ends with os._exit, so it never runs this process's cleanups. The bytes are the
+same as one process writes them (tests/test_plan_output.py, tests/test_properties.py).
 
 The dry-run lines are printed only once the plan is complete and signed, as before (a failed
-write prints none); on two cores they wait in temporary files, as big as the plan."""
+write prints none); on two cores they wait in a temporary file, as big as the plan."""
 
 from __future__ import annotations
 
@@ -23,12 +18,11 @@ import errno
 import io
 import os
 import shutil
-import signal
 import sys
 import tempfile
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import IO, Any, BinaryIO, Callable, Iterable, Iterator, TextIO
+from itertools import chain
+from typing import IO, Any, BinaryIO, Iterable, Iterator, TextIO
 
 import orjson
 
@@ -52,10 +46,9 @@ from .plan import (
     stream_side,
 )
 
-BLOB_RUN_END = "blobDeletions"  # the blob writer's keys end here (apiVersion, blobDeletions)
-IMAGE_RUN_END = "imageDeletions"  # then this process's (errors, imageDeletions); the stream writer's follow
+LAST_CHILD_KEY = "blobDeletions"
 ENTRY_KEYS = ("blobDeletions", "imageDeletions", "imageStreamUpdates", "layerLinkDeletions", "manifestLinkDeletions")
-PARALLEL_MIN_IMAGES = 10_000  # below this the forks cost more than the second core saves
+PARALLEL_MIN_IMAGES = 10_000  # below this the fork costs more than the second core saves
 LINES_PER_WRITE = 20_000
 COPY_CHUNK = 1 << 24
 
@@ -115,26 +108,13 @@ def _write_part(handle: BinaryIO, pieces: Iterable[bytes]) -> None:
         handle.write(piece)
 
 
-@dataclass(slots=True)
-class KeyRuns:
-    """The plan's sorted keys but the last (summary), in three consecutive runs by what they need:
-    stage 2's blobs (apiVersion, blobDeletions), stage 2's images (errors, imageDeletions), and
-    stage 1's streams with the small keys (imageStreamUpdates ... source)."""
-
-    blobs: list[str]
-    images: list[str]
-    streams: list[str]
-
-
-def _key_runs(head: dict[str, Any]) -> KeyRuns:
+def _key_runs(head: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The plan's sorted keys but the last (summary), in two runs: up to blobDeletions (the
+    child's), and the rest (this process's)."""
     keys = sorted([*head, *ENTRY_KEYS, "summary"])
     assert keys[-1] == "summary"
-    blobs_end = keys.index(BLOB_RUN_END) + 1
-    images_end = keys.index(IMAGE_RUN_END) + 1
-    runs = KeyRuns(keys[:blobs_end], keys[blobs_end:images_end], keys[images_end:-1])
-    # the stream run must not need stage 2: its entries are stage 1's, its other keys the head's
-    assert "errors" in runs.images and not {"errors", "blobDeletions", "imageDeletions"} & set(runs.streams)
-    return runs
+    split = keys.index(LAST_CHILD_KEY) + 1
+    return keys[:split], keys[split:-1]
 
 
 def write_plan(
@@ -148,30 +128,22 @@ def write_plan(
 ) -> DryRun:
     """Write the plan to `path` (replaced atomically); return the dry-run lines to print.
 
-    Runs stage 2 first when the analysis left it for later (Analysis.decide_images); in parallel,
-    while a forked process writes what stage 1 decided. parallel=None forks for analyses of
-    PARALLEL_MIN_IMAGES images or more, where forking is safe."""
+    parallel=None forks for analyses of PARALLEL_MIN_IMAGES images or more, where forking is safe."""
     if parallel is None:
         parallel = len(analysis.images) >= PARALLEL_MIN_IMAGES and fork_is_safe()
-    if not parallel:
-        analysis.decide_images()
+    head = plan_head(analysis, loaded, valid_for_seconds)
+    child_keys, own_keys = _key_runs(head)
     result = DryRun(dry_run_prologue(analysis) if dry_run else [])
     # The plan is rebuilt from the dump at will and is checked (parse, signature) before any
     # use, so it is not fsynced: on a 1M-image plan that wait was seconds.
     try:
         with output_file(path, 0o666, replace=True, durable=False) as handle:  # umask applies
             if parallel:
-                counts, reclaimable = _write_in_three_processes(path, handle, analysis, loaded, valid_for_seconds, result, dry_run)
+                counts, reclaimable = _write_in_two_processes(path, handle, head, child_keys, own_keys, analysis, result, dry_run)
             else:
-                head = plan_head(analysis, loaded, valid_for_seconds)
-                runs = _key_runs(head)
-                blobs = _blob_part(handle, head, runs.blobs, blob_side(analysis))
-                counts = {
-                    **blobs["counts"],
-                    **_image_part(handle, head, runs.images, analysis, None),
-                    **_stream_part(handle, head, runs.streams, analysis, None),
-                }
-                reclaimable = blobs["reclaimable"]
+                blobs = _blob_part(handle, head, child_keys, analysis)
+                counts = {**blobs.counts(), **_own_part(handle, head, own_keys, analysis)}
+                reclaimable = blobs.reclaimable
                 if dry_run:  # upstream's order: the streams' lines, then the images'
                     result.parts += [stream_dry_run_lines(analysis), image_dry_run_lines(analysis)]
             summary = plan_summary(counts, reclaimable)
@@ -183,135 +155,100 @@ def write_plan(
     return result
 
 
-def _write_in_three_processes(
+def _write_in_two_processes(
     path: str,
     handle: BinaryIO,
+    head: dict[str, Any],
+    child_keys: list[str],
+    own_keys: list[str],
     analysis: Analysis,
-    loaded: LoadedInputs,
-    valid_for_seconds: float,
     result: DryRun,
     dry_run: bool,
 ) -> tuple[dict[str, int], int]:
-    """A forked stream writer writes stage 1's run into a part file (and spools the streams'
-    dry-run lines) while this process runs stage 2. Then a forked blob writer writes the first run
-    straight into the output while this process writes the images' run into another part file
-    (and spools the images' dry-run lines). The output is then blob run + image part + stream
-    part; the caller writes summary."""
-    head = plan_head(analysis, loaded, valid_for_seconds)  # its errors are stage 2's: not written yet
-    runs = _key_runs(head)
-    stream_lines = tempfile.TemporaryFile() if dry_run else None
-    image_lines = tempfile.TemporaryFile() if dry_run else None
+    """The child writes the first run (up to blobDeletions) and spools the dry-run lines while
+    this process writes the rest into a part file; then the output is child part + own part."""
+    lines = tempfile.TemporaryFile() if dry_run else None
     directory, name = os.path.split(os.path.abspath(path))
-    with _part_file(directory, name) as streams_out, _part_file(directory, name) as images_out:
-        stream_writer = _Writer(lambda: _stream_part(streams_out, head, runs.streams, analysis, stream_lines))
-        with stream_writer:
-            analysis.decide_images()
-            head = plan_head(analysis, loaded, valid_for_seconds)
-            blob_writer = _Writer(lambda: _blob_part(handle, head, runs.blobs, blob_side(analysis)))
-            with blob_writer:
-                images = _image_part(images_out, head, runs.images, analysis, image_lines)
-            blob_counts = blob_writer.result()
-        streams = stream_writer.result()
-        handle.seek(0, os.SEEK_END)  # after what the blob writer wrote through the shared descriptor
-        for part in (images_out, streams_out):
-            part.seek(0)
-            _append(handle, part)
-    if dry_run:
-        result.parts += [stream_lines, image_lines]  # type: ignore[list-item]
-    return {**blob_counts["counts"], **images, **streams}, blob_counts["reclaimable"]
-
-
-@contextmanager
-def _part_file(directory: str, name: str) -> Iterator[BinaryIO]:
-    """A temporary file beside the output (same file system, for sendfile), removed afterwards."""
-    fd, part_path = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=directory)
+    fd, own_path = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=directory)
     try:
-        with os.fdopen(fd, "w+b") as part:
-            yield part
+        with os.fdopen(fd, "w+b") as own:
+            report = _in_child(
+                lambda: _child_work(handle, head, child_keys, analysis, lines),
+                lambda: _own_part(own, head, own_keys, analysis),
+            )
+            child = orjson.loads(report.child_message)
+            own.seek(0)
+            handle.seek(0, os.SEEK_END)  # after what the child wrote through the shared descriptor
+            _append(handle, own)
     finally:
-        os.unlink(part_path)
-
-
-def _spool(lines: IO[bytes] | None, made: Iterator[str]) -> None:
+        os.unlink(own_path)
     if lines is not None:
-        for text in _batches(made):
+        result.parts.append(lines)
+    return {**child["counts"], **report.parent_result}, child["reclaimable"]
+
+
+def _blob_part(out: BinaryIO, head: dict[str, Any], keys: list[str], analysis: Analysis) -> BlobSide:
+    blobs = blob_side(analysis)
+    _write_part(out, dump_plan_part({**head, **blobs.entries()}, keys, first=True, last=False))
+    return blobs
+
+
+def _child_work(out: BinaryIO, head: dict[str, Any], keys: list[str], analysis: Analysis, lines: IO[bytes] | None) -> dict[str, Any]:
+    blobs = _blob_part(out, head, keys, analysis)
+    out.flush()
+    if lines is not None:
+        for text in _batches(chain(stream_dry_run_lines(analysis), image_dry_run_lines(analysis))):
             lines.write(text.encode())
         lines.flush()
-
-
-def _blob_part(out: BinaryIO, head: dict[str, Any], keys: list[str], blobs: BlobSide) -> dict[str, Any]:
-    _write_part(out, dump_plan_part({**head, **blobs.entries()}, keys, first=True, last=False))
-    out.flush()
     return {"counts": blobs.counts(), "reclaimable": blobs.reclaimable}
 
 
-def _image_part(out: BinaryIO, head: dict[str, Any], keys: list[str], analysis: Analysis, lines: IO[bytes] | None) -> dict[str, int]:
-    images = image_side(analysis)
-    _write_part(out, dump_plan_part({**head, **images.entries(analysis)}, keys, first=False, last=False))
+def _own_part(out: BinaryIO, head: dict[str, Any], keys: list[str], analysis: Analysis) -> dict[str, int]:
+    streams, images = stream_side(analysis), image_side(analysis)
+    _write_part(out, dump_plan_part({**head, **images.entries(analysis), **streams.entries()}, keys, first=False, last=False))
     out.flush()
-    _spool(lines, image_dry_run_lines(analysis))
-    return images.counts()
+    return {**streams.counts(), **images.counts()}
 
 
-def _stream_part(out: BinaryIO, head: dict[str, Any], keys: list[str], analysis: Analysis, lines: IO[bytes] | None) -> dict[str, int]:
-    streams = stream_side(analysis)
-    _write_part(out, dump_plan_part({**head, **streams.entries()}, keys, first=False, last=False))
-    out.flush()
-    _spool(lines, stream_dry_run_lines(analysis))
-    return streams.counts()
+@dataclass(slots=True)
+class _Report:
+    parent_result: Any
+    child_message: bytes
 
 
-class _Writer:
-    """work() in a forked process, which shares this one's objects through fork and sends back
-    only work()'s JSON result, then ends with os._exit (it never runs this process's cleanups).
-
-    As a context manager: leaving the block by an exception kills and reaps the process, so a
-    failure here leaves no writer behind; result() waits for it and raises what it failed with."""
-
-    def __init__(self, work: Callable[[], Any]) -> None:
-        read_end, write_end = os.pipe()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:  # the child: never returns into the caller
-            code = 0
-            try:
-                os.close(read_end)
-                message = b"ok " + orjson.dumps(work())
-            except BaseException as err:  # noqa: BLE001 - everything is reported to the parent
-                message = b"failed " + (getattr(err, "strerror", None) or str(err) or type(err).__name__).encode()[:2000]
-                code = 1
-            try:
-                view = memoryview(message)
-                while view:
-                    view = view[os.write(write_end, view):]
-            finally:
-                os._exit(code)
-        os.close(write_end)
-        self.pid: int | None = pid
-        self._reader = os.fdopen(read_end, "rb")
-
-    def __enter__(self) -> "_Writer":
-        return self
-
-    def __exit__(self, kind: Any, error: Any, trace: Any) -> None:
-        if kind is not None and self.pid is not None:
-            os.kill(self.pid, signal.SIGKILL)
-            os.waitpid(self.pid, 0)
-            self.pid = None
-            self._reader.close()
-
-    def result(self) -> Any:
-        assert self.pid is not None
-        with self._reader:
-            message = self._reader.read()
-        _, status = os.waitpid(self.pid, 0)
-        self.pid = None
-        kind, _, body = message.partition(b" ")
-        if status != 0 or kind != b"ok":
-            text = body.decode(errors="replace") if kind == b"failed" else f"writer process ended with status {status}"
-            raise PrunePlanError(f"cannot write the plan: {text}", EXIT_IO)
-        return orjson.loads(body)
+def _in_child(child: Any, parent: Any) -> _Report:
+    """Run child() in a forked process while parent() runs here. Returns parent()'s result and
+    child()'s (as JSON bytes); raises what the child failed with."""
+    read_end, write_end = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into the caller
+        code = 0
+        try:
+            os.close(read_end)
+            message = b"ok " + orjson.dumps(child())
+        except BaseException as err:  # noqa: BLE001 - everything is reported to the parent
+            message = b"failed " + (getattr(err, "strerror", None) or str(err) or type(err).__name__).encode()[:2000]
+            code = 1
+        try:
+            view = memoryview(message)
+            while view:
+                view = view[os.write(write_end, view):]
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    try:
+        outcome = parent()
+    finally:
+        with os.fdopen(read_end, "rb") as reader:
+            message = reader.read()
+        _, status = os.waitpid(pid, 0)
+    kind, _, body = message.partition(b" ")
+    if status != 0 or kind != b"ok":
+        text = body.decode(errors="replace") if kind == b"failed" else f"writer process ended with status {status}"
+        raise PrunePlanError(f"cannot write the plan: {text}", EXIT_IO)
+    return _Report(outcome, body)
 
 
 def _append(handle: BinaryIO, part: BinaryIO) -> None:

@@ -52,9 +52,8 @@ def resolve_now(request_now: str | None, loaded: LoadedInputs) -> float:
         raise PrunePlanError(f"dump collection time {collected!r} is not an RFC 3339 time", 3) from None
 
 
-def decide(request: AnalyzeRequest, *, defer_images: bool = False) -> tuple[Analysis, LoadedInputs, Policy, float]:
-    """Everything but output: usable by explain and execute. With defer_images stage 2 is left
-    to Analysis.decide_images() (write_plan runs it)."""
+def decide(request: AnalyzeRequest) -> tuple[Analysis, LoadedInputs, Policy, float]:
+    """Everything but output: usable by explain and execute."""
     if request.now is not None:
         parse_user_time(request.now, "--now")  # a bad --now fails before any file is read
     policy = build_policy(
@@ -74,7 +73,7 @@ def decide(request: AnalyzeRequest, *, defer_images: bool = False) -> tuple[Anal
 
     loaded = load_inputs(request.inputs, transforms=MODEL_LOADERS)
     policy = policy.with_now(resolve_now(request.now, loaded))
-    return analyze(loaded, policy, release_raw=request.release_raw, defer_images=defer_images), loaded, policy, valid_for / 1e9
+    return analyze(loaded, policy, release_raw=request.release_raw), loaded, policy, valid_for / 1e9
 
 
 @contextmanager
@@ -99,7 +98,7 @@ def run_analyze(request: AnalyzeRequest) -> None:
 
 def _run_analyze(request: AnalyzeRequest) -> None:
     try:
-        analysis, loaded, _, valid_for = decide(request, defer_images=True)  # write_plan decides the images
+        analysis, loaded, _, valid_for = decide(request)
     except BuildGraphError as err:
         print(err.report(), file=sys.stderr)
         raise

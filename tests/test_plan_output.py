@@ -12,7 +12,6 @@ import pytest
 
 from analyze import plan_output
 from analyze.plan import build_plan, dry_run_lines
-from analyze.rules import DELETE_UNREFERENCED
 from analyze.run import AnalyzeRequest, decide
 from pruneplan.errors import PrunePlanError
 from pruneplan.planformat import dump_plan
@@ -27,7 +26,7 @@ def decided():
 
 
 @pytest.mark.parametrize("parallel", [False, True])
-def test_plan_file_and_dry_run_lines_are_the_same_in_one_or_three_processes(decided, tmp_path: Path, parallel: bool) -> None:
+def test_plan_file_and_dry_run_lines_are_the_same_in_one_or_two_processes(decided, tmp_path: Path, parallel: bool) -> None:
     analysis, loaded, valid_for = decided
     plan = build_plan(analysis, loaded, valid_for)
     assert plan["summary"]["deletedBlobs"] > 0 and plan["summary"]["updatedImageStreams"] > 0
@@ -40,38 +39,7 @@ def test_plan_file_and_dry_run_lines_are_the_same_in_one_or_three_processes(deci
     assert sorted(os.listdir(tmp_path)) == ["plan.json"], "no part or temporary file is left"
 
 
-@pytest.mark.parametrize("parallel", [False, True])
-def test_stage_2_left_to_the_writer_decides_as_analyze_does(decided, tmp_path: Path, parallel: bool) -> None:
-    analysis, loaded, valid_for = decided
-    expected = dump_plan(build_plan(analysis, loaded, valid_for))
-    deferred, loaded2, _, _ = decide(AnalyzeRequest(inputs=[str(EXAMPLE_DUMP)], output="unused", release_raw=False), defer_images=True)
-    assert not deferred.images_decided and deferred.stage2 is None
-    out = tmp_path / "plan.json"
-    plan_output.write_plan(str(out), deferred, loaded2, valid_for, parallel=parallel)
-    assert out.read_bytes() == expected
-    # this process has stage 2 too (the rest of the command reads it), and the graph its rules
-    assert deferred.images_decided and deferred.stage2 == analysis.stage2
-    image_rules = {n: d.get("rule") for n, d in deferred.graph.nodes(data=True) if n[0] == "image"}
-    assert image_rules == {n: d.get("rule") for n, d in analysis.graph.nodes(data=True) if n[0] == "image"}
-    assert DELETE_UNREFERENCED in image_rules.values()
-
-
-def test_a_failure_in_this_process_stops_the_writers_and_leaves_no_file(decided, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    analysis, loaded, valid_for = decided
-
-    def failing(*args: object) -> None:
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(plan_output, "_image_part", failing)
-    with pytest.raises(PrunePlanError) as failure:
-        plan_output.write_plan(str(tmp_path / "plan.json"), analysis, loaded, valid_for, parallel=True)
-    assert "No space left on device" in failure.value.message
-    assert os.listdir(tmp_path) == []
-    with pytest.raises(ChildProcessError):  # both writers were reaped: no child is left
-        os.waitpid(-1, os.WNOHANG)
-
-
-def test_quiet_parallel_write_prints_nothing(decided, tmp_path: Path) -> None:
+def test_quiet_two_process_write_prints_nothing(decided, tmp_path: Path) -> None:
     analysis, loaded, valid_for = decided
     dry_run = plan_output.write_plan(str(tmp_path / "p.json"), analysis, loaded, valid_for, dry_run=False, parallel=True)
     printed = io.StringIO()
@@ -79,24 +47,21 @@ def test_quiet_parallel_write_prints_nothing(decided, tmp_path: Path) -> None:
     assert printed.getvalue() == ""
 
 
-@pytest.mark.parametrize("writer", ["_stream_part", "_blob_part"])
-def test_a_failing_writer_process_fails_the_write_and_leaves_no_file(
-    decided, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, writer: str
-) -> None:
+def test_a_failing_writer_process_fails_the_write_and_leaves_no_file(decided, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     analysis, loaded, valid_for = decided
 
     def broken_child(*args: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(plan_output, writer, broken_child)
+    monkeypatch.setattr(plan_output, "_child_work", broken_child)
     with pytest.raises(PrunePlanError) as failure:
         plan_output.write_plan(str(tmp_path / "plan.json"), analysis, loaded, valid_for, parallel=True)
     assert failure.value.message == "cannot write the plan: No space left on device"
     assert os.listdir(tmp_path) == []
 
 
-@pytest.mark.parametrize("threshold, forks", [(10**9, 0), (1, 2)])
-def test_only_analyses_of_enough_images_are_written_by_three_processes(
+@pytest.mark.parametrize("threshold, forks", [(10**9, 0), (1, 1)])
+def test_only_analyses_of_enough_images_are_written_by_two_processes(
     decided, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, threshold: int, forks: int
 ) -> None:
     analysis, loaded, valid_for = decided
