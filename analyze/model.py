@@ -159,7 +159,7 @@ def _decode_metadata(obj: dict[str, Any], name: str, raw: Any) -> tuple[bool, st
 
 _NAME = itemgetter("name")
 _DIGEST = itemgetter("digest")
-_SIZE = methodcaller("get", "size")
+_SIZE = itemgetter("size")  # a layer without a size: KeyError, and the checked path
 _INT_ONLY = frozenset({int})
 
 

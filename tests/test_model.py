@@ -42,7 +42,13 @@ def images(draw):
 @settings(max_examples=300, deadline=None)
 @given(images())
 def test_fast_and_checked_paths_build_the_same_image(obj):
-    assert _load_image_fast(obj) == _load_image_checked(obj)
+    try:
+        fast = _load_image_fast(obj)
+    except (TypeError, KeyError, AttributeError):  # load_image then takes the checked path
+        assert any("size" not in layer for layer in obj.get("dockerImageLayers") or []), "only a layer without a size leaves the fast path"
+    else:
+        assert fast == _load_image_checked(obj)
+    assert load_image(obj) == _load_image_checked(obj)
 
 
 @pytest.mark.parametrize(
