@@ -159,13 +159,12 @@ def children_of_used_lists(graph: nx.DiGraph, used: set[str]) -> set[str]:
     grandchildren; we take the outcome where it does (the safe one of upstream's outcomes).
     """
     protected: set[str] = set()
-    frontier = [("image", digest) for digest in used]
+    adjacency = graph._succ  # read directly: most used images have no successor at all
+    frontier = [node for node in (("image", digest) for digest in used) if adjacency.get(node)]
     while frontier:
-        node = frontier.pop()
-        if node not in graph:
-            continue
-        for succ in graph.successors(node):
+        for succ in adjacency[frontier.pop()]:
             if succ[0] == "image" and succ[1] not in used and succ[1] not in protected:
                 protected.add(succ[1])
-                frontier.append(succ)
+                if adjacency[succ]:
+                    frontier.append(succ)
     return protected
