@@ -77,7 +77,6 @@ def _copy_spool(spool: IO[bytes], out: TextIO) -> None:
     binary = getattr(out, "buffer", None)
     if binary is not None:
         out.flush()  # what the text layer holds goes first
-        binary.flush()
         _append(binary, spool)  # in the kernel where it can (hundreds of MB at 1M images)
     else:  # a text-only stream (tests capture stdout this way)
         decoder = codecs.getincrementaldecoder("utf-8")()
@@ -251,19 +250,21 @@ def _in_child(child: Any, parent: Any) -> _Report:
     return _Report(outcome, body)
 
 
+_NO_SENDFILE = (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP)
+
+
 def _append(handle: BinaryIO, part: BinaryIO) -> None:
     """Append `part` (from its position) to `handle`, copying in the kernel where it can."""
     handle.flush()
     try:
-        out_fd = handle.fileno()
-        while os.sendfile(out_fd, part.fileno(), None, COPY_CHUNK):
+        out_fd, in_fd = handle.fileno(), part.fileno()
+        while os.sendfile(out_fd, in_fd, None, COPY_CHUNK):
             pass
-    except (OSError, io.UnsupportedOperation, AttributeError) as err:
-        if isinstance(err, OSError) and not isinstance(err, io.UnsupportedOperation) and err.errno not in _NO_SENDFILE:
+    except (io.UnsupportedOperation, AttributeError):  # a stream without a descriptor
+        shutil.copyfileobj(part, handle, COPY_CHUNK)
+    except OSError as err:
+        if err.errno not in _NO_SENDFILE:
             raise
         shutil.copyfileobj(part, handle, COPY_CHUNK)  # no sendfile between these files here
     if handle.seekable():
         handle.seek(0, os.SEEK_CUR)  # the buffered writer learns the offset the kernel left
-
-
-_NO_SENDFILE = (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP)

@@ -24,9 +24,7 @@ _END = object()
 PIPE_SIZE = 1 << 20  # the most an unprivileged process may ask for (/proc/sys/fs/pipe-max-size)
 
 
-def _inflated_chunks(handle: IO[bytes], hasher: Any | None, chunk_size: int = CHUNK) -> Iterator[bytes]:
-    gz = handle.read(2) == GZIP_MAGIC
-    handle.seek(0)
+def _inflated_chunks(handle: IO[bytes], gz: bool, hasher: Any | None, chunk_size: int = CHUNK) -> Iterator[bytes]:
     inflater = zlib.decompressobj(wbits=31) if gz else None
     while chunk := handle.read(chunk_size):
         if hasher is not None:
@@ -120,7 +118,7 @@ def _in_process(handle: IO[bytes], digest: FileDigest | None) -> Iterator[bytes]
             os.close(status_read)
             hasher = hashlib.sha256()
             # small pieces: each fits the pipe, so inflating the next overlaps the reader's parsing
-            for chunk in _inflated_chunks(handle, hasher, PIPE_SIZE // 8):
+            for chunk in _inflated_chunks(handle, True, hasher, PIPE_SIZE // 8):
                 view = memoryview(chunk)
                 while view:
                     view = view[os.write(data_write, view):]
@@ -174,7 +172,7 @@ def read_lines(path: str, hasher: Any | None = None, *, background: bool = False
         if background and gz and fork_is_safe() and (hasher is None or isinstance(hasher, FileDigest)):
             chunks = _in_process(handle, hasher)
         else:
-            chunks = _inflated_chunks(handle, hasher)
+            chunks = _inflated_chunks(handle, gz, hasher)
             if background:
                 chunks = _in_background(chunks)
         try:

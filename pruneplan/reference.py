@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .goduration import go_quote
+
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _DOMAIN_COMPONENT = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
 _DOMAIN = rf"{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*(?::[0-9]+)?"
@@ -87,8 +89,6 @@ def parse_reference(spec: str) -> ImageReference:
 
 def parse_image_stream_image_name(value: str) -> tuple[str, str]:
     """imageutil.ParseImageStreamImageName: `name@id` (the id is not validated as a digest)."""
-    from pruneplan.goduration import go_quote
-
     parts = value.split("@", 2)
     if len(parts) != 2:
         raise InvalidReference(f"expected exactly one @ in the isimage name {go_quote(value)}")
@@ -100,8 +100,6 @@ def parse_image_stream_image_name(value: str) -> tuple[str, str]:
 
 def parse_image_stream_tag_name(value: str) -> tuple[str, str]:
     """imageutil.ParseImageStreamTagName: `name:tag`, no default tag."""
-    from pruneplan.goduration import go_quote
-
     if "@" in value:
         raise InvalidReference(f"{go_quote(value)} is an image stream image, not an image stream tag")
     parts = value.split(":", 2)
