@@ -222,10 +222,14 @@ def _is_streamable(path: str) -> bool:
         lines.close()
 
 
-def _stream_dump(path: str, header_out: dict[str, Any], hasher: Any) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Yield (resource, object) a line at a time; fill `header_out` from the last line."""
+def _stream_dump(
+    path: str, header_out: dict[str, Any], hasher: Any, line_loaders: dict[str, LineLoader]
+) -> Iterator[tuple[str, Any, bool]]:
+    """Yield (resource, object, False) a line at a time, or (resource, (identity, kept), True) for
+    a line its resource's line loader took; fill `header_out` from the last line."""
     resource: str | None = None
     wanted = False
+    line_loader: LineLoader | None = None
     number = 1
     try:
         lines = read_lines(path, hasher, background=True)
@@ -237,12 +241,17 @@ def _stream_dump(path: str, header_out: dict[str, Any], hasher: Any) -> Iterator
                     resource = None
                     continue
                 if wanted:  # a newer collector may add kinds the rules do not read: not parsed
-                    yield resource, orjson.loads(line[:-1] if line.endswith(b",") else line)
+                    body = line[:-1] if line.endswith(b",") else line
+                    if line_loader is not None and (taken := line_loader(body)) is not None:
+                        yield resource, taken, True
+                    else:
+                        yield resource, orjson.loads(body), False
             elif line.endswith(b":["):
                 resource = orjson.loads(line[:-2])
                 if not isinstance(resource, str):
                     raise InputError(f"{path}: line {number}: malformed dump")
                 wanted = resource in BY_RESOURCE
+                line_loader = line_loaders.get(resource)
             elif line.startswith(HEADER_KEY) and line.endswith(b"}"):
                 header = orjson.loads(line[len(HEADER_KEY):-1])
                 if not isinstance(header, dict):
@@ -282,19 +291,29 @@ def _whole_document(
     else:
         raise InputError(f"{path}: not a pruneplan dump or a Kubernetes List (kind {kind!r})")
     del doc
-    return ((resource, obj) for resource, items in grouped.items() for obj in items), meta
+    return ((resource, obj, False) for resource, items in grouped.items() for obj in items), meta
 
 
 Transform = Callable[[dict[str, Any]], Any]
+# A dump line (one object's JSON) to (its identity, what the caller keeps), or None when the
+# loader leaves the line to orjson and the Transform. The identity has _identity's form.
+LineLoader = Callable[[bytes], "tuple[str | tuple[str, str], Any] | None"]
 
 
-def load_inputs(paths: Iterable[str], transforms: dict[str, Transform] | None = None) -> LoadedInputs:
+def load_inputs(
+    paths: Iterable[str],
+    transforms: dict[str, Transform] | None = None,
+    line_loaders: dict[str, LineLoader] | None = None,
+) -> LoadedInputs:
     """Read, validate and merge inputs. Objects repeated across inputs are kept once (first wins).
 
     `transforms` turns the objects of a resource into what the caller keeps (analyze's compact
     model) as they are read, so the raw objects of a large dump never all live at once.
+    `line_loaders` may build the same straight from a dump's line, skipping the general parse;
+    a line they return None for takes the general path.
     """
     transforms = transforms or {}
+    line_loaders = line_loaders or {}
     merged: dict[str, list[Any]] = {k.resource: [] for k in KINDS}
     seen: dict[str, set[str | tuple[str, str]]] = {k.resource: set() for k in KINDS}
     loaded = LoadedInputs(objects=merged, inputs=[])
@@ -302,23 +321,28 @@ def load_inputs(paths: Iterable[str], transforms: dict[str, Transform] | None = 
         hasher = FileDigest()
         if _is_streamable(path):
             header: dict[str, Any] = {}
-            stream = _stream_dump(path, header, hasher)
+            stream = _stream_dump(path, header, hasher, line_loaders)
             meta = None
         else:
             hasher.update(read_bytes(path))  # the whole-document path reads the file again: small inputs
             stream, meta = _whole_document(path, loaded)
         positions: dict[str, int] = {}
-        for resource, obj in stream:
+        for resource, obj, taken in stream:
             index = positions.get(resource, 0)
             positions[resource] = index + 1
-            key = _identity(obj, path, resource, index)
+            if taken:
+                key, kept = obj
+            else:
+                key, kept = _identity(obj, path, resource, index), None
             keys = seen[resource]
             if key in keys:
                 loaded.duplicates += 1
                 continue
             keys.add(key)
-            transform = transforms.get(resource)
-            merged[resource].append(transform(obj) if transform else obj)
+            if not taken:
+                transform = transforms.get(resource)
+                kept = transform(obj) if transform else obj
+            merged[resource].append(kept)
         if meta is None:
             if header.get("formatVersion") != FORMAT_VERSION:
                 raise InputError(
