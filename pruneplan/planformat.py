@@ -59,11 +59,19 @@ def dump_plan_part(plan: dict[str, Any], keys: list[str], *, first: bool, last: 
         yield b"\n}\n"
 
 
+# A list dumped as the value of a one-key object has its entries indented as the plan's lists
+# need them (4 spaces, their fields 6): no second pass over the bytes to indent them.
+_WRAP_KEY = "e"
+_WRAPPED_HEAD = b'{\n  "e": [\n'
+_WRAPPED_TAIL = b"\n  ]\n}"
+
+
 def _list_chunks(entries: Iterator[Any], chunk: int) -> Iterator[bytes]:
     opened = False
     while batch := list(islice(entries, chunk)):
-        body = orjson.dumps(batch, option=_OPTIONS)  # b"[\n  entry,\n  entry\n]"
-        yield (b",\n  " if opened else b"[\n  ") + body[2:-2].replace(b"\n", b"\n  ")
+        body = orjson.dumps({_WRAP_KEY: batch}, option=_OPTIONS)  # b'{\n  "e": [\n    entry,\n    entry\n  ]\n}'
+        yield b",\n" if opened else b"[\n"
+        yield body[len(_WRAPPED_HEAD):-len(_WRAPPED_TAIL)]
         opened = True
     yield b"\n  ]" if opened else b"[]"
 
