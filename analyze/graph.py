@@ -31,7 +31,7 @@ from typing import Iterable, Mapping
 import networkx as nx
 
 from .model import Image, Stream
-from .referrers import Referrer, References
+from .referrers import References
 from .rules import ALL_RULES
 
 
@@ -93,7 +93,10 @@ def build_graph(
             if child_node is not None:
                 succ[parent][child_node] = pred[child_node][parent] = bare
 
-    referrer_nodes: dict[Referrer, tuple[str, str]] = {}  # a referrer has many uses: one node
+    # A referrer has many uses and one node. Its uses share one Referrer object, which `refs`
+    # keeps alive meanwhile, so its id() is the key: a frozen dataclass hashes in Python.
+    referrer_nodes: dict[int, tuple[str, str]] = {}
+    via_attributes: dict[str, Mapping[str, str]] = {}
 
     def referrers(keys: dict, kind: str) -> None:
         for key, uses in keys.items():
@@ -103,15 +106,18 @@ def build_graph(
             into = pred[target] = {}
             for use in uses:
                 r = use.referrer
-                source = referrer_nodes.get(r)
+                source = referrer_nodes.get(id(r))
                 if source is None:
-                    source = referrer_nodes[r] = referrer_node(r.resource, r.namespace, r.name)
+                    source = referrer_nodes[id(r)] = referrer_node(r.resource, r.namespace, r.name)
                     if source not in nodes:
                         nodes[source] = bare
                         succ[source] = {}
                         pred[source] = {}
+                via = via_attributes.get(use.via)
+                if via is None:
+                    via = via_attributes[use.via] = shared_attributes("via", use.via or "build strategy")
                 # the last use's container wins, as with add_edge
-                succ[source][target] = into[source] = shared_attributes("via", use.via or "build strategy")
+                succ[source][target] = into[source] = via
 
     referrers(refs.used_tags, "istag")
     referrers(refs.used_images, "isimage")
