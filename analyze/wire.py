@@ -1,12 +1,13 @@
-"""A dump's Image line decoded straight into the model, reading only the fields the rules read.
+"""Dump lines of Images and ImageStreams decoded straight into the model, reading only the
+fields the rules read.
 
-msgspec decodes the line against the schema below in C and skips every other field (uid,
-resourceVersion, layer media types, the rest of the metadata) without building Python objects
-for them: at 100k images this halves the parse of the images. It is an accelerator only. Whatever
-it does not accept (a type the schema does not expect, a bad timestamp, a missing name, a number
+msgspec decodes a line against the schemas below in C and skips every other field (uid,
+layer media types, an item's reference and generation, ...) without building Python objects for
+them: at 100k images this halves the parse of the images. It is an accelerator only. Whatever it
+does not accept (a type the schema does not expect, a bad timestamp, a missing name, a number
 outside int64, any non-ASCII byte) returns None, and the caller reads the line the general way
-(orjson and `model.load_image`), which words the error or takes the odd value. So a line the
-decoder accepts gives the model `load_image` gives (the property suite checks both paths agree).
+(orjson and `model.load_image` / `load_stream`), which words the error or takes the odd value.
+So a line a decoder accepts gives the model the general path gives (tests/test_wire.py).
 
 One difference stays: JSON syntax of the skipped fields is checked, but a number too large for a
 double in a field the rules never read (orjson refuses it as infinity) is accepted.
@@ -23,7 +24,7 @@ import msgspec
 from pruneplan.projection import MANAGED_ANNOTATION
 from pruneplan.timefmt import parse_time
 
-from .model import CONFIG_MEDIA_TYPES, Image
+from .model import CONFIG_MEDIA_TYPES, Image, Stream, TagHistory
 
 # orjson reads integers up to 2**64 - 1 as int and larger ones as float; msgspec reads any size.
 # Bounds beyond int64 cannot be declared, so larger values go to the general path.
@@ -60,11 +61,41 @@ class _Image(msgspec.Struct, gc=False):
     docker_metadata: _DockerMetadata | None = msgspec.field(default=None, name="dockerImageMetadata")
 
 
-_decode = msgspec.json.Decoder(_Image).decode
+class _StreamMeta(msgspec.Struct, gc=False):
+    namespace: str
+    name: str
+    creation_timestamp: str | None = msgspec.field(default=None, name="creationTimestamp")
+    resource_version: str | None = msgspec.field(default=None, name="resourceVersion")
+
+
+class _Item(msgspec.Struct, gc=False):
+    image: str
+    created: str | None = None
+
+
+class _Tag(msgspec.Struct, gc=False):
+    tag: str
+    items: list[_Item] | None = None
+
+
+class _StreamStatus(msgspec.Struct, gc=False):
+    repository: str | None = msgspec.field(default=None, name="dockerImageRepository")
+    tags: list[_Tag] | None = None
+
+
+class _Stream(msgspec.Struct, gc=False):
+    metadata: _StreamMeta
+    status: _StreamStatus | None = None
+
+
+_decode_image = msgspec.json.Decoder(_Image).decode
+_decode_stream = msgspec.json.Decoder(_Stream).decode
 _intern = sys.intern
 _NAME = attrgetter("name")
 _SIZE = attrgetter("size")
 _DIGEST = attrgetter("digest")
+_IMAGE = attrgetter("image")
+_CREATED = attrgetter("created")
 
 
 def decode_image_line(line: bytes) -> tuple[str, Image] | None:
@@ -72,7 +103,7 @@ def decode_image_line(line: bytes) -> tuple[str, Image] | None:
     if not line.isascii():  # orjson rejects invalid UTF-8 anywhere; msgspec only where it decodes
         return None
     try:
-        wire = _decode(line)
+        wire = _decode_image(line)
         created = parse_time(wire.metadata.creation_timestamp)
     except (msgspec.DecodeError, ValueError):
         return None
@@ -104,3 +135,35 @@ def decode_image_line(line: bytes) -> tuple[str, Image] | None:
         docker.size if docker is not None else 0,
         children,
     )
+
+
+def decode_stream_line(line: bytes) -> tuple[tuple[str, str], Stream] | None:
+    """((namespace, name), model) of one ImageStream line, or None: read it the general way."""
+    if not line.isascii():
+        return None
+    try:
+        wire = _decode_stream(line)
+        meta = wire.metadata
+        created = parse_time(meta.creation_timestamp)
+        status = wire.status
+        tags = [
+            TagHistory(
+                _intern(tag.tag),
+                list(map(_intern, map(_IMAGE, tag.items))) if tag.items else [],
+                list(map(parse_time, map(_CREATED, tag.items))) if tag.items else [],
+            )
+            for tag in status.tags
+        ] if status is not None and status.tags else []
+    except (msgspec.DecodeError, ValueError):
+        return None
+    if not meta.namespace or not meta.name:
+        return None  # the general path names the object by its position
+    stream = Stream(
+        _intern(meta.namespace),
+        _intern(meta.name),
+        created,
+        meta.resource_version or "",
+        (status.repository or "") if status is not None else "",
+        tags,
+    )
+    return (meta.namespace, meta.name), stream

@@ -1,5 +1,5 @@
-"""The image line decoder: a line it takes gives the model the general path gives; anything else
-it leaves to the general path, which words the error or reads the odd value."""
+"""The line decoders of Images and ImageStreams: a line they take gives the model the general path
+gives; anything else they leave to the general path, which words the error or reads the odd value."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyze.image_wire import decode_image_line
-from analyze.model import load_image
+from analyze.model import load_image, load_stream
+from analyze.wire import decode_image_line, decode_stream_line
 from pruneplan.dumpformat import load_inputs
 from pruneplan.errors import PrunePlanError
 from test_dumpformat import write_dump
@@ -134,3 +134,81 @@ def test_line_loaders_keep_first_of_duplicates_and_leave_refused_lines_to_the_tr
     assert loaded.objects["images"][1].layer_sizes == (None,)
     assert loaded.duplicates == 1
     assert len(taken) == 2  # the first and the duplicate
+
+
+def usual_stream() -> dict:
+    return {
+        "metadata": {"namespace": "ns", "name": "app", "uid": "u", "resourceVersion": "42", "creationTimestamp": "2026-04-29T06:28:19Z"},
+        "status": {
+            "dockerImageRepository": "image-registry.openshift-image-registry.svc:5000/ns/app",
+            "tags": [{"tag": "latest", "items": [
+                {"created": "2026-05-31T11:35:36Z", "image": "sha256:" + "a" * 64, "dockerImageReference": "r", "generation": 3},
+                {"created": "2026-05-30T11:35:36Z", "image": "sha256:" + "b" * 64},
+            ]}],
+        },
+    }
+
+
+@st.composite
+def streams(draw):
+    """ImageStream objects that are mostly well formed, with any field possibly odd."""
+    def value(usual):
+        return draw(st.one_of(usual, ODD)) if draw(st.integers(0, 5)) == 0 else draw(usual)
+
+    meta = {"namespace": value(st.sampled_from(["ns", "other"])), "name": value(st.sampled_from(["app", "db"]))}
+    for key, usual in (("creationTimestamp", st.sampled_from(["2026-01-01T00:00:00Z", "yesterday"])),
+                       ("resourceVersion", st.sampled_from(["1", "42"]))):
+        if draw(st.booleans()):
+            meta[key] = value(usual)
+    obj = {"metadata": meta}
+    item = st.fixed_dictionaries({"image": DIGESTS}, optional={
+        "created": st.sampled_from(["2026-01-01T00:00:00Z", "2026-01-01T00:00:00.5Z", "", "soon"]), "generation": st.integers(0, 9)})
+    tag = st.fixed_dictionaries({"tag": st.sampled_from(["latest", "v1"])}, optional={
+        "items": st.one_of(st.lists(st.one_of(item, item, item, ODD), max_size=3), ODD)})
+    if draw(st.booleans()):
+        status = {}
+        if draw(st.booleans()):
+            status["dockerImageRepository"] = value(st.just("registry/ns/app"))
+        if draw(st.booleans()):
+            status["tags"] = value(st.lists(st.one_of(tag, tag, st.fixed_dictionaries({"tag": ODD})), max_size=3))
+        obj["status"] = value(st.just(status))
+    return obj
+
+
+@settings(max_examples=500, deadline=None)
+@given(streams())
+def test_a_taken_stream_line_gives_the_general_paths_model(obj):
+    line = line_of(obj)
+    taken = decode_stream_line(line)
+    meta = obj["metadata"]
+    if not all(isinstance(meta[key], str) and meta[key] for key in ("namespace", "name")):
+        assert taken is None, "load_inputs refuses an object without a namespace and name before any model"
+        return
+    try:
+        general = load_stream(orjson.loads(line))
+    except PrunePlanError:
+        assert taken is None, "a line the general path refuses must be left to it, to word the error"
+        return
+    if taken is not None:
+        assert taken == ((meta["namespace"], meta["name"]), general)
+
+
+def test_a_usual_stream_line_is_taken():
+    obj = usual_stream()
+    assert decode_stream_line(line_of(obj)) == (("ns", "app"), load_stream(obj))
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        (lambda o: o["metadata"].update(namespace=""), "no namespace: the general path names it by position"),
+        (lambda o: o["status"]["tags"][0]["items"][0].update(created="soon"), "a bad timestamp: the general path words it"),
+        (lambda o: o["status"]["tags"][0].update(tag=None), "a tag must be a string"),
+        (lambda o: o["metadata"].update(resourceVersion=7), "the general path reads it as none"),
+        (lambda o: o["status"].update(tags={}), "tags must be a list"),
+    ],
+)
+def test_stream_lines_the_decoder_leaves_to_the_general_path(change, why):
+    obj = usual_stream()
+    change(obj)
+    assert decode_stream_line(line_of(obj)) is None, why
