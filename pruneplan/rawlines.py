@@ -178,7 +178,9 @@ def read_lines(path: str, hasher: Any | None = None, *, background: bool = False
         try:
             pending = b""
             for data in chunks:
-                lines = (pending + data).split(b"\n")
+                lines = data.split(b"\n")
+                if pending:  # the line the previous chunk cut: joined, not the whole chunk copied
+                    lines[0] = pending + lines[0]
                 pending = lines.pop()
                 yield from lines
             if pending:
