@@ -88,3 +88,36 @@ def test_console_analyze_with_its_helper_processes_matches_one_process(tmp_path:
     assert done.stdout == alone.out and done.stdout.count("\n") > 10_000
     assert done.stderr == alone.err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["alone.json", "dump.json.gz", "helped.json"]
+
+
+def test_the_cyclic_gc_is_back_on_after_an_analysis_without_walking_what_it_built() -> None:
+    import gc
+
+    from analyze.run import no_cyclic_gc
+
+    assert gc.isenabled()
+    frozen = gc.get_freeze_count()
+    with no_cyclic_gc():
+        assert not gc.isenabled()
+        built = [[n] for n in range(1000)]  # containers the collector tracks
+    assert gc.isenabled()
+    # frozen: the collector's next pass skips them (they are still freed by reference counting)
+    assert gc.get_freeze_count() >= frozen + len(built)
+    young = {id(obj) for obj in gc.get_objects(generation=0)}
+    assert not any(id(obj) in young for obj in built)
+
+
+def test_a_caller_that_paused_the_cyclic_gc_keeps_it_paused_and_unfrozen() -> None:
+    import gc
+
+    from analyze.run import no_cyclic_gc
+
+    gc.disable()
+    try:
+        frozen = gc.get_freeze_count()
+        with no_cyclic_gc():
+            built = [[n] for n in range(100)]
+        assert not gc.isenabled()
+        assert gc.get_freeze_count() == frozen and len(built) == 100
+    finally:
+        gc.enable()
