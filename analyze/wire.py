@@ -3,7 +3,8 @@ fields the rules read.
 
 msgspec decodes a line against the schemas below in C and skips every other field (uid,
 layer media types, an item's reference and generation, ...) without building Python objects for
-them: at 100k images this halves the parse of the images. It is an accelerator only. Whatever it
+them: at 100k images an image's parse and model take 7.5 us instead of 9.7 us through orjson's
+dicts. It is an accelerator only. Whatever it
 does not accept (a type the schema does not expect, a bad timestamp, a missing name, a number
 outside int64, any non-ASCII byte) returns None, and the caller reads the line the general way
 (orjson and `model.load_image` / `load_stream`), which words the error or takes the odd value.
@@ -31,7 +32,7 @@ from .model import CONFIG_MEDIA_TYPES, Image, Stream, TagHistory
 _Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 
 
-class _Meta(msgspec.Struct, gc=False):
+class _ImageMeta(msgspec.Struct, gc=False):
     name: str
     creation_timestamp: str | None = msgspec.field(default=None, name="creationTimestamp")
     annotations: dict[str, str] | None = None
@@ -53,7 +54,7 @@ class _DockerMetadata(msgspec.Struct, gc=False):
 
 
 class _Image(msgspec.Struct, gc=False):
-    metadata: _Meta
+    metadata: _ImageMeta
     reference: str | None = msgspec.field(default=None, name="dockerImageReference")
     media_type: str | None = msgspec.field(default=None, name="dockerImageManifestMediaType")
     layers: list[_Layer] | None = msgspec.field(default=None, name="dockerImageLayers")
@@ -105,7 +106,7 @@ def decode_image_line(line: bytes) -> tuple[str, Image] | None:
     try:
         wire = _decode_image(line)
         created = parse_time(wire.metadata.creation_timestamp)
-    except (msgspec.DecodeError, ValueError):
+    except (msgspec.DecodeError, ValueError, RecursionError):  # deep nesting: orjson words it
         return None
     meta = wire.metadata
     if not meta.name:
@@ -154,7 +155,7 @@ def decode_stream_line(line: bytes) -> tuple[tuple[str, str], Stream] | None:
             )
             for tag in status.tags
         ] if status is not None and status.tags else []
-    except (msgspec.DecodeError, ValueError):
+    except (msgspec.DecodeError, ValueError, RecursionError):  # deep nesting: orjson words it
         return None
     if not meta.namespace or not meta.name:
         return None  # the general path names the object by its position

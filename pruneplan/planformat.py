@@ -62,7 +62,7 @@ def dump_plan_part(plan: dict[str, Any], keys: list[str], *, first: bool, last: 
 # A list dumped as the value of a one-key object has its entries indented as the plan's lists
 # need them (4 spaces, their fields 6): no second pass over the bytes to indent them.
 _WRAP_KEY = "e"
-_WRAPPED_HEAD = b'{\n  "e": [\n'
+_WRAPPED_HEAD = b"{\n  " + orjson.dumps(_WRAP_KEY) + b": [\n"
 _WRAPPED_TAIL = b"\n  ]\n}"
 
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from analyze.model import load_image, load_stream
 from analyze.wire import decode_image_line, decode_stream_line
 from pruneplan.dumpformat import load_inputs
-from pruneplan.errors import PrunePlanError
+from pruneplan.errors import InputError, PrunePlanError
 from test_dumpformat import write_dump
 
 DIGESTS = st.sampled_from([f"sha256:{c * 64}" for c in "abcdef"])
@@ -212,3 +212,19 @@ def test_stream_lines_the_decoder_leaves_to_the_general_path(change, why):
     obj = usual_stream()
     change(obj)
     assert decode_stream_line(line_of(obj)) is None, why
+
+
+@pytest.mark.parametrize("decode", [decode_image_line, decode_stream_line])
+def test_deeply_nested_json_in_a_skipped_field_is_left_to_the_general_path(decode):
+    deep = b"[" * 5000 + b"]" * 5000
+    line = b'{"metadata":{"namespace":"ns","name":"sha256:' + b"a" * 64 + b'"},"skipped":' + deep + b"}"
+    assert decode(line) is None
+
+
+def test_a_dump_with_deeply_nested_json_fails_with_one_line_naming_the_line(tmp_path):
+    path = write_dump(tmp_path / "d.json", {"images": [usual_image()]})
+    deep = b"[" * 5000 + b"]" * 5000
+    path.write_bytes(path.read_bytes().replace(b'"uid":"u"', b'"uid":' + deep))
+    with pytest.raises(InputError, match="invalid JSON at line 3") as err:
+        load_inputs([str(path)], transforms={"images": load_image}, line_loaders={"images": decode_image_line})
+    assert "\n" not in str(err.value)
