@@ -157,6 +157,11 @@ def _decode_metadata(obj: dict[str, Any], name: str, raw: Any) -> tuple[bool, st
     return True, image_id, int(size)
 
 
+def config_digest(has_metadata: bool, image_id: str, media_type: str) -> str:
+    """The image's config blob: dockerImageMetadata.Id, for a media type that has a config."""
+    return _intern(image_id) if has_metadata and image_id and media_type in CONFIG_MEDIA_TYPES else ""
+
+
 _NAME = itemgetter("name")
 _DIGEST = itemgetter("digest")
 _SIZE = itemgetter("size")  # a layer without a size: KeyError, and the checked path
@@ -219,7 +224,7 @@ def _load_image_fast(obj: dict[str, Any]) -> Image:
         reference,
         layers,
         sizes,
-        _intern(image_id) if has_metadata and image_id and media_type in CONFIG_MEDIA_TYPES else "",
+        config_digest(has_metadata, image_id, media_type),
         has_metadata,
         size,
         children,
@@ -246,7 +251,7 @@ def _load_image_checked(obj: dict[str, Any]) -> Image:
             raise InputError(f"{_where('image', obj)}: dockerImageManifests[{index}].digest must be a string")
         children.append(_intern(child["digest"]))
     has_metadata, image_id, size = _decode_metadata(obj, name, obj.get("dockerImageMetadata"))
-    config = _intern(image_id) if has_metadata and image_id and media_type in CONFIG_MEDIA_TYPES else ""
+    config = config_digest(has_metadata, image_id, media_type)
     return Image(
         name=name,
         created=_time(obj, meta.get("creationTimestamp"), "image", "metadata.creationTimestamp"),

@@ -252,13 +252,10 @@ def stream_dry_run_lines(analysis: Analysis) -> Iterator[str]:
 
 
 def image_dry_run_lines(analysis: Analysis) -> Iterator[str]:
-    if analysis.stage2 is None:
-        return
-    for name, outcome in analysis.stage2.outcomes.items():
-        if outcome.rule == DELETE_UNREFERENCED:
-            for digest in outcome.blobs:
-                yield f"Deleting blob {digest}"
-            yield f"Deleting image {name}"
+    for name, outcome in _deleting(analysis):
+        for digest in outcome.blobs:
+            yield f"Deleting blob {digest}"
+        yield f"Deleting image {name}"
 
 
 def dry_run_epilogue(summary: dict[str, Any]) -> str:

@@ -225,13 +225,12 @@ def _freed_blobs(images: dict[str, Image], outcomes: dict[str, ImageOutcome], de
     images in order, decrements; a blob is freed by the deletion that brings it to zero. That is:
     a blob no kept image uses is freed by the last deleted image that uses it, at that image's
     last use of it. Found here walking the deleted images backwards, without counting them."""
-    kept_blobs = set(images.keys())
-    kept_blobs.difference_update(image.name for image in deleted)
     deleted_names = {image.name for image in deleted}
     kept_images = [image for name, image in images.items() if name not in deleted_names]
-    kept_blobs.update(chain.from_iterable(image.layers for image in kept_images))
-    kept_blobs.update(image.config for image in kept_images if image.config)
-    claimed = kept_blobs  # a blob is claimed by a kept image, or by a later deletion
+    # a blob is claimed by a kept image (its manifest, layers, config), or by a later deletion
+    claimed = images.keys() - deleted_names
+    claimed.update(chain.from_iterable(image.layers for image in kept_images))
+    claimed.update(image.config for image in kept_images if image.config)
     claim = claimed.add
     for image in reversed(deleted):
         name = image.name

@@ -25,7 +25,7 @@ import msgspec
 from pruneplan.projection import MANAGED_ANNOTATION
 from pruneplan.timefmt import parse_time
 
-from .model import CONFIG_MEDIA_TYPES, Image, Stream, TagHistory
+from .model import Image, Stream, TagHistory, config_digest
 
 # orjson reads integers up to 2**64 - 1 as int and larger ones as float; msgspec reads any size.
 # Bounds beyond int64 cannot be declared, so larger values go to the general path.
@@ -121,6 +121,8 @@ def decode_image_line(line: bytes) -> tuple[str, Image] | None:
     children = tuple(map(_intern, map(_DIGEST, wire.manifests))) if wire.manifests else ()
     media_type = wire.media_type or ""
     docker = wire.docker_metadata
+    has_metadata = docker is not None
+    image_id, size = (docker.id, docker.size) if has_metadata else ("", 0)
     annotations = meta.annotations
     # positional: the field order of Image
     return name, Image(
@@ -131,9 +133,9 @@ def decode_image_line(line: bytes) -> tuple[str, Image] | None:
         wire.reference or "",
         layers,
         sizes,
-        _intern(docker.id) if docker is not None and docker.id and media_type in CONFIG_MEDIA_TYPES else "",
-        docker is not None,
-        docker.size if docker is not None else 0,
+        config_digest(has_metadata, image_id, media_type),
+        has_metadata,
+        size,
         children,
     )
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from analyze.model import load_image, load_stream
 from analyze.wire import decode_image_line, decode_stream_line
-from pruneplan.dumpformat import load_inputs
+from pruneplan.dumpformat import _identity, load_inputs
 from pruneplan.errors import InputError, PrunePlanError
 from test_dumpformat import write_dump
 
@@ -70,22 +70,24 @@ def line_of(obj: dict) -> bytes:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-@settings(max_examples=500, deadline=None)
-@given(images())
-def test_a_taken_line_gives_the_general_paths_model(obj):
+def assert_taken_as_the_general_path_reads_it(decode, load, resource: str, obj: dict) -> None:
+    """The general path: orjson, load_inputs' identity check, then the model's loader."""
     line = line_of(obj)
-    taken = decode_image_line(line)
-    name = obj["metadata"]["name"]
-    if not isinstance(name, str) or not name:
-        assert taken is None, "load_inputs refuses an object without a name before any model"
-        return
+    taken = decode(line)
     try:
-        general = load_image(orjson.loads(line))
+        raw = orjson.loads(line)
+        general = (_identity(raw, "dump", resource, 0), load(raw))
     except PrunePlanError:
         assert taken is None, "a line the general path refuses must be left to it, to word the error"
         return
     if taken is not None:
-        assert taken == (general.name, general)
+        assert taken == general
+
+
+@settings(max_examples=500, deadline=None)
+@given(images())
+def test_a_taken_line_gives_the_general_paths_model(obj):
+    assert_taken_as_the_general_path_reads_it(decode_image_line, load_image, "images", obj)
 
 
 def test_a_usual_image_line_is_taken():
@@ -178,19 +180,7 @@ def streams(draw):
 @settings(max_examples=500, deadline=None)
 @given(streams())
 def test_a_taken_stream_line_gives_the_general_paths_model(obj):
-    line = line_of(obj)
-    taken = decode_stream_line(line)
-    meta = obj["metadata"]
-    if not all(isinstance(meta[key], str) and meta[key] for key in ("namespace", "name")):
-        assert taken is None, "load_inputs refuses an object without a namespace and name before any model"
-        return
-    try:
-        general = load_stream(orjson.loads(line))
-    except PrunePlanError:
-        assert taken is None, "a line the general path refuses must be left to it, to word the error"
-        return
-    if taken is not None:
-        assert taken == ((meta["namespace"], meta["name"]), general)
+    assert_taken_as_the_general_path_reads_it(decode_stream_line, load_stream, "imagestreams", obj)
 
 
 def test_a_usual_stream_line_is_taken():
