@@ -20,7 +20,7 @@ import orjson
 from . import TOOL_NAME, __version__
 from .errors import InputError
 from .kinds import BY_KIND, BY_RESOURCE, KINDS
-from .rawlines import GZIP_MAGIC, FileDigest, read_lines
+from .rawlines import GZIP_MAGIC, FileDigest, read_head, read_lines
 
 DUMP_API_VERSION = "pruneplan.io/v1"
 DUMP_KIND = "ClusterDump"
@@ -213,13 +213,11 @@ def _check_header(header: dict[str, Any], path: str) -> tuple[str | None, dict |
 
 def _is_streamable(path: str) -> bool:
     """A dump in DumpWriter's line layout (its first line is exactly the envelope)."""
-    lines = read_lines(path)
     try:
-        return next(lines, b"").rstrip(b"\r") == STREAM_PREFIX
+        head = read_head(path, len(STREAM_PREFIX) + 64)  # room for the line's end
     except (EOFError, OSError, zlib.error):
         return False  # the whole-document reader reports what is wrong (a missing file included)
-    finally:
-        lines.close()
+    return head.partition(b"\n")[0].rstrip(b"\r") == STREAM_PREFIX
 
 
 def _stream_dump(

@@ -157,6 +157,24 @@ def _in_process(handle: IO[bytes], digest: FileDigest | None) -> Iterator[bytes]
         os.waitpid(pid, 0)
 
 
+def read_head(path: str, size: int) -> bytes:
+    """The first `size` bytes of the file's content (gunzipped when it is gzip), fewer if it is
+    shorter. Small reads: a look at a dump's first line must not inflate a megabyte of it."""
+    with open(path, "rb") as handle:
+        gz = handle.read(2) == GZIP_MAGIC
+        handle.seek(0)
+        head = b""
+        chunks = _inflated_chunks(handle, gz, None, chunk_size=4096)
+        try:
+            for data in chunks:
+                head += data
+                if len(head) >= size:
+                    break
+        finally:
+            chunks.close()
+        return head[:size]
+
+
 def fork_is_safe() -> bool:
     # forking a process with other threads can deadlock the child on a lock one of them holds
     return hasattr(os, "fork") and threading.active_count() == 1

@@ -94,3 +94,17 @@ def test_duplicates_across_a_line_dump_and_a_list_are_kept_once(tmp_path):
     other.write_text(json.dumps({"kind": "List", "items": [{"kind": "Image", **sample_objects()["images"][0]}]}))
     loaded = load_inputs([str(path), str(other)])
     assert len(loaded.objects["images"]) == 3 and loaded.duplicates == 1
+
+
+@pytest.mark.parametrize("ending", [b"\n", b"\r\n", b""])
+def test_a_line_dump_is_recognised_by_its_first_line_alone(tmp_path, ending):
+    from pruneplan.dumpformat import STREAM_PREFIX, _is_streamable
+
+    path = tmp_path / "d.json"
+    path.write_bytes(STREAM_PREFIX + ending + (b'"images":[\n]\n}' if ending else b""))
+    assert _is_streamable(str(path))
+    # the same envelope with more on its line is a whole document, not the line layout
+    path.write_bytes(STREAM_PREFIX + b'"images":[]},"header":{}}' + ending)
+    assert not _is_streamable(str(path))
+    missing = tmp_path / "missing.json"
+    assert not _is_streamable(str(missing))

@@ -70,3 +70,30 @@ def test_stopping_early_ends_the_inflating_process(big_gzip, monkeypatch: pytest
     lines.close()
     with pytest.raises(ChildProcessError):  # reaped: no child left, not even a zombie
         os.waitpid(-1, os.WNOHANG)
+
+
+def test_read_head_gives_the_first_bytes_of_the_content_across_gzip_members(big_gzip, tmp_path: Path) -> None:
+    path, expected = big_gzip
+    content = b"\n".join(expected) + b"\n"
+    size = len(gzip.decompress(path.read_bytes())) // 2 + 7  # reaches into the second member
+    assert rawlines.read_head(str(path), size) == content[:size]
+    plain = tmp_path / "plain.json"
+    plain.write_bytes(content)
+    assert rawlines.read_head(str(plain), 100) == content[:100]
+    assert rawlines.read_head(str(plain), len(content) + 100) == content  # shorter: all of it
+
+
+def test_read_head_inflates_only_what_it_needs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "big.json.gz"
+    path.write_bytes(gzip.compress(os.urandom(1 << 21).hex().encode()))  # 4 MiB of content, 2 MiB compressed
+    inflated: list[int] = []
+    real = rawlines._inflated_chunks
+
+    def counting(*args, **kwargs):
+        for data in real(*args, **kwargs):
+            inflated.append(len(data))
+            yield data
+
+    monkeypatch.setattr(rawlines, "_inflated_chunks", counting)
+    assert len(rawlines.read_head(str(path), 80)) == 80
+    assert sum(inflated) < 64 * 1024
