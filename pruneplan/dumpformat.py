@@ -20,7 +20,7 @@ import orjson
 from . import TOOL_NAME, __version__
 from .errors import InputError
 from .kinds import BY_KIND, BY_RESOURCE, KINDS
-from .rawlines import GZIP_MAGIC, FileDigest, read_head, read_lines
+from .rawlines import GZIP_MAGIC, FileDigest, read_head, read_line_batches
 
 DUMP_API_VERSION = "pruneplan.io/v1"
 DUMP_KIND = "ClusterDump"
@@ -220,54 +220,104 @@ def _is_streamable(path: str) -> bool:
     return head.partition(b"\n")[0].rstrip(b"\r") == STREAM_PREFIX
 
 
-def _stream_dump(
-    path: str, header_out: dict[str, Any], hasher: Any, line_loaders: dict[str, LineLoader]
-) -> Iterator[tuple[str, Any, bool]]:
-    """Yield (resource, object, False) a line at a time, or (resource, (identity, kept), True) for
-    a line its resource's line loader took; fill `header_out` from the last line."""
+class _Merge:
+    """The objects of all inputs by resource, each kept once (the first of its identity)."""
+
+    __slots__ = ("loaded", "transforms", "seen")
+
+    def __init__(self, loaded: LoadedInputs, transforms: dict[str, Transform]) -> None:
+        self.loaded = loaded
+        self.transforms = transforms
+        self.seen: dict[str, set[str | tuple[str, str]]] = {k.resource: set() for k in KINDS}
+
+    def add(self, obj: Any, path: str, resource: str, index: int) -> None:
+        """An object as parsed: its identity checked, then transformed if it is new."""
+        key = _identity(obj, path, resource, index)
+        keys = self.seen[resource]
+        if key in keys:
+            self.loaded.duplicates += 1
+            return
+        keys.add(key)
+        transform = self.transforms.get(resource)
+        self.loaded.objects[resource].append(transform(obj) if transform else obj)
+
+
+def _read_line_dump(path: str, hasher: Any, line_loaders: dict[str, LineLoader], merge: _Merge) -> dict[str, Any]:
+    """Merge a dump in DumpWriter's line layout, a line at a time; return its header (the last
+    line). A line its resource's line loader takes is merged from what the loader returns."""
+    header: dict[str, Any] = {}
     resource: str | None = None
     wanted = False
     line_loader: LineLoader | None = None
+    keys: set[str | tuple[str, str]] = set()
+    kept_objects: list[Any] = []
+    positions: dict[str, int] = {}  # objects so far per resource: names a bad one by position
+    index = 0
     number = 1
+    batches = read_line_batches(path, hasher, background=True)
     try:
-        lines = read_lines(path, hasher, background=True)
-        next(lines, None)  # the envelope, checked by _is_streamable
-        for number, line in enumerate(lines, 2):
-            line = line.rstrip(b"\r")
-            if resource is not None:
-                if line in (b"]", b"],"):
-                    resource = None
-                    continue
-                if wanted:  # a newer collector may add kinds the rules do not read: not parsed
+        first = True
+        for batch in batches:
+            if first:
+                del batch[0]  # the envelope, checked by _is_streamable
+                first = False
+            # one frame loops over the chunk's lines: this is the loop of every object in the dump
+            for number, line in enumerate(batch, number + 1):
+                line = line.rstrip(b"\r")
+                if resource is not None:
+                    if line in _LIST_ENDS:
+                        positions[resource] = index
+                        resource = None
+                        continue
+                    if not wanted:  # a newer collector may add kinds the rules do not read: not parsed
+                        continue
                     body = line[:-1] if line.endswith(b",") else line
                     if line_loader is not None and (taken := line_loader(body)) is not None:
-                        yield resource, taken, True
+                        index += 1
+                        key, kept = taken
+                        if key in keys:
+                            merge.loaded.duplicates += 1
+                        else:
+                            keys.add(key)
+                            kept_objects.append(kept)
                     else:
-                        yield resource, orjson.loads(body), False
-            elif line.endswith(b":["):
-                resource = orjson.loads(line[:-2])
-                if not isinstance(resource, str):
+                        merge.add(orjson.loads(body), path, resource, index)
+                        index += 1
+                elif line.endswith(b":["):
+                    resource = orjson.loads(line[:-2])
+                    if not isinstance(resource, str):
+                        raise InputError(f"{path}: line {number}: malformed dump")
+                    wanted = resource in BY_RESOURCE
+                    if wanted:
+                        line_loader = line_loaders.get(resource)
+                        keys, kept_objects = merge.seen[resource], merge.loaded.objects[resource]
+                        index = positions.get(resource, 0)
+                elif line.startswith(HEADER_KEY) and line.endswith(b"}"):
+                    found = orjson.loads(line[len(HEADER_KEY):-1])
+                    if not isinstance(found, dict):
+                        raise InputError(f"{path}: dump has no header")
+                    header.update(found)
+                elif line not in _CLOSINGS:
                     raise InputError(f"{path}: line {number}: malformed dump")
-                wanted = resource in BY_RESOURCE
-                line_loader = line_loaders.get(resource)
-            elif line.startswith(HEADER_KEY) and line.endswith(b"}"):
-                header = orjson.loads(line[len(HEADER_KEY):-1])
-                if not isinstance(header, dict):
-                    raise InputError(f"{path}: dump has no header")
-                header_out.update(header)
-            elif line not in (b"", b"}", b"},"):
-                raise InputError(f"{path}: line {number}: malformed dump")
     except (EOFError, zlib.error) as err:
         raise InputError(f"{path}: truncated or corrupt gzip data ({err})") from None
     except orjson.JSONDecodeError as err:
         raise InputError(f"{path}: invalid JSON at line {number}: {err}") from None
-    if not header_out:
+    finally:
+        batches.close()  # on an error, the inflater stops now
+    if not header:
         raise InputError(f"{path}: dump is truncated (no header)")
+    return header
+
+
+_LIST_ENDS = (b"]", b"],")
+_CLOSINGS = (b"", b"}", b"},")
 
 
 def _whole_document(
     path: str, loaded: LoadedInputs
-) -> tuple[Iterator[tuple[str, dict[str, Any]]], tuple[str | None, dict | None, str | None, str]]:
+) -> tuple[list[tuple[str, list[Any]]], tuple[str | None, dict | None, str | None, str]]:
+    """The objects of a whole JSON document (a dump or a List) by resource, and its header."""
     raw = read_bytes(path)
     doc = decode_document(raw, path)
     del raw
@@ -289,7 +339,7 @@ def _whole_document(
     else:
         raise InputError(f"{path}: not a pruneplan dump or a Kubernetes List (kind {kind!r})")
     del doc
-    return ((resource, obj, False) for resource, items in grouped.items() for obj in items), meta
+    return list(grouped.items()), meta
 
 
 Transform = Callable[[dict[str, Any]], Any]
@@ -312,35 +362,19 @@ def load_inputs(
     """
     transforms = transforms or {}
     line_loaders = line_loaders or {}
-    merged: dict[str, list[Any]] = {k.resource: [] for k in KINDS}
-    seen: dict[str, set[str | tuple[str, str]]] = {k.resource: set() for k in KINDS}
-    loaded = LoadedInputs(objects=merged, inputs=[])
+    loaded = LoadedInputs(objects={k.resource: [] for k in KINDS}, inputs=[])
+    merge = _Merge(loaded, transforms)
     for path in paths:
         hasher = FileDigest()
         if _is_streamable(path):
-            header: dict[str, Any] = {}
-            stream = _stream_dump(path, header, hasher, line_loaders)
+            header = _read_line_dump(path, hasher, line_loaders, merge)
             meta = None
         else:
             hasher.update(read_bytes(path))  # the whole-document path reads the file again: small inputs
-            stream, meta = _whole_document(path, loaded)
-        positions: dict[str, int] = {}
-        for resource, obj, taken in stream:
-            index = positions.get(resource, 0)
-            positions[resource] = index + 1
-            if taken:
-                key, kept = obj
-            else:
-                key, kept = _identity(obj, path, resource, index), None
-            keys = seen[resource]
-            if key in keys:
-                loaded.duplicates += 1
-                continue
-            keys.add(key)
-            if not taken:
-                transform = transforms.get(resource)
-                kept = transform(obj) if transform else obj
-            merged[resource].append(kept)
+            groups, meta = _whole_document(path, loaded)
+            for resource, items in groups:
+                for index, obj in enumerate(items):
+                    merge.add(obj, path, resource, index)
         if meta is None:
             if header.get("formatVersion") != FORMAT_VERSION:
                 raise InputError(
