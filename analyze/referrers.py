@@ -38,7 +38,10 @@ TagKey = tuple[str, str, str]  # (namespace, stream name, tag)
 ImageKey = tuple[str, str, str]  # (namespace, stream name, digest)
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__, three
+# times slower, and analyze makes one per cluster object and one per container. Nothing changes
+# them once made; eq and hash are a frozen one's.
+@dataclass(slots=True, unsafe_hash=True)
 class Referrer:
     resource: str  # upstream's word: pod, deployment, buildconfig, ...
     namespace: str
@@ -50,7 +53,7 @@ class Referrer:
         return f"{self.resource}/{self.name}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Use:
     """One reference from a referrer: which container (or build strategy) and the text it uses."""
 
@@ -122,7 +125,7 @@ class _Analyzer:
         used = self.refs.used_tags if is_tag else self.refs.used_images
         used.setdefault(key, []).append(Use(referrer, via, text))
 
-    def pod_spec(self, referrer: Referrer, spec: Any, where: str) -> None:
+    def pod_spec(self, referrer: Referrer, spec: Any) -> None:
         if not isinstance(spec, dict):
             return
         for key, label in (("initContainers", "init container"), ("containers", "container")):
@@ -130,15 +133,15 @@ class _Analyzer:
             if containers is None:
                 continue
             if not isinstance(containers, list):
-                raise InputError(f"{where}: {key} must be a list")
+                raise InputError(f"{referrer}: {key} must be a list")
             for container in containers:
                 if not isinstance(container, dict):
-                    raise InputError(f"{where}: {key} entries must be objects")
+                    raise InputError(f"{referrer}: {key} entries must be objects")
                 image = container.get("image")
                 if image is None:
                     continue
                 if not isinstance(image, str):
-                    raise InputError(f"{where}: {key}[].image must be a string")
+                    raise InputError(f"{referrer}: {key}[].image must be a string")
                 if not image.strip():
                     continue
                 name = container.get("name") or ""
@@ -198,7 +201,7 @@ class _Analyzer:
                     raise InputError(f"{referrer}: metadata.creationTimestamp: invalid timestamp: {err}") from None
                 if created < self.threshold:  # Go's Before: strictly earlier
                     continue
-            self.pod_spec(referrer, obj.get("spec"), str(referrer))
+            self.pod_spec(referrer, obj.get("spec"))
 
     def controllers(self, objs: Iterable[dict[str, Any]], word: str, path: tuple[str, ...]) -> None:
         for obj in objs:
@@ -207,7 +210,7 @@ class _Analyzer:
             node: Any = obj
             for key in path:
                 node = node.get(key) if isinstance(node, dict) else None
-            self.pod_spec(referrer, node, str(referrer))
+            self.pod_spec(referrer, node)
 
     def builds(self, objs: Iterable[dict[str, Any]], word: str) -> None:
         for obj in objs:
