@@ -123,11 +123,11 @@ def _run_analyze(request: AnalyzeRequest) -> None:
         except PrunePlanError:
             os.unlink(request.output)  # an unsigned plan must not be mistaken for a signed one
             raise
-    for outcome in analysis.stream_outcomes:
-        for line in outcome.missing_logs:
-            print(line, file=sys.stderr)
-    for warning in analysis.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+    # one write: printed a line at a time, stderr (unbuffered) made two system calls per line
+    notes = [line for outcome in analysis.stream_outcomes for line in outcome.missing_logs]
+    notes += [f"warning: {warning}" for warning in analysis.warnings]
+    if notes:
+        sys.stderr.write("\n".join(notes) + "\n")
     dry_run.print_to(sys.stdout)
     errors = analysis.errors
     if errors:
