@@ -175,10 +175,13 @@ def _write_in_two_processes(
                 lambda: _child_work(handle, head, child_keys, analysis, lines),
                 lambda: _own_part(own, head, own_keys, analysis),
             )
-            child = orjson.loads(report.child_message)
-            own.seek(0)
-            handle.seek(0, os.SEEK_END)  # after what the child wrote through the shared descriptor
-            _append(handle, own)
+            try:
+                child = orjson.loads(report.child_message)
+                own.seek(0)
+                handle.seek(0, os.SEEK_END)  # after what the child wrote through the shared descriptor
+                _append(handle, own)
+            finally:
+                os.waitpid(report.pid, 0)
     finally:
         os.unlink(own_path)
     if lines is not None:
@@ -213,11 +216,14 @@ def _own_part(out: BinaryIO, head: dict[str, Any], keys: list[str], analysis: An
 class _Report:
     parent_result: Any
     child_message: bytes
+    pid: int  # the child, which has sent its message and may still be exiting: reap() it
 
 
 def _in_child(child: Any, parent: Any) -> _Report:
     """Run child() in a forked process while parent() runs here. Returns parent()'s result and
-    child()'s (as JSON bytes); raises what the child failed with."""
+    child()'s (as JSON bytes); raises what the child failed with. The caller reaps the child
+    (os.waitpid(report.pid, 0)): it closes its pipe before it exits, and unmapping its copy of
+    the heap (some milliseconds) then overlaps the caller's next step."""
     read_end, write_end = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
@@ -234,20 +240,26 @@ def _in_child(child: Any, parent: Any) -> _Report:
             view = memoryview(message)
             while view:
                 view = view[os.write(write_end, view):]
+            os.close(write_end)  # the parent reads the end of the message now, not after the exit
         finally:
             os._exit(code)
     os.close(write_end)
+    reader = os.fdopen(read_end, "rb")
     try:
         outcome = parent()
-    finally:
-        with os.fdopen(read_end, "rb") as reader:
-            message = reader.read()
-        _, status = os.waitpid(pid, 0)
+    except BaseException:
+        reader.read()  # to its end: a child blocked on a full pipe would never exit
+        reader.close()
+        os.waitpid(pid, 0)
+        raise
+    with reader:
+        message = reader.read()
     kind, _, body = message.partition(b" ")
-    if status != 0 or kind != b"ok":
+    if kind != b"ok":
+        _, status = os.waitpid(pid, 0)
         text = body.decode(errors="replace") if kind == b"failed" else f"writer process ended with status {status}"
         raise PrunePlanError(f"cannot write the plan: {text}", EXIT_IO)
-    return _Report(outcome, body)
+    return _Report(outcome, body, pid)
 
 
 _NO_SENDFILE = (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP)

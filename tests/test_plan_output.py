@@ -103,3 +103,30 @@ def test_spooled_dry_run_lines_reach_a_real_stdout_in_order(tmp_path: Path, targ
             dry_run.print_to(out)
         reader_thread.join()
         assert received[0].decode() == expected
+
+
+def _no_child_left() -> bool:
+    try:
+        os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+
+
+def test_the_writer_process_is_reaped_once_the_plan_is_written(decided, tmp_path: Path) -> None:
+    analysis, loaded, valid_for = decided
+    plan_output.write_plan(str(tmp_path / "plan.json"), analysis, loaded, valid_for, parallel=True)
+    assert _no_child_left()
+
+
+def test_a_failing_own_part_still_reaps_the_writer_process(decided, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    analysis, loaded, valid_for = decided
+
+    def broken_own_part(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(plan_output, "_own_part", broken_own_part)
+    with pytest.raises(PrunePlanError):
+        plan_output.write_plan(str(tmp_path / "plan.json"), analysis, loaded, valid_for, parallel=True)
+    assert _no_child_left()
+    assert os.listdir(tmp_path) == []
