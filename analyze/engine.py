@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 import networkx as nx
@@ -12,10 +13,10 @@ from pruneplan.errors import PrunePlanError
 from pruneplan.kinds import KINDS
 from pruneplan.policy import Policy
 
-from .graph import build_graph, children_of_used_lists, set_rules
+from .graph import build_graph, children_of_used_lists, set_image_rules
 from .model import Image, Stream, load_image, load_limits, load_stream
 from .referrers import References, analyze_references
-from .rules import Stage2, StreamOutcome, prune_images, prune_stream, unreadable_images
+from .rules import Stage2, StreamOutcome, prune_images, prune_stream, surviving_images, unreadable_images
 
 
 class BuildGraphError(PrunePlanError):
@@ -65,6 +66,7 @@ class Analysis:
 
 
 MODEL_LOADERS = {"images": load_image, "imagestreams": load_stream}
+_NAME = attrgetter("name")
 
 
 def _namespace_of(obj: Any) -> str | None:
@@ -82,6 +84,17 @@ def scope_objects(objects: dict[str, list[dict[str, Any]]], namespace: str | Non
     return scoped
 
 
+def _images_by_name(objects: list[Any]) -> dict[str, Image]:
+    """The images by name (the last of a name wins; load_inputs leaves one of each)."""
+    if set(map(type, objects)) <= {Image}:  # the model already, as analyze loads it: built in C
+        return dict(zip(map(_NAME, objects), objects))
+    images: dict[str, Image] = {}
+    for obj in objects:
+        image = obj if isinstance(obj, Image) else load_image(obj)
+        images[image.name] = image
+    return images
+
+
 def analyze(loaded: LoadedInputs, policy: Policy, *, release_raw: bool = False) -> Analysis:
     """Decide. With release_raw the loaded raw objects are dropped as soon as the model and the
     references are built (the analyze command needs only their counts afterwards)."""
@@ -91,10 +104,7 @@ def analyze(loaded: LoadedInputs, policy: Policy, *, release_raw: bool = False) 
         )
     objects = scope_objects(loaded.objects, policy.namespace)
     # load_inputs(..., transforms=MODEL_LOADERS) already built the model while reading
-    images: dict[str, Image] = {}
-    for obj in objects["images"]:
-        image = obj if isinstance(obj, Image) else load_image(obj)
-        images[image.name] = image
+    images = _images_by_name(objects["images"])
     streams = sorted(
         (o if isinstance(o, Stream) else load_stream(o) for o in objects["imagestreams"]),
         key=lambda s: (s.namespace, s.name),
@@ -115,9 +125,9 @@ def analyze(loaded: LoadedInputs, policy: Policy, *, release_raw: bool = False) 
 
     stage2: Stage2 | None = None
     if policy.namespace is None:
-        used = {digest for outcome in outcomes for digest in outcome.surviving_images()}
+        used = surviving_images(outcomes)
         children = children_of_used_lists(graph, used & images.keys())
-        stage2 = prune_images(images, used, children, policy)
-        set_rules(graph, ((("image", name), image_outcome.rule) for name, image_outcome in stage2.outcomes.items()))
+        stage2 = prune_images(images, used, children, policy, unreadable)
+        set_image_rules(graph, stage2.outcomes)
     return Analysis(policy, images, streams, refs, graph, outcomes, stage2, warnings)
 

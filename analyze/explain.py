@@ -136,7 +136,7 @@ def explain_image(analysis: Analysis, digest: str) -> dict[str, Any]:
     elif rule == R.KEEP_IMAGE_YOUNG:
         result["threshold"] = format_time(analysis.policy.threshold)
     if rule == R.DELETE_UNREFERENCED and analysis.stage2 is not None:
-        result["freesBlobs"] = analysis.stage2.outcomes[digest].blobs
+        result["freesBlobs"] = list(analysis.stage2.outcomes[digest].blobs)
     return result
 
 

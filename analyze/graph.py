@@ -32,7 +32,7 @@ import networkx as nx
 
 from .model import Image, Stream
 from .referrers import References
-from .rules import ALL_RULES
+from .rules import ALL_RULES, ImageOutcome
 
 
 def referrer_node(resource: str, namespace: str, name: str) -> tuple[str, str]:
@@ -55,11 +55,12 @@ def rule_attributes(rule: str) -> Mapping[str, str]:
     return shared_attributes("rule", rule)
 
 
-def set_rules(graph: nx.DiGraph, rules: Iterable[tuple[tuple, str]]) -> None:
-    """Give each (node, rule) its rule's shared attribute mapping."""
+def set_image_rules(graph: nx.DiGraph, outcomes: Mapping[str, ImageOutcome]) -> None:
+    """Give each image's node its stage-2 rule's shared attribute mapping."""
     nodes = graph._node
-    for node, rule in rules:
-        nodes[node] = rule_attributes(rule)
+    attributes_of = {rule: rule_attributes(rule) for rule in ALL_RULES}
+    for name, outcome in outcomes.items():
+        nodes["image", name] = attributes_of[outcome.rule]
 
 
 def build_graph(

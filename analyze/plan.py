@@ -69,7 +69,7 @@ def _image_deletions(analysis: Analysis, deleted: list[str]) -> Iterator[dict[st
             "created": format_time(image.created),
             "managed": image.managed,
             "dockerImageReference": image.reference,
-            "blobs": outcomes[name].blobs,
+            "blobs": list(outcomes[name].blobs),
             "reason": DELETE_UNREFERENCED,
         }
 

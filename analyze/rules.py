@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Iterable, Sequence
 from itertools import chain
 from operator import attrgetter
 
@@ -65,14 +66,6 @@ class StreamOutcome:
     def removed(self) -> int:
         return sum(rule in REMOVING_RULES for tag_rules in self.rules for rule in tag_rules)
 
-    def surviving_images(self) -> list[str]:
-        return [
-            image
-            for tag, tag_rules in zip(self.stream.tags, self.rules)
-            for image, rule in zip(tag.images, tag_rules)
-            if rule not in REMOVING_RULES
-        ]
-
     def removed_tags(self) -> list[str]:
         return [
             tag.tag
@@ -81,11 +74,25 @@ class StreamOutcome:
         ]
 
 
+def surviving_images(outcomes: Iterable[StreamOutcome]) -> set[str]:
+    """The images named by the items stage 1 keeps, in any stream."""
+    used: set[str] = set()
+    for outcome in outcomes:
+        for tag, tag_rules in zip(outcome.stream.tags, outcome.rules):
+            if REMOVING_RULES.isdisjoint(tag_rules):  # the usual tag: all of it, added in C
+                used.update(tag.images)
+            else:
+                used.update(image for image, rule in zip(tag.images, tag_rules) if rule not in REMOVING_RULES)
+    return used
+
+
 @dataclass(slots=True)
 class ImageOutcome:
     rule: str
-    blobs: list[str] = field(default_factory=list)  # blobs freed by deleting this image, upstream order
-    blob_kinds: list[str] = field(default_factory=list)
+    # blobs freed by deleting this image, upstream order, and their kinds; set by _freed_blobs
+    # (empty tuples by default: most deleted images free nothing, no lists made for them)
+    blobs: Sequence[str] = ()
+    blob_kinds: Sequence[str] = ()
 
 
 def exceeds_limits(image: Image, limits: list[Fraction] | None) -> bool:
@@ -194,17 +201,21 @@ def prune_images(
     used: set[str],
     list_children: set[str],
     policy: Policy,
+    unreadable: frozenset[str] | None = None,
 ) -> Stage2:
     """§4.5 for a cluster-wide run. `used` are images named by surviving items; `list_children`
-    the further images protected as sub-manifests of a used manifest list."""
+    the further images protected as sub-manifests of a used manifest list; `unreadable` is
+    unreadable_images(images), when the caller has it already."""
     outcomes: dict[str, ImageOutcome] = {}
     threshold = policy.threshold
     over_size = policy.over_size
     prune_registry = policy.prune_registry
 
-    unreadable = sorted(unreadable_images(images))
+    if unreadable is None:
+        unreadable = unreadable_images(images)
     # building the global counters fails: stage 2 stops with a single error (§4.5 step 6)
-    halted = f"image {unreadable[0]}: failed to read metadata for image {unreadable[0]}" if unreadable else None
+    first = min(unreadable) if unreadable else None
+    halted = f"image {first}: failed to read metadata for image {first}" if first else None
 
     # Kept images share one outcome per rule: a kept outcome frees no blob and is never changed.
     kept = {rule: ImageOutcome(rule) for rule in (KEEP_REFERENCED, KEEP_CHILD_OF_LIST, KEEP_STAGE2_HALTED, KEEP_UNMANAGED, KEEP_IMAGE_YOUNG)}
