@@ -70,7 +70,11 @@ _NAME = attrgetter("name")
 
 
 def _namespace_of(obj: Any) -> str | None:
-    return obj.namespace if isinstance(obj, Stream) else obj["metadata"].get("namespace")
+    if isinstance(obj, Stream):
+        return obj.namespace
+    if isinstance(obj, dict):
+        return obj["metadata"].get("namespace")
+    return obj.metadata.namespace  # a workload record (analyze.workloads)
 
 
 def scope_objects(objects: dict[str, list[dict[str, Any]]], namespace: str | None) -> dict[str, list[dict[str, Any]]]:

@@ -15,6 +15,8 @@ from pruneplan.goduration import go_quote
 
 from pruneplan.reference import InvalidReference, parse_image_stream_image_name, parse_image_stream_tag_name, parse_reference
 
+from .workloads import Build, Container, Controller, CronJob, Pod, PodSpec, template_spec
+
 _intern = sys.intern
 
 # (dump resource, upstream's word in messages, path to the pod spec); order is upstream's (§3.2).
@@ -125,45 +127,22 @@ class _Analyzer:
         used = self.refs.used_tags if is_tag else self.refs.used_images
         used.setdefault(key, []).append(Use(referrer, via, text))
 
-    def pod_spec(self, referrer: Referrer, spec: Any) -> None:
-        if not isinstance(spec, dict):
-            return
-        for key, label in (("initContainers", "init container"), ("containers", "container")):
-            containers = spec.get(key)
-            if containers is None:
-                continue
-            if not isinstance(containers, list):
-                raise InputError(f"{referrer}: {key} must be a list")
-            for container in containers:
-                if not isinstance(container, dict):
-                    raise InputError(f"{referrer}: {key} entries must be objects")
-                image = container.get("image")
-                if image is None:
-                    continue
-                if not isinstance(image, str):
-                    raise InputError(f"{referrer}: {key}[].image must be a string")
-                if not image.strip():
-                    continue
-                name = container.get("name") or ""
-                self.image_reference(referrer, f"{label} {name}", image)
+    def pod_spec(self, referrer: Referrer, spec: PodSpec | Any) -> None:
+        """A pod spec's containers; `spec` is a record's PodSpec (or None), or anything an
+        object gave as a dict, checked here."""
+        if type(spec) is not PodSpec:
+            spec = _pod_spec_of_dict(referrer, spec)
+            if spec is None:
+                return
+        for containers, label in ((spec.init_containers, "init container"), (spec.containers, "container")):
+            if containers:
+                for container in containers:
+                    image = container.image
+                    if image is not None and image.strip():
+                        self.image_reference(referrer, f"{label} {container.name or ''}", image)
 
-    def build_strategy(self, referrer: Referrer, strategy: Any) -> None:
-        """buildutil.GetInputReference, then the from kinds of §3.2."""
-        if not isinstance(strategy, dict):
-            return
-        source = None
-        for key in ("sourceStrategy", "dockerStrategy", "customStrategy"):
-            if isinstance(strategy.get(key), dict):
-                source = strategy[key].get("from")
-                if key != "dockerStrategy" and source is None:
-                    source = {}  # source/custom strategies always have a (possibly empty) from
-                break
-        if not isinstance(source, dict):
-            return
-        kind, name = source.get("kind") or "", source.get("name") or ""
-        namespace = source.get("namespace") or referrer.namespace
-        if not isinstance(name, str) or not isinstance(kind, str) or not isinstance(namespace, str):
-            raise InputError(f"{referrer}: spec.strategy from fields must be strings")
+    def build_source(self, referrer: Referrer, kind: str, name: str, namespace: str) -> None:
+        """§3.2's from kinds of a build strategy's input reference."""
         use = Use(referrer, "", name)
         if kind == "DockerImage":
             if name.strip():
@@ -187,37 +166,120 @@ class _Analyzer:
         else:
             self.refs.warnings.append(f"{referrer}: ignoring unrecognized source location {kind}/{name}")
 
-    def pods(self, objs: Iterable[dict[str, Any]]) -> None:
+    def pods(self, objs: Iterable[Pod | dict[str, Any]]) -> None:
         from pruneplan.timefmt import parse_time
 
         for obj in objs:
-            meta = obj["metadata"]
-            referrer = Referrer("pod", meta["namespace"], meta["name"])
-            phase = (obj.get("status") or {}).get("phase")
-            if phase not in RUNNING_PHASES:
+            if type(obj) is Pod:
+                meta = obj.metadata
+                namespace, name, created = meta.namespace, meta.name, meta.creation_timestamp
+                phase = obj.status.phase if obj.status is not None else None
+                spec: Any = obj.spec
+            else:
+                meta = obj["metadata"]
+                namespace, name, created = meta["namespace"], meta["name"], meta.get("creationTimestamp")
+                status = obj.get("status")
+                phase = status.get("phase") if isinstance(status, dict) else None
+                spec = obj.get("spec")
+            referrer = Referrer("pod", namespace, name)
+            if not (isinstance(phase, str) and phase in RUNNING_PHASES):
                 try:
-                    created = parse_time(meta.get("creationTimestamp"))
+                    seconds = parse_time(created)
                 except ValueError as err:
                     raise InputError(f"{referrer}: metadata.creationTimestamp: invalid timestamp: {err}") from None
-                if created < self.threshold:  # Go's Before: strictly earlier
+                if seconds < self.threshold:  # Go's Before: strictly earlier
                     continue
-            self.pod_spec(referrer, obj.get("spec"))
+            self.pod_spec(referrer, spec)
 
-    def controllers(self, objs: Iterable[dict[str, Any]], word: str, path: tuple[str, ...]) -> None:
+    def controllers(self, objs: Iterable[Controller | CronJob | dict[str, Any]], word: str, path: tuple[str, ...]) -> None:
         for obj in objs:
-            meta = obj["metadata"]
-            referrer = Referrer(word, meta["namespace"], meta["name"])
-            node: Any = obj
-            for key in path:
-                node = node.get(key) if isinstance(node, dict) else None
-            self.pod_spec(referrer, node)
+            if type(obj) is dict:
+                meta = obj["metadata"]
+                referrer = Referrer(word, meta["namespace"], meta["name"])
+                node: Any = obj
+                for key in path:
+                    node = node.get(key) if isinstance(node, dict) else None
+                self.pod_spec(referrer, node)
+            else:
+                meta = obj.metadata
+                self.pod_spec(Referrer(word, meta.namespace, meta.name), template_spec(obj))
 
-    def builds(self, objs: Iterable[dict[str, Any]], word: str) -> None:
+    def builds(self, objs: Iterable[Build | dict[str, Any]], word: str) -> None:
         for obj in objs:
-            meta = obj["metadata"]
-            referrer = Referrer(word, meta["namespace"], meta["name"])
-            spec = obj.get("spec") or {}
-            self.build_strategy(referrer, spec.get("strategy") if isinstance(spec, dict) else None)
+            if type(obj) is Build:
+                meta = obj.metadata
+                referrer = Referrer(word, meta.namespace, meta.name)
+                source = _build_source_of_record(referrer, obj)
+            else:
+                meta = obj["metadata"]
+                referrer = Referrer(word, meta["namespace"], meta["name"])
+                spec = obj.get("spec") or {}
+                source = _build_source_of_dict(referrer, spec.get("strategy") if isinstance(spec, dict) else None)
+            if source is not None:
+                self.build_source(referrer, *source)
+
+
+def _pod_spec_of_dict(referrer: Referrer, spec: Any) -> PodSpec | None:
+    """A pod spec given as JSON, as the record a well-formed line decodes to; None when it is not
+    an object (nothing to read), InputError when a container list is malformed."""
+    if not isinstance(spec, dict):
+        return None
+    lists: list[list[Container] | None] = []
+    for key in ("initContainers", "containers"):
+        containers = spec.get(key)
+        if containers is None:
+            lists.append(None)
+            continue
+        if not isinstance(containers, list):
+            raise InputError(f"{referrer}: {key} must be a list")
+        checked: list[Container] = []
+        for container in containers:
+            if not isinstance(container, dict):
+                raise InputError(f"{referrer}: {key} entries must be objects")
+            image = container.get("image")
+            if image is None:
+                continue
+            if not isinstance(image, str):
+                raise InputError(f"{referrer}: {key}[].image must be a string")
+            checked.append(Container(f"{container.get('name') or ''}", image))  # a name of any type, as text
+        lists.append(checked)
+    return PodSpec(lists[0], lists[1])
+
+
+def _build_source_of_record(referrer: Referrer, build: Build) -> tuple[str, str, str] | None:
+    """buildutil.GetInputReference: the first strategy given, its `from` (kind, name, namespace)."""
+    strategy = build.spec.strategy if build.spec is not None else None
+    if strategy is None:
+        return None
+    for options, always_from in ((strategy.source, True), (strategy.docker, False), (strategy.custom, True)):
+        if options is not None:
+            break
+    else:
+        return None
+    ref = options.from_
+    if ref is None:  # source and custom strategies always have a (possibly empty) from
+        return ("", "", referrer.namespace) if always_from else None
+    return ref.kind or "", ref.name or "", ref.namespace or referrer.namespace
+
+
+def _build_source_of_dict(referrer: Referrer, strategy: Any) -> tuple[str, str, str] | None:
+    """_build_source_of_record for a strategy given as JSON."""
+    if not isinstance(strategy, dict):
+        return None
+    source = None
+    for key in ("sourceStrategy", "dockerStrategy", "customStrategy"):
+        if isinstance(strategy.get(key), dict):
+            source = strategy[key].get("from")
+            if key != "dockerStrategy" and source is None:
+                source = {}  # source/custom strategies always have a (possibly empty) from
+            break
+    if not isinstance(source, dict):
+        return None
+    kind, name = source.get("kind") or "", source.get("name") or ""
+    namespace = source.get("namespace") or referrer.namespace
+    if not isinstance(name, str) or not isinstance(kind, str) or not isinstance(namespace, str):
+        raise InputError(f"{referrer}: spec.strategy from fields must be strings")
+    return kind, name, namespace
 
 
 def analyze_references(

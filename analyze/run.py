@@ -70,9 +70,9 @@ def decide(request: AnalyzeRequest) -> tuple[Analysis, LoadedInputs, Policy, flo
     if valid_for <= 0:
         raise PrunePlanError("--valid-for must be greater than 0")
     from .engine import MODEL_LOADERS
-    from .wire import decode_image_line, decode_stream_line
+    from .wire import WORKLOAD_LINE_LOADERS, decode_image_line, decode_stream_line
 
-    line_loaders = {"images": decode_image_line, "imagestreams": decode_stream_line}
+    line_loaders = {"images": decode_image_line, "imagestreams": decode_stream_line, **WORKLOAD_LINE_LOADERS}
     loaded = load_inputs(request.inputs, transforms=MODEL_LOADERS, line_loaders=line_loaders)
     policy = policy.with_now(resolve_now(request.now, loaded))
     return analyze(loaded, policy, release_raw=request.release_raw), loaded, policy, valid_for / 1e9

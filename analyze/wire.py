@@ -1,5 +1,5 @@
-"""Dump lines of Images and ImageStreams decoded straight into the model, reading only the
-fields the rules read.
+"""Dump lines of Images, ImageStreams and workloads decoded straight into what analyze keeps
+(the model, the workload records of analyze/workloads.py), reading only the fields the rules read.
 
 msgspec decodes a line against the schemas below in C and skips every other field (uid,
 layer media types, an item's reference and generation, ...) without building Python objects for
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import sys
 from operator import attrgetter
-from typing import Annotated
+from typing import Annotated, Any, Callable
 
 import msgspec
 
@@ -26,6 +26,7 @@ from pruneplan.projection import MANAGED_ANNOTATION
 from pruneplan.timefmt import parse_time
 
 from .model import Image, Stream, TagHistory, config_digest
+from .workloads import RECORD_TYPES
 
 # orjson reads integers up to 2**64 - 1 as int and larger ones as float; msgspec reads any size.
 # Bounds beyond int64 cannot be declared, so larger values go to the general path.
@@ -170,3 +171,27 @@ def decode_stream_line(line: bytes) -> tuple[tuple[str, str], Stream] | None:
         tags,
     )
     return (meta.namespace, meta.name), stream
+
+
+def _workload_line_decoder(record_type: type) -> "Callable[[bytes], tuple[tuple[str, str], Any] | None]":
+    decode = msgspec.json.Decoder(record_type).decode
+
+    def decode_workload_line(line: bytes) -> tuple[tuple[str, str], Any] | None:
+        """((namespace, name), record) of one workload line, or None: read it the general way."""
+        if not line.isascii():
+            return None
+        try:
+            record = decode(line)
+        except (msgspec.DecodeError, RecursionError):
+            return None
+        meta = record.metadata
+        if not meta.namespace or not meta.name:
+            return None  # the general path names the object by its position
+        return (meta.namespace, meta.name), record
+
+    return decode_workload_line
+
+
+# a decoder per record type, shared by the resources of that type
+_WORKLOAD_DECODERS = {record_type: _workload_line_decoder(record_type) for record_type in set(RECORD_TYPES.values())}
+WORKLOAD_LINE_LOADERS = {resource: _WORKLOAD_DECODERS[record_type] for resource, record_type in RECORD_TYPES.items()}

@@ -218,3 +218,122 @@ def test_a_dump_with_deeply_nested_json_fails_with_one_line_naming_the_line(tmp_
     with pytest.raises(InputError, match="invalid JSON at line 3") as err:
         load_inputs([str(path)], transforms={"images": load_image}, line_loaders={"images": decode_image_line})
     assert "\n" not in str(err.value)
+
+
+# --- workloads: a taken line gives the references its dict gives ---------------------------------
+
+from analyze.referrers import analyze_references  # noqa: E402
+from analyze.wire import WORKLOAD_LINE_LOADERS  # noqa: E402
+from pruneplan.timefmt import parse_time  # noqa: E402
+
+THRESHOLD = parse_time("2026-01-01T00:00:00Z")
+REFERENCES = st.sampled_from([
+    "image-registry.openshift-image-registry.svc:5000/ns/app@sha256:" + "a" * 64,
+    "image-registry.openshift-image-registry.svc:5000/ns/app:v1",
+    "quay.io/team/tool:1.0", "nginx", " ", "", "UPPER/Case:bad", "registry.io/ns/app@sha256:short",
+])
+
+
+def _odd_or(draw, usual):
+    """Mostly the usual value: an object has many fields, and most objects should be well formed."""
+    return draw(st.one_of(usual, ODD)) if draw(st.integers(0, 15)) == 0 else draw(usual)
+
+
+@st.composite
+def pod_specs(draw):
+    usual = st.one_of(st.builds(dict, name=st.sampled_from(["app", "init", ""]), image=REFERENCES),
+                      st.builds(dict, image=REFERENCES), st.just({"name": "no-image"}))
+    odd = st.one_of(ODD, ODD.map(lambda v: {"image": v}), ODD.map(lambda v: {"name": v, "image": "nginx"}), st.just({"name": "x"}))
+    spec = {}
+    for key in ("initContainers", "containers"):
+        if key == "containers" or draw(st.booleans()):  # a pod spec has containers; init containers sometimes
+            count = draw(st.integers(1, 3))
+            spec[key] = _odd_or(draw, st.just([_odd_or(draw, usual) if draw(st.integers(0, 7)) else draw(odd) for _ in range(count)]))
+    return _odd_or(draw, st.just(spec))
+
+
+def _metadata(draw, timestamps: bool = False) -> dict:
+    meta = {"namespace": _odd_or(draw, st.sampled_from(["ns", "team-a"])), "name": _odd_or(draw, st.sampled_from(["w", "w-1"]))}
+    if timestamps and draw(st.booleans()):
+        meta["creationTimestamp"] = _odd_or(draw, st.sampled_from(["2025-06-01T00:00:00Z", "2026-06-01T00:00:00Z", "yesterday"]))
+    return meta
+
+
+@st.composite
+def workloads(draw):
+    """(resource, object): pods, controllers, cron jobs and builds, mostly well formed."""
+    resource = draw(st.sampled_from(sorted(WORKLOAD_LINE_LOADERS)))
+    obj: dict = {"metadata": _metadata(draw, timestamps=resource == "pods")}
+    if resource == "pods":
+        obj["spec"] = draw(pod_specs())
+        if draw(st.integers(0, 3)):
+            status = {"phase": _odd_or(draw, st.sampled_from(["Running", "Pending", "Succeeded"]))} if draw(st.integers(0, 3)) else {}
+            obj["status"] = _odd_or(draw, st.just(status))
+    elif resource in ("builds", "buildconfigs"):
+        source = st.fixed_dictionaries({}, optional={
+            "kind": st.sampled_from(["DockerImage", "ImageStreamTag", "ImageStreamImage", "Git", ""]),
+            "name": st.sampled_from(["app:v1", "app@sha256:" + "a" * 64, "app", "quay.io/team/tool:1.0", "a:b:c"]),
+            "namespace": st.sampled_from(["other", ""]),
+        })
+        strategy = {}
+        for key in ("sourceStrategy", "dockerStrategy", "customStrategy"):
+            if draw(st.booleans()):
+                options = {"from": _odd_or(draw, source)} if draw(st.integers(0, 3)) else {}
+                strategy[key] = _odd_or(draw, st.just(options))
+        obj["spec"] = _odd_or(draw, st.just({"strategy": _odd_or(draw, st.just(strategy))}))
+    else:
+        template = {"template": _odd_or(draw, st.builds(lambda spec: {"spec": spec}, pod_specs()))}
+        obj["spec"] = _odd_or(draw, st.just({"jobTemplate": {"spec": template}} if resource == "cronjobs" else template))
+    return resource, obj
+
+
+def references_of(resource: str, objects: list) -> tuple:
+    try:
+        refs = analyze_references({resource: objects}, threshold=THRESHOLD, ignore_invalid_refs=False)
+    except InputError as err:
+        return ("error", err.message)
+    return refs.used_tags, refs.used_images, refs.bad, refs.warnings
+
+
+@settings(max_examples=800, deadline=None)
+@given(workloads())
+def test_a_taken_workload_line_gives_the_references_of_its_dict(case):
+    resource, obj = case
+    line = line_of(obj)
+    taken = WORKLOAD_LINE_LOADERS[resource](line)
+    raw = orjson.loads(line)
+    try:
+        identity = _identity(raw, "dump", resource, 0)
+    except InputError:
+        assert taken is None, "an object without a namespace and name is left to the general path"
+        return
+    if taken is not None:
+        key, record = taken
+        assert key == identity
+        assert references_of(resource, [record]) == references_of(resource, [raw])
+
+
+@pytest.mark.parametrize("resource", sorted(WORKLOAD_LINE_LOADERS))
+def test_a_usual_workload_line_is_taken_and_protects_what_its_dict_protects(resource):
+    spec = {"containers": [{"name": "app", "image": "image-registry.openshift-image-registry.svc:5000/ns/app:v1"}]}
+    obj: dict = {"metadata": {"namespace": "ns", "name": "w", "uid": "u", "creationTimestamp": "2026-06-01T00:00:00Z"}}
+    if resource == "pods":
+        obj.update(spec=spec, status={"phase": "Running"})
+    elif resource in ("builds", "buildconfigs"):
+        obj["spec"] = {"strategy": {"sourceStrategy": {"from": {"kind": "ImageStreamTag", "name": "app:v1"}}}}
+    elif resource == "cronjobs":
+        obj["spec"] = {"jobTemplate": {"spec": {"template": {"spec": spec}}}}
+    else:
+        obj["spec"] = {"template": {"spec": spec}}
+    taken = WORKLOAD_LINE_LOADERS[resource](line_of(obj))
+    assert taken is not None and taken[0] == ("ns", "w")
+    used_tags = references_of(resource, [taken[1]])[0]
+    assert list(used_tags) == [("ns", "app", "v1")]
+    assert references_of(resource, [taken[1]]) == references_of(resource, [obj])
+
+
+def test_a_pod_whose_status_is_not_an_object_has_no_phase():
+    pod = {"metadata": {"namespace": "ns", "name": "p", "creationTimestamp": "2026-06-01T00:00:00Z"}, "status": "odd",
+           "spec": {"containers": [{"name": "app", "image": "image-registry.openshift-image-registry.svc:5000/ns/app:v1"}]}}
+    assert WORKLOAD_LINE_LOADERS["pods"](line_of(pod)) is None  # left to the general path, which reads it
+    assert list(references_of("pods", [pod])[0]) == [("ns", "app", "v1")]
