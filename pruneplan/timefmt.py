@@ -15,6 +15,7 @@ from .errors import PrunePlanError
 # Go's time.Time{} (0001-01-01T00:00:00Z) as epoch seconds.
 ZERO = datetime(1, 1, 1, tzinfo=timezone.utc).timestamp()
 _YEAR_10000 = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc).timestamp() + 1
+_DATES: dict[int, str] = {}  # days since 1970 -> "YYYY-MM-DDT"
 
 
 def parse_time(value: object) -> float:
@@ -56,8 +57,14 @@ def format_time(seconds: float) -> str | None:
     if seconds == ZERO:
         return None
     if 0 <= seconds < _YEAR_10000 and seconds == int(seconds):
-        # whole seconds since 1970, what the API gives: time.strftime is 3x faster than datetime's
-        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+        # whole seconds since 1970, what the API gives: the date from a cache of the days seen,
+        # the time of day by arithmetic (0.65 us a call, against 1.05 us for time.strftime)
+        day, second = divmod(int(seconds), 86400)
+        date = _DATES.get(day)
+        if date is None:
+            date = _DATES[day] = time.strftime("%Y-%m-%dT", time.gmtime(day * 86400))
+        hour, second = divmod(second, 3600)
+        return "%s%02d:%02d:%02dZ" % (date, hour, second // 60, second % 60)
     moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
     if moment.microsecond:
         return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

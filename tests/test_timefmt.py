@@ -1,0 +1,42 @@
+"""Timestamps in the plan: RFC 3339 UTC with a Z, as the API writes them, and back."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pruneplan.timefmt import ZERO, format_time, parse_time
+
+YEAR_10000 = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc).timestamp() + 1
+
+
+def reference(seconds: float) -> str:
+    moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if moment.microsecond else "%Y-%m-%dT%H:%M:%SZ")
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.integers(0, int(YEAR_10000) - 1))
+def test_whole_seconds_format_as_the_api_writes_them_and_parse_back(seconds):
+    text = format_time(float(seconds))
+    assert text == reference(seconds)
+    assert parse_time(text) == seconds
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, int(YEAR_10000) - 1), st.integers(1, 999_999))
+def test_fractional_seconds_keep_their_microseconds(seconds, micros):
+    value = seconds + micros / 1e6
+    assert format_time(value) == reference(value)
+
+
+def test_days_seen_before_and_edges_of_a_day():
+    day = 1_780_185_600  # 2026-05-31T00:00:00Z
+    assert [format_time(float(s)) for s in (day, day + 1, day + 86399, day + 86400)] == [
+        "2026-05-31T00:00:00Z", "2026-05-31T00:00:01Z", "2026-05-31T23:59:59Z", "2026-06-01T00:00:00Z",
+    ]
+    assert format_time(0.0) == "1970-01-01T00:00:00Z"
+    assert format_time(ZERO) is None
+    assert format_time(-1.0) == "1969-12-31T23:59:59Z"
