@@ -38,11 +38,11 @@ from .plan import (
     blob_side,
     dry_run_epilogue,
     dry_run_prologue,
-    image_dry_run_lines,
+    image_dry_run_text,
     image_side,
     plan_head,
     plan_summary,
-    stream_dry_run_lines,
+    stream_dry_run_text,
     stream_side,
 )
 
@@ -50,13 +50,15 @@ LAST_CHILD_KEY = "blobDeletions"
 ENTRY_KEYS = ("blobDeletions", "imageDeletions", "imageStreamUpdates", "layerLinkDeletions", "manifestLinkDeletions")
 PARALLEL_MIN_IMAGES = 10_000  # below this the fork costs more than the second core saves
 LINES_PER_WRITE = 20_000
+TEXT_PER_WRITE = 1 << 20
 COPY_CHUNK = 1 << 24
 
 
 @dataclass(slots=True)
 class DryRun:
     """Upstream's dry-run lines, printed in order by print_to: fixed head lines, then parts that
-    are either lines still to be made or lines spooled to a temporary file, then the tail."""
+    are either text still to be made (blocks of whole lines, each ending with a newline) or
+    lines spooled to a temporary file, then the tail."""
 
     head: list[str]
     parts: list[IO[bytes] | Iterator[str]] = field(default_factory=list)
@@ -68,7 +70,8 @@ class DryRun:
             if hasattr(part, "read"):  # a spool (a file, though iterable too)
                 _copy_spool(part, out)  # type: ignore[arg-type]
             else:
-                _write_lines(out, part)
+                for text in _text_batches(part):
+                    out.write(text)
         _write_lines(out, self.tail)
 
 
@@ -95,6 +98,20 @@ def _batches(lines: Iterable[str]) -> Iterator[str]:
             batch = []
     if batch:
         yield "\n".join(batch) + "\n"
+
+
+def _text_batches(blocks: Iterable[str]) -> Iterator[str]:
+    """Blocks of lines joined into writes of about TEXT_PER_WRITE characters."""
+    batch: list[str] = []
+    size = 0
+    for block in blocks:
+        batch.append(block)
+        size += len(block)
+        if size >= TEXT_PER_WRITE:
+            yield "".join(batch)
+            batch, size = [], 0
+    if batch:
+        yield "".join(batch)
 
 
 def _write_lines(out: TextIO, lines: Iterable[str]) -> None:
@@ -144,7 +161,7 @@ def write_plan(
                 counts = {**blobs.counts(), **_own_part(handle, head, own_keys, analysis)}
                 reclaimable = blobs.reclaimable
                 if dry_run:  # upstream's order: the streams' lines, then the images'
-                    result.parts += [stream_dry_run_lines(analysis), image_dry_run_lines(analysis)]
+                    result.parts += [stream_dry_run_text(analysis), image_dry_run_text(analysis)]
             summary = plan_summary(counts, reclaimable)
             _write_part(handle, dump_plan_part({"summary": summary}, ["summary"], first=False, last=True))
     except OSError as err:
@@ -199,7 +216,7 @@ def _child_work(out: BinaryIO, head: dict[str, Any], keys: list[str], analysis: 
     blobs = _blob_part(out, head, keys, analysis)
     out.flush()
     if lines is not None:
-        for text in _batches(chain(stream_dry_run_lines(analysis), image_dry_run_lines(analysis))):
+        for text in _text_batches(chain(stream_dry_run_text(analysis), image_dry_run_text(analysis))):
             lines.write(text.encode())
         lines.flush()
     return {"counts": blobs.counts(), "reclaimable": blobs.reclaimable}

@@ -83,7 +83,7 @@ def test_spooled_dry_run_lines_reach_a_real_stdout_in_order(tmp_path: Path, targ
     """Spools are copied by the kernel (sendfile) between the text the wrapper holds and the tail."""
     spool = plan_output.tempfile.TemporaryFile()
     spool.write("".join(f"Deleting blob sha256:{i:064x}\n" for i in range(50_000)).encode())
-    dry_run = plan_output.DryRun(["head line"], [spool, iter(["made line"])], ["Summary: tail"])
+    dry_run = plan_output.DryRun(["head line"], [spool, iter(["made line\n"])], ["Summary: tail"])
     expected = "head line\n" + "".join(f"Deleting blob sha256:{i:064x}\n" for i in range(50_000)) + "made line\nSummary: tail\n"
     if target == "file":
         path = tmp_path / "stdout.txt"
