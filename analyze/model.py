@@ -68,6 +68,13 @@ class Image:
                 sizes[layer] = size
         return sizes
 
+    def layer_size(self, digest: str) -> int | None:
+        """layer_sizes_by_digest().get(digest), without a dict for the usual layer listed once."""
+        layers = self.layers
+        if layers.count(digest) == 1:
+            return self.layer_sizes[layers.index(digest)]
+        return self.layer_sizes_by_digest().get(digest)
+
     @property
     def blobs(self) -> tuple[str, ...]:
         """Layer and config blobs in upstream's order (not the manifest blob)."""

@@ -173,11 +173,14 @@ def image_side(analysis: Analysis) -> ImageSide:
 def blob_side(analysis: Analysis) -> BlobSide:
     blobs: list[tuple[str, str, int | None, str]] = []
     reclaimable = 0
+    images = analysis.images
     for name, outcome in _deleting(analysis):
-        sizes = analysis.images[name].layer_sizes_by_digest() if "layer" in outcome.blob_kinds else {}
+        if not outcome.blobs:
+            continue
+        layer_size = images[name].layer_size
         for digest, kind in zip(outcome.blobs, outcome.blob_kinds):
             # a layer's size as the freeing image lists it (a digest names one content, one size)
-            size = sizes.get(digest) if kind == "layer" else None
+            size = layer_size(digest) if kind == "layer" else None
             reclaimable += size or 0
             blobs.append((digest, kind, size, name))
     blobs.sort(key=itemgetter(0))  # a blob is freed once: digests are unique

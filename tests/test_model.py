@@ -65,3 +65,16 @@ def test_fast_and_checked_paths_build_the_same_image(obj):
 def test_bad_fields_are_named_whichever_path_meets_them(field, value, message):
     with pytest.raises(InputError, match=message.replace("[", r"\[").replace("]", r"\]")):
         load_image({"metadata": {"name": "sha256:" + "a" * 64}, field: value})
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["sha256:a", "sha256:b", "sha256:c"]), st.one_of(st.none(), st.integers(0, 99))), max_size=5),
+       st.sampled_from(["sha256:a", "sha256:b", "sha256:d"]))
+def test_a_layers_size_is_the_one_the_image_lists_the_largest_if_listed_twice(layers, digest):
+    image = load_image({
+        "metadata": {"name": "sha256:" + "f" * 64},
+        "dockerImageLayers": [{"name": name} if size is None else {"name": name, "size": size} for name, size in layers],
+    })
+    sizes = [size for name, size in layers if name == digest and size is not None]
+    assert image.layer_size(digest) == (max(sizes) if sizes else None)
+    assert image.layer_size(digest) == image.layer_sizes_by_digest().get(digest)
