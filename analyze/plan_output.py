@@ -2,14 +2,15 @@
 
 The plan's sorted keys are written in two runs of about equal work. For a big analysis a forked
 child decides and writes the first run (apiVersion, blobDeletions) straight into the output file
-and spools every dry-run line, while this process writes the second run (errors ... source) into
-a part file; that part is then appended (sendfile) and `summary`, which needs both sides'
-counts, written last. The child shares the analysis through fork (nothing crosses the pipe but
+and spools the images' dry-run lines, while this process writes the second run (errors ...
+source) into a part file and spools the streams' dry-run lines; that part is then appended
+(sendfile) and `summary`, which needs both sides' counts, written last. The child shares the analysis through fork (nothing crosses the pipe but
 its counts) and ends with os._exit, so it never runs this process's cleanups. The bytes are the
 same as one process writes them (tests/test_plan_output.py, tests/test_properties.py).
 
 The dry-run lines are printed only once the plan is complete and signed, as before (a failed
-write prints none); on two cores they wait in a temporary file, as big as the plan."""
+write prints none); on two cores they wait in two temporary files, together about a third of
+the plan's size."""
 
 from __future__ import annotations
 
@@ -21,7 +22,6 @@ import shutil
 import sys
 import tempfile
 from dataclasses import dataclass, field
-from itertools import chain
 from typing import IO, Any, BinaryIO, Iterable, Iterator, TextIO
 
 import orjson
@@ -181,16 +181,19 @@ def _write_in_two_processes(
     result: DryRun,
     dry_run: bool,
 ) -> tuple[dict[str, int], int]:
-    """The child writes the first run (up to blobDeletions) and spools the dry-run lines while
-    this process writes the rest into a part file; then the output is child part + own part."""
-    lines = tempfile.TemporaryFile() if dry_run else None
+    """The child writes the first run (up to blobDeletions) and spools the images' dry-run lines
+    while this process writes the rest into a part file and spools the streams' dry-run lines;
+    then the output is child part + own part, and the dry run the streams' lines, then the
+    images'."""
+    stream_lines = tempfile.TemporaryFile() if dry_run else None
+    image_lines = tempfile.TemporaryFile() if dry_run else None
     directory, name = os.path.split(os.path.abspath(path))
     fd, own_path = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=directory)
     try:
         with os.fdopen(fd, "w+b") as own:
             report = _in_child(
-                lambda: _child_work(handle, head, child_keys, analysis, lines),
-                lambda: _own_part(own, head, own_keys, analysis),
+                lambda: _child_work(handle, head, child_keys, analysis, image_lines),
+                lambda: _own_part(own, head, own_keys, analysis, stream_lines),
             )
             try:
                 child = orjson.loads(report.child_message)
@@ -201,8 +204,8 @@ def _write_in_two_processes(
                 os.waitpid(report.pid, 0)
     finally:
         os.unlink(own_path)
-    if lines is not None:
-        result.parts.append(lines)
+    if stream_lines is not None and image_lines is not None:
+        result.parts += [stream_lines, image_lines]
     return {**child["counts"], **report.parent_result}, child["reclaimable"]
 
 
@@ -212,20 +215,27 @@ def _blob_part(out: BinaryIO, head: dict[str, Any], keys: list[str], analysis: A
     return blobs
 
 
-def _child_work(out: BinaryIO, head: dict[str, Any], keys: list[str], analysis: Analysis, lines: IO[bytes] | None) -> dict[str, Any]:
+def _spool(spool: IO[bytes] | None, blocks: Iterable[str]) -> None:
+    if spool is not None:
+        for text in _text_batches(blocks):
+            spool.write(text.encode())
+        spool.flush()
+
+
+def _child_work(out: BinaryIO, head: dict[str, Any], keys: list[str], analysis: Analysis, image_lines: IO[bytes] | None) -> dict[str, Any]:
     blobs = _blob_part(out, head, keys, analysis)
     out.flush()
-    if lines is not None:
-        for text in _text_batches(chain(stream_dry_run_text(analysis), image_dry_run_text(analysis))):
-            lines.write(text.encode())
-        lines.flush()
+    _spool(image_lines, image_dry_run_text(analysis))
     return {"counts": blobs.counts(), "reclaimable": blobs.reclaimable}
 
 
-def _own_part(out: BinaryIO, head: dict[str, Any], keys: list[str], analysis: Analysis) -> dict[str, int]:
+def _own_part(
+    out: BinaryIO, head: dict[str, Any], keys: list[str], analysis: Analysis, stream_lines: IO[bytes] | None = None
+) -> dict[str, int]:
     streams, images = stream_side(analysis), image_side(analysis)
     _write_part(out, dump_plan_part({**head, **images.entries(analysis), **streams.entries()}, keys, first=False, last=False))
     out.flush()
+    _spool(stream_lines, stream_dry_run_text(analysis))
     return {**streams.counts(), **images.counts()}
 
 
