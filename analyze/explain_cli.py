@@ -39,7 +39,7 @@ def explain_command(
         keep_younger_than=keep_younger_than, prune_over_size_limit=prune_over_size_limit, all_images=all_images,
         namespace=namespace, ignore_invalid_refs=ignore_invalid_refs, prune_registry=prune_registry,
     )
-    from .run import no_cyclic_gc
+    from .gcpause import no_cyclic_gc
 
     try:
         with no_cyclic_gc():

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import gc
 import os
 import sys
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 from pruneplan.dumpformat import LoadedInputs, load_inputs
 from pruneplan.errors import EXIT_FAILURE, PrunePlanError
@@ -16,6 +13,7 @@ from pruneplan.policy import Policy, build_policy, parse_duration_flag
 from pruneplan.timefmt import parse_time, parse_user_time
 
 from .engine import Analysis, BuildGraphError, analyze
+from .gcpause import no_cyclic_gc
 from .plan_output import write_plan
 
 
@@ -76,27 +74,6 @@ def decide(request: AnalyzeRequest) -> tuple[Analysis, LoadedInputs, Policy, flo
     loaded = load_inputs(request.inputs, transforms=MODEL_LOADERS, line_loaders=line_loaders)
     policy = policy.with_now(resolve_now(request.now, loaded))
     return analyze(loaded, policy, release_raw=request.release_raw), loaded, policy, valid_for / 1e9
-
-
-@contextmanager
-def no_cyclic_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector while millions of long-lived objects are built.
-
-    Nothing analyze builds needs it (no reference cycles are dropped), and on a 100k-image dump
-    its repeated full passes were a third of the run time (benchmarks profile).
-
-    On the way out what was built is frozen (gc.freeze: out of the collector's sight, still freed
-    by reference counting) before the collector is enabled again. Else its first pass, at the
-    next allocation, walked every object built meanwhile as one young generation: 0.7-0.9 s at
-    100k images, after the plan was written."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.freeze()
-            gc.enable()
 
 
 def run_analyze(request: AnalyzeRequest) -> None:

@@ -93,7 +93,7 @@ def test_console_analyze_with_its_helper_processes_matches_one_process(tmp_path:
 def test_the_cyclic_gc_is_back_on_after_an_analysis_without_walking_what_it_built() -> None:
     import gc
 
-    from analyze.run import no_cyclic_gc
+    from analyze.gcpause import no_cyclic_gc
 
     assert gc.isenabled()
     frozen = gc.get_freeze_count()
@@ -110,7 +110,7 @@ def test_the_cyclic_gc_is_back_on_after_an_analysis_without_walking_what_it_buil
 def test_a_caller_that_paused_the_cyclic_gc_keeps_it_paused_and_unfrozen() -> None:
     import gc
 
-    from analyze.run import no_cyclic_gc
+    from analyze.gcpause import no_cyclic_gc
 
     gc.disable()
     try:
@@ -121,3 +121,23 @@ def test_a_caller_that_paused_the_cyclic_gc_keeps_it_paused_and_unfrozen() -> No
         assert gc.get_freeze_count() == frozen and len(built) == 100
     finally:
         gc.enable()
+
+
+def test_the_analyze_command_pauses_the_cyclic_gc_before_it_imports_the_analysis(tmp_path: Path, monkeypatch) -> None:
+    import gc
+    import importlib.abc
+
+    paused_at_import: list[bool] = []
+
+    class Watch(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path, target=None):  # noqa: ANN001 - the finder protocol
+            if name == "analyze.run":
+                paused_at_import.append(not gc.isenabled())
+            return None  # the usual finders import it
+
+    monkeypatch.delitem(sys.modules, "analyze.run", raising=False)  # imported afresh by the command
+    monkeypatch.setattr(sys, "meta_path", [Watch(), *sys.meta_path])
+    done = run_cli("analyze", str(EXAMPLE_DUMP), "-o", str(tmp_path / "plan.json"), "-q")
+    assert done.code == 0
+    assert paused_at_import == [True]  # its imports (networkx) made ~10 ms of collections
+    assert gc.isenabled()
