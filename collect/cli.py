@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .lister import DEFAULT_PAGE_SIZE
+from .paging import DEFAULT_PAGE_SIZE
 
 
 def register(app: typer.Typer) -> None:

@@ -13,9 +13,9 @@ import orjson
 
 from pruneplan.kinds import Kind
 
+from .paging import DEFAULT_PAGE_SIZE
 from .transport import ClusterError, Response, Transport
 
-DEFAULT_PAGE_SIZE = 500
 MAX_RESTARTS = 5
 
 # What upstream tolerates (oc-prune-rules.md §2): APIs missing on plain Kubernetes, and
