@@ -7,7 +7,6 @@ plan and `explain` can name it.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Iterable, Sequence
@@ -169,25 +168,41 @@ def prune_stream(
 
 
 def _unlinked(stream: Stream, images: dict[str, Image], removed: list[Image], outcome: StreamOutcome) -> None:
-    """The repository's manifest and layer links no surviving item needs: upstream counts each
-    manifest and blob over the stream's items, then decrements per removed item, in order."""
-    present = [images[digest] for tag in stream.tags for digest in tag.images if digest in images]
-    # counted in C (map over attrgetters, no generator frame per image); plain dicts after:
-    # a Counter's item access is not specialised
-    manifests = dict(Counter(map(_NAME, present)))
-    counts = Counter(chain.from_iterable(map(_LAYERS, present)))
-    counts.update(config for config in map(_CONFIG, present) if config)
-    blobs = dict(counts)
-    for image in removed:
-        left = manifests[image.name] - 1
-        manifests[image.name] = left
-        if left == 0:
-            outcome.manifest_links.append(image.name)
-        for blob in image.blobs:
-            left = blobs[blob] - 1
-            blobs[blob] = left
-            if left == 0:
-                outcome.layer_links.append(blob)
+    """The repository's manifest and layer links no surviving item needs, in upstream's order.
+
+    Upstream counts each manifest and blob over the stream's items, then decrements per removed
+    item, in order; a link goes with the decrement that reaches zero. That is: a link no kept
+    item's image uses, at its last use among the removed items. Found here walking the removed
+    images backwards against what the kept items use, without counting (tests/test_stage1_links.py
+    checks it against the count)."""
+    kept = [
+        images[digest]
+        for tag, tag_rules in zip(stream.tags, outcome.rules)
+        for digest, rule in zip(tag.images, tag_rules)
+        if rule not in REMOVING_RULES and digest in images
+    ]
+    claimed_names = set(map(_NAME, kept))
+    claimed = set(chain.from_iterable(map(_LAYERS, kept)))
+    claimed.update(filter(None, map(_CONFIG, kept)))
+    manifests: list[str] = []
+    blobs: list[str] = []
+    for image in reversed(removed):
+        name = image.name
+        if name not in claimed_names:
+            claimed_names.add(name)
+            manifests.append(name)
+        config = image.config
+        if config and config not in claimed:  # image.blobs backwards: the config, then the layers
+            claimed.add(config)
+            blobs.append(config)
+        for blob in reversed(image.layers):
+            if blob not in claimed:
+                claimed.add(blob)
+                blobs.append(blob)
+    manifests.reverse()
+    blobs.reverse()
+    outcome.manifest_links += manifests
+    outcome.layer_links += blobs
 
 
 @dataclass(slots=True)
