@@ -70,7 +70,7 @@ def _image_deletions(analysis: Analysis, deleted: list[str]) -> Iterator[dict[st
             "created": format_time(image.created),
             "managed": image.managed,
             "dockerImageReference": image.reference,
-            "blobs": list(outcomes[name].blobs),
+            "blobs": outcomes[name].blobs or [],  # the list itself: a copy would touch every digest (copied pages after fork)
             "reason": DELETE_UNREFERENCED,
         }
 
