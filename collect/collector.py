@@ -31,6 +31,7 @@ from .lister import (
     list_path,
     status_message,
 )
+from .paging import DEFAULT_PAGE_SIZE
 from .progress import Progress
 from .redact import Redactor
 from .transport import ClusterError, Transport
@@ -42,7 +43,7 @@ CLUSTER_VERSION_PATH = "/apis/config.openshift.io/v1/clusterversions/version"
 class Options:
     output: str
     namespace: str | None = None
-    page_size: int = 500
+    page_size: int = DEFAULT_PAGE_SIZE
     redactor: Redactor | None = None
 
 

@@ -13,7 +13,6 @@ import orjson
 
 from pruneplan.kinds import Kind
 
-from .paging import DEFAULT_PAGE_SIZE
 from .transport import ClusterError, Response, Transport
 
 MAX_RESTARTS = 5

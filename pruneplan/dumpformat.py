@@ -13,7 +13,7 @@ import os
 import tempfile
 import zlib
 from dataclasses import dataclass, field
-from typing import IO, Any, Callable, Iterable, Iterator
+from typing import IO, Any, Callable, Iterable
 
 import orjson
 

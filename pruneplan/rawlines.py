@@ -180,21 +180,11 @@ def fork_is_safe() -> bool:
     return hasattr(os, "fork") and threading.active_count() == 1
 
 
-def read_lines(path: str, hasher: Any | None = None, *, background: bool = False) -> Iterator[bytes]:
-    """The lines of `path` without their b"\\n"; OSError if it cannot be opened (raised on the
-    first next()), EOFError or zlib.error for truncated or corrupt gzip data. With a forked
-    inflater the hash is reported whole, so `hasher` must then be a FileDigest."""
-    batches = read_line_batches(path, hasher, background=background)
-    try:
-        for lines in batches:
-            yield from lines
-    finally:
-        batches.close()  # stopped early: the inflater stops now, not when collected
-
-
 def read_line_batches(path: str, hasher: Any | None = None, *, background: bool = False) -> Iterator[list[bytes]]:
-    """read_lines' lines, a list per inflated chunk: a reader loops over a list in one frame
-    instead of resuming a generator per line."""
+    """The lines of `path` without their b"\\n", a list per inflated chunk (a reader loops over a
+    list in one frame instead of resuming a generator per line); OSError if it cannot be opened
+    (raised on the first next()), EOFError or zlib.error for truncated or corrupt gzip data. With
+    a forked inflater the hash is reported whole, so `hasher` must then be a FileDigest."""
     with open(path, "rb") as handle:
         gz = handle.read(2) == GZIP_MAGIC
         handle.seek(0)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from pruneplan import rawlines
-from pruneplan.rawlines import FileDigest, read_lines
+from pruneplan.rawlines import FileDigest, read_line_batches
 
 MODES = ["inline", "thread", "process"]
 
@@ -20,7 +20,7 @@ MODES = ["inline", "thread", "process"]
 def lines_of(path: Path, mode: str, monkeypatch: pytest.MonkeyPatch) -> tuple[list[bytes], str]:
     monkeypatch.setattr(rawlines, "fork_is_safe", lambda: mode == "process")
     digest = FileDigest()
-    lines = list(read_lines(str(path), digest, background=mode != "inline"))
+    lines = [line for batch in read_line_batches(str(path), digest, background=mode != "inline") for line in batch]
     return lines, digest.hexdigest()
 
 
@@ -65,9 +65,9 @@ def test_a_bad_checksum_raises_zlib_error_in_every_mode(big_gzip, tmp_path: Path
 def test_stopping_early_ends_the_inflating_process(big_gzip, monkeypatch: pytest.MonkeyPatch) -> None:
     path, expected = big_gzip
     monkeypatch.setattr(rawlines, "fork_is_safe", lambda: True)
-    lines = read_lines(str(path), FileDigest(), background=True)
-    assert next(lines) == expected[0]
-    lines.close()
+    batches = read_line_batches(str(path), FileDigest(), background=True)
+    assert next(batches)[0] == expected[0]
+    batches.close()
     with pytest.raises(ChildProcessError):  # reaped: no child left, not even a zombie
         os.waitpid(-1, os.WNOHANG)
 
