@@ -14,8 +14,8 @@ def no_cyclic_gc() -> Iterator[None]:
 
     Nothing analyze builds needs it (no reference cycles are dropped), and on a 100k-image dump
     its repeated full passes were a third of the run time (benchmarks profile). Importing the
-    analysis machinery (networkx above all) made another 10 ms of its passes: the commands pause
-    it before they import.
+    analysis machinery (networkx above all) made another 10 ms of its passes: analyze pauses it
+    before it imports.
 
     On the way out what was built is frozen (gc.freeze: out of the collector's sight, still freed
     by reference counting) before the collector is enabled again. Else its first pass, at the

@@ -70,7 +70,8 @@ def _image_deletions(analysis: Analysis, deleted: list[str]) -> Iterator[dict[st
             "created": format_time(image.created),
             "managed": image.managed,
             "dockerImageReference": image.reference,
-            "blobs": outcomes[name].blobs or [],  # the list itself: a copy would touch every digest (copied pages after fork)
+            # the outcome's list itself: a copy would touch every digest, a copied page after fork
+            "blobs": outcomes[name].blobs or [],
             "reason": DELETE_UNREFERENCED,
         }
 

@@ -4,9 +4,10 @@ The plan's sorted keys are written in two runs of about equal work. For a big an
 child decides and writes the first run (apiVersion, blobDeletions) straight into the output file
 and spools the images' dry-run lines, while this process writes the second run (errors ...
 source) into a part file and spools the streams' dry-run lines; that part is then appended
-(sendfile) and `summary`, which needs both sides' counts, written last. The child shares the analysis through fork (nothing crosses the pipe but
-its counts) and ends with os._exit, so it never runs this process's cleanups. The bytes are the
-same as one process writes them (tests/test_plan_output.py, tests/test_properties.py).
+(sendfile) and `summary`, which needs both sides' counts, written last. The child shares the
+analysis through fork (nothing crosses the pipe but its counts) and ends with os._exit, so it
+never runs this process's cleanups. The bytes are the same as one process writes them
+(tests/test_plan_output.py, tests/test_properties.py).
 
 The dry-run lines are printed only once the plan is complete and signed, as before (a failed
 write prints none); on two cores they wait in two temporary files, together about a third of
@@ -243,7 +244,7 @@ def _own_part(
 class _Report:
     parent_result: Any
     child_message: bytes
-    pid: int  # the child, which has sent its message and may still be exiting: reap() it
+    pid: int  # the child: it has sent its message and may still be exiting (os.waitpid it)
 
 
 def _in_child(child: Any, parent: Any) -> _Report:
