@@ -164,9 +164,37 @@ def _decode_metadata(obj: dict[str, Any], name: str, raw: Any) -> tuple[bool, st
     return True, image_id, int(size)
 
 
-def config_digest(has_metadata: bool, image_id: str, media_type: str) -> str:
-    """The image's config blob: dockerImageMetadata.Id, for a media type that has a config."""
-    return _intern(image_id) if has_metadata and image_id and media_type in CONFIG_MEDIA_TYPES else ""
+def image_of(
+    name: str,
+    created: float,
+    annotations: dict[str, Any] | None,
+    media_type: str,
+    reference: str,
+    layers: tuple[str, ...],
+    sizes: tuple[int | None, ...],
+    has_metadata: bool,
+    image_id: str,
+    size: int,
+    children: tuple[str, ...],
+) -> Image:
+    """The model from an Image's decoded fields, whichever reader decoded them: what the rules
+    read is derived here (the managed annotation, the config blob: dockerImageMetadata.Id, for
+    a media type that has a config)."""
+    config = _intern(image_id) if has_metadata and image_id and media_type in CONFIG_MEDIA_TYPES else ""
+    # positional: the field order of Image
+    return Image(
+        name,
+        created,
+        bool(annotations) and annotations.get(MANAGED_ANNOTATION) == "true",
+        _intern(media_type),
+        reference,
+        layers,
+        sizes,
+        config,
+        has_metadata,
+        size,
+        children,
+    )
 
 
 _NAME = itemgetter("name")
@@ -222,20 +250,7 @@ def _load_image_fast(obj: dict[str, Any]) -> Image:
         created = parse_time(meta.get("creationTimestamp"))
     except ValueError:
         raise TypeError from None  # the checked path words the error
-    # positional: the field order of Image
-    return Image(
-        name,
-        created,
-        bool(annotations) and annotations.get(MANAGED_ANNOTATION) == "true",
-        _intern(media_type),
-        reference,
-        layers,
-        sizes,
-        config_digest(has_metadata, image_id, media_type),
-        has_metadata,
-        size,
-        children,
-    )
+    return image_of(name, created, annotations, media_type, reference, layers, sizes, has_metadata, image_id, size, children)
 
 
 def _load_image_checked(obj: dict[str, Any]) -> Image:
@@ -258,19 +273,18 @@ def _load_image_checked(obj: dict[str, Any]) -> Image:
             raise InputError(f"{_where('image', obj)}: dockerImageManifests[{index}].digest must be a string")
         children.append(_intern(child["digest"]))
     has_metadata, image_id, size = _decode_metadata(obj, name, obj.get("dockerImageMetadata"))
-    config = config_digest(has_metadata, image_id, media_type)
-    return Image(
-        name=name,
-        created=_time(obj, meta.get("creationTimestamp"), "image", "metadata.creationTimestamp"),
-        managed=annotations.get(MANAGED_ANNOTATION) == "true",
-        media_type=_intern(media_type),
-        reference=_str(obj, obj.get("dockerImageReference"), "image", "dockerImageReference"),
-        layers=tuple(layers),
-        layer_sizes=tuple(sizes),
-        config=config,
-        has_metadata=has_metadata,
-        size=size,
-        manifests=tuple(children),
+    return image_of(
+        name,
+        _time(obj, meta.get("creationTimestamp"), "image", "metadata.creationTimestamp"),
+        annotations,
+        media_type,
+        _str(obj, obj.get("dockerImageReference"), "image", "dockerImageReference"),
+        tuple(layers),
+        tuple(sizes),
+        has_metadata,
+        image_id,
+        size,
+        tuple(children),
     )
 
 

@@ -22,10 +22,9 @@ from typing import Annotated, Any, Callable
 
 import msgspec
 
-from pruneplan.projection import MANAGED_ANNOTATION
 from pruneplan.timefmt import parse_time
 
-from .model import Image, Stream, TagHistory, config_digest
+from .model import Image, Stream, TagHistory, image_of
 from .workloads import RECORD_TYPES
 
 # orjson reads integers up to 2**64 - 1 as int and larger ones as float; msgspec reads any size.
@@ -124,20 +123,8 @@ def decode_image_line(line: bytes) -> tuple[str, Image] | None:
     docker = wire.docker_metadata
     has_metadata = docker is not None
     image_id, size = (docker.id, docker.size) if has_metadata else ("", 0)
-    annotations = meta.annotations
-    # positional: the field order of Image
-    return name, Image(
-        name,
-        created,
-        bool(annotations) and annotations.get(MANAGED_ANNOTATION) == "true",
-        _intern(media_type),
-        wire.reference or "",
-        layers,
-        sizes,
-        config_digest(has_metadata, image_id, media_type),
-        has_metadata,
-        size,
-        children,
+    return name, image_of(
+        name, created, meta.annotations, media_type, wire.reference or "", layers, sizes, has_metadata, image_id, size, children
     )
 
 
