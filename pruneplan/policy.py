@@ -8,7 +8,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .errors import PrunePlanError
-from .goduration import format_go_duration, parse_go_duration
+from .goduration import format_go_duration, go_quote, parse_go_duration
+from .goint import GoNumError, parse_go_int
 from .timefmt import ZERO, format_time, parse_time
 
 DEFAULT_KEEP_TAG_REVISIONS = 3
@@ -79,16 +80,11 @@ class Policy:
 
 
 def parse_int_flag(value: str, flag: str) -> int:
-    """pflag's int parsing with its message."""
+    """pflag's int flag: Go's strconv.ParseInt(value, 0, 64), with pflag's message."""
     try:
-        text = value.strip() if value.strip() == value else None
-        if text is None:
-            raise ValueError
-        return int(text, 0) if text[:2].lower() in ("0x", "0o", "0b") else int(text, 10)
-    except ValueError:
-        raise PrunePlanError(
-            f'invalid argument "{value}" for "{flag}" flag: strconv.ParseInt: parsing "{value}": invalid syntax'
-        ) from None
+        return parse_go_int(value)
+    except GoNumError as err:
+        raise PrunePlanError(f"invalid argument {go_quote(value)} for {go_quote(flag)} flag: {err}") from None
 
 
 def parse_duration_flag(value: str, flag: str) -> int:
