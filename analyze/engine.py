@@ -14,18 +14,24 @@ from pruneplan.kinds import KINDS
 from pruneplan.policy import Policy
 
 from .graph import build_graph, children_of_used_lists, set_image_rules
-from .model import Image, Stream, load_image, load_limits, load_stream
+from .model import Image, MetadataError, Stream, load_image, load_limits, load_stream
 from .referrers import References, analyze_references
 from .rules import Stage2, StreamOutcome, prune_images, prune_stream, surviving_images, unreadable_images
 
 
 class BuildGraphError(PrunePlanError):
-    """Bad references: upstream prints a report and fails with `failed to build graph`."""
+    """Upstream could not build its pruner (unreadable image metadata, bad references): it
+    prints a report and fails with `failed to build graph`. `bad` are the bad-reference errors,
+    every one as upstream's aggregate holds them (duplicates too); `notes` the other errors."""
 
     def __init__(self, bad: list[str], notes: list[str] | None = None) -> None:
         super().__init__("failed to build graph - no changes made")
         self.bad = bad
         self.notes = notes or []
+
+    @classmethod
+    def of_metadata(cls, err: MetadataError) -> "BuildGraphError":
+        return cls([], [err.message])
 
     def report(self) -> str:
         lines = ["Failed to build graph!", *self.notes]
@@ -45,7 +51,6 @@ class Analysis:
     graph: nx.DiGraph
     stream_outcomes: list[StreamOutcome]
     stage2: Stage2 | None  # None for a namespaced run
-    warnings: list[str] = field(default_factory=list)
     _blob_users: dict[str, list[str]] = field(default_factory=dict)
 
     def blob_users(self, digest: str) -> list[str]:
@@ -59,6 +64,14 @@ class Analysis:
                 name for name, image in self.images.items() if name == digest or image.config == digest or digest in image.layers
             )
         return users
+
+    def log(self) -> list[str]:
+        """What upstream logs on stderr at its default verbosity while it prunes, in its order:
+        the referrers' warnings, then each stream's (analyze and execute print the same)."""
+        lines = [f"warning: {warning}" for warning in self.refs.warnings]
+        for outcome in self.stream_outcomes:
+            lines += outcome.log
+        return lines
 
     @property
     def errors(self) -> list[str]:
@@ -108,7 +121,10 @@ def analyze(loaded: LoadedInputs, policy: Policy, *, release_raw: bool = False) 
         )
     objects = scope_objects(loaded.objects, policy.namespace)
     # load_inputs(..., transforms=MODEL_LOADERS) already built the model while reading
-    images = _images_by_name(objects["images"])
+    try:
+        images = _images_by_name(objects["images"])
+    except MetadataError as err:
+        raise BuildGraphError.of_metadata(err) from None
     streams = sorted(
         (o if isinstance(o, Stream) else load_stream(o) for o in objects["imagestreams"]),
         key=lambda s: (s.namespace, s.name),
@@ -117,7 +133,7 @@ def analyze(loaded: LoadedInputs, policy: Policy, *, release_raw: bool = False) 
 
     refs = analyze_references(objects, threshold=policy.threshold, ignore_invalid_refs=policy.ignore_invalid_refs)
     if refs.bad:
-        raise BuildGraphError(refs.unique_bad())
+        raise BuildGraphError(refs.bad)
     del objects
     if release_raw:
         loaded.release()
@@ -125,7 +141,6 @@ def analyze(loaded: LoadedInputs, policy: Policy, *, release_raw: bool = False) 
     unreadable = unreadable_images(images)
     outcomes = [prune_stream(s, images, refs, policy, limits, unreadable) for s in streams]
     graph = build_graph(streams, images, refs, (outcome.rules for outcome in outcomes))
-    warnings = [warning for outcome in outcomes for warning in outcome.warnings]
 
     stage2: Stage2 | None = None
     if policy.namespace is None:
@@ -133,5 +148,5 @@ def analyze(loaded: LoadedInputs, policy: Policy, *, release_raw: bool = False) 
         children = children_of_used_lists(graph, used & images.keys())
         stage2 = prune_images(images, used, children, policy, unreadable)
         set_image_rules(graph, stage2.outcomes)
-    return Analysis(policy, images, streams, refs, graph, outcomes, stage2, warnings)
+    return Analysis(policy, images, streams, refs, graph, outcomes, stage2)
 

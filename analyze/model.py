@@ -47,7 +47,9 @@ class Image:
 
     @property
     def is_list(self) -> bool:
-        return bool(self.manifests) or self.media_type in LIST_MEDIA_TYPES
+        """A manifest list or index, as upstream tells one: by its media type alone. An image
+        with children but no list media type still needs metadata (upstream stops without it)."""
+        return self.media_type in LIST_MEDIA_TYPES
 
     @property
     def metadata_unreadable(self) -> bool:
@@ -133,6 +135,11 @@ def _list(obj: dict[str, Any], value: Any, resource: str, field: str) -> list[An
     return value
 
 
+class MetadataError(PrunePlanError):
+    """dockerImageMetadata that upstream's decoder refuses: upstream cannot build its pruner and
+    changes nothing (the analysis reports it as a failed graph build)."""
+
+
 _GO_JSON_TYPES = {str: "string", bool: "bool", list: "array", int: "number", float: "number", dict: "object"}
 
 
@@ -142,7 +149,7 @@ def _decode_metadata(obj: dict[str, Any], name: str, raw: Any) -> tuple[bool, st
         return False, "", 0
     if not isinstance(raw, dict):
         kind = _GO_JSON_TYPES.get(type(raw), "value")
-        raise PrunePlanError(
+        raise MetadataError(
             f"failed to read image metadata for {name}: json: cannot unmarshal {kind} into Go value of type docker10.DockerImage"
         )
     image_id = raw.get("Id", "")
@@ -153,12 +160,12 @@ def _decode_metadata(obj: dict[str, Any], name: str, raw: Any) -> tuple[bool, st
         size = 0
     if not isinstance(image_id, str):
         kind = _GO_JSON_TYPES.get(type(image_id), "value")
-        raise PrunePlanError(
+        raise MetadataError(
             f"failed to read image metadata for {name}: json: cannot unmarshal {kind} into Go struct field DockerImage.Id of type string"
         )
     if isinstance(size, bool) or not isinstance(size, (int, float)) or (isinstance(size, float) and not size.is_integer()):
         kind = _GO_JSON_TYPES.get(type(size), "value")
-        raise PrunePlanError(
+        raise MetadataError(
             f"failed to read image metadata for {name}: json: cannot unmarshal {kind} into Go struct field DockerImage.Size of type int64"
         )
     return True, image_id, int(size)

@@ -72,10 +72,6 @@ class References:
     ignored_bad: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
-    def unique_bad(self) -> list[str]:
-        """Identical messages once, in analysis order (k8s aggregate de-duplication)."""
-        return list(dict.fromkeys(self.bad))
-
 
 def _bad(referrer: Referrer, via: str, kind: str, ref: str, err: Exception) -> str:
     prefix = f"{referrer}: {via}" if via else str(referrer)

@@ -58,8 +58,9 @@ class StreamOutcome:
     rules: list[list[str]]
     layer_links: list[str] = field(default_factory=list)  # in upstream's deletion order
     manifest_links: list[str] = field(default_factory=list)
-    missing_logs: list[str] = field(default_factory=list)  # klog Info lines upstream prints
-    warnings: list[str] = field(default_factory=list)
+    # what upstream logs for this stream at its default verbosity, in its order: the warnings
+    # of its counting pass ("warning: " lines), then the items it drops for a missing image
+    log: list[str] = field(default_factory=list)
 
     @property
     def removed(self) -> int:
@@ -121,16 +122,20 @@ def prune_stream(
     if not over_size and stream.created > threshold:
         return StreamOutcome(stream, [[KEEP_STREAM_YOUNG] * len(tag.images) for tag in stream.tags])
     if unreadable:
+        # upstream's counting pass warns of each missing image until the first unreadable one,
+        # then leaves the whole stream alone, without an error
+        warned: list[str] = []
         for tag in stream.tags:
             for digest in tag.images:
                 if digest in unreadable:
-                    # upstream logs a warning and leaves the whole stream alone, without an error
                     outcome = StreamOutcome(stream, [[KEEP_STREAM_METADATA] * len(t.images) for t in stream.tags])
-                    outcome.warnings.append(
-                        f"imagestream {stream.namespace}/{stream.name}: tag {tag.tag}: image {digest}: "
+                    outcome.log = warned + [
+                        f"warning: imagestream {stream.namespace}/{stream.name}: tag {tag.tag}: image {digest}: "
                         f"failed to read metadata for image {digest}"
-                    )
+                    ]
                     return outcome
+                if digest not in images:
+                    warned.append(_missing_warning(stream, tag.tag, digest))
 
     outcome = StreamOutcome(stream, [])
     ns, name = stream.namespace, stream.name
@@ -138,19 +143,20 @@ def prune_stream(
     revisions = policy.revisions
     used_tags, used_images = refs.used_tags, refs.used_images
     removed: list[Image] = []  # removed items' images, in upstream's order, for the link counts
+    dropped: list[str] = []  # upstream's Info lines for items removed for a missing image
     for tag in stream.tags:
         tag_rules: list[str] = []
         for rev, (digest, created) in enumerate(zip(tag.images, tag.created)):
             image = images.get(digest)
+            if image is None:  # upstream's counting pass warns of every one, whatever is decided
+                outcome.log.append(_missing_warning(stream, tag.tag, digest))
             if not over_size and created > threshold:
                 rule = KEEP_ITEM_YOUNG
             elif rev == 0 and (ns, name, tag.tag) in used_tags:
                 rule = KEEP_TAG_IN_USE
             elif image is None:
                 rule = REMOVE_IMAGE_MISSING
-                outcome.missing_logs.append(
-                    f"imagestream {ns}/{name}: tag {tag.tag}: revision {rev + 1}: image {digest} not found, deleting..."
-                )
+                dropped.append(f"imagestream {ns}/{name}: tag {tag.tag}: revision {rev + 1}: image {digest} not found, deleting...")
             elif over_size and not exceeds_limits(image, stream_limits):
                 rule = KEEP_UNDER_SIZE_LIMIT
             elif not over_size and rev < revisions:
@@ -162,9 +168,14 @@ def prune_stream(
                 removed.append(image)
             tag_rules.append(rule)
         outcome.rules.append(tag_rules)
+    outcome.log += dropped
     if removed and policy.prune_registry:
         _unlinked(stream, images, removed, outcome)
     return outcome
+
+
+def _missing_warning(stream: Stream, tag: str, digest: str) -> str:
+    return f"warning: imagestream {stream.namespace}/{stream.name}: tag {tag}: image {digest} not found"
 
 
 def _unlinked(stream: Stream, images: dict[str, Image], removed: list[Image], outcome: StreamOutcome) -> None:

@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass
 
 from pruneplan.dumpformat import LoadedInputs, load_inputs
-from pruneplan.errors import EXIT_FAILURE, PrunePlanError
+from pruneplan.errors import EXIT_FAILURE, AggregateError, PrunePlanError
 from pruneplan.exiting import retain
 from pruneplan.policy import Policy, build_policy, parse_duration_flag
 from pruneplan.timefmt import parse_time, parse_user_time
@@ -68,10 +68,14 @@ def decide(request: AnalyzeRequest) -> tuple[Analysis, LoadedInputs, Policy, flo
     if valid_for <= 0:
         raise PrunePlanError("--valid-for must be greater than 0")
     from .engine import MODEL_LOADERS
+    from .model import MetadataError
     from .wire import WORKLOAD_LINE_LOADERS, decode_image_line, decode_stream_line
 
     line_loaders = {"images": decode_image_line, "imagestreams": decode_stream_line, **WORKLOAD_LINE_LOADERS}
-    loaded = load_inputs(request.inputs, transforms=MODEL_LOADERS, line_loaders=line_loaders)
+    try:
+        loaded = load_inputs(request.inputs, transforms=MODEL_LOADERS, line_loaders=line_loaders)
+    except MetadataError as err:  # the model is built while reading
+        raise BuildGraphError.of_metadata(err) from None
     policy = policy.with_now(resolve_now(request.now, loaded))
     return analyze(loaded, policy, release_raw=request.release_raw), loaded, policy, valid_for / 1e9
 
@@ -101,14 +105,12 @@ def _run_analyze(request: AnalyzeRequest) -> None:
             os.unlink(request.output)  # an unsigned plan must not be mistaken for a signed one
             raise
     # one write: printed a line at a time, stderr (unbuffered) made two system calls per line
-    notes = [line for outcome in analysis.stream_outcomes for line in outcome.missing_logs]
-    notes += [f"warning: {warning}" for warning in analysis.warnings]
+    notes = analysis.log()
     if notes:
         sys.stderr.write("\n".join(notes) + "\n")
     dry_run.print_to(sys.stdout)
-    errors = analysis.errors
-    if errors:
-        raise PrunePlanError(errors[0] if len(errors) == 1 else "\n".join(errors))
+    if analysis.errors:
+        raise AggregateError(analysis.errors)
 
 
 def loaded_notes(loaded: LoadedInputs) -> dict[str, int]:

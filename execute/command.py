@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from pruneplan.dumpformat import load_inputs
-from pruneplan.errors import EXIT_USAGE, EXIT_WRONG_CLUSTER, PrunePlanError
+from pruneplan.errors import EXIT_USAGE, EXIT_WRONG_CLUSTER, AggregateError, PrunePlanError
 from pruneplan.policy import Policy
 from pruneplan.signing import verify_plan
 
@@ -112,14 +112,18 @@ def run(request: ExecuteRequest) -> int:
     loaded = snapshot(transport, policy.namespace)
     try:
         fresh = analyze(loaded, policy.with_now(time.time()))
-    except BuildGraphError as err:
+    except BuildGraphError as err:  # upstream's report and words; nothing was sent
         print(err.report(), file=sys.stderr)
-        raise PrunePlanError("the live cluster has invalid references; nothing was changed") from None
+        raise
 
     registry = None
     out = sys.stderr if request.output_format == "json" else sys.stdout
     if not request.confirm:
         print("Dry run enabled - no modifications will be made. Add --confirm to remove images", file=sys.stderr)
+    # what upstream logs while it prunes (missing images, unreadable metadata), as analyze prints it
+    log = fresh.log()
+    if log:
+        sys.stderr.write("".join(f"{line}\n" for line in log))
     if not policy.prune_registry:
         print("Only API objects will be removed.  No modifications to the image registry will be made.", file=out)
     elif request.confirm:
@@ -138,6 +142,7 @@ def run(request: ExecuteRequest) -> int:
         api, registry, journal, out, confirm=request.confirm, prune_registry=policy.prune_registry, workers=request.num_workers
     )
     report = executor.run(plan, fresh)
+    report.errors += fresh.errors  # stage 2 halted by unreadable metadata: no image was deleted
     if journal is not None:
         journal.close()
     for skip in report.skipped:
@@ -160,5 +165,5 @@ def run(request: ExecuteRequest) -> int:
         document = {"planSha256": verified.sha256, "key": verified.key_path, **report.to_json()}
         sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n")
     if report.errors:
-        raise PrunePlanError(report.errors[0] if len(report.errors) == 1 else "\n".join(report.errors))
+        raise AggregateError(report.errors)
     return 0

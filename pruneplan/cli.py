@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from .errors import EXIT_USAGE, PrunePlanError
+from .errors import EXIT_USAGE, AggregateError, PrunePlanError
 
 # Upstream's boolean flags accept Go's `--flag=false`; click only knows `--flag/--no-flag`.
 BOOL_FLAGS = (
@@ -94,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         result = command.main(args=args, prog_name="pruneplan", standalone_mode=False)
         # without standalone mode click returns an exit status instead of raising (e.g. 130 on Ctrl-C)
         return result if isinstance(result, int) else 0
+    except AggregateError as err:
+        sys.stderr.write("".join(f"{line}\n" for line in err.lines()))
+        return err.exit_code
     except PrunePlanError as err:
         print(f"error: {err.message}", file=sys.stderr)
         return err.exit_code

@@ -1,7 +1,7 @@
 """One error type for every user-facing failure, with documented exit statuses.
 
-The CLI prints `error: <message>` on one line and exits with `exit_code`; no traceback ever
-reaches the user for a bad input.
+The CLI prints `error: <message>` on one line (an AggregateError of several: each on its own
+line, as oc does) and exits with `exit_code`; no traceback ever reaches the user for a bad input.
 """
 
 from __future__ import annotations
@@ -31,6 +31,22 @@ class PrunePlanError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+class AggregateError(PrunePlanError):
+    """Several failures of one run, as oc reports an aggregate: one alone is an ordinary error
+    (`error: <message>`); two or more are printed one per line, each as is, without the prefix,
+    duplicates kept."""
+
+    def __init__(self, errors: list[str], exit_code: int = EXIT_FAILURE) -> None:
+        super().__init__("\n".join(errors), exit_code)
+        self.errors = list(errors)
+
+    def lines(self) -> list[str]:
+        """The lines the command prints on stderr for this failure."""
+        if len(self.errors) == 1:
+            return [f"error: {self.errors[0]}"]
+        return self.errors
 
 
 class InputError(PrunePlanError):

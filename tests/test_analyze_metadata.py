@@ -1,8 +1,11 @@
-"""An image whose metadata is not a DockerImage (rules §2, §4.2 step 2.2, §4.5 step 6, §8)."""
+"""An image whose metadata is not a DockerImage: its streams are skipped and stage 2 stops, or,
+for metadata of the wrong JSON type, the graph build fails (docs/rules.md)."""
 
 from __future__ import annotations
 
 import json
+
+import pytest
 
 from builders import OCI_INDEX, as_list, digest, image, stream, write_json
 from clirunner import run_cli
@@ -45,9 +48,60 @@ def test_manifest_list_needs_no_metadata(tmp_path):
     assert [d["name"] for d in plan["imageDeletions"]] == [digest(7)]
 
 
-def test_metadata_of_the_wrong_json_type_aborts_like_upstreams_decoder(tmp_path):
+def test_image_listing_children_without_a_list_media_type_needs_metadata_like_upstream(tmp_path):
+    """Upstream tells a manifest list by its media type alone: children do not make one."""
+    child = image(digest(5), layers=[digest("l5")])
+    not_a_list = image(digest(6), media_type="", manifests=[digest(5)], metadata=None)
+    items = [child, not_a_list, image(digest(7), layers=[digest("l7")]),
+             stream("ns", "multi", {"latest": [digest(6), digest(5)]}), stream("ns", "other", {"latest": [digest(7)]})]
+    result, plan = run(tmp_path, items)
+    halted = f"image {digest(6)}: failed to read metadata for image {digest(6)}"
+    assert result.code == 1
+    assert result.err_lines[-1] == f"error: {halted}"
+    assert f"warning: imagestream ns/multi: tag latest: image {digest(6)}: failed to read metadata for image {digest(6)}" in result.err_lines
+    assert plan["imageStreamUpdates"] == [] and plan["manifestLinkDeletions"] == [] and plan["layerLinkDeletions"] == []
+    assert plan["imageDeletions"] == [] and plan["blobDeletions"] == []
+    assert plan["errors"] == [halted]
+
+
+def test_metadata_of_the_wrong_json_type_fails_the_graph_build_as_upstream_reports_it(tmp_path):
     result, plan = run(tmp_path, [image(digest(8), metadata="not-an-object")])
     assert result.code == 1 and plan is None
     assert result.err_lines == [
-        f"error: failed to read image metadata for {digest(8)}: json: cannot unmarshal string into Go value of type docker10.DockerImage"
+        "Failed to build graph!",
+        f"failed to read image metadata for {digest(8)}: json: cannot unmarshal string into Go value of type docker10.DockerImage",
+        "error: failed to build graph - no changes made",
+    ]
+
+
+def write_line_dump(path, items):
+    """A dump as collect writes it: one object a line (analyze decodes these lines itself)."""
+    from pruneplan.dumpformat import DumpWriter
+    from pruneplan.kinds import BY_KIND
+
+    writer = DumpWriter(str(path))
+    for resource in ("images", "imagestreams"):
+        writer.begin(resource)
+        for item in items:
+            if BY_KIND[item["kind"]].resource == resource:
+                writer.add(item)
+    writer.commit(NOW, {"apiServer": "https://api.test.example:6443", "clusterID": "test"}, None)
+    return path
+
+
+@pytest.mark.parametrize("form", ["list", "collected-dump"])
+def test_metadata_field_of_the_wrong_type_fails_the_graph_build(tmp_path, form):
+    bad = image(digest(9), metadata={"kind": "DockerImage", "Size": "12"})
+    items = [bad, stream("ns", "app", {"latest": [digest(9)]})]
+    if form == "list":
+        result, plan = run(tmp_path, items)
+    else:
+        dump = write_line_dump(tmp_path / "dump.json.gz", items)
+        result = run_cli("analyze", str(dump), "-o", str(tmp_path / "plan.json"), *FLAGS)
+        plan = None if not (tmp_path / "plan.json").exists() else "written"
+    assert result.code == 1 and plan is None
+    assert result.err_lines == [
+        "Failed to build graph!",
+        f"failed to read image metadata for {digest(9)}: json: cannot unmarshal string into Go struct field DockerImage.Size of type int64",
+        "error: failed to build graph - no changes made",
     ]
