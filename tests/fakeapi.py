@@ -1,5 +1,6 @@
 """A stateful fake of the Kubernetes / OpenShift API server, for tests that drive the real
-`kubernetes` client (docs: /work/shared/docs/test-env.md, "a faithful fake").
+`kubernetes` client. It aims to accept what a real client (client-go, so `oc`) sends and to
+answer as a real server would, for every call pruneplan makes.
 
 It keeps objects per (group/version, resource, namespace, name) and honours what the real API
 does for the calls pruneplan makes:
@@ -12,17 +13,24 @@ does for the calls pruneplan makes:
   with gracePeriodSeconds and preconditions accepted and logged);
 - percent-encoded path segments (Image names `sha256:...` arrive as `sha256%3A...`);
 - `/version`, `/api`, `/api/v1`, `/apis`, `/apis/<group>`, `/apis/<group>/<version>` discovery
-  (DynamicClient needs it); unknown paths → `404 page not found` (text), like a cluster
+  with the real servers' `singularName`, `shortNames`, `categories` and `verbs` for each resource
+  and its served subresources (so `oc get is,dc,...` and DynamicClient resolve names and the
+  `all` category as on a cluster); unknown paths → `404 page not found` (text), like a cluster
   without the API;
-- bearer-token authentication (401 `Status`), optional TLS (`make_cert`);
+- bearer-token authentication (401 `Status`); TLS by default, with a certificate signed by a
+  throwaway CA made once per test session (`throwaway_ca()`): client-go never sends a token over
+  plain HTTP. `FakeAPI(tls=None)` serves plain HTTP, `FakeAPI(tls=(cert, key))` another
+  certificate (`make_cert`);
 - a request log, and fault injection: forced status (500, 429, 403, 404, ...) for a path
   pattern N times, delays, dropped connections, and hooks run on each request.
 
-Use it as a context manager; `kubeconfig()` writes a kubeconfig pointing at it.
+Use it as a context manager; `kubeconfig()` writes a kubeconfig pointing at it (trusting the
+throwaway CA when the fake serves with it).
 """
 
 from __future__ import annotations
 
+import atexit
 import base64
 import copy
 import datetime
@@ -30,7 +38,9 @@ import ipaddress
 import json
 import os
 import re
+import shutil
 import ssl
+import tempfile
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -39,13 +49,25 @@ from typing import Any, Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
 
+# Verbs as the real servers list them in discovery: built-in and aggregated (OpenShift) APIs sort
+# them; CustomResourceDefinitions (config.openshift.io) use apiextensions' fixed order.
+VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+NAMESPACE_VERBS = ("create", "delete", "get", "list", "patch", "update", "watch")
+CRD_VERBS = ("delete", "deletecollection", "get", "list", "patch", "create", "update", "watch")
+SUBRESOURCE_VERBS = {"status": ("get", "patch", "update")}
+
+
 @dataclass(frozen=True)
 class Resource:
     group_version: str  # "v1" for the core group
     resource: str
     kind: str
     namespaced: bool
-    subresources: tuple[str, ...] = ()
+    subresources: tuple[str, ...] = ()  # served (and listed in discovery); only `status` is modelled
+    short_names: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    singular_name: str = ""  # "" means kind.lower(), what the real servers list
+    verbs: tuple[str, ...] = VERBS
 
     @property
     def group(self) -> str:
@@ -56,25 +78,45 @@ class Resource:
         """`pods`, `imagestreams.image.openshift.io`: how the API names it in messages."""
         return f"{self.resource}.{self.group}" if self.group else self.resource
 
+    @property
+    def singular(self) -> str:
+        return self.singular_name or self.kind.lower()
 
+    def discovery(self) -> list[dict[str, Any]]:
+        """Its APIResource entries in an APIResourceList, then one per subresource, as a real
+        server writes them (empty shortNames/categories left out; subresources have no singular)."""
+        entry: dict[str, Any] = {"name": self.resource, "singularName": self.singular, "namespaced": self.namespaced,
+                                 "kind": self.kind, "verbs": list(self.verbs)}
+        if self.short_names:
+            entry["shortNames"] = list(self.short_names)
+        if self.categories:
+            entry["categories"] = list(self.categories)
+        entries = [entry]
+        for sub in self.subresources:
+            entries.append({"name": f"{self.resource}/{sub}", "singularName": "", "namespaced": self.namespaced,
+                            "kind": self.kind, "verbs": list(SUBRESOURCE_VERBS.get(sub, ("get", "patch", "update")))})
+        return entries
+
+
+_ALL = ("all",)
 DEFAULT_RESOURCES: tuple[Resource, ...] = (
-    Resource("v1", "namespaces", "Namespace", False),
-    Resource("v1", "pods", "Pod", True, ("status",)),
-    Resource("v1", "replicationcontrollers", "ReplicationController", True, ("status",)),
-    Resource("v1", "limitranges", "LimitRange", True),
+    Resource("v1", "namespaces", "Namespace", False, short_names=("ns",), verbs=NAMESPACE_VERBS),
+    Resource("v1", "pods", "Pod", True, ("status",), short_names=("po",), categories=_ALL),
+    Resource("v1", "replicationcontrollers", "ReplicationController", True, ("status",), short_names=("rc",), categories=_ALL),
+    Resource("v1", "limitranges", "LimitRange", True, short_names=("limits",)),
     Resource("v1", "secrets", "Secret", True),
-    Resource("apps/v1", "deployments", "Deployment", True, ("status",)),
-    Resource("apps/v1", "daemonsets", "DaemonSet", True, ("status",)),
-    Resource("apps/v1", "replicasets", "ReplicaSet", True, ("status",)),
-    Resource("apps/v1", "statefulsets", "StatefulSet", True, ("status",)),
-    Resource("batch/v1", "jobs", "Job", True, ("status",)),
-    Resource("batch/v1", "cronjobs", "CronJob", True, ("status",)),
-    Resource("apps.openshift.io/v1", "deploymentconfigs", "DeploymentConfig", True, ("status",)),
-    Resource("build.openshift.io/v1", "buildconfigs", "BuildConfig", True),
-    Resource("build.openshift.io/v1", "builds", "Build", True),
+    Resource("apps/v1", "deployments", "Deployment", True, ("status",), short_names=("deploy",), categories=_ALL),
+    Resource("apps/v1", "daemonsets", "DaemonSet", True, ("status",), short_names=("ds",), categories=_ALL),
+    Resource("apps/v1", "replicasets", "ReplicaSet", True, ("status",), short_names=("rs",), categories=_ALL),
+    Resource("apps/v1", "statefulsets", "StatefulSet", True, ("status",), short_names=("sts",), categories=_ALL),
+    Resource("batch/v1", "jobs", "Job", True, ("status",), categories=_ALL),
+    Resource("batch/v1", "cronjobs", "CronJob", True, ("status",), short_names=("cj",), categories=_ALL),
+    Resource("apps.openshift.io/v1", "deploymentconfigs", "DeploymentConfig", True, ("status",), short_names=("dc",), categories=_ALL),
+    Resource("build.openshift.io/v1", "buildconfigs", "BuildConfig", True, short_names=("bc",), categories=_ALL),
+    Resource("build.openshift.io/v1", "builds", "Build", True, categories=_ALL),
     Resource("image.openshift.io/v1", "images", "Image", False),
-    Resource("image.openshift.io/v1", "imagestreams", "ImageStream", True, ("status",)),
-    Resource("config.openshift.io/v1", "clusterversions", "ClusterVersion", False, ("status",)),
+    Resource("image.openshift.io/v1", "imagestreams", "ImageStream", True, ("status",), short_names=("is",), categories=_ALL),
+    Resource("config.openshift.io/v1", "clusterversions", "ClusterVersion", False, ("status",), verbs=CRD_VERBS),
 )
 
 _REASONS = {
@@ -116,6 +158,7 @@ class LoggedRequest:
     query: dict[str, list[str]]
     headers: dict[str, str]
     body: bytes
+    tls: bool = False  # arrived over a TLS connection
 
     def param(self, name: str) -> str | None:
         values = self.query.get(name)
@@ -158,16 +201,32 @@ def _not_found_page() -> _Reply:
     return _Reply(404, b"404 page not found\n", {"Content-Type": "text/plain; charset=utf-8"})
 
 
+class _Default:
+    """Marks an argument left out (where None means something)."""
+
+    def __repr__(self) -> str:
+        return "<default>"
+
+
+_DEFAULT: Any = _Default()
+
+
 class FakeAPI:
     def __init__(
         self,
         *,
         token: str | None = "test-token",
-        tls: tuple[str, str] | None = None,
+        tls: tuple[str, str] | None = _DEFAULT,
         resources: tuple[Resource, ...] = DEFAULT_RESOURCES,
         date: str | None = None,
     ) -> None:
+        """`tls`: left out, HTTPS with the session's throwaway CA (`ca_file` is its certificate);
+        None, plain HTTP; (cert_path, key_path), HTTPS with that certificate (no `ca_file`)."""
         self.token = token
+        self.ca_file: str | None = None
+        if tls is _DEFAULT:
+            ca = throwaway_ca()
+            tls, self.ca_file = (ca.cert_file, ca.key_file), ca.ca_file
         self.tls = tls
         self.date = date  # fixed HTTP Date header, e.g. "Sat, 28 Nov 2026 06:00:00 GMT"
         self.resources: dict[tuple[str, str], Resource] = {(r.group_version, r.resource): r for r in resources}
@@ -223,14 +282,19 @@ class FakeAPI:
         path: str,
         *,
         token: str | None = None,
-        ca_file: str | None = None,
+        ca_file: str | None = _DEFAULT,
         insecure: bool = False,
         context: str = "fake",
         namespace: str | None = None,
         server: str | None = None,
     ) -> str:
-        """Write a kubeconfig (JSON is YAML) for this server with a bearer token."""
+        """Write a kubeconfig (JSON is YAML) for this server with a bearer token.
+
+        `certificate-authority` is `ca_file`; left out, the throwaway CA when the fake serves with
+        it (not with `insecure`, which client-go refuses alongside a CA); None, none at all."""
         cluster: dict[str, Any] = {"server": server or self.url}
+        if ca_file is _DEFAULT:
+            ca_file = None if insecure else self.ca_file
         if ca_file:
             cluster["certificate-authority"] = ca_file
         if insecure:
@@ -448,12 +512,7 @@ class FakeAPI:
         found = [r for (gv, _), r in self.resources.items() if gv == group_version]
         if not found:
             raise _not_found_page()
-        verbs = ["create", "delete", "get", "list", "update"]
-        entries = []
-        for r in found:
-            entries.append({"name": r.resource, "singularName": r.kind.lower(), "namespaced": r.namespaced, "kind": r.kind, "verbs": verbs})
-            for sub in r.subresources:
-                entries.append({"name": f"{r.resource}/{sub}", "singularName": "", "namespaced": r.namespaced, "kind": r.kind, "verbs": ["get", "update"]})
+        entries = [entry for r in found for entry in r.discovery()]
         return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": entries}
 
     def _bucket(self, res: Resource) -> dict[tuple[str, str], dict[str, Any]]:
@@ -663,6 +722,7 @@ class _Handler(BaseHTTPRequestHandler):
             query=parse_qs(parts.query, keep_blank_values=True),
             headers={k.lower(): v for k, v in self.headers.items()},
             body=body,
+            tls=isinstance(self.connection, ssl.SSLSocket),
         )
         try:
             code, payload, headers = self.server.api._handle(request)
@@ -686,45 +746,119 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = do_HEAD = _serve
 
 
-def make_cert(directory: str, hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> tuple[str, str]:
-    """A self-signed certificate (its own CA) for `hosts`; returns (cert_path, key_path)."""
+@dataclass(frozen=True)
+class ThrowawayCA:
+    """A CA made for tests and the server certificate it signed (files in `directory`)."""
+
+    directory: str
+    ca_file: str  # the CA certificate: what a client trusts (`certificate-authority`)
+    cert_file: str  # the server certificate alone, as a cluster serves it
+    chain_file: str  # the server certificate followed by the CA's
+    key_file: str  # the server certificate's key
+
+
+def _alt_names(hosts: tuple[str, ...]) -> list[Any]:
+    from cryptography import x509
+
+    names: list[x509.GeneralName] = []
+    for host in hosts:
+        try:
+            names.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            names.append(x509.DNSName(host))
+    return names
+
+
+def make_ca(directory: str, hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> ThrowawayCA:
+    """A new CA and a server certificate it signs for `hosts` (P-256, valid 30 days), written to
+    `directory`. The CA's key is never written: nothing else can be signed with it."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fake-apiserver")])
-    alt_names: list[x509.GeneralName] = []
-    for host in hosts:
-        try:
-            alt_names.append(x509.IPAddress(ipaddress.ip_address(host)))
-        except ValueError:
-            alt_names.append(x509.DNSName(host))
     now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
+    start, end = now - datetime.timedelta(days=1), now + datetime.timedelta(days=30)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fake-apiserver-ca")])
+    ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
+    ca_cert = (
         x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, content_commitment=False,
                                      key_encipherment=False, data_encipherment=False, key_agreement=False,
                                      crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
+        .add_extension(ca_ski, critical=False)
+        .sign(ca_key, hashes.SHA256())
     )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fake-apiserver")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.SubjectAlternativeName(_alt_names(hosts)), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=False, content_commitment=False,
+                                     key_encipherment=False, data_encipherment=False, key_agreement=False,
+                                     crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    pem = serialization.Encoding.PEM
+    ca_path = os.path.join(directory, "ca.crt")
     cert_path = os.path.join(directory, "apiserver.crt")
+    chain_path = os.path.join(directory, "apiserver-chain.crt")
     key_path = os.path.join(directory, "apiserver.key")
+    with open(ca_path, "wb") as handle:
+        handle.write(ca_cert.public_bytes(pem))
     with open(cert_path, "wb") as handle:
-        handle.write(cert.public_bytes(serialization.Encoding.PEM))
+        handle.write(cert.public_bytes(pem))
+    with open(chain_path, "wb") as handle:
+        handle.write(cert.public_bytes(pem) + ca_cert.public_bytes(pem))
     with open(key_path, "wb") as handle:
-        handle.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    return cert_path, key_path
+        handle.write(key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return ThrowawayCA(directory, ca_path, cert_path, chain_path, key_path)
+
+
+def make_cert(directory: str, hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> tuple[str, str]:
+    """A server certificate for `hosts` from a new CA of its own; returns (cert_path, key_path).
+    The certificate file holds the chain (server certificate, then CA), so it also works as the
+    `certificate-authority` of a client that should trust it; a client without it does not."""
+    ca = make_ca(directory, hosts)
+    return ca.chain_file, ca.key_file
+
+
+_session_ca: ThrowawayCA | None = None
+_session_ca_lock = threading.Lock()
+
+
+def _remove_session_ca(directory: str, pid: int) -> None:
+    if os.getpid() == pid:  # not in a forked child that exits normally
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def throwaway_ca() -> ThrowawayCA:
+    """The test session's CA and 127.0.0.1/localhost server certificate: made on first use,
+    shared by every FakeAPI of the process, removed when the process exits."""
+    global _session_ca
+    with _session_ca_lock:
+        if _session_ca is None:
+            directory = tempfile.mkdtemp(prefix="fakeapi-ca-")
+            atexit.register(_remove_session_ca, directory, os.getpid())
+            _session_ca = make_ca(directory)
+        return _session_ca
 
 
 # -- sample content ------------------------------------------------------------------------
