@@ -10,7 +10,7 @@ from pruneplan.dumpformat import LoadedInputs, load_inputs
 from pruneplan.errors import EXIT_FAILURE, AggregateError, PrunePlanError
 from pruneplan.exiting import retain
 from pruneplan.policy import Policy, build_policy, parse_duration_flag
-from pruneplan.timefmt import parse_time, parse_user_time
+from pruneplan.timefmt import LATEST, format_time, parse_time, parse_user_time
 
 from .engine import Analysis, BuildGraphError, analyze
 from .gcpause import no_cyclic_gc
@@ -77,6 +77,8 @@ def decide(request: AnalyzeRequest) -> tuple[Analysis, LoadedInputs, Policy, flo
     except MetadataError as err:  # the model is built while reading
         raise BuildGraphError.of_metadata(err) from None
     policy = policy.with_now(resolve_now(request.now, loaded))
+    if policy.now + valid_for / 1e9 > LATEST:
+        raise PrunePlanError(f"--valid-for {request.valid_for} from {format_time(policy.now)} ends after the year 9999")
     return analyze(loaded, policy, release_raw=request.release_raw), loaded, policy, valid_for / 1e9
 
 

@@ -15,6 +15,7 @@ from .errors import PrunePlanError
 # Go's time.Time{} (0001-01-01T00:00:00Z) as epoch seconds.
 ZERO = datetime(1, 1, 1, tzinfo=timezone.utc).timestamp()
 _YEAR_10000 = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc).timestamp() + 1
+LATEST = _YEAR_10000 - 1  # the last whole second RFC 3339 (four-digit years) can write
 _DATES: dict[int, str] = {}  # days since 1970 -> "YYYY-MM-DDT"
 
 

@@ -176,6 +176,8 @@ def test_inputs_from_two_clusters_are_refused(tmp_path, plan):
         (["--all=maybe"], 'invalid argument "maybe" for "--all" flag: strconv.ParseBool: parsing "maybe": invalid syntax'),
         (["--now", "tomorrow"], 'invalid argument "tomorrow" for "--now" flag'),
         (["--valid-for=0s"], "--valid-for must be greater than 0"),
+        (["--now", "9999-12-01T00:00:00Z", "--valid-for=8760h"],
+         "--valid-for 8760h from 9999-12-01T00:00:00Z ends after the year 9999"),
     ],
 )
 def test_invalid_flags_get_upstream_messages(tmp_path, plan, flags, message):

@@ -25,8 +25,10 @@ def test_whole_seconds_format_as_the_api_writes_them_and_parse_back(seconds):
     assert parse_time(text) == seconds
 
 
+# The year 9999's last second is left out: a float that far out holds about 30 us, so its
+# fractions can round up into the year 10000, which RFC 3339 cannot write.
 @settings(max_examples=300, deadline=None)
-@given(st.integers(0, int(YEAR_10000) - 1), st.integers(1, 999_999))
+@given(st.integers(0, int(YEAR_10000) - 2), st.integers(1, 999_999))
 def test_fractional_seconds_keep_their_microseconds(seconds, micros):
     value = seconds + micros / 1e6
     assert format_time(value) == reference(value)
