@@ -39,6 +39,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import ssl
 import tempfile
 import threading
@@ -259,6 +260,7 @@ class FakeAPI:
         self._stopping.set()
         if self._server is not None:
             self._server.shutdown()
+            self._server.close_connections()
             self._server.server_close()
             self._server = None
 
@@ -688,9 +690,44 @@ class _Drop(Exception):
 
 
 class _Server(ThreadingHTTPServer):
+    """A thread per connection, each one ended by stop(): a client's keep-alive pool would hold
+    its thread open past the test, and code under test that refuses to fork while other
+    threads run (pruneplan.rawlines.fork_is_safe) would then take another path."""
+
     daemon_threads = True
     allow_reuse_address = True
     api: FakeAPI
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self._connections: dict[Any, threading.Thread] = {}
+        self._connections_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # registered here, in the accepting thread: after shutdown() every connection is known
+        thread = threading.Thread(target=self._serve_connection, args=(request, client_address), daemon=True)
+        with self._connections_lock:
+            self._connections[request] = thread
+        thread.start()
+
+    def _serve_connection(self, request: Any, client_address: Any) -> None:
+        try:
+            self.process_request_thread(request, client_address)
+        finally:
+            with self._connections_lock:
+                self._connections.pop(request, None)
+
+    def close_connections(self, timeout: float = 5.0) -> None:
+        """Hang up on every open connection and wait for its thread to end."""
+        with self._connections_lock:
+            open_now = list(self._connections.items())
+        for connection, _ in open_now:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed by the client
+        for _, thread in open_now:
+            thread.join(timeout)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # failed TLS handshakes and hang-ups are expected in tests; keep stderr clean
