@@ -19,24 +19,24 @@ from .engine import Analysis
 SAMPLE = 3  # referrers shown before "and N more"
 
 RULES: dict[str, tuple[str, str]] = {
-    # code: (verdict, description with upstream's flag and section of oc-prune-rules.md)
-    R.KEEP_STREAM_YOUNG: ("kept", "the image stream is younger than --keep-younger-than, so none of its history is pruned (§4.2 step 1)"),
-    R.KEEP_ITEM_YOUNG: ("kept", "the history item was created after now - --keep-younger-than (§4.2 a)"),
-    R.KEEP_TAG_IN_USE: ("kept", "it is the newest item (position 1) of a tag used as an ImageStreamTag (§4.2 b)"),
-    R.REMOVE_IMAGE_MISSING: ("pruned", "the item's image is not among the cluster's Images; it is removed even inside the --keep-tag-revisions window (§4.2 c)"),
-    R.KEEP_UNDER_SIZE_LIMIT: ("kept", "--prune-over-size-limit: the image does not exceed an openshift.io/Image LimitRange of the namespace (§4.4)"),
-    R.KEEP_WITHIN_REVISIONS: ("kept", "its position is within the newest --keep-tag-revisions items of the tag (§4.2 d)"),
-    R.KEEP_IMAGE_IN_USE: ("kept", "the stream's image with this digest is used as an ImageStreamImage (pull by digest) (§4.2 e)"),
-    R.REMOVE_OVER_SIZE_LIMIT: ("pruned", "--prune-over-size-limit: the image exceeds a LimitRange of the namespace and nothing uses it (§4.4)"),
-    R.REMOVE_BEYOND_REVISIONS: ("pruned", "older than --keep-younger-than, beyond the newest --keep-tag-revisions items, and not used (§4.2 f)"),
-    R.KEEP_STREAM_METADATA: ("kept", "the stream names an image whose metadata cannot be read; upstream leaves the whole stream alone (§4.2 step 2.2)"),
-    R.KEEP_REFERENCED: ("kept", "a surviving image stream history item names the image (§4.5 a)"),
-    R.KEEP_CHILD_OF_LIST: ("kept", "it is a sub-manifest of a manifest list that a surviving history item names (§4.5 step 2)"),
-    R.KEEP_UNMANAGED: ("kept", "--all=false and the image is not annotated openshift.io/image.managed=true (§4.5 b)"),
-    R.KEEP_IMAGE_YOUNG: ("kept", "the Image was created after now - --keep-younger-than (§4.5 c)"),
-    R.KEEP_NAMESPACED: ("kept", "--namespace was given: upstream never deletes Images or blobs in a namespaced run (§4.6)"),
-    R.KEEP_STAGE2_HALTED: ("kept", "stage 2 stopped: an image's metadata cannot be read, so upstream deletes no image (§4.5 step 6)"),
-    R.DELETE_UNREFERENCED: ("pruned", "no surviving history item names it (nor a used manifest list), and it is old or over-size mode is on, and managed or --all (§4.5 d)"),
+    # code: (verdict, description naming upstream's flag and the section of docs/rules.md)
+    R.KEEP_STREAM_YOUNG: ("kept", "the image stream is younger than --keep-younger-than, so none of its history is pruned (docs/rules.md: Stage 1, young stream)"),
+    R.KEEP_ITEM_YOUNG: ("kept", "the history item was created after now - --keep-younger-than (docs/rules.md: Stage 1, step a)"),
+    R.KEEP_TAG_IN_USE: ("kept", "it is the newest item (position 1) of a tag used as an ImageStreamTag (docs/rules.md: Stage 1, step b)"),
+    R.REMOVE_IMAGE_MISSING: ("pruned", "the item's image is not among the cluster's Images; it is removed even inside the --keep-tag-revisions window (docs/rules.md: Stage 1, step c)"),
+    R.KEEP_UNDER_SIZE_LIMIT: ("kept", "--prune-over-size-limit: the image does not exceed an openshift.io/Image LimitRange of the namespace (docs/rules.md: Stage 1, step d)"),
+    R.KEEP_WITHIN_REVISIONS: ("kept", "its position is within the newest --keep-tag-revisions items of the tag (docs/rules.md: Stage 1, step d)"),
+    R.KEEP_IMAGE_IN_USE: ("kept", "the stream's image with this digest is used as an ImageStreamImage (pull by digest) (docs/rules.md: Stage 1, step e)"),
+    R.REMOVE_OVER_SIZE_LIMIT: ("pruned", "--prune-over-size-limit: the image exceeds a LimitRange of the namespace and nothing uses it (docs/rules.md: Stage 1, step f)"),
+    R.REMOVE_BEYOND_REVISIONS: ("pruned", "older than --keep-younger-than, beyond the newest --keep-tag-revisions items, and not used (docs/rules.md: Stage 1, step f)"),
+    R.KEEP_STREAM_METADATA: ("kept", "the stream names an image whose metadata cannot be read; upstream leaves the whole stream alone (docs/rules.md: Stage 1, unreadable metadata)"),
+    R.KEEP_REFERENCED: ("kept", "a surviving image stream history item names the image (docs/rules.md: Stage 2, step a)"),
+    R.KEEP_CHILD_OF_LIST: ("kept", "it is a sub-manifest of a manifest list that a surviving history item names (docs/rules.md: Stage 2, manifest-list children)"),
+    R.KEEP_UNMANAGED: ("kept", "--all=false and the image is not annotated openshift.io/image.managed=true (docs/rules.md: Stage 2, step b)"),
+    R.KEEP_IMAGE_YOUNG: ("kept", "the Image was created after now - --keep-younger-than (docs/rules.md: Stage 2, step c)"),
+    R.KEEP_NAMESPACED: ("kept", "--namespace was given: upstream never deletes Images or blobs in a namespaced run (docs/rules.md: Namespaced runs)"),
+    R.KEEP_STAGE2_HALTED: ("kept", "stage 2 stopped: an image's metadata cannot be read, so upstream deletes no image (docs/rules.md: Stage 2, halted by unreadable metadata)"),
+    R.DELETE_UNREFERENCED: ("pruned", "no surviving history item names it (nor a used manifest list), and it is old or over-size mode is on, and managed or --all (docs/rules.md: Stage 2, step d)"),
 }
 
 
@@ -60,7 +60,7 @@ def _referrers_of(analysis: Analysis, node: tuple) -> list[str]:
         via = graph.edges[pred, node].get("via", "").strip()
         resource, key = pred
         namespace, _, name = key.rpartition("/")
-        label = f"{resource}/{name} namespace={namespace}" if namespace else f"{resource}/{name}"  # upstream's §3.5
+        label = f"{resource}/{name} namespace={namespace}" if namespace else f"{resource}/{name}"  # upstream's wording (docs/rules.md, "Bad-reference report")
         out.append(f"{label} ({via})" if via else label)
     return sorted(out)
 
@@ -141,7 +141,7 @@ def explain_image(analysis: Analysis, digest: str) -> dict[str, Any]:
 
 
 def explain_missing_image(analysis: Analysis, digest: str) -> dict[str, Any] | None:
-    """A digest that history items name but no Image object has (§4.2 c)."""
+    """A digest that history items name but no Image object has (docs/rules.md: Stage 1, step c)."""
     items = [
         history_item(analysis, stream.namespace, stream.name, tag.tag, index)
         for stream in analysis.streams
@@ -157,7 +157,7 @@ def explain_missing_image(analysis: Analysis, digest: str) -> dict[str, Any] | N
         "type": "missing-image",
         "verdict": "pruned" if pruned else "kept",
         "rule": R.REMOVE_IMAGE_MISSING if pruned else "history-item-kept",
-        "description": "no Image object has this name; the history items naming it are listed with their rules (§4.2 c)",
+        "description": "no Image object has this name; the history items naming it are listed with their rules (docs/rules.md: Stage 1, step c)",
         "historyItems": items,
     }
 
@@ -199,17 +199,17 @@ def explain_blob(analysis: Analysis, digest: str) -> dict[str, Any]:
         result = {
             "verdict": "kept",
             "rule": "registry-left-alone",
-            "description": "--prune-registry=false: only API objects change, no blob is deleted (§1.1, §5)",
+            "description": "--prune-registry=false: only API objects change, no blob is deleted (docs/rules.md: Flags and validation)",
         }
     elif digest in freed:
         result = {
             "verdict": "pruned",
             "rule": "blob-unreferenced",
-            "description": f"every image using it is deleted; the blob goes with image {freed[digest]} (§4.5 d, global reference count)",
+            "description": f"every image using it is deleted; the blob goes with image {freed[digest]} (docs/rules.md: Stage 2, global counters)",
         }
     else:
         reason = "surviving images still use it" if surviving else "no image using it is deleted by this run"
-        result = {"verdict": "kept", "rule": "blob-still-referenced", "description": reason + " (§4.5 step 3, global reference count)"}
+        result = {"verdict": "kept", "rule": "blob-still-referenced", "description": reason + " (docs/rules.md: Stage 2, global counters)"}
     return {
         "target": digest,
         "type": "blob",

@@ -1,4 +1,4 @@
-"""The reference graph (design.md): every decision as a path from referrers to blobs.
+"""The reference graph: every decision as a path from referrers to blobs.
 
 Nodes are tuples whose first element says what they are:
   (resource, "ns/name")              a referrer: pod, deployment, buildconfig, ...
@@ -160,7 +160,8 @@ def build_graph(
 
 
 def children_of_used_lists(graph: nx.DiGraph, used: set[str]) -> set[str]:
-    """Images protected as sub-manifests of used manifest lists (§4.5 step 2).
+    """Images protected as sub-manifests of used manifest lists (docs/rules.md: Stage 2,
+    manifest-list children).
 
     Upstream walks one level in random map order, so a nested index may or may not protect its
     grandchildren; we take the outcome where it does (the safe one of upstream's outcomes).

@@ -237,8 +237,9 @@ def build_plan(analysis: Analysis, loaded: LoadedInputs, valid_for_seconds: floa
 
 
 def dry_run_lines(analysis: Analysis, summary: dict[str, Any]) -> list[str]:
-    """Upstream's stdout for a dry run (§6.7), in a deterministic order: streams by name (layer
-    links, the update, manifest links), then images by name (blobs, then the image)."""
+    """Upstream's stdout for a dry run (docs/rules.md, "Output and exit status"), in a
+    deterministic order: streams by name (layer links, the update, manifest links), then images by
+    name (blobs, then the image)."""
     made = "".join(chain(stream_dry_run_text(analysis), image_dry_run_text(analysis))).splitlines()
     return [*dry_run_prologue(analysis), *made, dry_run_epilogue(summary)]
 

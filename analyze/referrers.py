@@ -1,4 +1,5 @@
-"""Who uses which image stream tag or image (rules §3.1–§3.5).
+"""Who uses which image stream tag or image (docs/rules.md: "Referrers and the fields read",
+"Image references", "Bad-reference report").
 
 Builds upstream's two reference sets from the cluster objects, in upstream's analysis order, and
 collects every bad reference (the run then aborts unless --ignore-invalid-refs).
@@ -19,7 +20,8 @@ from .workloads import Build, Container, Controller, CronJob, Pod, PodSpec, temp
 
 _intern = sys.intern
 
-# (dump resource, upstream's word in messages, path to the pod spec); order is upstream's (§3.2).
+# (dump resource, upstream's word in messages, path to the pod spec); order is upstream's
+# (docs/rules.md, "Referrers and the fields read").
 POD_SPEC_REFERRERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("pods", "pod", ("spec",)),
     ("replicationcontrollers", "replicationcontroller", ("spec", "template", "spec")),
@@ -112,7 +114,8 @@ class _Analyzer:
         return answer
 
     def image_reference(self, referrer: Referrer, via: str, text: str) -> None:
-        """§3.3: only HOST/NS/NAME references protect; the host is ignored."""
+        """Only HOST/NS/NAME references protect; the host is ignored (docs/rules.md: Image
+        references, filter)."""
         answer = self._protects(text)
         if answer is None:
             return
@@ -138,7 +141,8 @@ class _Analyzer:
                         self.image_reference(referrer, f"{label} {container.name or ''}", image)
 
     def build_source(self, referrer: Referrer, kind: str, name: str, namespace: str) -> None:
-        """§3.2's from kinds of a build strategy's input reference."""
+        """The `from` kinds of a build strategy's input reference (docs/rules.md: Referrers and the
+        fields read, build input)."""
         use = Use(referrer, "", name)
         if kind == "DockerImage":
             if name.strip():

@@ -1,4 +1,5 @@
-"""Upstream's decisions (rules §4): stage 1 prunes image stream history, stage 2 deletes images.
+"""Upstream's decisions (docs/rules.md, "Stage 1: image stream history" and "Stage 2: images"):
+stage 1 prunes image stream history, stage 2 deletes images.
 
 Pure functions over the model; they simulate upstream's dry run, where every action succeeds and
 stage 2 sees the streams as stage 1 left them. Each decision records the rule that fired, so the
@@ -22,7 +23,7 @@ _NAME = attrgetter("name")
 _LAYERS = attrgetter("layers")
 _CONFIG = attrgetter("config")
 
-# Stage 1 rules, in upstream's order (§4.2 step 3, §4.8).
+# Stage 1 rules, in upstream's order (docs/rules.md: Stage 1, steps a-f).
 KEEP_STREAM_YOUNG = "stream-young"
 KEEP_ITEM_YOUNG = "item-young"
 KEEP_TAG_IN_USE = "tag-in-use"
@@ -33,7 +34,7 @@ KEEP_IMAGE_IN_USE = "image-in-use"
 REMOVE_OVER_SIZE_LIMIT = "over-size-limit"
 REMOVE_BEYOND_REVISIONS = "beyond-keep-tag-revisions"
 KEEP_STREAM_METADATA = "stream-skipped-unreadable-metadata"
-# Stage 2 rules (§4.5).
+# Stage 2 rules (docs/rules.md: Stage 2, steps a-d).
 KEEP_REFERENCED = "referenced-by-stream"
 KEEP_CHILD_OF_LIST = "child-of-used-manifest-list"
 KEEP_UNMANAGED = "unmanaged"
@@ -96,14 +97,16 @@ class ImageOutcome:
 
 
 def exceeds_limits(image: Image, limits: list[Fraction] | None) -> bool:
-    """§4.4: some openshift.io/Image max.storage in the namespace is strictly below the image size."""
+    """Some openshift.io/Image max.storage in the namespace is strictly below the image size
+    (docs/rules.md, "Over-size mode")."""
     if not limits or not image.has_metadata:
         return False
     return any(limit < image.size for limit in limits)
 
 
 def unreadable_images(images: dict[str, Image]) -> frozenset[str]:
-    """Images whose metadata upstream cannot read (§4.7, §8); usually none."""
+    """Images whose metadata upstream cannot read (docs/rules.md, "The blobs of an image"); usually
+    none."""
     return frozenset(name for name, image in images.items() if not image.has_metadata and image.metadata_unreadable)
 
 
@@ -229,9 +232,9 @@ def prune_images(
     policy: Policy,
     unreadable: frozenset[str] | None = None,
 ) -> Stage2:
-    """§4.5 for a cluster-wide run. `used` are images named by surviving items; `list_children`
-    the further images protected as sub-manifests of a used manifest list; `unreadable` is
-    unreadable_images(images), when the caller has it already."""
+    """Stage 2 for a cluster-wide run (docs/rules.md, "Stage 2: images"). `used` are images named
+    by surviving items; `list_children` the further images protected as sub-manifests of a used
+    manifest list; `unreadable` is unreadable_images(images), when the caller has it already."""
     outcomes: dict[str, ImageOutcome] = {}
     threshold = policy.threshold
     over_size = policy.over_size
@@ -239,7 +242,8 @@ def prune_images(
 
     if unreadable is None:
         unreadable = unreadable_images(images)
-    # building the global counters fails: stage 2 stops with a single error (§4.5 step 6)
+    # building the global counters fails: stage 2 stops with a single error (docs/rules.md: Stage 2,
+    # halted by unreadable metadata)
     first = min(unreadable) if unreadable else None
     halted = f"image {first}: failed to read metadata for image {first}" if first else None
 

@@ -9,7 +9,7 @@ generated one at a time and memory stays bounded: images go straight into `DumpW
 other object is spooled to a temporary file and replayed through the writer afterwards (the
 writer emits one resource at a time).
 
-What makes the data interesting for the rules (docs: oc-prune-rules.md §3-§4):
+What makes the data interesting for the rules (docs/rules.md):
 - tag histories of 1..15 revisions, newest first, over months, a few within the last hour;
 - a few dozen base layer stacks shared by most images (global blob refcounts), per-stream
   dependency layers shared between revisions (layer links), unique app layers;

@@ -17,8 +17,8 @@ from .transport import ClusterError, Response, Transport
 
 MAX_RESTARTS = 5
 
-# What upstream tolerates (oc-prune-rules.md §2): APIs missing on plain Kubernetes, and
-# apps/v1 kinds an old ClusterRole may not grant.
+# What upstream tolerates (docs/rules.md, "Referrers and the fields read"): APIs missing on
+# plain Kubernetes, and apps/v1 kinds an old ClusterRole may not grant.
 NOT_FOUND_TOLERATED = frozenset({"buildconfigs", "builds", "deploymentconfigs"})
 FORBIDDEN_TOLERATED = frozenset({"daemonsets", "deployments", "replicasets"})
 

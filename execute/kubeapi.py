@@ -1,4 +1,5 @@
-"""The API calls execute makes (rules §6.6), through the official kubernetes client.
+"""The API calls execute makes (docs/rules.md: Registry calls and answers, API calls), through
+the official kubernetes client.
 
 GET an image stream, PUT its `/status` (409 → CONFLICT so the runner re-fetches and re-applies),
 DELETE an Image with grace period 0. Transient failures (connection errors, timeouts, 429, 5xx)

@@ -1,12 +1,13 @@
-"""The registry side of execute: find the registry, ping it, delete links and blobs (rules §6).
+"""The registry side of execute: find the registry, ping it, delete links and blobs
+(docs/rules.md, "Registry calls and answers"; docs/registry.md).
 
 - Host and trust: `determine_registry_host`, `decide_insecure`, `is_private_host` and the flag
   checks live in `registry_url.py`; the HTTP session and Go-style error wording in
   `registry_transport.py`. Both are re-exported here.
-- `ping` picks the scheme and base URL like upstream's DefaultRegistryPinger (§6.3).
-- `RegistryClient` sends the three DELETEs of §6.4 and judges answers by §6.5. It never raises
-  for a registry answer: it returns an `Outcome` (ok / notfound / error / deferred, message,
-  attempts) for the journal.
+- `ping` picks the scheme and base URL like upstream's DefaultRegistryPinger (rules: ping).
+- `RegistryClient` sends the three DELETEs (rules: the deletes) and judges answers (rules:
+  answers). It never raises for a registry answer: it returns an `Outcome` (ok / notfound /
+  error / deferred, message, attempts) for the journal.
 
 Deviations from upstream, all documented in docs/registry.md: a base URL never ends in `/`
 (upstream sends `//v2/...` for `--registry-url=https://host/`); every request has a timeout;
@@ -90,7 +91,7 @@ def _status_line(response: requests.Response) -> str:
     return f"{response.status_code} {reason}".rstrip()
 
 
-# --- ping (§6.3) --------------------------------------------------------------------------------
+# --- ping (rules: ping) -------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +156,7 @@ def _ping_once(session: requests.Session, url: str) -> _Attempt | None:
         return _Attempt(f"unexpected status: {_status_line(response)}", retry_path=True)
 
 
-# --- deletes (§6.4, §6.5) -----------------------------------------------------------------------
+# --- deletes (rules: the deletes, answers) ------------------------------------------------------
 
 
 @dataclass(slots=True)
@@ -296,8 +297,8 @@ class RegistryClient:
     def _attempt(self, url: str) -> tuple[RegistryOutcome, bool, float | None]:
         """One DELETE: (outcome, transient?, Retry-After seconds)."""
         try:
-            # Not following redirects: a 3xx would turn a DELETE into a GET elsewhere (§6.5 then
-            # judges the 3xx itself, as upstream does with a redirect it does not follow).
+            # Not following redirects: a 3xx would turn a DELETE into a GET elsewhere (the rules'
+            # answers then judge the 3xx itself, as upstream does with a redirect it does not follow).
             response = self.session.delete(url, allow_redirects=False)
         except requests.exceptions.SSLError as exc:
             return RegistryOutcome(ERROR, describe_transport_error(exc, "DELETE", url), url=url), False, None

@@ -1,4 +1,5 @@
-"""From the kubeconfig and the registry flags to a connected RegistryClient (rules §6.1–§6.3).
+"""From the kubeconfig and the registry flags to a connected RegistryClient (docs/rules.md,
+"Registry calls and answers": which registry, plain HTTP and TLS, ping).
 
 This is the glue `execute/command.py` uses: find the registry host, decide insecure, build the
 session with the user's bearer token, ping, and hand back a client for the runner.

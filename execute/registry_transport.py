@@ -1,4 +1,5 @@
-"""The registry HTTP client (rules §6.2) and Go-style wording for transport failures.
+"""The registry HTTP client (docs/rules.md: Registry calls and answers, plain HTTP and TLS) and
+Go-style wording for transport failures.
 
 Upstream's messages come from Go's net/http and crypto/tls; the rules quote some of them
 (`server gave HTTP response to HTTPS client`, `x509: certificate signed by unknown authority`,
@@ -27,7 +28,8 @@ from requests.adapters import HTTPAdapter
 
 from pruneplan.errors import EXIT_FAILURE, PrunePlanError
 
-# Upstream has no timeout at all; a hung registry would hang the prune forever (§8.1).
+# Upstream has no timeout at all; a hung registry would hang the prune forever (docs/rules.md,
+# "Upstream hazards we avoid").
 DEFAULT_TIMEOUT: tuple[float, float] = (30.0, 30.0)  # (connect, read) seconds
 DEFAULT_POOL_SIZE = 16  # >= execute's worker count, so parallel deletes reuse connections
 
@@ -132,7 +134,8 @@ def make_session(
     timeout: tuple[float, float] = DEFAULT_TIMEOUT,
     pool_size: int = DEFAULT_POOL_SIZE,
 ) -> RegistrySession:
-    """The registry client of §6.2: Basic auth with the token, TLS trust per the flags."""
+    """The registry client (rules: plain HTTP and TLS): Basic auth with the token, TLS trust per
+    the flags."""
     session = RegistrySession(timeout=timeout, pool_size=pool_size)
     username = "".join(secrets.choice(_USERNAME_ALPHABET) for _ in range(5))
     session.auth = (username, token)

@@ -1,4 +1,5 @@
-"""Where the registry is and how far to trust it (rules §1.3 rules 4–6, §6.1, §6.2).
+"""Where the registry is and how far to trust it (docs/rules.md: "Flags and validation", checks
+4-6; "Registry calls and answers", which registry, plain HTTP and TLS).
 
 Pure logic, no I/O. `--registry-url` is judged the way upstream judges it, with Go's net/url
 parser, so this module carries a small port of the parts of `url.Parse` that the check reaches
@@ -161,7 +162,7 @@ def go_parse_url(raw: str) -> GoURL:
     return GoURL(scheme, user, host, path, raw_query, "")
 
 
-# --- flag validation (§1.3 rules 4–6) ---------------------------------------------------------
+# --- flag validation (rules: Flags and validation, checks 4-6) ----------------------------------
 
 
 def _registry_url_problem(value: str) -> str | None:
@@ -193,7 +194,8 @@ def validate_registry_url(value: str) -> None:
 
 
 def validate_registry_flags(registry_url: str | None, ca_bundle: str | None, force_insecure: bool) -> None:
-    """The registry part of upstream's Validate, in its order (rules 4, 5, 6)."""
+    """The registry part of upstream's Validate, in its order (docs/rules.md: Flags and
+    validation, checks 4-6)."""
     validate_registry_url(registry_url or "")
     if ca_bundle and force_insecure:
         raise PrunePlanError("--certificate-authority cannot be specified with --force-insecure", EXIT_FAILURE)
@@ -201,7 +203,7 @@ def validate_registry_flags(registry_url: str | None, ca_bundle: str | None, for
         raise PrunePlanError("--certificate-authority cannot be specified for insecure http protocol", EXIT_FAILURE)
 
 
-# --- registry host discovery (§6.1) ------------------------------------------------------------
+# --- registry host discovery (rules: which registry) --------------------------------------------
 
 
 def _created(obj: Mapping[str, Any]) -> float:
@@ -236,7 +238,8 @@ def determine_registry_host(
     images: Iterable[Mapping[str, Any]],
     streams: Iterable[Mapping[str, Any]],
 ) -> str:
-    """The registry to contact: the override verbatim, else from the images / streams (§6.1)."""
+    """The registry to contact: the override verbatim, else from the images / streams (rules:
+    which registry)."""
     if registry_url:
         return registry_url
     pull_spec = _find_pull_spec(images, streams)
@@ -254,7 +257,7 @@ def determine_registry_host(
     raise PrunePlanError(f"unable to find the remote registry host: {reason}", EXIT_FAILURE)
 
 
-# --- insecure decision (§6.2) ------------------------------------------------------------------
+# --- insecure decision (rules: plain HTTP and TLS) ----------------------------------------------
 
 _LOCAL_HOSTS = ("127.0.0.1", "::1", "localhost")
 _LOCAL_SUBNETS = tuple(
@@ -296,7 +299,8 @@ def _go_parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | N
 
 
 def is_private_host(host: str) -> bool:
-    """networkutils.IsPrivateAddress: `host[:port]` is local or in a private range (§6.2)."""
+    """networkutils.IsPrivateAddress: `host[:port]` is local or in a private range (rules: plain
+    HTTP and TLS)."""
     split = _go_split_host_port(host)
     bare = split[0] if split is not None else host
     if bare in _LOCAL_HOSTS:

@@ -1,4 +1,4 @@
-"""Docker image references as upstream reads them (rules §3.4).
+"""Docker image references as upstream reads them (docs/rules.md, "Image references").
 
 Shared knowledge: analyze decides with it, collect's redaction keeps references parseable with it,
 execute finds the registry host with it.

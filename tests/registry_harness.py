@@ -1,6 +1,6 @@
 """A real container registry for tests, plus what is needed to drive and observe it.
 
-(/work/shared/docs/test-env.md explains the choices and the traps.)
+(docs/registry.md, "Testing", says what the tests check with it.)
 
 - `RegistryServer`: Debian's distribution registry (`/usr/bin/docker-registry`, 2.8) on
   127.0.0.1 with a private config: filesystem storage in a temp dir, deletes enabled, no upload

@@ -1,4 +1,4 @@
-"""analyze, explain and report run air-gapped: they never import kubernetes or requests (design.md)."""
+"""analyze, explain and report run air-gapped: they never import kubernetes or requests (README.md, "Layout")."""
 
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ LIST_TYPES = {
     "application/vnd.docker.distribution.manifest.list.v2+json",
     "application/vnd.oci.image.index.v1+json",
 }
-# docker/distribution reference grammar (docs: oc-prune-rules.md §3.4), anchored.
+# docker/distribution reference grammar (docs/rules.md, "Image references"), anchored.
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _DOMAIN = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?"
 REFERENCE = re.compile(

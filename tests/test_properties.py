@@ -154,7 +154,8 @@ def test_no_surviving_image_or_its_blobs_is_deleted(tmp_path, items, policy):
 @SETTINGS
 @given(items=clusters(), policy=policies())
 def test_links_only_go_when_no_surviving_item_of_the_repository_uses_them(tmp_path, items, policy):
-    # Upstream counts manifests and blobs separately per repository (rules §4.2 step 2.2), so a
+    # Upstream counts manifests and blobs separately per repository (docs/rules.md: Stage 1,
+    # repository links), so a
     # digest that is one image's manifest and another's config is judged in each counter alone.
     analysis, plan = run(tmp_path, items, policy)
     for outcome in analysis.stream_outcomes:

@@ -1,4 +1,5 @@
-"""The docker reference grammar and library-go's split, with upstream's error texts (rules §3.4)."""
+"""The docker reference grammar and library-go's split, with upstream's error texts (docs/rules.md,
+"Image references")."""
 
 from __future__ import annotations
 

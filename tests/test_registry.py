@@ -1,6 +1,7 @@
-"""The registry side of execute (rules §1.3 rules 4–6, §6.1–§6.5, §7.2–§7.4), against the real
-distribution registry where the behaviour is the registry's and a scripted loopback server where
-a case needs an exact status or a TLS-vs-plain mismatch."""
+"""The registry side of execute (docs/rules.md: "Flags and validation", checks 4-6, and "Registry
+calls and answers"; the registry cases of upstream's helper_test.go, images_test.go and
+prune_test.go), against the real distribution registry where the behaviour is the registry's and a
+scripted loopback server where a case needs an exact status or a TLS-vs-plain mismatch."""
 
 from __future__ import annotations
 
@@ -98,7 +99,7 @@ def test_registry_binary_is_installed():
     assert require_registry_binary() == REGISTRY_BIN
 
 
-# --- §7.4 / §1.3: --registry-url and the CA flags --------------------------------------------------
+# --- --registry-url and the CA flags (TestValidateRegistryURL; rules: Flags and validation) -------
 
 ACCEPTED_URLS = [
     "172.30.30.30:5000", ":5000", "[fd12:3456:789a:1::1]:80/", "[fd12:3456:789a:1::1]:80",
@@ -148,7 +149,7 @@ def test_registry_flags_are_checked_in_upstream_order():
     validate_registry_flags(None, None, False)
 
 
-# --- §6.1 host discovery ------------------------------------------------------------------------
+# --- host discovery (rules: which registry) --------------------------------------------------------
 
 
 def image(name, created, ref, managed="true"):
@@ -205,7 +206,7 @@ def test_registry_host_errors(images, streams, reason):
     assert str(err) == f"unable to find the remote registry host: {reason}"
 
 
-# --- §6.2 insecure decision ----------------------------------------------------------------------
+# --- insecure decision (rules: plain HTTP and TLS) --------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -296,7 +297,7 @@ def test_environment_ca_bundle_does_not_override_the_decision(monkeypatch, ca, w
         assert ping(server.host, insecure_session(), True, True) == server.url
 
 
-# --- §7.3 TestDefaultImagePinger and §6.3 --------------------------------------------------------
+# --- TestDefaultImagePinger and the ping (rules: ping) ----------------------------------------------
 
 OK_ROOT = {("GET", "/"): (200, {}, b"")}
 OLD_HEALTHZ = {("GET", "/healthz"): (200, {}, b"")}
@@ -457,7 +458,7 @@ def test_transport_errors_in_go_wording():
     )
 
 
-# --- §7.2 and §6.5: delete answers -----------------------------------------------------------------
+# --- delete answers (TestLayerDeleter, TestNotFoundLayerDeleter; rules: answers) --------------------
 
 
 def test_layer_deleter_sends_exactly_one_request_and_503_is_an_error():
