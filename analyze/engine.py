@@ -91,7 +91,7 @@ def _namespace_of(obj: Any) -> str | None:
 
 
 def scope_objects(objects: dict[str, list[dict[str, Any]]], namespace: str | None) -> dict[str, list[dict[str, Any]]]:
-    """With --namespace every list but Images is limited to that namespace (§4.6)."""
+    """With --namespace every list but Images is limited to that namespace (docs/rules.md, "Namespaced runs")."""
     if namespace is None:
         return objects
     scoped: dict[str, list[dict[str, Any]]] = {}

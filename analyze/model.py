@@ -1,6 +1,6 @@
 """The compact in-memory model the rules read, projected from dump objects while loading.
 
-Only the fields of rules §3–§4 survive; digests and names are interned because the same digest
+Only the fields the rules read (docs/rules.md) survive; digests and names are interned because the same digest
 appears in many images, items and references. Type errors in fields the rules read become one-line
 InputErrors naming the object and the field.
 """
@@ -53,7 +53,7 @@ class Image:
 
     @property
     def metadata_unreadable(self) -> bool:
-        """Upstream's getImageBlobs fails for a single-manifest image without metadata (§4.7, §8)."""
+        """Upstream's getImageBlobs fails for a single-manifest image without metadata (docs/rules.md, "The blobs of an image")."""
         return not self.has_metadata and not self.is_list
 
     def layer_sizes_by_digest(self) -> dict[str, int]:
@@ -144,7 +144,7 @@ _GO_JSON_TYPES = {str: "string", bool: "bool", list: "array", int: "number", flo
 
 
 def _decode_metadata(obj: dict[str, Any], name: str, raw: Any) -> tuple[bool, str, int]:
-    """library-go ImageWithMetadata: (decoded?, Id, Size). A JSON type error aborts the run (§2)."""
+    """library-go ImageWithMetadata: (decoded?, Id, Size). A JSON type error fails the graph build."""
     if raw is None:
         return False, "", 0
     if not isinstance(raw, dict):
@@ -339,7 +339,7 @@ def _tag_items_checked(obj: dict[str, Any], t_index: int, items: list[Any]) -> t
 
 
 def load_limits(objs: list[dict[str, Any]]) -> dict[str, list[Fraction]]:
-    """openshift.io/Image max storage values per namespace (rules §4.4)."""
+    """openshift.io/Image max storage values per namespace (docs/rules.md, "Over-size mode")."""
     limits: dict[str, list[Fraction]] = {}
     for obj in objs:
         meta = obj["metadata"]

@@ -1,5 +1,6 @@
-"""The prune policy: upstream's decision flags, with their "given or not" semantics (§1.2) and
-validation messages (§1.3). Shared by analyze (to decide) and execute (to re-decide live).
+"""The prune policy: upstream's decision flags, with their "given or not" semantics and validation
+messages (docs/rules.md, "Flags and validation"). Shared by analyze (to decide) and execute (to
+re-decide live).
 """
 
 from __future__ import annotations
