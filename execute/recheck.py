@@ -1,4 +1,4 @@
-"""Plan ∩ fresh analysis (design.md): which planned actions are still justified on the live cluster.
+"""Plan ∩ fresh analysis (docs/execute.md): which planned actions are still justified on the live cluster.
 
 `fresh` is the analysis of a live snapshot with the plan's policy at execution time. An action runs
 only if the plan has it **and** the live state still justifies it; reference counts for links and
@@ -102,6 +102,14 @@ def _item_reason(fresh: Analysis, ns: str, name: str, tag: str, index: int) -> s
     return reason
 
 
+def in_upstream_order(planned: list[str], upstream: list[str]) -> list[str]:
+    """`planned` (the plan keeps links sorted by digest) in the order of `upstream`, the order in
+    which upstream deletes them (the fresh outcome's, as analyze prints them); digests `upstream`
+    does not list go last, in plan order."""
+    position = {digest: i for i, digest in enumerate(upstream)}
+    return sorted(planned, key=lambda digest: position.get(digest, len(position)))
+
+
 def stage_one(plan: dict[str, Any], fresh: Analysis) -> StageOneWork:
     live = {(s.namespace, s.name): s for s in fresh.streams}
     outcomes = {(o.stream.namespace, o.stream.name): o for o in fresh.stream_outcomes}
@@ -151,14 +159,14 @@ def stage_one(plan: dict[str, Any], fresh: Analysis) -> StageOneWork:
                 surviving_blobs.update(images[image].blobs)
         surviving_manifests = set(survivors)
         layer_links, manifest_links = [], []
-        for digest in layer_plan.get(repo, []):
+        for digest in in_upstream_order(layer_plan.get(repo, []), outcome.layer_links):
             if digest in surviving_blobs:
                 users = sorted(i for i in set(survivors) if i in images and digest in images[i].blobs)
                 work.skipped.append(Skip(key_layer_link(repo, digest), f"Deleting layer link {digest} in repository {repo}",
                                          f"still used in {repo} by image {users[0]}" + (f" and {len(users) - 1} more" if len(users) > 1 else "")))
             else:
                 layer_links.append(digest)
-        for digest in manifest_plan.get(repo, []):
+        for digest in in_upstream_order(manifest_plan.get(repo, []), outcome.manifest_links):
             if digest in surviving_manifests:
                 work.skipped.append(Skip(key_manifest_link(repo, digest), f"Deleting manifest link {digest} in repository {repo}",
                                          f"a surviving history item of {repo} still names {digest}"))
@@ -175,7 +183,7 @@ def stage_two(
     failed_streams: set[str],
 ) -> tuple[list[ImageWork], list[Skip]]:
     """Images and blobs, decided after stage 1 ran: a stream whose update failed keeps every image
-    it names (our fix of upstream's §8.1 hazard)."""
+    it names (our fix of an upstream hazard: docs/rules.md, "Upstream hazards we avoid")."""
     skipped: list[Skip] = []
     planned_images = plan["imageDeletions"]
     if fresh.stage2 is None:

@@ -1,10 +1,13 @@
-"""Performs the re-checked work in upstream's order (rules §5), journalling every outcome.
+"""Performs the re-checked work in upstream's order, journalling every outcome (docs/rules.md,
+"Order of actions").
 
-Per stream: layer links, the status update (GET, remove only the approved items from the fresh
-copy, PUT /status; on 409 re-fetch and re-apply, 5 tries), then manifest links only after the
-update succeeded. Then per image: blobs (layers, config, manifest blob), then the Image object,
-unless every blob deletion that was tried failed. A stream whose update failed keeps all its
-images and their blobs. Dry run: the same lines, nothing sent.
+Per stream, as upstream's pruneImageStream: GET a fresh copy of the stream (a stream that cannot
+be read is left alone: no link is deleted, its images stay), layer links, the status update
+(remove only the approved items from that copy, PUT /status; on 409 re-fetch and re-apply,
+5 tries, never deleting a layer link twice), then manifest links only after the update succeeded.
+Then per image: blobs (layers, config, manifest blob), then the Image object, unless every blob
+deletion that was tried failed. A stream whose update failed keeps all its images and their
+blobs. Dry run: the same lines (no GET: upstream's dry run reads nothing either), nothing sent.
 """
 
 from __future__ import annotations
@@ -127,11 +130,14 @@ class Executor:
             self.out.write(line + "\n")
             self.out.flush()
 
-    def _error(self, line: str, error: str) -> None:
+    def _error(self, line: str | None, error: str) -> None:
+        """Print upstream's stderr line for a failed call (None: upstream prints none) and keep
+        the error for the final report."""
         with self._lock:
             import sys
 
-            print(line, file=sys.stderr)
+            if line is not None:
+                print(line, file=sys.stderr)
             self.report.errors.append(error)
 
     def _count(self, counter: str, n: int = 1, outcome: Outcome | None = None) -> None:
@@ -153,28 +159,46 @@ class Executor:
         if self._on_action:
             self._on_action(key)
         outcome = call()
+        self._record(key, outcome)
+        return outcome
+
+    def _record(self, key: str, outcome: Outcome) -> None:
+        """Journal an action's outcome and list it in the report."""
         if self.journal is not None and outcome.status != DEFERRED:
             self.journal.record(key, outcome.status, outcome.message, outcome.attempts)
         with self._lock:
             self.report.performed.append({"key": key, "status": outcome.status, "message": outcome.message})
-        return outcome
 
     # -- stage 1 -----------------------------------------------------------------------------
-    def _update_stream(self, work: StreamWork) -> Outcome:
+    def _get_stream(self, work: StreamWork) -> tuple[Outcome, dict[str, Any] | None]:
+        """A fresh copy of the stream, or why there is none (NOT_FOUND: it is gone)."""
         assert self.api is not None
+        got, stream = self.api.get_stream(work.namespace, work.name)
+        if got.status == NOT_FOUND:
+            return Outcome(NOT_FOUND, "image stream is gone", got.attempts), None
+        if not got.done or stream is None:
+            return Outcome(ERROR, got.message or "the API server returned no image stream", got.attempts), None
+        return got, stream
+
+    def _update_stream(self, work: StreamWork, stream: dict[str, Any] | None, failed_get: list[bool]) -> Outcome:
+        """Remove the approved items from `stream` (fetched already) and PUT its status; on 409
+        fetch it again and re-apply, as upstream's retry.RetryOnConflict. `failed_get` is set
+        when a re-fetch failed (upstream prints no update error line then)."""
         last = Outcome(ERROR, "no attempt")
         for attempt in range(1, STATUS_UPDATE_ATTEMPTS + 1):
-            got, stream = self.api.get_stream(work.namespace, work.name)
-            if got.status == NOT_FOUND or stream is None:
-                return Outcome(NOT_FOUND, "image stream is gone", attempt)
-            if not got.done:
-                return Outcome(ERROR, got.message, attempt)
+            if stream is None:
+                got, stream = self._get_stream(work)
+                if stream is None:
+                    got.attempts = attempt
+                    failed_get.append(got.status != NOT_FOUND)
+                    return got
             if remove_items(stream, work.removals) == 0:
                 return Outcome(OK, "items already removed", attempt)
             last = self.api.update_stream_status(stream)
             last.attempts = attempt
             if last.status != CONFLICT:
                 return last
+            stream = None
         return Outcome(ERROR, f"conflicts on every one of {STATUS_UPDATE_ATTEMPTS} attempts: {last.message}", last.attempts)
 
     def _links(self, repo: str, digests: list[str], *, manifest: bool) -> None:
@@ -199,14 +223,27 @@ class Executor:
     def _stream(self, work: StreamWork) -> bool:
         """Run one stream's actions; return True when its update did not succeed."""
         repo = work.repository
+        key = key_stream(work.namespace, work.name)
+        stream: dict[str, Any] | None = None
+        if work.removals and self.confirm and not self._done(key):
+            # Upstream GETs the stream before it deletes anything for it; a GET that fails leaves
+            # the stream alone (no link deleted, its images stay) and prints no line of its own:
+            # the error is only returned (`imagestream NS/NAME: <err>`).
+            got, stream = self._get_stream(work)
+            if stream is None:
+                self._record(key, got)
+                if got.status != NOT_FOUND:
+                    self._error(None, f"imagestream {repo}: {got.message}")
+                return True
         if self.prune_registry:
             self._links(repo, work.layer_links, manifest=False)
         failed = False
         if work.removals:
+            failed_get: list[bool] = []
             outcome = self._perform(
-                key_stream(work.namespace, work.name),
+                key,
                 f"Deleting {len(work.removals)} items from image stream {repo}",
-                lambda: self._update_stream(work),
+                lambda: self._update_stream(work, stream, failed_get),
             )
             if outcome.status in (OK, EARLIER):
                 self._count("updatedImageStreams", outcome=outcome)
@@ -214,8 +251,9 @@ class Executor:
             else:
                 failed = True
                 if outcome.status != NOT_FOUND:
-                    self._error(f"error updating image stream {repo} to remove image references: {outcome.message}",
-                                f"imagestream {repo}: {outcome.message}")
+                    line = None if any(failed_get) else (
+                        f"error updating image stream {repo} to remove image references: {outcome.message}")
+                    self._error(line, f"imagestream {repo}: {outcome.message}")
         if failed or not self.prune_registry:
             return failed
         self._links(repo, work.manifest_links, manifest=True)

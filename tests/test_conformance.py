@@ -107,10 +107,18 @@ def test_case_count_covers_every_upstream_case() -> None:
 
 
 def test_cases_with_faults_record_upstreams_outcome() -> None:
-    """Fault cases expect the fault-free plan and keep upstream's faulty outcome for execute."""
+    """Fault cases expect the fault-free plan (test_upstream_case checks analyze against it) and
+    keep upstream's outcome with the faults injected, which tests/test_conformance_faults.py
+    asserts execute reproduces: every call attempted, the errors and the summary."""
+    with_faults = []
     for case_dir in CASE_DIRS:
         case = load_case(case_dir)
         assert (case["faults"] is None) == (case["upstreamExpectWithFaults"] is None), case_dir.name
+        if case["faults"] is not None:
+            with_faults.append(case_dir.name[:3])
+            assert case["faults"], case_dir.name
+            assert set(case["upstreamExpectWithFaults"]) == {*SET_KEYS, "errors", "summary"}, case_dir.name
+    assert with_faults == ["032", "033", "034", "035", "053", "055"]
 
 
 def test_generator_reproduces_committed_fixtures(tmp_path: Path) -> None:

@@ -76,3 +76,53 @@ def test_removing_items_drops_tags_left_empty_and_keeps_the_rest():
     ]}}
     assert remove_items(stream, [("a", "d2", None), ("b", "d3", None)]) == 2
     assert stream["status"]["tags"] == [{"tag": "a", "items": [{"image": "d1"}]}]
+
+
+def test_execute_deletes_a_streams_links_in_analyzes_order_not_the_plans(tmp_path, capsys):
+    """The plan lists a repository's links sorted by digest; analyze (and oc) print them in the
+    order their counts reach zero. execute, dry run and confirmed, follows analyze's order."""
+    import io
+    import json
+
+    from analyze.engine import analyze
+    from builders import as_list, digest, image, stream, write_json
+    from execute.runner import Executor
+    from pruneplan.cli import main
+    from pruneplan.dumpformat import load_inputs
+    from pruneplan.policy import Policy
+    from pruneplan.timefmt import parse_time
+    from test_conformance_faults import Calls, FakeApi, FakeRegistry
+
+    a, b, c, d = (digest(x) for x in "abcd")
+    objects = [
+        image(digest(1), layers=[digest("e")]),
+        image(digest(9), layers=[c, a]),  # c reaches 0 here; a is still used by 7
+        image(digest(5), layers=[b]),
+        image(digest(7), layers=[a, d]),
+        stream("ns", "app", {"latest": [digest(1), digest(9), digest(5), digest(7)]}),
+    ]
+    source = write_json(tmp_path / "list.json", as_list(objects))
+    now = "2026-06-01T00:00:00Z"
+    capsys.readouterr()
+    assert main(["analyze", str(source), "-o", str(tmp_path / "plan.json"), "--now", now, "--keep-tag-revisions=1"]) == 0
+    ours = ("in repository ns/app", "from image stream ns/app")
+    analyzed = [line for line in capsys.readouterr().out.splitlines() if line.endswith(ours)]
+    links = [line.split()[3] for line in analyzed if line.startswith("Deleting layer link")]
+    manifests = [line.split()[3] for line in analyzed if line.startswith("Deleting manifest link")]
+    assert links == [c, b, a, d] and manifests == [digest(9), digest(5), digest(7)]
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    assert [x["digest"] for x in plan["layerLinkDeletions"]] == [a, b, c, d], "the plan keeps them sorted"
+
+    def fresh():
+        return analyze(load_inputs([str(source)]), Policy.from_json(plan["policy"]).with_now(parse_time(now)))
+
+    out = io.StringIO()
+    Executor(None, None, None, out, confirm=False, prune_registry=True).run(plan, fresh())
+    assert [line for line in out.getvalue().splitlines() if line.endswith(ours)] == analyzed
+
+    calls = Calls()
+    out = io.StringIO()
+    Executor(FakeApi(objects, {}, calls), FakeRegistry({}, calls), None, out, confirm=True, prune_registry=True).run(plan, fresh())
+    assert [line for line in out.getvalue().splitlines() if line.endswith(ours)] == analyzed
+    assert [s.split("|")[1] for k, s in calls.sequence if k == "layerLinkDeletions"] == links
+    assert [s.split("|")[1] for k, s in calls.sequence if k == "manifestLinkDeletions"] == manifests
