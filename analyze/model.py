@@ -127,6 +127,14 @@ def _str(obj: dict[str, Any], value: Any, resource: str, field: str) -> str:
     return value
 
 
+def _object(obj: dict[str, Any], value: Any, resource: str, field: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InputError(f"{_where(resource, obj)}: {field} must be an object")
+    return value
+
+
 def _list(obj: dict[str, Any], value: Any, resource: str, field: str) -> list[Any]:
     if value is None:
         return []
@@ -343,12 +351,14 @@ def load_limits(objs: list[dict[str, Any]]) -> dict[str, list[Fraction]]:
     limits: dict[str, list[Fraction]] = {}
     for obj in objs:
         meta = obj["metadata"]
-        spec = obj.get("spec") or {}
-        for index, limit in enumerate(_list(obj, spec.get("limits") if isinstance(spec, dict) else None, "limitrange", "spec.limits")):
-            if not isinstance(limit, dict) or limit.get("type") != IMAGE_LIMIT_TYPE:
+        spec = _object(obj, obj.get("spec"), "limitrange", "spec")
+        for index, limit in enumerate(_list(obj, spec.get("limits"), "limitrange", "spec.limits")):
+            field = f"spec.limits[{index}]"
+            limit = _object(obj, limit, "limitrange", field)  # a null entry: Go's zero LimitRangeItem
+            if _str(obj, limit.get("type"), "limitrange", f"{field}.type") != IMAGE_LIMIT_TYPE:
                 continue
-            maximum = limit.get("max") or {}
-            if not isinstance(maximum, dict) or "storage" not in maximum:
+            maximum = _object(obj, limit.get("max"), "limitrange", f"{field}.max")
+            if "storage" not in maximum:
                 continue
             try:
                 value = parse_quantity(maximum["storage"])

@@ -126,13 +126,11 @@ class _Analyzer:
         used = self.refs.used_tags if is_tag else self.refs.used_images
         used.setdefault(key, []).append(Use(referrer, via, text))
 
-    def pod_spec(self, referrer: Referrer, spec: PodSpec | Any) -> None:
-        """A pod spec's containers; `spec` is a record's PodSpec (or None), or anything an
-        object gave as a dict, checked here."""
-        if type(spec) is not PodSpec:
-            spec = _pod_spec_of_dict(referrer, spec)
-            if spec is None:
-                return
+    def pod_spec(self, referrer: Referrer, spec: PodSpec | None) -> None:
+        """A pod spec's containers; `spec` is a record's PodSpec, or what _pod_spec_of_dict made
+        of an object given as a dict (None: not set)."""
+        if spec is None:
+            return
         for containers, label in ((spec.init_containers, "init container"), (spec.containers, "container")):
             if containers:
                 for container in containers:
@@ -170,36 +168,41 @@ class _Analyzer:
         from pruneplan.timefmt import parse_time
 
         for obj in objs:
-            if type(obj) is Pod:
+            if type(obj) is Pod:  # decoded against the schema: every field read is well typed
                 meta = obj.metadata
-                namespace, name, created = meta.namespace, meta.name, meta.creation_timestamp
+                referrer = Referrer("pod", meta.namespace, meta.name)
+                created = meta.creation_timestamp
                 phase = obj.status.phase if obj.status is not None else None
                 spec: Any = obj.spec
             else:
                 meta = obj["metadata"]
-                namespace, name, created = meta["namespace"], meta["name"], meta.get("creationTimestamp")
-                status = obj.get("status")
-                phase = status.get("phase") if isinstance(status, dict) else None
-                spec = obj.get("spec")
-            referrer = Referrer("pod", namespace, name)
-            if not (isinstance(phase, str) and phase in RUNNING_PHASES):
+                referrer = Referrer("pod", meta["namespace"], meta["name"])
+                created = _optional(referrer, meta.get("creationTimestamp"), str, "metadata.creationTimestamp")
+                status = _optional(referrer, obj.get("status"), dict, "status")
+                phase = _optional(referrer, status.get("phase"), str, "status.phase") if status is not None else None
+                # checked whether or not the pod counts: a wrong type is refused wherever it is
+                spec = _pod_spec_of_dict(referrer, obj.get("spec"), "spec")
+            if phase not in RUNNING_PHASES:
                 try:
                     seconds = parse_time(created)
                 except ValueError as err:
-                    raise InputError(f"{referrer}: metadata.creationTimestamp: invalid timestamp: {err}") from None
+                    raise InputError(f"{_where(referrer)}: metadata.creationTimestamp: invalid timestamp: {err}") from None
                 if seconds < self.threshold:  # Go's Before: strictly earlier
                     continue
             self.pod_spec(referrer, spec)
 
     def controllers(self, objs: Iterable[Controller | CronJob | dict[str, Any]], word: str, path: tuple[str, ...]) -> None:
+        dotted = [".".join(path[: depth + 1]) for depth in range(len(path))]
         for obj in objs:
             if type(obj) is dict:
                 meta = obj["metadata"]
                 referrer = Referrer(word, meta["namespace"], meta["name"])
                 node: Any = obj
-                for key in path:
-                    node = node.get(key) if isinstance(node, dict) else None
-                self.pod_spec(referrer, node)
+                for key, field_path in zip(path, dotted):
+                    node = _optional(referrer, node.get(key), dict, field_path)
+                    if node is None:
+                        break
+                self.pod_spec(referrer, _pod_spec_of_dict(referrer, node, dotted[-1]))
             else:
                 meta = obj.metadata
                 self.pod_spec(Referrer(word, meta.namespace, meta.name), template_spec(obj))
@@ -213,35 +216,50 @@ class _Analyzer:
             else:
                 meta = obj["metadata"]
                 referrer = Referrer(word, meta["namespace"], meta["name"])
-                spec = obj.get("spec") or {}
-                source = _build_source_of_dict(referrer, spec.get("strategy") if isinstance(spec, dict) else None)
+                spec = _optional(referrer, obj.get("spec"), dict, "spec")
+                source = _build_source_of_dict(referrer, spec.get("strategy") if spec is not None else None)
             if source is not None:
                 self.build_source(referrer, *source)
 
 
-def _pod_spec_of_dict(referrer: Referrer, spec: Any) -> PodSpec | None:
-    """A pod spec given as JSON, as the record a well-formed line decodes to; None when it is not
-    an object (nothing to read), InputError when a container list is malformed."""
-    if not isinstance(spec, dict):
+# The dict path refuses exactly the JSON types the records of analyze/workloads.py refuse, in
+# every field the analysis reads, with one message: a dump line whose types the schema refuses
+# is read here, so both input forms fail alike (docs/dump-format.md, "Errors"). null and absent
+# are "not set", as Go decodes them.
+_TYPE_WORDS = {dict: "an object", list: "a list", str: "a string"}
+
+
+def _where(referrer: Referrer) -> str:
+    return f"{referrer.resource} {referrer.namespace}/{referrer.name}"
+
+
+def _optional(referrer: Referrer, value: Any, expected: type, field_path: str) -> Any:
+    """`value` when it is None or of the `expected` JSON type; InputError naming the field otherwise."""
+    if value is None or isinstance(value, expected):
+        return value
+    raise InputError(f"{_where(referrer)}: {field_path} must be {_TYPE_WORDS[expected]}")
+
+
+def _pod_spec_of_dict(referrer: Referrer, spec: Any, field_path: str) -> PodSpec | None:
+    """A pod spec given as JSON (at `field_path`), as the record a well-formed line decodes to;
+    None when it is not set, InputError when a field the analysis reads has the wrong type."""
+    if _optional(referrer, spec, dict, field_path) is None:
         return None
     lists: list[list[Container] | None] = []
     for key in ("initContainers", "containers"):
-        containers = spec.get(key)
+        where = f"{field_path}.{key}"
+        containers = _optional(referrer, spec.get(key), list, where)
         if containers is None:
             lists.append(None)
             continue
-        if not isinstance(containers, list):
-            raise InputError(f"{referrer}: {key} must be a list")
         checked: list[Container] = []
-        for container in containers:
-            if not isinstance(container, dict):
-                raise InputError(f"{referrer}: {key} entries must be objects")
-            image = container.get("image")
-            if image is None:
-                continue
-            if not isinstance(image, str):
-                raise InputError(f"{referrer}: {key}[].image must be a string")
-            checked.append(Container(f"{container.get('name') or ''}", image))  # a name of any type, as text
+        for index, container in enumerate(containers):
+            if not isinstance(container, dict):  # a null entry too, as the record's list refuses it
+                raise InputError(f"{_where(referrer)}: {where}[{index}] must be an object")
+            name = _optional(referrer, container.get("name"), str, f"{where}[{index}].name")
+            image = _optional(referrer, container.get("image"), str, f"{where}[{index}].image")
+            if image is not None:
+                checked.append(Container(name, image))
         lists.append(checked)
     return PodSpec(lists[0], lists[1])
 
@@ -262,24 +280,35 @@ def _build_source_of_record(referrer: Referrer, build: Build) -> tuple[str, str,
     return ref.kind or "", ref.name or "", ref.namespace or referrer.namespace
 
 
+_STRATEGIES = ("sourceStrategy", "dockerStrategy", "customStrategy")
+_FROM_FIELDS = ("kind", "name", "namespace")
+
+
 def _build_source_of_dict(referrer: Referrer, strategy: Any) -> tuple[str, str, str] | None:
-    """_build_source_of_record for a strategy given as JSON."""
-    if not isinstance(strategy, dict):
+    """_build_source_of_record for a strategy given as JSON. Every strategy is type-checked, as
+    the record's decoder checks them, though only the first one given is read."""
+    if _optional(referrer, strategy, dict, "spec.strategy") is None:
         return None
-    source = None
-    for key in ("sourceStrategy", "dockerStrategy", "customStrategy"):
-        if isinstance(strategy.get(key), dict):
-            source = strategy[key].get("from")
-            if key != "dockerStrategy" and source is None:
-                source = {}  # source/custom strategies always have a (possibly empty) from
-            break
-    if not isinstance(source, dict):
-        return None
-    kind, name = source.get("kind") or "", source.get("name") or ""
-    namespace = source.get("namespace") or referrer.namespace
-    if not isinstance(name, str) or not isinstance(kind, str) or not isinstance(namespace, str):
-        raise InputError(f"{referrer}: spec.strategy from fields must be strings")
-    return kind, name, namespace
+    found: tuple[str, str, str] | None = None
+    first = True
+    for key in _STRATEGIES:
+        where = f"spec.strategy.{key}"
+        options = _optional(referrer, strategy.get(key), dict, where)
+        if options is None:
+            continue
+        source = _optional(referrer, options.get("from"), dict, f"{where}.from")
+        if source is not None:
+            kind, name, namespace = (
+                _optional(referrer, source.get(field), str, f"{where}.from.{field}") or "" for field in _FROM_FIELDS
+            )
+            answer: tuple[str, str, str] | None = (kind, name, namespace or referrer.namespace)
+        elif key != "dockerStrategy":  # source and custom strategies always have a (possibly empty) from
+            answer = ("", "", referrer.namespace)
+        else:
+            answer = None
+        if first:
+            found, first = answer, False
+    return found
 
 
 def analyze_references(

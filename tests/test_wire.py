@@ -332,8 +332,9 @@ def test_a_usual_workload_line_is_taken_and_protects_what_its_dict_protects(reso
     assert references_of(resource, [taken[1]]) == references_of(resource, [obj])
 
 
-def test_a_pod_whose_status_is_not_an_object_has_no_phase():
+def test_a_pod_whose_status_is_not_an_object_is_refused():
+    """Upstream cannot decode such a pod; reading it as "no phase" dropped what it pins."""
     pod = {"metadata": {"namespace": "ns", "name": "p", "creationTimestamp": "2026-06-01T00:00:00Z"}, "status": "odd",
            "spec": {"containers": [{"name": "app", "image": "image-registry.openshift-image-registry.svc:5000/ns/app:v1"}]}}
-    assert WORKLOAD_LINE_LOADERS["pods"](line_of(pod)) is None  # left to the general path, which reads it
-    assert list(references_of("pods", [pod])[0]) == [("ns", "app", "v1")]
+    assert WORKLOAD_LINE_LOADERS["pods"](line_of(pod)) is None  # left to the general path, which words the error
+    assert references_of("pods", [pod]) == ("error", "pod ns/p: status must be an object")
