@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from pruneplan.files import write_or_fail
 from pruneplan.errors import EXIT_BAD_INPUT, EXIT_USAGE, PrunePlanError
-from pruneplan.planformat import parse_plan
+from pruneplan.planmodel import Plan
 from pruneplan.signing import SIGNATURE_SUFFIX, verify_plan
 from pruneplan.timefmt import parse_user_time
 
@@ -43,7 +43,8 @@ def resolve_format(requested: str | None, output: str) -> str:
     return "html" if output.lower().endswith((".html", ".htm")) else "md"
 
 
-def read_plan(path: str) -> tuple[dict, bytes]:
+def read_plan(path: str) -> tuple[Plan, bytes]:
+    """The plan, validated in full (exit 13 for a malformed one), and its bytes."""
     try:
         with open(path, "rb") as handle:
             raw = handle.read()
@@ -53,7 +54,7 @@ def read_plan(path: str) -> tuple[dict, bytes]:
         raise PrunePlanError(f"{path}: is a directory, not a plan", EXIT_BAD_INPUT) from None
     except OSError as err:
         raise PrunePlanError(f"{path}: cannot read: {err.strerror or err}", EXIT_BAD_INPUT) from None
-    return parse_plan(raw, path), raw
+    return Plan.from_bytes(raw, path), raw
 
 
 def signature_status(
@@ -86,12 +87,10 @@ def make_review(request: ReportRequest) -> Review:
     if request.dumps:
         # The engine (networkx) is only needed for the dump; plan-only reports stay light.
         from pruneplan.dumpformat import load_inputs
-        from pruneplan.policy import Policy
-
         from .engine import analyze
 
         loaded = load_inputs(request.dumps)
-        policy = Policy.from_json(plan["policy"])
+        policy = plan.policy.to_policy()
         try:
             analysis = analyze(loaded, policy)
         except PrunePlanError as err:

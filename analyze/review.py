@@ -4,9 +4,8 @@
 and a signature status into a `Review`: plain data that report_md and report_html render. It is
 pure: no files, no clock, no network, so the same inputs always give the same review.
 
-Every value read from the plan is checked for its type here: the plan envelope check
-(pruneplan.planformat.parse_plan) does not look inside the action lists, and a malformed entry
-must be a one-line error, not a traceback.
+The plan is a pruneplan.planmodel.Plan: every field was validated when it was read
+(Plan.from_bytes), so a malformed entry is a one-line error (exit 13) before anything is computed.
 """
 
 from __future__ import annotations
@@ -15,9 +14,9 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable
 
-from pruneplan.errors import EXIT_UNKNOWN_PLAN, PrunePlanError
-
 if TYPE_CHECKING:  # the engine (networkx) is only needed when a dump is given
+    from pruneplan.planmodel import Plan
+
     from .engine import Analysis
 
 DEFAULT_TOP = 20
@@ -157,59 +156,7 @@ class Review:
 
 
 # ---------------------------------------------------------------------------------------------
-# Checked access to plan fields
-
-
-def _bad(where: str, what: str) -> PrunePlanError:
-    return PrunePlanError(f"plan field {where} {what}", EXIT_UNKNOWN_PLAN)
-
-
-def _entries(plan: dict[str, Any], key: str) -> list[dict[str, Any]]:
-    entries = plan.get(key) or []
-    if not isinstance(entries, list):
-        raise _bad(key, "must be a list")
-    for index, entry in enumerate(entries):
-        if not isinstance(entry, dict):
-            raise _bad(f"{key}[{index}]", "must be an object")
-    return entries
-
-
-def _text(entry: dict[str, Any], key: str, where: str) -> str:
-    value = entry.get(key)
-    if not isinstance(value, str):
-        raise _bad(f"{where}.{key}", "must be a string")
-    return value
-
-
-def _optional_text(entry: dict[str, Any], key: str, where: str) -> str | None:
-    return None if entry.get(key) is None else _text(entry, key, where)
-
-
-def _size(entry: dict[str, Any], where: str) -> int | None:
-    value = entry.get("size")
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise _bad(f"{where}.size", "must be a non-negative integer or null")
-    return value
-
-
-def _strings(entry: dict[str, Any], key: str, where: str) -> list[str]:
-    value = entry.get(key) or []
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise _bad(f"{where}.{key}", "must be a list of strings")
-    return value
-
-
-def _section(parent: dict[str, Any], key: str) -> dict[str, Any]:
-    """An object-valued field, or {} when absent or not an object (shown as null)."""
-    value = parent.get(key)
-    return value if isinstance(value, dict) else {}
-
-
-def _string_or_none(parent: dict[str, Any], key: str) -> str | None:
-    value = parent.get(key)
-    return value if isinstance(value, str) else None
+# Values as the reviewer reads them
 
 
 def show(value: Any) -> str:
@@ -345,25 +292,17 @@ def _limit(rows: Iterable[Any], top: int) -> Limited:
     return Limited(tuple(rows[:top]), len(rows))
 
 
-def _stream_updates(plan: dict[str, Any], top: int) -> Limited:
+def _stream_updates(plan: Plan, top: int) -> Limited:
     rows = []
-    for index, entry in enumerate(_entries(plan, "imageStreamUpdates")):
-        where = f"imageStreamUpdates[{index}]"
-        namespace = _text(entry, "namespace", where)
-        name = _text(entry, "name", where)
-        items = entry.get("removedItems") or []
-        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-            raise _bad(f"{where}.removedItems", "must be a list of objects")
+    for update in plan.image_stream_updates:
         reasons: dict[str, int] = {}
-        for item in items:
-            reason = item.get("reason")
-            reason = reason if isinstance(reason, str) else "?"
-            reasons[reason] = reasons.get(reason, 0) + 1
+        for item in update.removed_items:
+            reasons[item.reason] = reasons.get(item.reason, 0) + 1
         rows.append(
             StreamUpdateRow(
-                stream=f"{namespace}/{name}",
-                items_removed=len(items),
-                tags_removed=tuple(sorted(_strings(entry, "removedTags", where))),
+                stream=f"{update.namespace}/{update.name}",
+                items_removed=len(update.removed_items),
+                tags_removed=tuple(sorted(update.removed_tags)),
                 reasons=tuple(sorted(reasons.items())),
             )
         )
@@ -413,22 +352,21 @@ def _describe_referrer(referrer: Any) -> str:
     return f"{referrer.resource} {referrer.name}"
 
 
-def _source_rows(source: dict[str, Any]) -> list[tuple[str, str]]:
-    cluster = _section(source, "cluster")
-    inputs = source.get("inputs")
-    namespace = source.get("namespace")
+def _source_rows(plan: Plan) -> list[tuple[str, str]]:
+    source = plan.source
+    cluster = source.cluster
     return [
-        ("dump sha256", show(source.get("dumpSha256"))),
-        ("collected at", show(source.get("collectedAt"))),
-        ("cluster API server", show(cluster.get("apiServer"))),
-        ("cluster ID", show(cluster.get("clusterID"))),
-        ("dump scope", "cluster-wide" if namespace is None else f"namespace {show(namespace)}"),
-        ("input files", str(len(inputs)) if isinstance(inputs, list) else "null"),
+        ("dump sha256", show(source.dump_sha256)),
+        ("collected at", show(source.collected_at)),
+        ("cluster API server", show(cluster and cluster.api_server)),
+        ("cluster ID", show(cluster and cluster.cluster_id)),
+        ("dump scope", "cluster-wide" if source.namespace is None else f"namespace {show(source.namespace)}"),
+        ("input files", str(len(source.inputs))),
     ]
 
 
 def build_review(
-    plan: dict[str, Any],
+    plan: Plan,
     raw: bytes,
     plan_name: str,
     signature: SignatureStatus,
@@ -439,27 +377,16 @@ def build_review(
 ) -> Review:
     """Compute the review. `analysis` is the re-run analysis of the dump(s) (None without
     --dump); `dumps` their (file name, sha256); `dump_sha256` their combined sha256."""
-    metadata, source = _section(plan, "metadata"), _section(plan, "source")
-    policy, summary = _section(plan, "policy"), _section(plan, "summary")
-    tool = _section(metadata, "tool")
+    metadata, source = plan.metadata, plan.source
+    policy, summary = plan.policy.to_dict(), plan.summary.to_dict()
 
-    blobs: dict[str, BlobRow] = {}
-    for index, entry in enumerate(_entries(plan, "blobDeletions")):
-        where = f"blobDeletions[{index}]"
-        digest = _text(entry, "digest", where)
-        blobs[digest] = BlobRow(digest, _optional_text(entry, "kind", where) or "?",
-                                _size(entry, where), _optional_text(entry, "image", where) or "")
-    deletions: list[_Deletion] = []
-    for index, entry in enumerate(_entries(plan, "imageDeletions")):
-        where = f"imageDeletions[{index}]"
-        deletions.append(
-            _Deletion(
-                name=_text(entry, "name", where),
-                reference=_optional_text(entry, "dockerImageReference", where) or "",
-                created=_optional_text(entry, "created", where),
-                freed=tuple(_strings(entry, "blobs", where)),
-            )
-        )
+    blobs: dict[str, BlobRow] = {
+        entry.digest: BlobRow(entry.digest, entry.kind, entry.size, entry.image) for entry in plan.blob_deletions
+    }
+    deletions = [
+        _Deletion(name=entry.name, reference=entry.docker_image_reference, created=entry.created, freed=entry.blobs)
+        for entry in plan.image_deletions
+    ]
     users, image_repos = _attribute(deletions, blobs, analysis)
 
     image_rows = []
@@ -480,30 +407,28 @@ def build_review(
     # Only known sizes can be ranked; the unknown ones are counted in unknown_size_blobs.
     blob_rows = sorted((b for b in blobs.values() if b.size is not None), key=lambda b: (-(b.size or 0), b.digest))
 
-    errors = plan.get("errors")
-    errors = errors if isinstance(errors, list) else []
     warnings: list[str] = []
-    if dump_sha256 is not None and dump_sha256 != source.get("dumpSha256"):
+    if dump_sha256 is not None and dump_sha256 != source.dump_sha256:
         warnings.append(
-            f"the dump given ({dump_sha256}) is not the plan's source dump ({show(source.get('dumpSha256'))}); "
+            f"the dump given ({dump_sha256}) is not the plan's source dump ({show(source.dump_sha256)}); "
             "the single-referrer list and the attribution describe the dump given, not the plan's input"
         )
 
     return Review(
         plan_name=plan_name,
         plan_sha256=hashlib.sha256(raw).hexdigest(),
-        created_at=_string_or_none(metadata, "createdAt"),
-        not_after=_string_or_none(metadata, "notAfter"),
-        tool=f"{show(tool.get('name'))} {show(tool.get('version'))}",
-        source=_source_rows(source),
-        dump_sha256=_string_or_none(source, "dumpSha256"),
+        created_at=metadata.created_at,
+        not_after=metadata.not_after,
+        tool=f"{show(metadata.tool.name)} {show(metadata.tool.version)}",
+        source=_source_rows(plan),
+        dump_sha256=source.dump_sha256,
         policy=[(key, label, show(policy.get(key))) for key, label in POLICY_LABELS if key in policy]
         + [(key, key, show(policy[key])) for key in sorted(policy) if key not in dict(POLICY_LABELS)],
         counters=[(key, label, show(summary.get(key))) for key, label in COUNTER_LABELS if key in summary],
         summary_text=show(summary.get("text")),
-        errors=[show(e) for e in errors],
+        errors=[show(e) for e in plan.errors],
         reclaimable_bytes=sum(b.size or 0 for b in blobs.values()),
-        plan_reclaimable_bytes=summary.get("reclaimableBytes"),
+        plan_reclaimable_bytes=plan.summary.reclaimable_bytes,
         freed_blobs=len(blobs),
         unknown_size_blobs=sum(b.size is None for b in blobs.values()),
         attribution="dump" if analysis is not None else "reference",

@@ -19,7 +19,7 @@ import orjson
 
 from pruneplan.dumpformat import load_inputs
 from pruneplan.errors import EXIT_USAGE, EXIT_WRONG_CLUSTER, AggregateError, PrunePlanError
-from pruneplan.policy import Policy
+from pruneplan.planmodel import Plan
 from pruneplan.signing import verify_plan
 
 REGISTRY_NAMESPACE = "openshift-image-registry"
@@ -45,22 +45,22 @@ class ExecuteRequest:
     request_timeout: float = 30.0
 
 
-def check_cluster(plan: dict[str, Any], api_server: str, cluster_id: str | None) -> None:
+def check_cluster(plan: Plan, api_server: str, cluster_id: str | None) -> None:
     """Refuse a plan made for another cluster (API server URL and ClusterVersion clusterID)."""
-    bound = plan["source"].get("cluster")
-    if not bound:
+    bound = plan.source.cluster
+    if bound is None:
         raise PrunePlanError(
             "the plan names no cluster (it was made from a List, not a collected dump); refusing to execute it",
             EXIT_WRONG_CLUSTER,
         )
-    want_server = (bound.get("apiServer") or "").rstrip("/")
+    want_server = bound.api_server.rstrip("/")
     if want_server != api_server.rstrip("/"):
         raise PrunePlanError(
             f"the plan was made for the cluster at {want_server}, not {api_server.rstrip('/')}", EXIT_WRONG_CLUSTER
         )
-    if (bound.get("clusterID") or None) != (cluster_id or None):
+    if (bound.cluster_id or None) != (cluster_id or None):
         raise PrunePlanError(
-            f"the plan was made for cluster ID {bound.get('clusterID')}, but this cluster's ID is {cluster_id}",
+            f"the plan was made for cluster ID {bound.cluster_id}, but this cluster's ID is {cluster_id}",
             EXIT_WRONG_CLUSTER,
         )
 
@@ -96,8 +96,8 @@ def run(request: ExecuteRequest) -> int:
         raise PrunePlanError("execute needs at least one trusted --key", EXIT_USAGE)
     validate_flags(request.registry_url, request.certificate_authority, request.force_insecure)
     verified = verify_plan(request.plan, request.keys, request.signature)
-    plan = verified.plan
-    policy = Policy.from_json(plan["policy"])
+    plan = verified.plan  # every field validated: a malformed plan was refused (exit 13) above
+    policy = plan.policy.to_policy()
     journal = Journal(request.journal or request.plan + ".journal", verified.sha256) if request.confirm else None
 
     from collect.client import load_configuration

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from analyze.engine import Analysis
 from analyze.explain import describe
 from analyze.graph import children_of_used_lists
 from analyze.rules import DELETE_UNREFERENCED, REMOVING_RULES
 from pruneplan.timefmt import format_time
+
+if TYPE_CHECKING:
+    from pruneplan.planmodel import ImageDeletion, Plan
 
 Item = tuple[str, str, str | None]  # (tag, image, created as RFC 3339 or None)
 
@@ -110,30 +113,30 @@ def in_upstream_order(planned: list[str], upstream: list[str]) -> list[str]:
     return sorted(planned, key=lambda digest: position.get(digest, len(position)))
 
 
-def stage_one(plan: dict[str, Any], fresh: Analysis) -> StageOneWork:
+def stage_one(plan: Plan, fresh: Analysis) -> StageOneWork:
     live = {(s.namespace, s.name): s for s in fresh.streams}
     outcomes = {(o.stream.namespace, o.stream.name): o for o in fresh.stream_outcomes}
     images = fresh.images
     layer_plan: dict[str, list[str]] = {}
     manifest_plan: dict[str, list[str]] = {}
-    for link in plan["layerLinkDeletions"]:
-        layer_plan.setdefault(link["repository"], []).append(link["digest"])
-    for link in plan["manifestLinkDeletions"]:
-        manifest_plan.setdefault(link["repository"], []).append(link["digest"])
+    for link in plan.layer_link_deletions:
+        layer_plan.setdefault(link.repository, []).append(link.digest)
+    for link in plan.manifest_link_deletions:
+        manifest_plan.setdefault(link.repository, []).append(link.digest)
 
     work = StageOneWork([])
-    for update in plan["imageStreamUpdates"]:
-        ns, name = update["namespace"], update["name"]
+    for update in plan.image_stream_updates:
+        ns, name = update.namespace, update.name
         repo = f"{ns}/{name}"
         stream = live.get((ns, name))
         if stream is None:
             reason = f"image stream {repo} no longer exists"
-            work.skipped.append(Skip(key_stream(ns, name), f"Deleting {len(update['removedItems'])} items from image stream {repo}", reason))
+            work.skipped.append(Skip(key_stream(ns, name), f"Deleting {len(update.removed_items)} items from image stream {repo}", reason))
             work.skipped += [Skip(key_layer_link(repo, d), f"Deleting layer link {d} in repository {repo}", reason) for d in layer_plan.get(repo, [])]
             work.skipped += [Skip(key_manifest_link(repo, d), f"Deleting manifest link {d} in repository {repo}", reason) for d in manifest_plan.get(repo, [])]
             continue
         outcome = outcomes[(ns, name)]
-        wanted = Counter((i["tag"], i["image"], i["created"]) for i in update["removedItems"])
+        wanted = Counter((i.tag, i.image, i.created) for i in update.removed_items)
         live_items = [(tag.tag, [(img, format_time(c)) for img, c in zip(tag.images, tag.created)]) for tag in stream.tags]
         approved: list[Item] = []
         approved_positions: set[tuple[int, int]] = set()
@@ -177,7 +180,7 @@ def stage_one(plan: dict[str, Any], fresh: Analysis) -> StageOneWork:
 
 
 def stage_two(
-    plan: dict[str, Any],
+    plan: Plan,
     fresh: Analysis,
     stream_work: list[StreamWork],
     failed_streams: set[str],
@@ -185,7 +188,7 @@ def stage_two(
     """Images and blobs, decided after stage 1 ran: a stream whose update failed keeps every image
     it names (our fix of an upstream hazard: docs/rules.md, "Upstream hazards we avoid")."""
     skipped: list[Skip] = []
-    planned_images = plan["imageDeletions"]
+    planned_images = plan.image_deletions
     if fresh.stage2 is None:
         return [], skipped
     images = fresh.images
@@ -202,9 +205,9 @@ def stage_two(
             used.update(w.survivors)
     used |= children_of_used_lists(fresh.graph, used & images.keys())
 
-    approved: list[dict[str, Any]] = []
+    approved: list[ImageDeletion] = []
     for entry in planned_images:
-        name = entry["name"]
+        name = entry.name
         if name not in images:
             continue  # already gone: nothing to do
         rule = fresh.stage2.outcomes[name].rule
@@ -219,26 +222,26 @@ def stage_two(
         else:
             approved.append(entry)
 
-    approved_names = {e["name"] for e in approved}
+    approved_names = {e.name for e in approved}
     usage: Counter[str] = Counter()
     for image in images.values():
         if image.name in approved_names:
             continue
         usage[image.name] += 1
         usage.update(image.blobs)
-    planned_blobs = {b["digest"] for b in plan["blobDeletions"]}
+    planned_blobs = {b.digest for b in plan.blob_deletions}
     work: list[ImageWork] = []
     for entry in approved:
         blobs = []
-        for digest in entry["blobs"]:
+        for digest in entry.blobs:
             if digest not in planned_blobs:
                 continue
             if usage[digest]:
                 skipped.append(Skip(key_blob(digest), f"Deleting blob {digest}", "still used by an image that stays"))
             else:
                 blobs.append(digest)
-        work.append(ImageWork(entry["name"], blobs))
+        work.append(ImageWork(entry.name, blobs))
     for entry in planned_images:
-        if entry["name"] not in approved_names and entry["name"] in images:
-            skipped += [Skip(key_blob(d), f"Deleting blob {d}", f"image {entry['name']} is kept") for d in entry["blobs"]]
+        if entry.name not in approved_names and entry.name in images:
+            skipped += [Skip(key_blob(d), f"Deleting blob {d}", f"image {entry.name} is kept") for d in entry.blobs]
     return work, skipped

@@ -32,6 +32,7 @@ from typing import Literal
 import requests
 
 from pruneplan.errors import EXIT_FAILURE, PrunePlanError
+from pruneplan.planmodel import DIGEST_RE, REPOSITORY_RE
 
 from .ports import DEFERRED, ERROR, NOT_FOUND, OK, Outcome
 from .registry_transport import DEFAULT_TIMEOUT, RegistrySession, describe_transport_error, make_session
@@ -167,8 +168,9 @@ class RegistryOutcome(Outcome):
     url: str | None = None
 
 
-_REPO = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*")
-_DIGEST = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}")
+# The same rules validate a plan's names on read (pruneplan.planmodel).
+_REPO = REPOSITORY_RE
+_DIGEST = DIGEST_RE
 
 
 def _distribution_errors(body: bytes) -> str:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, TextIO
 
 from analyze.engine import Analysis
+from pruneplan.planmodel import Plan
 
 from .journal import Journal
 from .ports import CONFLICT, DEFERRED, EARLIER, ERROR, NOT_FOUND, OK, ApiPort, Outcome, RegistryPort
@@ -286,7 +287,7 @@ class Executor:
                         f"image {work.name}: failed to delete image {work.name}: {outcome.message}")
 
     # -- the whole run -----------------------------------------------------------------------
-    def run(self, plan: dict[str, Any], fresh: Analysis) -> Report:
+    def run(self, plan: Plan, fresh: Analysis) -> Report:
         first = stage_one(plan, fresh)
         self.report.skipped += first.skipped
         with ThreadPoolExecutor(self.workers) as pool:

@@ -1,4 +1,4 @@
-"""Plan format v1 (docs/plan-format.md): deterministic bytes and a schema check on load.
+"""Plan format v1 (docs/plan-format.md): deterministic bytes; reading is pruneplan.planmodel.
 
 The plan is the contract between analyze, the reviewer and execute, so its bytes are fixed by
 its content alone: sorted keys, two-space indentation, lists sorted by the producer, a final
@@ -12,8 +12,6 @@ from typing import Any, Iterator
 
 import orjson
 
-from .errors import EXIT_UNKNOWN_PLAN, PrunePlanError
-
 PLAN_API_VERSION = "pruneplan.io/v1"
 PLAN_KIND = "PrunePlan"
 
@@ -24,7 +22,8 @@ ACTION_KEYS = (
     "blobDeletions",
     "imageDeletions",
 )
-REQUIRED_KEYS = ("apiVersion", "kind", "metadata", "source", "policy", "summary", *ACTION_KEYS)
+SECTION_KEYS = ("metadata", "source", "policy", "summary")
+REQUIRED_KEYS = ("apiVersion", "kind", *SECTION_KEYS, *ACTION_KEYS, "errors")
 
 
 _OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2
@@ -77,25 +76,8 @@ def _list_chunks(entries: Iterator[Any], chunk: int) -> Iterator[bytes]:
 
 
 def parse_plan(raw: bytes, path: str = "plan") -> dict[str, Any]:
-    """Parse plan bytes and check the envelope; raise PrunePlanError(EXIT_UNKNOWN_PLAN) otherwise."""
-    try:
-        plan = orjson.loads(raw)
-    except orjson.JSONDecodeError as err:
-        raise PrunePlanError(f"{path}: not a plan: invalid JSON: {err}", EXIT_UNKNOWN_PLAN) from None
-    if not isinstance(plan, dict) or plan.get("kind") != PLAN_KIND:
-        raise PrunePlanError(f"{path}: not a pruneplan plan (kind is not {PLAN_KIND})", EXIT_UNKNOWN_PLAN)
-    if plan.get("apiVersion") != PLAN_API_VERSION:
-        raise PrunePlanError(
-            f"{path}: unknown plan version {plan.get('apiVersion')!r} (this tool knows {PLAN_API_VERSION})",
-            EXIT_UNKNOWN_PLAN,
-        )
-    missing = [key for key in REQUIRED_KEYS if key not in plan]
-    if missing:
-        raise PrunePlanError(f"{path}: plan is missing {', '.join(missing)}", EXIT_UNKNOWN_PLAN)
-    for key in ACTION_KEYS:
-        if not isinstance(plan[key], list):
-            raise PrunePlanError(f"{path}: plan field {key} must be a list", EXIT_UNKNOWN_PLAN)
-    for key in ("metadata", "source", "policy", "summary"):
-        if not isinstance(plan[key], dict):
-            raise PrunePlanError(f"{path}: plan field {key} must be an object", EXIT_UNKNOWN_PLAN)
-    return plan
+    """Parse and fully validate plan bytes (pruneplan.planmodel.Plan.from_bytes) and return the
+    plan as plain JSON data; raise PrunePlanError(EXIT_UNKNOWN_PLAN) otherwise."""
+    from .planmodel import Plan
+
+    return Plan.from_bytes(raw, path).to_dict()

@@ -6,7 +6,8 @@ Ed25519 signature (what `openssl pkeyutl -sign -rawin` produces). It covers the 
 so anyone can check it with plain OpenSSL. The cryptography package does all the cryptography.
 
 `verify_plan` decides trust for both `pruneplan verify` and execute: signature file, signature,
-plan envelope, expiry, in that order, each failure with its own exit status.
+the plan (envelope, then every field: pruneplan.planmodel), expiry, in that order, each failure
+with its own exit status.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import hashlib
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, Sequence, Union
+from typing import Sequence, Union
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -31,12 +32,11 @@ from .errors import (
     EXIT_EXPIRED,
     EXIT_IO,
     EXIT_NO_SIGNATURE,
-    EXIT_UNKNOWN_PLAN,
     EXIT_USAGE,
     PrunePlanError,
 )
-from .planformat import parse_plan
-from .timefmt import ZERO, format_time, parse_time
+from .planmodel import Plan
+from .timefmt import format_time
 
 KEY_TYPES = ("ecdsa-p256", "ed25519")
 SIGNATURE_SUFFIX = ".sig"
@@ -51,9 +51,9 @@ _ED25519_SIGNATURE_SIZE = 64
 
 @dataclass(frozen=True)
 class VerifiedPlan:
-    """A plan whose signature, envelope and expiry have been checked."""
+    """A plan whose signature, every field and expiry have been checked."""
 
-    plan: dict[str, Any]
+    plan: Plan
     raw: bytes
     sha256: str
     key_path: str
@@ -261,19 +261,6 @@ def _read_signature_file(sig_path: str) -> bytes:
     return decode_signature(text, f"signature file {sig_path}")
 
 
-def _not_after(plan: dict[str, Any], plan_path: str) -> tuple[str, float]:
-    value = plan["metadata"].get("notAfter")
-    try:
-        seconds = parse_time(value) if isinstance(value, str) else ZERO
-    except ValueError:
-        seconds = ZERO
-    if seconds == ZERO:
-        raise PrunePlanError(
-            f"{plan_path}: metadata.notAfter is missing or not an RFC 3339 time", EXIT_UNKNOWN_PLAN
-        )
-    return value, seconds
-
-
 def verify_plan(
     plan_path: str,
     keys: Sequence[str],
@@ -283,8 +270,9 @@ def verify_plan(
     """Decide whether a plan may be trusted; raise PrunePlanError with a distinct status if not.
 
     Checks, in order: the signature file is present and well-formed, the signature verifies with
-    one of `keys` (public key PEM paths), the plan envelope is one this tool knows, and the plan
-    is not past metadata.notAfter at `now` (epoch seconds; default: the current time).
+    one of `keys` (public key PEM paths), the plan is one this tool knows and every field of it
+    is valid (pruneplan.planmodel.Plan.from_bytes: exit 13), and the plan is not past
+    metadata.notAfter at `now` (epoch seconds; default: the current time).
     """
     sig_path = sig_path or plan_path + SIGNATURE_SUFFIX
     try:
@@ -295,8 +283,8 @@ def verify_plan(
     signature = _read_signature_file(sig_path)
     key_path = _check_signature(raw, signature, keys)
     # Only signed bytes are parsed: nothing an attacker wrote is interpreted before this point.
-    plan = parse_plan(raw, plan_path)
-    not_after, deadline = _not_after(plan, plan_path)
+    plan = Plan.from_bytes(raw, plan_path)
+    not_after, deadline = plan.metadata.not_after, plan.metadata.not_after_seconds
     current = time.time() if now is None else now
     if current >= deadline:
         raise PrunePlanError(f"plan expired at {not_after} (now is {format_time(current)})", EXIT_EXPIRED)

@@ -63,27 +63,23 @@ def _value(value: Any) -> str:
     return str(value)
 
 
-def _field(section: Any, key: str) -> Any:
-    # The envelope check guarantees the sections are objects, not what they contain.
-    return section.get(key) if isinstance(section, dict) else None
-
-
 def summary_lines(verified: VerifiedPlan) -> list[str]:
-    plan = verified.plan
-    metadata, source, policy, summary = plan["metadata"], plan["source"], plan["policy"], plan["summary"]
-    cluster = _field(source, "cluster")
+    plan = verified.plan  # validated in full by verify_plan
+    metadata, source = plan.metadata, plan.source
+    policy, summary = plan.policy.to_dict(), plan.summary.to_dict()
+    cluster = source.cluster
     counts = ", ".join(f"{key}={_value(summary[key])}" for key in sorted(summary) if key != "text")
     return [
         f"verified: {verified.signature_path} is a valid signature of the plan",
         f"plan sha256:  {verified.sha256}",
         f"signed by:    {verified.key_path}",
-        f"created:      {_value(_field(metadata, 'createdAt'))}",
-        f"not after:    {_value(_field(metadata, 'notAfter'))}",
-        f"cluster:      {_value(_field(cluster, 'apiServer'))} (clusterID {_value(_field(cluster, 'clusterID'))})",
-        f"dump sha256:  {_value(_field(source, 'dumpSha256'))}",
+        f"created:      {_value(metadata.created_at)}",
+        f"not after:    {_value(metadata.not_after)}",
+        f"cluster:      {_value(cluster and cluster.api_server)} (clusterID {_value(cluster and cluster.cluster_id)})",
+        f"dump sha256:  {_value(source.dump_sha256)}",
         "policy:       " + " ".join(f"{key}={_value(policy[key])}" for key in sorted(policy)),
         f"counts:       {counts}",
-        f"summary:      {_value(summary.get('text'))}",
+        f"summary:      {_value(summary['text'])}",
     ]
 
 

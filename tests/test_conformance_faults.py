@@ -27,6 +27,7 @@ from execute.journal import Journal
 from execute.ports import CONFLICT, ERROR, NOT_FOUND, OK, Outcome
 from execute.runner import Executor, Report
 from pruneplan.dumpformat import load_inputs
+from pruneplan.planmodel import Plan
 from pruneplan.policy import Policy
 from pruneplan.timefmt import parse_time
 from test_conformance import CASE_DIRS, SET_KEYS, load_case, run_analyze
@@ -169,7 +170,7 @@ def replay(
         FakeApi(objects, faults, calls, conflicts), FakeRegistry(faults, calls), journal, stdout,
         confirm=True, prune_registry=plan["policy"]["pruneRegistry"],
     )
-    report = executor.run(plan, fresh_analysis(case_dir / "input.json", plan, case["now"]))
+    report = executor.run(Plan.from_dict(plan), fresh_analysis(case_dir / "input.json", plan, case["now"]))
     return report, calls, stdout.getvalue()
 
 

@@ -89,6 +89,7 @@ def test_execute_deletes_a_streams_links_in_analyzes_order_not_the_plans(tmp_pat
     from execute.runner import Executor
     from pruneplan.cli import main
     from pruneplan.dumpformat import load_inputs
+    from pruneplan.planmodel import Plan
     from pruneplan.policy import Policy
     from pruneplan.timefmt import parse_time
     from test_conformance_faults import Calls, FakeApi, FakeRegistry
@@ -117,12 +118,12 @@ def test_execute_deletes_a_streams_links_in_analyzes_order_not_the_plans(tmp_pat
         return analyze(load_inputs([str(source)]), Policy.from_json(plan["policy"]).with_now(parse_time(now)))
 
     out = io.StringIO()
-    Executor(None, None, None, out, confirm=False, prune_registry=True).run(plan, fresh())
+    Executor(None, None, None, out, confirm=False, prune_registry=True).run(Plan.from_dict(plan), fresh())
     assert [line for line in out.getvalue().splitlines() if line.endswith(ours)] == analyzed
 
     calls = Calls()
     out = io.StringIO()
-    Executor(FakeApi(objects, {}, calls), FakeRegistry({}, calls), None, out, confirm=True, prune_registry=True).run(plan, fresh())
+    Executor(FakeApi(objects, {}, calls), FakeRegistry({}, calls), None, out, confirm=True, prune_registry=True).run(Plan.from_dict(plan), fresh())
     assert [line for line in out.getvalue().splitlines() if line.endswith(ours)] == analyzed
     assert [s.split("|")[1] for k, s in calls.sequence if k == "layerLinkDeletions"] == links
     assert [s.split("|")[1] for k, s in calls.sequence if k == "manifestLinkDeletions"] == manifests

@@ -435,11 +435,19 @@ def test_signature_status_appears_prominently_in_html(signed: Path) -> None:
 
 @pytest.fixture
 def hostile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A plan and dump whose namespace, stream, tag and referrer names carry markup."""
+    """A plan and dump whose names carry markup where a valid plan can hold it.
+
+    A plan refuses a stream update or link whose namespace or name cannot be a registry
+    repository (pruneplan.planmodel), so the hostile stream loses nothing: its names reach the
+    report through the dump (single-referrer table) and through the dockerImageReference of a
+    deleted image that no stream holds (per-namespace and per-repository tables). A tag with a
+    pipe is removed from a well-named stream (image stream updates table)."""
     monkeypatch.chdir(tmp_path)
-    imgs = [digest(f"x{i}") for i in range(5)]
-    items = [_image(d, f"{XSS}/app", ["f4" if i == 4 else "kept-base"]) for i, d in enumerate(imgs)] + [
+    imgs = [digest(f"x{i}") for i in range(4)]
+    items = [_image(d, f"{XSS}/app", ["kept-base"]) for d in imgs] + [
+        _image(digest("xo"), f"{XSS}/app|x", ["f4"]),  # in no stream: attributed by its reference
         stream(XSS, "app|x", {"t*_[a](b)": imgs}),
+        stream("ok", "app", {"t|x": [digest(998)]}),  # a missing image: the tag is removed
         {  # keeps item 3 alone, so names also reach the single-referrer table
             "kind": "BuildConfig", "apiVersion": "build.openshift.io/v1",
             "metadata": {"namespace": XSS, "name": "bc&amp;"},
@@ -497,7 +505,7 @@ def test_markdown_table_rows_keep_their_column_count_with_a_pipe_in_a_name(hosti
         (None, ["missing.json"], 3, "error: missing.json: no such file"),
         ("not-json", ["plan.json"], 13, "error: plan.json: not a plan: invalid JSON"),
         ("not-a-plan", ["plan.json"], 13, "error: plan.json: not a pruneplan plan"),
-        ("bad-size", ["plan.json"], 13, "error: plan field blobDeletions[0].size must be a non-negative integer or null"),
+        ("bad-size", ["plan.json"], 13, "error: plan.json: plan field blobDeletions[0].size must be an integer or null, not a string"),
         ("bad-dump", ["plan.json", "--dump", "dump.json"], 3, "error: dump.json: invalid JSON"),
         (None, ["plan.json", "--dump", "nothere.json"], 3, "error: nothere.json: no such file"),
         ("namespaced-dump", ["plan.json", "--dump", "ns.json"], 1, "error: cannot re-run the plan's analysis on the dump: the dump was collected for namespace shop only"),

@@ -46,6 +46,15 @@ Run = Callable[..., tuple[int, str, str]]
 # helpers
 
 
+def _sha(char: str) -> str:
+    return "sha256:" + char * 64
+
+
+# A small valid plan (every field is validated on read): two images freeing five blobs, 4096 bytes.
+IMAGE_BLOBS = {_sha("a"): [(_sha("1"), "layer", 1024), (_sha("2"), "layer", 2048), (_sha("3"), "config", None)],
+               _sha("b"): [(_sha("4"), "layer", 1024), (_sha("b"), "manifest", None)]}
+
+
 def make_plan(**overrides: Any) -> dict[str, Any]:
     plan: dict[str, Any] = {
         "apiVersion": "pruneplan.io/v1",
@@ -63,15 +72,30 @@ def make_plan(**overrides: Any) -> dict[str, Any]:
             "inputs": [],
             "counts": {"images": 3},
         },
-        "policy": {"all": True, "keepTagRevisions": 3, "keepYoungerThan": "1h0m0s", "namespace": None},
+        "policy": {"all": True, "ignoreInvalidRefs": False, "keepTagRevisions": 3, "keepYoungerThan": "1h0m0s",
+                   "namespace": None, "now": "2030-01-01T06:00:00Z", "pruneOverSizeLimit": None,
+                   "pruneRegistry": True, "threshold": "2030-01-01T05:00:00Z"},
         "imageStreamUpdates": [],
         "layerLinkDeletions": [],
         "manifestLinkDeletions": [],
-        "blobDeletions": [],
-        "imageDeletions": [],
+        "blobDeletions": sorted(
+            ({"digest": digest, "kind": kind, "size": size, "image": name}
+             for name, blobs in IMAGE_BLOBS.items() for digest, kind, size in blobs),
+            key=lambda blob: blob["digest"],
+        ),
+        "imageDeletions": [
+            {"name": name, "created": "2029-01-01T00:00:00Z", "managed": True,
+             "dockerImageReference": f"registry.example.test/ns/app@{name}", "blobs": [b[0] for b in blobs],
+             "reason": "unreferenced"}
+            for name, blobs in IMAGE_BLOBS.items()
+        ],
         "errors": [],
         "summary": {
             "deletedImages": 2,
+            "deletedImageStreamTagItems": 0,
+            "updatedImageStreams": 0,
+            "deletedLayerLinks": 0,
+            "deletedManifestLinks": 0,
             "deletedBlobs": 5,
             "reclaimableBytes": 4096,
             "text": "deleted 2 image object(s), deleted 5 blob(s)",
@@ -232,7 +256,7 @@ def test_signed_plan_verifies_and_binds_its_exact_bytes(tmp_path: Path, key_type
     assert verified.sha256 == hashlib.sha256(plan.read_bytes()).hexdigest()
     assert verified.key_path == public
     assert verified.signature_path == sig_path
-    assert verified.plan == make_plan()
+    assert verified.plan.to_dict() == make_plan()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [Path(private).name, Path(public).name, "plan.json", "plan.json.sig"]
     )
@@ -276,8 +300,9 @@ def test_verify_prints_a_review_summary(tmp_path: Path, run: Run) -> None:
         "https://api.example.test:6443",
         "cluster-1234",
         "d" * 64,
-        "all=true keepTagRevisions=3 keepYoungerThan=1h0m0s namespace=null",
-        "deletedBlobs=5, deletedImages=2, reclaimableBytes=4096",
+        "all=true ignoreInvalidRefs=false keepTagRevisions=3 keepYoungerThan=1h0m0s namespace=null",
+        "deletedBlobs=5, deletedImageStreamTagItems=0, deletedImages=2",
+        "reclaimableBytes=4096",
         "deleted 2 image object(s), deleted 5 blob(s)",
     ):
         assert expected in out
@@ -312,8 +337,9 @@ def test_signature_option_points_at_a_signature_elsewhere(tmp_path: Path, run: R
 
 def test_expiry_is_checked_against_the_current_time_by_default(tmp_path: Path) -> None:
     private, public = keypair(tmp_path)
-    far_future = {"createdAt": "2026-01-01T00:00:00Z", "notAfter": "2999-01-01T00:00:00Z"}
-    long_ago = {"createdAt": "2000-01-01T00:00:00Z", "notAfter": "2000-01-08T00:00:00Z"}
+    tool = {"name": "pruneplan", "version": "0.1.0"}
+    far_future = {"createdAt": "2026-01-01T00:00:00Z", "notAfter": "2999-01-01T00:00:00Z", "tool": tool}
+    long_ago = {"createdAt": "2000-01-01T00:00:00Z", "notAfter": "2000-01-08T00:00:00Z", "tool": tool}
 
     plan = signed_plan(tmp_path, private, make_plan(metadata=far_future))
     assert signing.verify_plan(str(plan), [public]).key_path == public

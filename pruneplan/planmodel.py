@@ -1,0 +1,462 @@
+"""The plan as typed, immutable objects, strictly validated on read (docs/plan-format.md).
+
+`Plan.from_bytes(raw, path)` parses and checks the whole document: the envelope (kind,
+apiVersion, top-level keys and their JSON types, with pruneplan.planformat's messages), then
+every section and every entry of every action list, field by field: required fields, JSON types,
+enums, non-negative integers, RFC 3339 times, Go durations, and the names that reach a registry
+or API URL (repository names and digests, by the rules execute applies before it builds a URL).
+Unknown fields are refused. Then the cross-checks a tampered-but-signed plan could violate
+dangerously: every blob deletion is freed by an image deletion and vice versa, and the summary
+counts are the list lengths. Any failure is one PrunePlanError with EXIT_UNKNOWN_PLAN:
+`<path>: plan field <where> <what>`.
+
+`to_dict()` gives back exactly what was read, so `Plan.from_bytes(b).to_bytes() == b` for every
+plan analyze writes (`to_bytes` is pruneplan.planformat.dump_plan of `to_dict`).
+
+The classes are msgspec Structs (frozen, slotted; unknown fields forbidden); each has
+`from_dict` (strict: no coercion, a bool is not an integer) and `to_dict`, as python-tuf's
+tuf/api/metadata.py does for its metadata.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Optional, TypeVar
+
+import msgspec
+from msgspec import Meta
+
+from .errors import EXIT_UNKNOWN_PLAN, PrunePlanError
+from .goduration import parse_go_duration
+from .planformat import ACTION_KEYS, PLAN_API_VERSION, PLAN_KIND, REQUIRED_KEYS, SECTION_KEYS, dump_plan
+from .timefmt import ZERO, format_time, parse_time
+
+# --- names that reach a URL ---------------------------------------------------------------------
+# execute/registry.py checks these before it builds a registry URL (it imports them from here).
+# A repository: distribution's path components (lower-case alphanumerics and separators).
+PATH_COMPONENT_RE = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
+REPOSITORY_RE = re.compile(rf"{PATH_COMPONENT_RE.pattern}(?:/{PATH_COMPONENT_RE.pattern})*")
+# A digest the registry accepts: algorithm:hex (execute refuses a blob call for anything else).
+DIGEST_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}")
+# What a plan may name as a blob or an image: one URL path segment that cannot escape its place
+# (no '/', '?', '#', '%', no '..'). Wider than DIGEST_RE because analyze legitimately plans the
+# names upstream's test data uses (`layer1`, `tarsum.dev+sha256:...`); execute then reports such
+# a blob call as an error for that blob, without a request.
+OBJECT_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+.:-]*")
+SHA256_HEX_RE = re.compile(r"[0-9a-f]{64}")
+
+# --- enums ----------------------------------------------------------------------------------------
+# analyze/rules.py: REMOVING_RULES (stage 1) and DELETE_UNREFERENCED (stage 2); a test keeps these
+# equal (pruneplan does not import analyze).
+ITEM_REASONS = ("beyond-keep-tag-revisions", "image-missing", "over-size-limit")
+IMAGE_REASONS = ("unreferenced",)
+BLOB_KINDS = ("layer", "config", "manifest")
+
+NonNegative = Annotated[int, Meta(ge=0)]
+
+_CUSTOM = "field "  # prefix of the messages our own checks raise inside msgspec
+
+
+def _bad_field(name: str, what: str) -> ValueError:
+    """A failed check inside __post_init__; msgspec adds where the struct is."""
+    return ValueError(f"{_CUSTOM}{name} {what}")
+
+
+def _time(value: Optional[str], name: str, optional: bool) -> None:
+    if value is None:
+        if not optional:
+            raise _bad_field(name, "must be an RFC 3339 time")
+        return
+    try:
+        seconds = parse_time(value)
+    except ValueError:
+        seconds = ZERO
+    if seconds == ZERO:
+        raise _bad_field(name, f"must be an RFC 3339 time{' or null' if optional else ''}, not {value!r}")
+
+
+def _one_of(value: str, name: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise _bad_field(name, f"must be one of {', '.join(allowed)}, not {value!r}")
+
+
+def _match(value: str, name: str, pattern: re.Pattern[str], what: str) -> None:
+    if not pattern.fullmatch(value):
+        raise _bad_field(name, f"must be {what}, not {value!r}")
+
+
+def _object_name(value: str, name: str) -> None:
+    _match(value, name, OBJECT_NAME_RE, "a digest or object name (letters, digits, '_+.:-')")
+
+
+def _nonempty(value: str, name: str) -> None:
+    if not value:
+        raise _bad_field(name, "must not be empty")
+
+
+T = TypeVar("T", bound="_Struct")
+
+
+class _Struct(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel"):
+    @classmethod
+    def from_dict(cls: type[T], data: Any, where: str = "") -> T:
+        """Strictly convert decoded JSON; PlanFieldError (a PrunePlanError) names the field."""
+        try:
+            return msgspec.convert(data, type=cls, strict=True)
+        except msgspec.ValidationError as err:
+            raise PlanFieldError(*_describe(str(err), where)) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Exactly the JSON data this was read from (lists, not tuples)."""
+        return msgspec.json.decode(msgspec.json.encode(self))
+
+
+class PlanFieldError(PrunePlanError):
+    """A malformed plan field: `where` (e.g. imageDeletions[3].blobs) and `what` is wrong with it."""
+
+    def __init__(self, where: str, what: str, path: str = "plan") -> None:
+        super().__init__(f"{path}: plan field {where} {what}", EXIT_UNKNOWN_PLAN)
+        self.where = where
+        self.what = what
+
+
+# --- entries --------------------------------------------------------------------------------------
+
+
+class RemovedItem(_Struct):
+    tag: str
+    index: NonNegative
+    image: str
+    created: Optional[str]
+    reason: str
+
+    def __post_init__(self) -> None:
+        _nonempty(self.tag, "tag")
+        _nonempty(self.image, "image")
+        _time(self.created, "created", optional=True)
+        _one_of(self.reason, "reason", ITEM_REASONS)
+
+
+class ImageStreamUpdate(_Struct):
+    namespace: str
+    name: str
+    resource_version: str
+    removed_items: tuple[RemovedItem, ...]
+    removed_tags: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        _match(self.namespace, "namespace", PATH_COMPONENT_RE, "a namespace name usable in a repository")
+        _match(self.name, "name", PATH_COMPONENT_RE, "an image stream name usable in a repository")
+        for index, tag in enumerate(self.removed_tags):
+            _nonempty(tag, f"removedTags[{index}]")
+
+    @property
+    def repository(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+class LinkDeletion(_Struct):
+    repository: str
+    digest: str
+
+    def __post_init__(self) -> None:
+        _match(self.repository, "repository", REPOSITORY_RE, "a repository name (namespace/name)")
+        _object_name(self.digest, "digest")
+
+
+class BlobDeletion(_Struct):
+    digest: str
+    kind: str
+    size: Optional[NonNegative]
+    image: str
+
+    def __post_init__(self) -> None:
+        _object_name(self.digest, "digest")
+        _one_of(self.kind, "kind", BLOB_KINDS)
+        _object_name(self.image, "image")
+
+
+class ImageDeletion(_Struct):
+    name: str
+    created: Optional[str]
+    managed: bool
+    docker_image_reference: str
+    blobs: tuple[str, ...]
+    reason: str
+
+    def __post_init__(self) -> None:
+        _object_name(self.name, "name")
+        _time(self.created, "created", optional=True)
+        for index, digest in enumerate(self.blobs):
+            _object_name(digest, f"blobs[{index}]")
+        _one_of(self.reason, "reason", IMAGE_REASONS)
+
+
+# --- sections -------------------------------------------------------------------------------------
+
+
+class Tool(_Struct):
+    name: str
+    version: str
+
+
+class Metadata(_Struct):
+    created_at: str
+    not_after: str
+    tool: Tool
+
+    def __post_init__(self) -> None:
+        _time(self.created_at, "createdAt", optional=False)
+        _time(self.not_after, "notAfter", optional=False)
+
+    @property
+    def not_after_seconds(self) -> float:
+        return parse_time(self.not_after)
+
+
+class Cluster(_Struct):
+    api_server: str = msgspec.field(name="apiServer")
+    cluster_id: Optional[str] = msgspec.field(name="clusterID")
+
+
+class InputFile(_Struct):
+    sha256: str
+    size: NonNegative
+
+    def __post_init__(self) -> None:
+        _match(self.sha256, "sha256", SHA256_HEX_RE, "a sha256 (64 lower-case hex digits)")
+
+
+class Source(_Struct):
+    dump_sha256: str
+    inputs: tuple[InputFile, ...]
+    collected_at: Optional[str]
+    cluster: Optional[Cluster]
+    namespace: Optional[str]
+    counts: dict[str, NonNegative]
+
+    def __post_init__(self) -> None:
+        _match(self.dump_sha256, "dumpSha256", SHA256_HEX_RE, "a sha256 (64 lower-case hex digits)")
+
+
+class PlanPolicy(_Struct):
+    """The policy as the plan records it (pruneplan.policy.Policy.to_json); `to_policy()` is
+    Policy.from_json of it."""
+
+    all_images: bool = msgspec.field(name="all")
+    ignore_invalid_refs: bool
+    keep_tag_revisions: Optional[NonNegative]
+    keep_younger_than: Optional[str]
+    namespace: Optional[str]
+    now: str
+    prune_over_size_limit: Optional[bool]
+    prune_registry: bool
+    threshold: Optional[str]
+
+    def __post_init__(self) -> None:
+        if self.keep_younger_than is not None:
+            try:
+                duration = parse_go_duration(self.keep_younger_than)
+            except ValueError:
+                duration = -1
+            if duration < 0:
+                raise _bad_field("keepYoungerThan", f"must be a non-negative Go duration or null, not {self.keep_younger_than!r}")
+        if self.namespace is not None:
+            _nonempty(self.namespace, "namespace")
+        _time(self.now, "now", optional=False)
+        _time(self.threshold, "threshold", optional=True)
+        derived = None if self.keep_younger_than is None else format_time(
+            parse_time(self.now) - parse_go_duration(self.keep_younger_than) / 1e9
+        )
+        if self.threshold != derived:
+            raise _bad_field("threshold", f"must be now - keepYoungerThan ({derived or 'null'}), not {self.threshold!r}")
+
+    def to_policy(self) -> Any:
+        from .policy import Policy
+
+        return Policy.from_json(self.to_dict())
+
+
+class Summary(_Struct):
+    deleted_images: NonNegative
+    deleted_image_stream_tag_items: NonNegative
+    updated_image_streams: NonNegative
+    deleted_layer_links: NonNegative
+    deleted_manifest_links: NonNegative
+    deleted_blobs: NonNegative
+    reclaimable_bytes: NonNegative
+    text: str
+
+
+class Plan(_Struct):
+    api_version: str
+    kind: str
+    metadata: Metadata
+    source: Source
+    policy: PlanPolicy
+    image_stream_updates: tuple[ImageStreamUpdate, ...]
+    layer_link_deletions: tuple[LinkDeletion, ...]
+    manifest_link_deletions: tuple[LinkDeletion, ...]
+    blob_deletions: tuple[BlobDeletion, ...]
+    image_deletions: tuple[ImageDeletion, ...]
+    errors: tuple[str, ...]
+    summary: Summary
+
+    @classmethod
+    def from_bytes(cls, raw: bytes, path: str = "plan") -> "Plan":
+        """Parse and validate a whole plan; PrunePlanError(EXIT_UNKNOWN_PLAN) on any problem."""
+        try:
+            top = msgspec.json.decode(raw, type=dict[str, msgspec.Raw])
+        except msgspec.ValidationError:  # valid JSON, but not an object
+            raise PrunePlanError(f"{path}: not a pruneplan plan (kind is not {PLAN_KIND})", EXIT_UNKNOWN_PLAN) from None
+        except msgspec.DecodeError as err:
+            raise PrunePlanError(f"{path}: not a plan: invalid JSON: {err}", EXIT_UNKNOWN_PLAN) from None
+        _check_envelope(
+            {key: msgspec.json.decode(value) for key, value in top.items() if key in ("kind", "apiVersion", "metadata")},
+            {key: bytes(memoryview(value)[:1]) for key, value in top.items()},
+            path,
+        )
+        try:
+            plan = msgspec.json.decode(raw, type=cls, strict=True)
+        except msgspec.ValidationError as err:
+            raise PlanFieldError(*_describe(str(err), ""), path=path) from None
+        plan.check(path)
+        return plan
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "", path: str = "plan") -> "Plan":
+        if not isinstance(data, dict):
+            raise PrunePlanError(f"{path}: not a pruneplan plan (kind is not {PLAN_KIND})", EXIT_UNKNOWN_PLAN)
+        _check_envelope(data, {key: _json_start(value) for key, value in data.items()}, path)
+        try:
+            plan = msgspec.convert(data, type=cls, strict=True)
+        except msgspec.ValidationError as err:
+            raise PlanFieldError(*_describe(str(err), where), path=path) from None
+        plan.check(path)
+        return plan
+
+    def to_bytes(self) -> bytes:
+        """The plan's bytes as analyze writes them (pruneplan.planformat.dump_plan)."""
+        return dump_plan(self.to_dict())
+
+    def check(self, path: str = "plan") -> None:
+        """The cross-checks between sections (the fields themselves are checked on decode)."""
+
+        def bad(where: str, what: str) -> PlanFieldError:
+            return PlanFieldError(where, what, path)
+
+        freed_by: dict[str, str] = {}  # blob digest -> the image deletion that frees it
+        names: set[str] = set()
+        for i, image in enumerate(self.image_deletions):
+            if image.name in names:
+                raise bad(f"imageDeletions[{i}].name", f"repeats image {image.name}")
+            names.add(image.name)
+            for k, digest in enumerate(image.blobs):
+                if digest in freed_by:
+                    raise bad(f"imageDeletions[{i}].blobs[{k}]", f"{digest} is already freed by image {freed_by[digest]}")
+                freed_by[digest] = image.name
+        planned: set[str] = set()
+        for b, blob in enumerate(self.blob_deletions):
+            if blob.digest in planned:
+                raise bad(f"blobDeletions[{b}].digest", f"repeats blob {blob.digest}")
+            planned.add(blob.digest)
+            owner = freed_by.get(blob.digest)
+            if owner is None:
+                raise bad(f"blobDeletions[{b}].digest", f"{blob.digest} is in no imageDeletions[].blobs")
+            if owner != blob.image:
+                raise bad(f"blobDeletions[{b}].image", f"must be {owner}, the image deletion that frees {blob.digest}, not {blob.image}")
+        for i, image in enumerate(self.image_deletions):
+            for k, digest in enumerate(image.blobs):
+                if digest not in planned:
+                    raise bad(f"imageDeletions[{i}].blobs[{k}]", f"{digest} has no blobDeletions entry")
+        summary = self.summary
+        for name, value, expected in (
+            ("deletedImages", summary.deleted_images, len(self.image_deletions)),
+            ("deletedImageStreamTagItems", summary.deleted_image_stream_tag_items,
+             sum(len(update.removed_items) for update in self.image_stream_updates)),
+            ("updatedImageStreams", summary.updated_image_streams, len(self.image_stream_updates)),
+            ("deletedLayerLinks", summary.deleted_layer_links, len(self.layer_link_deletions)),
+            ("deletedManifestLinks", summary.deleted_manifest_links, len(self.manifest_link_deletions)),
+            ("deletedBlobs", summary.deleted_blobs, len(self.blob_deletions)),
+            ("reclaimableBytes", summary.reclaimable_bytes, sum(blob.size or 0 for blob in self.blob_deletions)),
+        ):
+            if value != expected:
+                raise bad(f"summary.{name}", f"must be {expected} (what the action lists add up to), not {value}")
+
+
+# --- envelope ------------------------------------------------------------------------------------
+
+
+def _json_start(value: Any) -> bytes:
+    return b"{" if isinstance(value, dict) else b"[" if isinstance(value, list) else b""
+
+
+def _check_envelope(values: dict[str, Any], starts: dict[str, bytes], path: str) -> None:
+    """pruneplan.planformat's envelope checks and messages. `values` holds at least kind,
+    apiVersion and metadata decoded; `starts` the first byte of every top-level value's JSON."""
+    if values.get("kind") != PLAN_KIND:
+        raise PrunePlanError(f"{path}: not a pruneplan plan (kind is not {PLAN_KIND})", EXIT_UNKNOWN_PLAN)
+    if values.get("apiVersion") != PLAN_API_VERSION:
+        raise PrunePlanError(
+            f"{path}: unknown plan version {values.get('apiVersion')!r} (this tool knows {PLAN_API_VERSION})",
+            EXIT_UNKNOWN_PLAN,
+        )
+    missing = [key for key in REQUIRED_KEYS if key not in starts]
+    if missing:
+        raise PrunePlanError(f"{path}: plan is missing {', '.join(missing)}", EXIT_UNKNOWN_PLAN)
+    unknown = sorted(key for key in starts if key not in REQUIRED_KEYS)
+    if unknown:
+        raise PlanFieldError(unknown[0], "is not a known field", path)
+    for key in (*ACTION_KEYS, "errors"):
+        if starts[key] != b"[":
+            raise PrunePlanError(f"{path}: plan field {key} must be a list", EXIT_UNKNOWN_PLAN)
+    for key in SECTION_KEYS:
+        if starts[key] != b"{":
+            raise PrunePlanError(f"{path}: plan field {key} must be an object", EXIT_UNKNOWN_PLAN)
+    not_after = values["metadata"].get("notAfter")
+    try:
+        seconds = parse_time(not_after) if isinstance(not_after, str) else ZERO
+    except ValueError:
+        seconds = ZERO
+    if seconds == ZERO:  # signing.verify_plan's message, as before full validation existed
+        raise PrunePlanError(f"{path}: metadata.notAfter is missing or not an RFC 3339 time", EXIT_UNKNOWN_PLAN)
+
+
+# --- msgspec's messages as ours -------------------------------------------------------------------
+
+_AT = re.compile(r"(?s)(.*) - at `\$(.*)`")
+_TYPES = {
+    "str": "a string", "int": "an integer", "bool": "a boolean", "null": "null", "array": "a list",
+    "object": "an object", "float": "a number",
+}
+
+
+def _type_text(spec: str) -> str:
+    return " or ".join(_TYPES.get(part.strip(), part.strip()) for part in spec.split("|"))
+
+
+def _describe(message: str, where: str) -> tuple[str, str]:
+    """msgspec's `<problem> - at `$.a[0].b`` as (field path, what is wrong)."""
+    matched = _AT.fullmatch(message)
+    problem, at = (matched.group(1), matched.group(2)) if matched else (message, "")
+    field = (where + at).lstrip(".")
+
+    def join(name: str) -> str:
+        return f"{field}.{name}" if field else name
+
+    if problem.startswith(_CUSTOM):
+        name, _, what = problem[len(_CUSTOM):].partition(" ")
+        return join(name), what
+    found = re.fullmatch(r"Object missing required field `(.*)`", problem)
+    if found:
+        return join(found.group(1)), "is missing"
+    found = re.fullmatch(r"Object contains unknown field `(.*)`", problem)
+    if found:
+        return join(found.group(1)), "is not a known field"
+    found = re.fullmatch(r"Expected `(.*)`, got `(.*)`", problem)
+    if found:
+        return field or "(document)", f"must be {_type_text(found.group(1))}, not {_type_text(found.group(2))}"
+    found = re.fullmatch(r"Expected `int` >= 0", problem)
+    if found:
+        return field or "(document)", "must be a non-negative integer"
+    return field or "(document)", problem.replace("\n", " ")
