@@ -68,7 +68,7 @@ def _referrers_of(analysis: Analysis, node: tuple) -> list[str]:
 def history_item(analysis: Analysis, ns: str, name: str, tag: str, index: int) -> dict[str, Any]:
     stream = next(s for s in analysis.streams if s.namespace == ns and s.name == name)
     history = next(t for t in stream.tags if t.tag == tag)
-    rule = analysis.graph.nodes[("item", ns, name, tag, index)].get("rule")
+    rule: str = analysis.graph.nodes[("item", ns, name, tag, index)]["rule"]  # analyze gives every item node its stage-1 rule
     entry: dict[str, Any] = {
         "istag": f"{ns}/{name}:{tag}",
         "position": index + 1,

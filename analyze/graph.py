@@ -26,7 +26,7 @@ build; a read-only mapping makes an attempt to fail loudly instead of changing e
 from __future__ import annotations
 
 from types import MappingProxyType
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 import networkx as nx
 
@@ -37,6 +37,17 @@ from .rules import ALL_RULES, ImageOutcome
 
 def referrer_node(resource: str, namespace: str, name: str) -> tuple[str, str]:
     return (resource, f"{namespace}/{name}" if namespace else name)
+
+
+Node = tuple[Any, ...]
+Adjacency = dict[Node, dict[Node, Mapping[str, str]]]
+
+
+def _storage(graph: nx.DiGraph) -> tuple[dict[Node, Mapping[str, str]], Adjacency, Adjacency]:
+    """The DiGraph's own node, successor and predecessor dicts, which this module fills and reads
+    directly for speed (see build_graph)."""
+    # networkx's private attributes: present at runtime, but types-networkx declares only the public views
+    return graph._node, graph._succ, graph._pred  # type: ignore[attr-defined]
 
 
 NO_ATTRIBUTES: Mapping[str, str] = MappingProxyType({})
@@ -57,7 +68,7 @@ def rule_attributes(rule: str) -> Mapping[str, str]:
 
 def set_image_rules(graph: nx.DiGraph, outcomes: Mapping[str, ImageOutcome]) -> None:
     """Give each image's node its stage-2 rule's shared attribute mapping."""
-    nodes = graph._node
+    nodes = _storage(graph)[0]
     attributes_of = {rule: rule_attributes(rule) for rule in ALL_RULES}
     for name, outcome in outcomes.items():
         nodes["image", name] = attributes_of[outcome.rule]
@@ -78,8 +89,8 @@ def build_graph(
     the graph's build time. tests/test_graph.py checks the result equals a graph built edge by
     edge with networkx's public API.
     """
-    graph = nx.DiGraph()
-    nodes, succ, pred = graph._node, graph._succ, graph._pred
+    graph: nx.DiGraph[Node] = nx.DiGraph()
+    nodes, succ, pred = _storage(graph)
     bare = NO_ATTRIBUTES
 
     image_nodes = {name: ("image", name) for name in images}
@@ -167,7 +178,7 @@ def children_of_used_lists(graph: nx.DiGraph, used: set[str]) -> set[str]:
     grandchildren; we take the outcome where it does (the safe one of upstream's outcomes).
     """
     protected: set[str] = set()
-    adjacency = graph._succ  # read directly: most used images have no successor at all
+    adjacency = _storage(graph)[1]  # read directly: most used images have no successor at all
     frontier = [node for node in (("image", digest) for digest in used) if adjacency.get(node)]
     while frontier:
         for succ in adjacency[frontier.pop()]:

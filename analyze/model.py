@@ -58,6 +58,7 @@ class Image:
 
     def layer_sizes_by_digest(self) -> dict[str, int]:
         """Each layer's size as this image lists it (the largest, should it list a digest twice)."""
+        # returned only when no size is None (checked next), so the values are ints
         sizes: dict[str, int] = dict(zip(self.layers, self.layer_sizes))  # type: ignore[arg-type]
         if len(sizes) == len(self.layers) and None not in self.layer_sizes:
             return sizes  # the usual case, built in C: each layer once, with its size
@@ -200,7 +201,7 @@ def image_of(
     return Image(
         name,
         created,
-        bool(annotations) and annotations.get(MANAGED_ANNOTATION) == "true",
+        annotations is not None and annotations.get(MANAGED_ANNOTATION) == "true",
         _intern(media_type),
         reference,
         layers,

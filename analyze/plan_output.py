@@ -69,7 +69,7 @@ class DryRun:
         _write_lines(out, self.head)
         for part in self.parts:
             if hasattr(part, "read"):  # a spool (a file, though iterable too)
-                _copy_spool(part, out)  # type: ignore[arg-type]
+                _copy_spool(part, out)  # type: ignore[arg-type]  # hasattr does not narrow the union to its IO member
             else:
                 for text in _text_batches(part):
                     out.write(text)
@@ -293,7 +293,7 @@ def _in_child(child: Any, parent: Any) -> _Report:
 _NO_SENDFILE = (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP)
 
 
-def _append(handle: BinaryIO, part: BinaryIO) -> None:
+def _append(handle: IO[bytes], part: IO[bytes]) -> None:
     """Append `part` (from its position) to `handle`, copying in the kernel where it can."""
     handle.flush()
     try:

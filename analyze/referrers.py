@@ -168,7 +168,7 @@ class _Analyzer:
         from pruneplan.timefmt import parse_time
 
         for obj in objs:
-            if type(obj) is Pod:  # decoded against the schema: every field read is well typed
+            if isinstance(obj, Pod):  # decoded against the schema: every field read is well typed
                 meta = obj.metadata
                 referrer = Referrer("pod", meta.namespace, meta.name)
                 created = meta.creation_timestamp
@@ -194,7 +194,7 @@ class _Analyzer:
     def controllers(self, objs: Iterable[Controller | CronJob | dict[str, Any]], word: str, path: tuple[str, ...]) -> None:
         dotted = [".".join(path[: depth + 1]) for depth in range(len(path))]
         for obj in objs:
-            if type(obj) is dict:
+            if isinstance(obj, dict):
                 meta = obj["metadata"]
                 referrer = Referrer(word, meta["namespace"], meta["name"])
                 node: Any = obj
@@ -209,7 +209,7 @@ class _Analyzer:
 
     def builds(self, objs: Iterable[Build | dict[str, Any]], word: str) -> None:
         for obj in objs:
-            if type(obj) is Build:
+            if isinstance(obj, Build):
                 meta = obj.metadata
                 referrer = Referrer(word, meta.namespace, meta.name)
                 source = _build_source_of_record(referrer, obj)
@@ -226,7 +226,7 @@ class _Analyzer:
 # every field the analysis reads, with one message: a dump line whose types the schema refuses
 # is read here, so both input forms fail alike (docs/dump-format.md, "Errors"). null and absent
 # are "not set", as Go decodes them.
-_TYPE_WORDS = {dict: "an object", list: "a list", str: "a string"}
+_TYPE_WORDS: dict[type, str] = {dict: "an object", list: "a list", str: "a string"}
 
 
 def _where(referrer: Referrer) -> str:

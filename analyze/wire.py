@@ -122,7 +122,7 @@ def decode_image_line(line: bytes) -> tuple[str, Image] | None:
     media_type = wire.media_type or ""
     docker = wire.docker_metadata
     has_metadata = docker is not None
-    image_id, size = (docker.id, docker.size) if has_metadata else ("", 0)
+    image_id, size = (docker.id, docker.size) if docker is not None else ("", 0)
     return name, image_of(
         name, created, meta.annotations, media_type, wire.reference or "", layers, sizes, has_metadata, image_id, size, children
     )
@@ -161,7 +161,7 @@ def decode_stream_line(line: bytes) -> tuple[tuple[str, str], Stream] | None:
 
 
 def _workload_line_decoder(record_type: type) -> "Callable[[bytes], tuple[tuple[str, str], Any] | None]":
-    decode = msgspec.json.Decoder(record_type).decode
+    decode: Callable[[bytes], Any] = msgspec.json.Decoder(record_type).decode
 
     def decode_workload_line(line: bytes) -> tuple[tuple[str, str], Any] | None:
         """((namespace, name), record) of one workload line, or None: read it the general way."""

@@ -98,10 +98,13 @@ class Build(msgspec.Struct, gc=False):
 
 def template_spec(record: Controller | CronJob) -> PodSpec | None:
     """The pod spec of a controller or cron job record, or None where the path ends early."""
-    spec = record.spec
-    if type(record) is CronJob:
-        template = spec.job_template if spec is not None else None
-        spec = template.spec if template is not None else None
+    spec: ControllerSpec | None
+    if isinstance(record, CronJob):
+        cron_spec = record.spec
+        job_template = cron_spec.job_template if cron_spec is not None else None
+        spec = job_template.spec if job_template is not None else None
+    else:
+        spec = record.spec
     template = spec.template if spec is not None else None
     return template.spec if template is not None else None
 

@@ -684,7 +684,6 @@ class GroupGen:
 
     def run_openshift(self) -> None:
         """The `openshift` namespace: imported, unmanaged builder images (many manifest lists)."""
-        rng = self.rng
         streams: list[Stream] = []
         for name, upstream, versions in BUILDERS:
             if self.remaining <= self.reserve:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from datetime import datetime, timezone
-from typing import Any
+from typing import IO, Any
 
 import orjson
 
@@ -29,7 +29,7 @@ class Journal:
         self.plan_sha256 = plan_sha256
         self.done: set[str] = set()
         self._lock = threading.Lock()
-        self._handle = None
+        self._handle: IO[bytes] | None = None
         if os.path.exists(path):
             self._load()
 

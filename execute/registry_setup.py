@@ -82,5 +82,6 @@ class RegistrySetup:
         )
         base_url = ping(host, session, insecure, bool(self.registry_url))
         return RegistryClient(
+            # flavor: a str the command validated as a Flavor; RegistryClient checks it again
             base_url, session, flavor=self.flavor, retries=self.retries, backoff=self.backoff  # type: ignore[arg-type]
         )

@@ -54,13 +54,12 @@ class RegistrySession(requests.Session):
     def __init__(self, timeout: tuple[float, float] = DEFAULT_TIMEOUT, pool_size: int = DEFAULT_POOL_SIZE) -> None:
         super().__init__()
         self.timeout = timeout
-        adapter_args = {"pool_connections": 4, "pool_maxsize": pool_size, "max_retries": 0}
-        self.mount("https://", HTTPAdapter(**adapter_args))
-        self.mount("http://", HTTPAdapter(**adapter_args))
+        self.mount("https://", HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0))
+        self.mount("http://", HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0))
         self._ca_file: str | None = None
         self._finalizer: weakref.finalize | None = None
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def request(self, method: str, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout
         if kwargs.get("verify") is None:

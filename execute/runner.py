@@ -163,6 +163,16 @@ class Executor:
         self._record(key, outcome)
         return outcome
 
+    # Calls to the cluster are made by _perform in confirm mode only, and execute's command gives
+    # the executor an API client whenever it confirms (a registry client when it also prunes it).
+    def _api(self) -> ApiPort:
+        assert self.api is not None, "an API call outside confirm mode"
+        return self.api
+
+    def _registry(self) -> RegistryPort:
+        assert self.registry is not None, "a registry call outside confirm mode or with --prune-registry=false"
+        return self.registry
+
     def _record(self, key: str, outcome: Outcome) -> None:
         """Journal an action's outcome and list it in the report."""
         if self.journal is not None and outcome.status != DEFERRED:
@@ -173,8 +183,7 @@ class Executor:
     # -- stage 1 -----------------------------------------------------------------------------
     def _get_stream(self, work: StreamWork) -> tuple[Outcome, dict[str, Any] | None]:
         """A fresh copy of the stream, or why there is none (NOT_FOUND: it is gone)."""
-        assert self.api is not None
-        got, stream = self.api.get_stream(work.namespace, work.name)
+        got, stream = self._api().get_stream(work.namespace, work.name)
         if got.status == NOT_FOUND:
             return Outcome(NOT_FOUND, "image stream is gone", got.attempts), None
         if not got.done or stream is None:
@@ -195,7 +204,7 @@ class Executor:
                     return got
             if remove_items(stream, work.removals) == 0:
                 return Outcome(OK, "items already removed", attempt)
-            last = self.api.update_stream_status(stream)
+            last = self._api().update_stream_status(stream)
             last.attempts = attempt
             if last.status != CONFLICT:
                 return last
@@ -207,10 +216,10 @@ class Executor:
         for digest in digests:
             if manifest:
                 key, line = key_manifest_link(repo, digest), f"Deleting manifest link {digest} in repository {repo}"
-                call = lambda d=digest: self.registry.delete_manifest_link(repo, d)  # noqa: E731
+                call = lambda d=digest: self._registry().delete_manifest_link(repo, d)  # noqa: E731
             else:
                 key, line = key_layer_link(repo, digest), f"Deleting layer link {digest} in repository {repo}"
-                call = lambda d=digest: self.registry.delete_layer_link(repo, d)  # noqa: E731
+                call = lambda d=digest: self._registry().delete_layer_link(repo, d)  # noqa: E731
             outcome = self._perform(key, line, call)
             if outcome.done:
                 self._count("deletedManifestLinks" if manifest else "deletedLayerLinks", outcome=outcome)
@@ -265,7 +274,8 @@ class Executor:
         deleted = failures = 0
         if self.prune_registry:
             for digest in work.blobs:
-                outcome = self._perform(key_blob(digest), f"Deleting blob {digest}", lambda d=digest: self.registry.delete_blob(d))
+                delete = lambda d=digest: self._registry().delete_blob(d)  # noqa: E731
+                outcome = self._perform(key_blob(digest), f"Deleting blob {digest}", delete)
                 if outcome.status == DEFERRED:
                     with self._lock:
                         self.report.deferred_blobs += 1
@@ -279,7 +289,7 @@ class Executor:
                                 f"image {work.name}: failed to delete {kind} {digest}: {outcome.message}")
         if deleted == 0 and failures > 0:
             return  # upstream keeps the Image object when every blob deletion it tried failed
-        outcome = self._perform(key_image(work.name), f"Deleting image {work.name}", lambda: self.api.delete_image(work.name))
+        outcome = self._perform(key_image(work.name), f"Deleting image {work.name}", lambda: self._api().delete_image(work.name))
         if outcome.done:
             self._count("deletedImages", outcome=outcome)
         else:

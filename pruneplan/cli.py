@@ -30,8 +30,8 @@ BOOL_FLAGS = (
 # never imported here (19 ms, and not a dependency of ours).
 _EXITS = (typer.Exit,)
 _ABORTS = (typer.Abort,)
-_USAGE_ERRORS = tuple(
-    {base for base in typer.BadParameter.__mro__ if base.__name__ == "ClickException"}
+_USAGE_ERRORS: tuple[type[Exception], ...] = tuple(
+    {base for base in typer.BadParameter.__mro__ if base.__name__ == "ClickException" and issubclass(base, Exception)}
     | ({typer.TyperException} if hasattr(typer, "TyperException") else set())
 )
 _TRUE = {"1", "t", "T", "TRUE", "true", "True"}
@@ -40,7 +40,7 @@ _FALSE = {"0", "f", "F", "FALSE", "false", "False"}
 
 def rewrite_bool_flags(args: list[str]) -> list[str]:
     """Turn `--all=false` into `--no-all` and `--all=true` into `--all` (strconv.ParseBool values)."""
-    out = []
+    out: list[str] = []
     for arg in args:
         if arg == "--":
             out.extend(args[len(out):])

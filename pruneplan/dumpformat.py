@@ -13,7 +13,7 @@ import os
 import tempfile
 import zlib
 from dataclasses import dataclass, field
-from typing import IO, Any, Callable, Iterable
+from typing import IO, Any, Callable, Iterable, Mapping
 
 import orjson
 
@@ -61,8 +61,8 @@ class LoadedInputs:
     @property
     def collected_at(self) -> str | None:
         """The earliest collection time, or None when any input has none."""
-        times = [i.collected_at for i in self.inputs]
-        if any(t is None for t in times):
+        times = [i.collected_at for i in self.inputs if i.collected_at is not None]
+        if len(times) < len(self.inputs):
             return None
         return min(times)  # RFC 3339 UTC strings sort chronologically
 
@@ -225,7 +225,7 @@ class _Merge:
 
     __slots__ = ("loaded", "transforms", "seen")
 
-    def __init__(self, loaded: LoadedInputs, transforms: dict[str, Transform]) -> None:
+    def __init__(self, loaded: LoadedInputs, transforms: Mapping[str, Transform]) -> None:
         self.loaded = loaded
         self.transforms = transforms
         self.seen: dict[str, set[str | tuple[str, str]]] = {k.resource: set() for k in KINDS}
@@ -242,7 +242,7 @@ class _Merge:
         self.loaded.objects[resource].append(transform(obj) if transform else obj)
 
 
-def _read_line_dump(path: str, hasher: Any, line_loaders: dict[str, LineLoader], merge: _Merge) -> dict[str, Any]:
+def _read_line_dump(path: str, hasher: Any, line_loaders: Mapping[str, LineLoader], merge: _Merge) -> dict[str, Any]:
     """Merge a dump in DumpWriter's line layout, a line at a time; return its header (the last
     line). A line its resource's line loader takes is merged from what the loader returns."""
     header: dict[str, Any] = {}
@@ -350,8 +350,8 @@ LineLoader = Callable[[bytes], "tuple[str | tuple[str, str], Any] | None"]
 
 def load_inputs(
     paths: Iterable[str],
-    transforms: dict[str, Transform] | None = None,
-    line_loaders: dict[str, LineLoader] | None = None,
+    transforms: Mapping[str, Transform] | None = None,
+    line_loaders: Mapping[str, LineLoader] | None = None,
 ) -> LoadedInputs:
     """Read, validate and merge inputs. Objects repeated across inputs are kept once (first wins).
 
@@ -433,7 +433,7 @@ class DumpWriter:
         fd, self._tmp = tempfile.mkstemp(prefix=".pruneplan-dump-", dir=directory)
         raw: IO[bytes] = os.fdopen(fd, "wb")
         self._raw = raw
-        self._out: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if path.endswith(".gz") else raw
+        self._out: IO[bytes] | gzip.GzipFile = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if path.endswith(".gz") else raw
         self._out.write(STREAM_PREFIX + b"\n")
         self._resource: str | None = None
         self._first_item = True

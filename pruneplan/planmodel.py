@@ -123,7 +123,7 @@ class PlanFieldError(PrunePlanError):
 # --- entries --------------------------------------------------------------------------------------
 
 
-class RemovedItem(_Struct):
+class RemovedItem(_Struct, frozen=True):
     tag: str
     index: NonNegative
     image: str
@@ -137,7 +137,7 @@ class RemovedItem(_Struct):
         _one_of(self.reason, "reason", ITEM_REASONS)
 
 
-class ImageStreamUpdate(_Struct):
+class ImageStreamUpdate(_Struct, frozen=True):
     namespace: str
     name: str
     resource_version: str
@@ -155,7 +155,7 @@ class ImageStreamUpdate(_Struct):
         return f"{self.namespace}/{self.name}"
 
 
-class LinkDeletion(_Struct):
+class LinkDeletion(_Struct, frozen=True):
     repository: str
     digest: str
 
@@ -164,7 +164,7 @@ class LinkDeletion(_Struct):
         _object_name(self.digest, "digest")
 
 
-class BlobDeletion(_Struct):
+class BlobDeletion(_Struct, frozen=True):
     digest: str
     kind: str
     size: Optional[NonNegative]
@@ -176,7 +176,7 @@ class BlobDeletion(_Struct):
         _object_name(self.image, "image")
 
 
-class ImageDeletion(_Struct):
+class ImageDeletion(_Struct, frozen=True):
     name: str
     created: Optional[str]
     managed: bool
@@ -195,12 +195,12 @@ class ImageDeletion(_Struct):
 # --- sections -------------------------------------------------------------------------------------
 
 
-class Tool(_Struct):
+class Tool(_Struct, frozen=True):
     name: str
     version: str
 
 
-class Metadata(_Struct):
+class Metadata(_Struct, frozen=True):
     created_at: str
     not_after: str
     tool: Tool
@@ -214,12 +214,12 @@ class Metadata(_Struct):
         return parse_time(self.not_after)
 
 
-class Cluster(_Struct):
+class Cluster(_Struct, frozen=True):
     api_server: str = msgspec.field(name="apiServer")
     cluster_id: Optional[str] = msgspec.field(name="clusterID")
 
 
-class InputFile(_Struct):
+class InputFile(_Struct, frozen=True):
     sha256: str
     size: NonNegative
 
@@ -227,7 +227,7 @@ class InputFile(_Struct):
         _match(self.sha256, "sha256", SHA256_HEX_RE, "a sha256 (64 lower-case hex digits)")
 
 
-class Source(_Struct):
+class Source(_Struct, frozen=True):
     dump_sha256: str
     inputs: tuple[InputFile, ...]
     collected_at: Optional[str]
@@ -239,7 +239,7 @@ class Source(_Struct):
         _match(self.dump_sha256, "dumpSha256", SHA256_HEX_RE, "a sha256 (64 lower-case hex digits)")
 
 
-class PlanPolicy(_Struct):
+class PlanPolicy(_Struct, frozen=True):
     """The policy as the plan records it (pruneplan.policy.Policy.to_json); `to_policy()` is
     Policy.from_json of it."""
 
@@ -277,7 +277,7 @@ class PlanPolicy(_Struct):
         return Policy.from_json(self.to_dict())
 
 
-class Summary(_Struct):
+class Summary(_Struct, frozen=True):
     deleted_images: NonNegative
     deleted_image_stream_tag_items: NonNegative
     updated_image_streams: NonNegative
@@ -288,7 +288,7 @@ class Summary(_Struct):
     text: str
 
 
-class Plan(_Struct):
+class Plan(_Struct, frozen=True):
     api_version: str
     kind: str
     metadata: Metadata

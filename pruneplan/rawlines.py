@@ -15,7 +15,7 @@ import os
 import queue
 import threading
 import zlib
-from typing import IO, Any, Iterator
+from typing import IO, Any, Generator, Iterator
 
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK = 1 << 20
@@ -24,7 +24,7 @@ _END = object()
 PIPE_SIZE = 1 << 20  # the most an unprivileged process may ask for (/proc/sys/fs/pipe-max-size)
 
 
-def _inflated_chunks(handle: IO[bytes], gz: bool, hasher: Any | None, chunk_size: int = CHUNK) -> Iterator[bytes]:
+def _inflated_chunks(handle: IO[bytes], gz: bool, hasher: Any | None, chunk_size: int = CHUNK) -> Generator[bytes, None, None]:
     inflater = zlib.decompressobj(wbits=31) if gz else None
     while chunk := handle.read(chunk_size):
         if hasher is not None:
@@ -46,7 +46,7 @@ def _inflated_chunks(handle: IO[bytes], gz: bool, hasher: Any | None, chunk_size
             raise EOFError("compressed file ended before the end-of-stream marker was reached")
 
 
-def _in_background(chunks: Iterator[bytes]) -> Iterator[bytes]:
+def _in_background(chunks: Iterator[bytes]) -> Generator[bytes, None, None]:
     """Run `chunks` in a thread; its exceptions are raised here, in the reader."""
     handoff: queue.Queue[Any] = queue.Queue(_QUEUE_CHUNKS)
     stop = threading.Event()
@@ -101,7 +101,7 @@ class FileDigest:
         return self._hex if self._hex is not None else self._hash.hexdigest()
 
 
-def _in_process(handle: IO[bytes], digest: FileDigest | None) -> Iterator[bytes]:
+def _in_process(handle: IO[bytes], digest: FileDigest | None) -> Generator[bytes, None, None]:
     """Inflate in a forked child; its chunks arrive through a pipe, then one status line:
     b"ok <sha256>", or the exception's class and text, raised here again."""
     data_read, data_write = os.pipe()
@@ -180,7 +180,7 @@ def fork_is_safe() -> bool:
     return hasattr(os, "fork") and threading.active_count() == 1
 
 
-def read_line_batches(path: str, hasher: Any | None = None, *, background: bool = False) -> Iterator[list[bytes]]:
+def read_line_batches(path: str, hasher: Any | None = None, *, background: bool = False) -> Generator[list[bytes], None, None]:
     """The lines of `path` without their b"\\n", a list per inflated chunk (a reader loops over a
     list in one frame instead of resuming a generator per line); OSError if it cannot be opened
     (raised on the first next()), EOFError or zlib.error for truncated or corrupt gzip data. With

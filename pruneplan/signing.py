@@ -135,11 +135,12 @@ def load_private_key(path: str) -> PrivateKey:
         raise PrunePlanError(f"private key {path}: unsupported key type ({_SUPPORTED})", EXIT_BAD_KEY) from None
     except ValueError:
         raise PrunePlanError(f"{path} is not a PEM private key", EXIT_BAD_KEY) from None
-    if not _is_supported(key):
+    # the isinstance test only narrows the type: a supported private key is one of these two
+    if not isinstance(key, (ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)) or not _is_supported(key):
         raise PrunePlanError(
             f"private key {path}: unsupported key type {_describe_key(key)} ({_SUPPORTED})", EXIT_BAD_KEY
         )
-    return key  # type: ignore[return-value]
+    return key
 
 
 def load_public_key(path: str) -> PublicKey:
@@ -155,11 +156,12 @@ def load_public_key(path: str) -> PublicKey:
         raise PrunePlanError(f"key file {path}: unsupported key type ({_SUPPORTED})", EXIT_BAD_KEY) from None
     except ValueError:
         raise PrunePlanError(f"{path} is not a PEM public key", EXIT_BAD_KEY) from None
-    if not _is_supported(key):
+    # the isinstance test only narrows the type: a supported public key is one of these two
+    if not isinstance(key, (ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey)) or not _is_supported(key):
         raise PrunePlanError(
             f"key file {path}: unsupported key type {_describe_key(key)} ({_SUPPORTED})", EXIT_BAD_KEY
         )
-    return key  # type: ignore[return-value]
+    return key
 
 
 # ---------------------------------------------------------------------------------------------

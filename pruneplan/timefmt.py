@@ -23,14 +23,14 @@ def parse_time(value: object) -> float:
     """Parse an API timestamp; None or "" is the zero time. Raises ValueError when malformed."""
     if value is None or value == "":
         return ZERO
-    try:  # the API's own form, `...Z`, parses directly (3x faster than the general path below)
-        parsed = datetime.fromisoformat(value)  # type: ignore[arg-type]
-        if parsed.tzinfo is not None and value[-1] == "Z":
-            return parsed.timestamp()
-    except (TypeError, ValueError):
-        pass
     if not isinstance(value, str):
         raise ValueError(f"timestamp must be a string, not {type(value).__name__}")
+    try:  # the API's own form, `...Z`, parses directly (3x faster than the general path below)
+        parsed = datetime.fromisoformat(value)
+        if parsed.tzinfo is not None and value[-1] == "Z":
+            return parsed.timestamp()
+    except ValueError:
+        pass
     text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"

@@ -98,10 +98,10 @@ def test_digests_and_sizes(doc: dict[str, Any]) -> None:
         if image["dockerImageManifestMediaType"] in LIST_TYPES:
             continue
         layers = image["dockerImageLayers"]
-        assert layers and all(DIGEST.fullmatch(l["name"]) and l["size"] > 0 for l in layers)
+        assert layers and all(DIGEST.fullmatch(layer["name"]) and layer["size"] > 0 for layer in layers)
         meta = image["dockerImageMetadata"]
         assert meta["kind"] == "DockerImage"
-        assert meta["Size"] >= sum(l["size"] for l in layers)
+        assert meta["Size"] >= sum(layer["size"] for layer in layers)
     for stream in doc["objects"]["imagestreams"]:
         for tag in stream["status"]["tags"]:
             assert 1 <= len(tag["items"]) <= 15
@@ -127,7 +127,7 @@ def test_manifest_lists_and_media_types(doc: dict[str, Any]) -> None:
 
 def test_shared_layers_orphans_unmanaged(doc: dict[str, Any]) -> None:
     images = doc["objects"]["images"]
-    layer_use = Counter(l["name"] for i in images for l in i.get("dockerImageLayers", []))
+    layer_use = Counter(layer["name"] for i in images for layer in i.get("dockerImageLayers", []))
     assert sum(1 for n in layer_use.values() if n >= 10) >= 5  # base stacks shared widely
     assert sum(1 for n in layer_use.values() if n == 1) > N_IMAGES  # plus unique app layers
     listed = {i["image"] for s in doc["objects"]["imagestreams"] for t in s["status"]["tags"] for i in t["items"]}
@@ -162,8 +162,8 @@ def test_workloads_pin_old_digests(doc: dict[str, Any]) -> None:
     assert kinds["DockerImage"] > 0 and kinds["ImageStreamTag"] > 0
     externals = [img for _r, _o, img in _container_images(doc) if img.split("/")[0] in ("quay.io", "docker.io")]
     assert externals
-    limits = [l for lr in doc["objects"]["limitranges"] for l in lr["spec"]["limits"] if l["type"] == "openshift.io/Image"]
-    assert all("storage" in l["max"] for l in limits)
+    limits = [limit for lr in doc["objects"]["limitranges"] for limit in lr["spec"]["limits"] if limit["type"] == "openshift.io/Image"]
+    assert all("storage" in limit["max"] for limit in limits)
 
 
 def test_young_and_old_items(doc: dict[str, Any]) -> None:

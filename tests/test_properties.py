@@ -166,8 +166,8 @@ def test_links_only_go_when_no_surviving_item_of_the_repository_uses_them(tmp_pa
                 if rule not in REMOVING_RULES and digest_ in analysis.images:
                     blobs_used |= set(analysis.images[digest_].blobs)
                     manifests_used.add(digest_)
-        links = {l["digest"] for l in plan["layerLinkDeletions"] if l["repository"] == repo}
-        manifests = {l["digest"] for l in plan["manifestLinkDeletions"] if l["repository"] == repo}
+        links = {link["digest"] for link in plan["layerLinkDeletions"] if link["repository"] == repo}
+        manifests = {link["digest"] for link in plan["manifestLinkDeletions"] if link["repository"] == repo}
         assert not links & blobs_used
         assert not manifests & manifests_used
 

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analyze.wire import WORKLOAD_LINE_LOADERS
-from builders import REGISTRY, as_dump, as_list, deployment, digest, image, pod, stream, write_json
+from builders import REGISTRY, as_dump, as_list, digest, image, pod, stream, write_json
 from clirunner import run_cli
 from pruneplan.dumpformat import DumpWriter
 from pruneplan.kinds import BY_KIND, KINDS
