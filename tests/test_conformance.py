@@ -58,23 +58,46 @@ def plan_notation(plan: dict[str, Any]) -> dict[str, list[str]]:
     }
 
 
-def run_analyze(case_dir: Path, case: dict[str, Any], out: Path) -> int:
-    argv = ["analyze", str(case_dir / "input.json"), "-o", str(out), "--now", case["now"], *case["args"]]
+def run_analyze(case_dir: Path, case: dict[str, Any], out: Path, form: str = "list") -> int:
+    """analyze the case's input as a `kind: List` (as `oc get -o json` prints it) or, with
+    form="line-dump", as the same objects in the collector's line layout (the path analyze takes
+    on real dumps: its own line decoders)."""
+    source = case_dir / "input.json"
+    if form == "line-dump":
+        source = write_line_dump(json.loads(source.read_text(encoding="utf-8"))["items"], out.parent / "dump.json.gz", case["now"])
+    argv = ["analyze", str(source), "-o", str(out), "--now", case["now"], *case["args"]]
     return main(argv)
+
+
+def write_line_dump(items: list[dict[str, Any]], path: Path, collected_at: str) -> Path:
+    """The objects as `pruneplan collect` writes them: one object a line, grouped by resource."""
+    from pruneplan.dumpformat import DumpWriter
+    from pruneplan.kinds import BY_KIND, KINDS
+
+    writer = DumpWriter(str(path))
+    for kind in KINDS:
+        writer.begin(kind.resource)
+        for item in items:
+            if BY_KIND[item["kind"]].resource == kind.resource:
+                writer.add(item)
+    writer.commit(collected_at, {"apiServer": "https://api.conformance.example:6443", "clusterID": "conformance"}, None)
+    return path
 
 
 def expected_bad_reference_report(errors: list[str]) -> list[str]:
     return BAD_REFERENCE_HEAD + [f"  {e}" for e in errors] + BAD_REFERENCE_TAIL
 
 
+@pytest.mark.parametrize("form", ["list", "line-dump"])
 @pytest.mark.parametrize("case_dir", CASE_DIRS, ids=[p.name for p in CASE_DIRS])
-def test_upstream_case(case_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """analyze plans exactly what upstream's test expects for this case (name in case.json)."""
+def test_upstream_case(case_dir: Path, form: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """analyze plans exactly what upstream's test expects for this case (name in case.json),
+    from a List and from the collector's line layout alike."""
     case = load_case(case_dir)
     expect = case["expect"]
     out = tmp_path / "plan.json"
 
-    code = run_analyze(case_dir, case, out)
+    code = run_analyze(case_dir, case, out, form)
     captured = capsys.readouterr()
     assert code == expect["exitCode"], f"{case['name']}: exit code {code}\nstderr:\n{captured.err}"
 
