@@ -15,9 +15,9 @@ from typing import Any
 
 from pruneplan.reference import InvalidReference, parse_reference
 from pruneplan.errors import EXIT_FAILURE, PrunePlanError
+from pruneplan.projection import MANAGED_ANNOTATION
 from pruneplan.timefmt import ZERO, parse_time
 
-MANAGED_ANNOTATION = "openshift.io/image.managed"
 
 
 # --- Go's net/url, the subset validateRegistryURL reaches -------------------------------------
