@@ -126,8 +126,7 @@ def stage_one(plan: Plan, fresh: Analysis) -> StageOneWork:
 
     work = StageOneWork([])
     for update in plan.image_stream_updates:
-        ns, name = update.namespace, update.name
-        repo = f"{ns}/{name}"
+        ns, name, repo = update.namespace, update.name, update.repository
         stream = live.get((ns, name))
         if stream is None:
             reason = f"image stream {repo} no longer exists"

@@ -73,11 +73,3 @@ def _list_chunks(entries: Iterator[Any], chunk: int) -> Iterator[bytes]:
         yield body[len(_WRAPPED_HEAD):-len(_WRAPPED_TAIL)]
         opened = True
     yield b"\n  ]" if opened else b"[]"
-
-
-def parse_plan(raw: bytes, path: str = "plan") -> dict[str, Any]:
-    """Parse and fully validate plan bytes (pruneplan.planmodel.Plan.from_bytes) and return the
-    plan as plain JSON data; raise PrunePlanError(EXIT_UNKNOWN_PLAN) otherwise."""
-    from .planmodel import Plan
-
-    return Plan.from_bytes(raw, path).to_dict()

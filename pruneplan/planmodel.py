@@ -21,7 +21,7 @@ tuf/api/metadata.py does for its metadata.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Optional, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Optional, TypeVar
 
 import msgspec
 from msgspec import Meta
@@ -30,6 +30,9 @@ from .errors import EXIT_UNKNOWN_PLAN, PrunePlanError
 from .goduration import parse_go_duration
 from .planformat import ACTION_KEYS, PLAN_API_VERSION, PLAN_KIND, REQUIRED_KEYS, SECTION_KEYS, dump_plan
 from .timefmt import ZERO, format_time, parse_time
+
+if TYPE_CHECKING:
+    from .policy import Policy
 
 # --- names that reach a URL ---------------------------------------------------------------------
 # execute/registry.py checks these before it builds a registry URL (it imports them from here).
@@ -271,7 +274,7 @@ class PlanPolicy(_Struct, frozen=True):
         if self.threshold != derived:
             raise _bad_field("threshold", f"must be now - keepYoungerThan ({derived or 'null'}), not {self.threshold!r}")
 
-    def to_policy(self) -> Any:
+    def to_policy(self) -> Policy:
         from .policy import Policy
 
         return Policy.from_json(self.to_dict())

@@ -14,7 +14,8 @@ from analyze.plan_output import write_plan
 from analyze.rules import REMOVING_RULES
 from builders import OCI_INDEX, REGISTRY, as_dump, digest, image, limit_range, pod, stream
 from pruneplan.dumpformat import load_inputs
-from pruneplan.planformat import dump_plan, dump_plan_chunks, parse_plan
+from pruneplan.planformat import dump_plan, dump_plan_chunks
+from pruneplan.planmodel import Plan
 from pruneplan.policy import build_policy
 from pruneplan.timefmt import parse_time
 
@@ -121,8 +122,8 @@ def test_streamed_plan_bytes_equal_the_whole_document_bytes(tmp_path, items, pol
 def test_plan_round_trips_through_json(tmp_path, items, policy):
     _, plan = run(tmp_path, items, policy)
     raw = dump_plan(plan)
-    assert parse_plan(raw) == plan
-    assert dump_plan(parse_plan(raw)) == raw
+    assert Plan.from_bytes(raw).to_dict() == plan
+    assert dump_plan(Plan.from_bytes(raw).to_dict()) == raw
 
 
 @SETTINGS
