@@ -29,10 +29,10 @@ def analyze_command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print upstream's dry-run lines."),
 ) -> None:
     """Decide offline, exactly as `oc adm prune images` would, and write a reviewable plan."""
-    from .gcpause import no_cyclic_gc
+    from pruneplan.analyze.gcpause import no_cyclic_gc
 
     with no_cyclic_gc():  # paused before the analysis machinery is imported: ~10 ms of collections
-        from .run import AnalyzeRequest, run_analyze
+        from pruneplan.analyze.run import AnalyzeRequest, run_analyze
 
         run_analyze(
             AnalyzeRequest(
@@ -54,7 +54,7 @@ def analyze_command(
 
 
 def register(app: typer.Typer) -> None:
-    from .explain_cli import explain_command
+    from pruneplan.analyze.explain.cli import explain_command
 
     app.command("analyze")(analyze_command)
     app.command("explain")(explain_command)

@@ -12,9 +12,9 @@ from pruneplan.exiting import retain
 from pruneplan.policy import Policy, build_policy, parse_duration_flag
 from pruneplan.timefmt import LATEST, format_time, parse_time, parse_user_time
 
-from .engine import Analysis, BuildGraphError, analyze
-from .gcpause import no_cyclic_gc
-from .plan_output import write_plan
+from pruneplan.analyze.decisions.engine import Analysis, BuildGraphError, analyze
+from pruneplan.analyze.gcpause import no_cyclic_gc
+from pruneplan.analyze.plan.writer import write_plan
 
 
 @dataclass(slots=True)
@@ -67,9 +67,9 @@ def decide(request: AnalyzeRequest) -> tuple[Analysis, LoadedInputs, Policy, flo
     valid_for = parse_duration_flag(request.valid_for, "--valid-for")
     if valid_for <= 0:
         raise PrunePlanError("--valid-for must be greater than 0")
-    from .engine import MODEL_LOADERS
-    from .model import MetadataError
-    from .wire import WORKLOAD_LINE_LOADERS, decode_image_line, decode_stream_line
+    from pruneplan.analyze.decisions.engine import MODEL_LOADERS
+    from pruneplan.analyze.decisions.model import MetadataError
+    from pruneplan.analyze.decisions.wire import WORKLOAD_LINE_LOADERS, decode_image_line, decode_stream_line
 
     line_loaders = {"images": decode_image_line, "imagestreams": decode_stream_line, **WORKLOAD_LINE_LOADERS}
     try:

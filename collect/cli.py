@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .paging import DEFAULT_PAGE_SIZE
+from pruneplan.collect.paging import DEFAULT_PAGE_SIZE
 
 
 def register(app: typer.Typer) -> None:
@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
         page_size: Annotated[int, typer.Option("--page-size", min=1, help="Objects per list request.")] = DEFAULT_PAGE_SIZE,
         request_timeout: Annotated[float, typer.Option("--request-timeout", min=0.001, help="Seconds to wait for each API answer.")] = 60.0,
     ) -> None:
-        from .command import run
+        from pruneplan.collect.command import run
 
         run(
             output=output,

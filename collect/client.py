@@ -16,7 +16,7 @@ from kubernetes import client as k8s_client
 from kubernetes.config import incluster_config, kube_config
 from kubernetes.config.config_exception import ConfigException
 
-from .transport import ClusterError, Response
+from pruneplan.collect.transport import ClusterError, Response
 
 # Where a pod finds its service account; module attributes so tests can point them elsewhere.
 SERVICE_TOKEN_FILE = incluster_config.SERVICE_TOKEN_FILENAME

@@ -22,7 +22,7 @@ from pruneplan.errors import EXIT_IO, PrunePlanError
 from pruneplan.kinds import KINDS, Kind
 from pruneplan.projection import project
 
-from .lister import (
+from pruneplan.collect.lister import (
     FORBIDDEN_TOLERATED,
     NOT_FOUND_TOLERATED,
     RESTART,
@@ -31,10 +31,10 @@ from .lister import (
     list_path,
     status_message,
 )
-from .paging import DEFAULT_PAGE_SIZE
-from .progress import Progress
-from .redact import Redactor
-from .transport import ClusterError, Transport
+from pruneplan.collect.paging import DEFAULT_PAGE_SIZE
+from pruneplan.collect.progress import Progress
+from pruneplan.collect.redact import Redactor
+from pruneplan.collect.transport import ClusterError, Transport
 
 CLUSTER_VERSION_PATH = "/apis/config.openshift.io/v1/clusterversions/version"
 

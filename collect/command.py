@@ -9,9 +9,9 @@ from types import FrameType
 
 from pruneplan.errors import EXIT_USAGE, PrunePlanError
 
-from .collector import Options, collect
-from .progress import Progress
-from .redact import MIN_KEY_BYTES, Redactor
+from pruneplan.collect.collector import Options, collect
+from pruneplan.collect.progress import Progress
+from pruneplan.collect.redact import MIN_KEY_BYTES, Redactor
 
 EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports it
 
@@ -66,7 +66,7 @@ def run(
     except ValueError:  # not the main thread (embedded use): no handler then
         previous = None
     try:
-        from .client import connect  # the kubernetes client: about a second to import
+        from pruneplan.collect.client import connect  # the kubernetes client: about a second to import
 
         transport = connect(kubeconfig, context, request_timeout)
         try:

@@ -13,7 +13,7 @@ import orjson
 
 from pruneplan.kinds import Kind
 
-from .transport import ClusterError, Response, Transport
+from pruneplan.collect.transport import ClusterError, Response, Transport
 
 MAX_RESTARTS = 5
 

@@ -26,7 +26,7 @@ def execute_command(
     """Verify a signed plan, re-check it against the live cluster, and replay what is still justified."""
     from pruneplan.policy import parse_int_flag
 
-    from .command import ExecuteRequest, run
+    from pruneplan.execute.command import ExecuteRequest, run
 
     workers = parse_int_flag(num_workers, "--num-workers")  # oc reads it as Go does: 010 is 8
     run(ExecuteRequest(

@@ -67,8 +67,8 @@ def check_cluster(plan: Plan, api_server: str, cluster_id: str | None) -> None:
 
 def snapshot(transport: Any, namespace: str | None) -> Any:
     """Collect the live cluster into a private temporary dump and load it back."""
-    from collect.collector import Options, collect
-    from collect.progress import Progress
+    from pruneplan.collect.collector import Options, collect
+    from pruneplan.collect.progress import Progress
 
     directory = tempfile.mkdtemp(prefix="pruneplan-execute-")
     path = os.path.join(directory, "live.json.gz")
@@ -82,11 +82,11 @@ def snapshot(transport: Any, namespace: str | None) -> Any:
 
 
 def run(request: ExecuteRequest) -> int:
-    from analyze.engine import BuildGraphError, analyze
+    from pruneplan.analyze.decisions.engine import BuildGraphError, analyze
 
-    from .journal import Journal
-    from .registry_setup import RegistrySetup, validate_flags
-    from .runner import Executor
+    from pruneplan.execute.journal import Journal
+    from pruneplan.execute.registry_setup import RegistrySetup, validate_flags
+    from pruneplan.execute.runner import Executor
 
     if request.registry_flavor not in ("openshift", "distribution"):
         raise PrunePlanError(f"--registry-flavor must be openshift or distribution, not {request.registry_flavor}", EXIT_USAGE)
@@ -100,9 +100,9 @@ def run(request: ExecuteRequest) -> int:
     policy = plan.policy.to_policy()
     journal = Journal(request.journal or request.plan + ".journal", verified.sha256) if request.confirm else None
 
-    from collect.client import load_configuration
-    from collect.collector import cluster_identity
-    from collect.client import KubeTransport
+    from pruneplan.collect.client import load_configuration
+    from pruneplan.collect.collector import cluster_identity
+    from pruneplan.collect.client import KubeTransport
 
     config = load_configuration(request.kubeconfig, request.context)
     transport = KubeTransport(config, request.request_timeout)
@@ -135,7 +135,7 @@ def run(request: ExecuteRequest) -> int:
             flavor=request.registry_flavor,
         ).connect(loaded)
 
-    from .kubeapi import KubeApi
+    from pruneplan.execute.kubeapi import KubeApi
 
     api = KubeApi(config, timeout=request.request_timeout) if request.confirm else None
     executor = Executor(

@@ -16,7 +16,7 @@ import orjson
 import urllib3
 from kubernetes import client as k8s_client
 
-from .ports import CONFLICT, ERROR, NOT_FOUND, OK, Outcome
+from pruneplan.execute.ports import CONFLICT, ERROR, NOT_FOUND, OK, Outcome
 
 IMAGE_API = "/apis/image.openshift.io/v1"
 TRANSIENT = frozenset({429, 500, 502, 503, 504})

@@ -12,10 +12,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from analyze.engine import Analysis
-from analyze.explain import describe
-from analyze.graph import children_of_used_lists
-from analyze.rules import DELETE_UNREFERENCED, REMOVING_RULES
+from pruneplan.analyze.decisions.engine import Analysis
+from pruneplan.analyze.explain.evidence import describe
+from pruneplan.analyze.decisions.graph import children_of_used_lists
+from pruneplan.analyze.decisions.rules import DELETE_UNREFERENCED, REMOVING_RULES
 from pruneplan.timefmt import format_time
 
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ class StageOneWork:
 
 
 def _item_reason(fresh: Analysis, ns: str, name: str, tag: str, index: int) -> str:
-    from analyze.explain import history_item  # the same evidence explain prints
+    from pruneplan.analyze.explain.evidence import history_item  # the same evidence explain prints
 
     item = history_item(fresh, ns, name, tag, index)
     reason = f"{item['where']} is now kept ({item['rule']}: {item['description']})"

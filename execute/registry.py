@@ -34,9 +34,9 @@ import requests
 from pruneplan.errors import EXIT_FAILURE, PrunePlanError
 from pruneplan.planmodel import DIGEST_RE, REPOSITORY_RE
 
-from .ports import DEFERRED, ERROR, NOT_FOUND, OK, Outcome
-from .registry_transport import DEFAULT_TIMEOUT, RegistrySession, describe_transport_error, make_session
-from .registry_url import (
+from pruneplan.execute.ports import DEFERRED, ERROR, NOT_FOUND, OK, Outcome
+from pruneplan.execute.registry_transport import DEFAULT_TIMEOUT, RegistrySession, describe_transport_error, make_session
+from pruneplan.execute.registry_url import (
     decide_insecure,
     determine_registry_host,
     go_parse_url,

@@ -13,8 +13,8 @@ from typing import Any
 from pruneplan import TOOL_NAME, __version__
 from pruneplan.errors import EXIT_FAILURE, PrunePlanError
 
-from .registry import RegistryClient, decide_insecure, determine_registry_host, make_session, ping
-from .registry_url import validate_registry_flags
+from pruneplan.execute.registry import RegistryClient, decide_insecure, determine_registry_host, make_session, ping
+from pruneplan.execute.registry_url import validate_registry_flags
 
 # The command calls it by this name.
 validate_flags = validate_registry_flags

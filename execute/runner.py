@@ -18,12 +18,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, TextIO
 
-from analyze.engine import Analysis
+from pruneplan.analyze.decisions.engine import Analysis
 from pruneplan.planmodel import Plan
 
-from .journal import Journal
-from .ports import CONFLICT, DEFERRED, EARLIER, ERROR, NOT_FOUND, OK, ApiPort, Outcome, RegistryPort
-from .recheck import (
+from pruneplan.execute.journal import Journal
+from pruneplan.execute.ports import CONFLICT, DEFERRED, EARLIER, ERROR, NOT_FOUND, OK, ApiPort, Outcome, RegistryPort
+from pruneplan.execute.recheck import (
     ImageWork,
     Item,
     Skip,
@@ -61,7 +61,7 @@ class Report:
     deferred_blobs: int = 0
 
     def summary_text(self) -> str:
-        from analyze.plan import summary_text
+        from pruneplan.analyze.plan.entries import summary_text
 
         return summary_text(vars(self.counts))
 

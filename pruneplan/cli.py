@@ -64,11 +64,11 @@ def rewrite_bool_flags(args: list[str]) -> list[str]:
 
 # Each module declares its commands' options and registers them; none imports heavy code at load.
 SUBCOMMAND_MODULES = (
-    "collect.cli",  # collect
-    "analyze.cli",  # analyze, explain
-    "analyze.report_cli",  # report
+    "pruneplan.collect.cli",  # collect
+    "pruneplan.analyze.cli",  # analyze, explain
+    "pruneplan.analyze.report.cli",  # report
     "pruneplan.signing_cli",  # keygen, verify
-    "execute.cli",  # execute
+    "pruneplan.execute.cli",  # execute
 )
 
 

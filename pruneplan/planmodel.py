@@ -49,7 +49,7 @@ OBJECT_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+.:-]*")
 SHA256_HEX_RE = re.compile(r"[0-9a-f]{64}")
 
 # --- enums ----------------------------------------------------------------------------------------
-# analyze/rules.py: REMOVING_RULES (stage 1) and DELETE_UNREFERENCED (stage 2); a test keeps these
+# analyze/decisions/rules.py: REMOVING_RULES (stage 1) and DELETE_UNREFERENCED (stage 2); a test keeps these
 # equal (pruneplan does not import analyze).
 ITEM_REASONS = ("beyond-keep-tag-revisions", "image-missing", "over-size-limit")
 IMAGE_REASONS = ("unreferenced",)

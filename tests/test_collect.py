@@ -231,7 +231,7 @@ def test_plan_from_collected_dump_equals_plan_from_the_same_objects_as_a_list(ap
 
 
 def test_progress_is_shown_per_kind_only_on_a_terminal():
-    from collect.progress import Progress
+    from pruneplan.collect.progress import Progress
 
     class Tty(io.StringIO):
         def isatty(self) -> bool:

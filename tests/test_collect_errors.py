@@ -244,7 +244,7 @@ def test_unwritable_output_directory_fails_before_contacting_the_cluster(api, ku
 # -- in-cluster service account ------------------------------------------------------------
 
 def test_in_cluster_service_account_is_used_without_a_kubeconfig(tmp_path, monkeypatch):
-    import collect.client
+    from pruneplan.collect import client as collect_client
 
     cert, key = make_cert(str(tmp_path))
     token = tmp_path / "token"
@@ -255,8 +255,8 @@ def test_in_cluster_service_account_is_used_without_a_kubeconfig(tmp_path, monke
         monkeypatch.setenv("HOME", str(tmp_path))
         monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
         monkeypatch.setenv("KUBERNETES_SERVICE_PORT", str(api.port))
-        monkeypatch.setattr(collect.client, "SERVICE_TOKEN_FILE", str(token))
-        monkeypatch.setattr(collect.client, "SERVICE_CA_FILE", cert)
+        monkeypatch.setattr(collect_client, "SERVICE_TOKEN_FILE", str(token))
+        monkeypatch.setattr(collect_client, "SERVICE_CA_FILE", cert)
         out = tmp_path / "dump.json"
         result = run_cli("collect", "-o", str(out))
         assert result.code == 0, result.err

@@ -20,7 +20,7 @@ from pruneplan.reference import (
     parse_reference,
 )
 from clirunner import run_cli
-from collect.redact import RedactionError, Redactor, restore
+from pruneplan.collect.redact import RedactionError, Redactor, restore
 from fakeapi import REGISTRY, SAMPLE_NOW, FakeAPI, sample_cluster, sha
 from pruneplan.kinds import BY_KIND
 
@@ -150,7 +150,7 @@ def test_short_key_is_refused():
 
 
 def test_colliding_pseudonyms_are_refused(monkeypatch):
-    import collect.redact as module
+    import pruneplan.collect.redact as module
 
     monkeypatch.setattr(module, "HASH_CHARS", 0)  # every name hashes to the same pseudonym
     redactor = Redactor(KEY)

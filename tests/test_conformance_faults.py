@@ -22,10 +22,10 @@ from typing import Any
 
 import pytest
 
-from analyze.engine import Analysis, analyze
-from execute.journal import Journal
-from execute.ports import CONFLICT, ERROR, NOT_FOUND, OK, Outcome
-from execute.runner import Executor, Report
+from pruneplan.analyze.decisions.engine import Analysis, analyze
+from pruneplan.execute.journal import Journal
+from pruneplan.execute.ports import CONFLICT, ERROR, NOT_FOUND, OK, Outcome
+from pruneplan.execute.runner import Executor, Report
 from pruneplan.dumpformat import load_inputs
 from pruneplan.planmodel import Plan
 from pruneplan.policy import Policy

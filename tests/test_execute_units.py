@@ -7,9 +7,9 @@ from collections import Counter
 import orjson
 import pytest
 
-from execute.journal import Journal
-from execute.recheck import match_items
-from execute.runner import remove_items
+from pruneplan.execute.journal import Journal
+from pruneplan.execute.recheck import match_items
+from pruneplan.execute.runner import remove_items
 from pruneplan.errors import PrunePlanError
 
 PLAN = "a" * 64
@@ -84,9 +84,9 @@ def test_execute_deletes_a_streams_links_in_analyzes_order_not_the_plans(tmp_pat
     import io
     import json
 
-    from analyze.engine import analyze
+    from pruneplan.analyze.decisions.engine import analyze
     from builders import as_list, digest, image, stream, write_json
-    from execute.runner import Executor
+    from pruneplan.execute.runner import Executor
     from pruneplan.cli import main
     from pruneplan.dumpformat import load_inputs
     from pruneplan.planmodel import Plan

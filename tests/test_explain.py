@@ -2,7 +2,7 @@
 
 Every case of fixtures/conformance that produces a plan carries an `explain` list in case.json
 (written by generate.py): targets (an image, a blob, or an item of an `ns/name:tag`), the verdict,
-the upstream rule that must decide it (analyze/explain.py RULES, plus the two blob rules) and
+the upstream rule that must decide it (analyze/explain/evidence.py RULES, plus the two blob rules) and
 evidence strings that must appear in the answer. These tests run the real CLI in-process.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from analyze.explain import RULES
+from pruneplan.analyze.explain.evidence import RULES
 from builders import REGISTRY, as_list, digest, image, pod, stream, write_json
 from pruneplan.cli import main
 

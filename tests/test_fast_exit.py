@@ -69,7 +69,7 @@ def test_only_a_command_that_retained_its_objects_skips_the_interpreter_shutdown
 def test_console_analyze_with_its_helper_processes_matches_one_process(tmp_path: Path, monkeypatch) -> None:
     # 10,000 images in a gzip dump: the console command inflates in a forked process and writes
     # the plan with a forked writer; in-process, with forking ruled out, one process does all.
-    from analyze import plan_output
+    from pruneplan.analyze.plan import writer as plan_output
     from pruneplan import rawlines
 
     dump = tmp_path / "dump.json.gz"
@@ -93,7 +93,7 @@ def test_console_analyze_with_its_helper_processes_matches_one_process(tmp_path:
 def test_the_cyclic_gc_is_back_on_after_an_analysis_without_walking_what_it_built() -> None:
     import gc
 
-    from analyze.gcpause import no_cyclic_gc
+    from pruneplan.analyze.gcpause import no_cyclic_gc
 
     assert gc.isenabled()
     frozen = gc.get_freeze_count()
@@ -110,7 +110,7 @@ def test_the_cyclic_gc_is_back_on_after_an_analysis_without_walking_what_it_buil
 def test_a_caller_that_paused_the_cyclic_gc_keeps_it_paused_and_unfrozen() -> None:
     import gc
 
-    from analyze.gcpause import no_cyclic_gc
+    from pruneplan.analyze.gcpause import no_cyclic_gc
 
     gc.disable()
     try:
@@ -131,11 +131,11 @@ def test_the_analyze_command_pauses_the_cyclic_gc_before_it_imports_the_analysis
 
     class Watch(importlib.abc.MetaPathFinder):
         def find_spec(self, name, path, target=None):  # noqa: ANN001 - the finder protocol
-            if name == "analyze.run":
+            if name == "pruneplan.analyze.run":
                 paused_at_import.append(not gc.isenabled())
             return None  # the usual finders import it
 
-    monkeypatch.delitem(sys.modules, "analyze.run", raising=False)  # imported afresh by the command
+    monkeypatch.delitem(sys.modules, "pruneplan.analyze.run", raising=False)  # imported afresh by the command
     monkeypatch.setattr(sys, "meta_path", [Watch(), *sys.meta_path])
     done = run_cli("analyze", str(EXAMPLE_DUMP), "-o", str(tmp_path / "plan.json"), "-q")
     assert done.code == 0

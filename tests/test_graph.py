@@ -1,6 +1,6 @@
 """The reference graph analyze builds in bulk equals the one networkx's public API builds.
 
-analyze/graph.py fills the DiGraph's node and adjacency dicts directly for speed; these tests
+analyze/decisions/graph.py fills the DiGraph's node and adjacency dicts directly for speed; these tests
 build the graph the slow, public way (add_node/add_edge) from the same analysis and compare
 nodes, edges and their attributes, so a networkx change in how it stores graphs shows up here.
 """
@@ -12,9 +12,9 @@ from pathlib import Path
 import networkx as nx
 import pytest
 
-from analyze.engine import Analysis
-from analyze.graph import build_graph, children_of_used_lists, referrer_node
-from analyze.run import AnalyzeRequest, decide
+from pruneplan.analyze.decisions.engine import Analysis
+from pruneplan.analyze.decisions.graph import build_graph, children_of_used_lists, referrer_node
+from pruneplan.analyze.run import AnalyzeRequest, decide
 from builders import OCI_INDEX, REGISTRY, as_dump, deployment, digest, image, pod, stream, write_json
 
 EXAMPLE_DUMP = Path(__file__).resolve().parent.parent / "fixtures" / "example-dump.json.gz"

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyze.model import _load_image_checked, _load_image_fast, load_image
+from pruneplan.analyze.decisions.model import _load_image_checked, _load_image_fast, load_image
 from pruneplan.errors import InputError
 
 DIGESTS = st.sampled_from([f"sha256:{c * 64}" for c in "abcdef"])

@@ -1,4 +1,4 @@
-"""Writing the plan on two cores (analyze/plan_output.py) gives the same file and the same
+"""Writing the plan on two cores (analyze/plan/writer.py) gives the same file and the same
 dry-run lines as writing it in one process; a failed write leaves nothing behind."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from analyze import plan_output
-from analyze.plan import build_plan, dry_run_lines
-from analyze.run import AnalyzeRequest, decide
+from pruneplan.analyze.plan import writer as plan_output
+from pruneplan.analyze.plan.entries import build_plan, dry_run_lines
+from pruneplan.analyze.run import AnalyzeRequest, decide
 from pruneplan.errors import PrunePlanError
 from pruneplan.planformat import dump_plan
 

@@ -110,7 +110,7 @@ def test_entries_convert_to_and_from_dicts_exactly(example_plan: bytes) -> None:
 
 
 def test_reason_codes_are_analyzes_rules() -> None:
-    from analyze.rules import DELETE_UNREFERENCED, REMOVING_RULES
+    from pruneplan.analyze.decisions.rules import DELETE_UNREFERENCED, REMOVING_RULES
 
     assert set(ITEM_REASONS) == REMOVING_RULES
     assert IMAGE_REASONS == (DELETE_UNREFERENCED,)

@@ -8,10 +8,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analyze.engine import analyze
-from analyze.plan import build_plan, plan_document
-from analyze.plan_output import write_plan
-from analyze.rules import REMOVING_RULES
+from pruneplan.analyze.decisions.engine import analyze
+from pruneplan.analyze.plan.entries import build_plan, plan_document
+from pruneplan.analyze.plan.writer import write_plan
+from pruneplan.analyze.decisions.rules import REMOVING_RULES
 from builders import OCI_INDEX, REGISTRY, as_dump, digest, image, limit_range, pod, stream
 from pruneplan.dumpformat import load_inputs
 from pruneplan.planformat import dump_plan, dump_plan_chunks

@@ -13,8 +13,8 @@ import socket
 import pytest
 import requests
 
-from execute.ports import DEFERRED, ERROR, NOT_FOUND, OK
-from execute.registry import (
+from pruneplan.execute.ports import DEFERRED, ERROR, NOT_FOUND, OK
+from pruneplan.execute.registry import (
     HINT_FORCE_INSECURE,
     HINT_REGISTRY_URL,
     HINT_TLS_WITHOUT_TLS,
@@ -29,7 +29,7 @@ from execute.registry import (
     validate_registry_flags,
     validate_registry_url,
 )
-from execute.registry_transport import DEFAULT_TIMEOUT
+from pruneplan.execute.registry_transport import DEFAULT_TIMEOUT
 from pruneplan.errors import EXIT_FAILURE, PrunePlanError
 from registry_harness import (
     REGISTRY_BIN,
@@ -740,7 +740,7 @@ class _Loaded:
 
 
 def test_registry_setup_finds_the_registry_from_the_snapshot_and_connects(proxy, registry):
-    from execute.registry_setup import RegistrySetup
+    from pruneplan.execute.registry_setup import RegistrySetup
 
     image_ = build_image(1)
     registry.api().push_image("ns/app", image_, tag="v1")
@@ -753,7 +753,7 @@ def test_registry_setup_finds_the_registry_from_the_snapshot_and_connects(proxy,
 
 
 def test_registry_setup_uses_the_kubeconfig_ca_and_needs_a_token(tmp_path, ca, server_cert):
-    from execute.registry_setup import RegistrySetup
+    from pruneplan.execute.registry_setup import RegistrySetup
 
     with RegistryServer(tmp_path / "tls", tls=server_cert) as registry:
         config = _kube_config("tok", ca_file=str(ca.ca_file))

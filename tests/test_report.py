@@ -128,7 +128,7 @@ def load_plan() -> dict[str, Any]:
 
 
 def review_of(*dumps: str, plan: str = "plan.json", top: int = 20):
-    from analyze.report_run import ReportRequest, make_review
+    from pruneplan.analyze.report.run import ReportRequest, make_review
 
     return make_review(ReportRequest(plan=plan, output="unused", dumps=list(dumps), top=top))
 
@@ -269,7 +269,7 @@ def test_attribution_rule_is_stated_in_the_report(work: Path) -> None:
     ],
 )
 def test_repository_of_a_docker_image_reference(reference: str, repository: tuple[str, str] | None) -> None:
-    from analyze.review import repository_of_reference
+    from pruneplan.analyze.report.review import repository_of_reference
 
     assert repository_of_reference(reference) == repository
 
@@ -482,7 +482,7 @@ def test_markdown_escapes_markup_in_names(hostile: Path) -> None:
 
 
 def test_markdown_table_rows_keep_their_column_count_with_a_pipe_in_a_name(hostile: Path) -> None:
-    from analyze.report_md import md
+    from pruneplan.analyze.report.markdown import md
 
     assert md("a|b") == r"a\|b"
     assert md("line\nbreak") == "line break"
@@ -583,7 +583,7 @@ def test_dash_writes_the_report_to_stdout(work: Path) -> None:
      (50 * MiB, "50.0 MiB"), (3 * 1024**3 + 512 * MiB, "3.5 GiB"), (2 * 1024**4, "2.0 TiB")],
 )
 def test_human_units(value: int, text: str) -> None:
-    from analyze.review import human_bytes
+    from pruneplan.analyze.report.review import human_bytes
 
     assert human_bytes(value) == text
 
@@ -591,7 +591,7 @@ def test_human_units(value: int, text: str) -> None:
 def test_report_never_imports_kubernetes_or_requests(work: Path) -> None:
     code = (
         "import sys\n"
-        "from analyze.report_run import ReportRequest, run_report\n"
+        "from pruneplan.analyze.report.run import ReportRequest, run_report\n"
         "run_report(ReportRequest(plan='plan.json', output='r.html', dumps=['dump.json']))\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('kubernetes', 'requests'))\n"
         "assert not bad, bad\n"

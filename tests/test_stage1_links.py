@@ -1,4 +1,4 @@
-"""Stage 1's deleted links (analyze/rules.py `_unlinked`) equal upstream's counting, written out
+"""Stage 1's deleted links (analyze/decisions/rules.py `_unlinked`) equal upstream's counting, written out
 plainly here: count each manifest and blob over the stream's items (images that exist), then
 decrement per removed item in order; a link goes with the decrement that reaches zero. Random
 streams repeat images across tags, list missing images, and cross-use digests (a layer that is
@@ -11,8 +11,8 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyze.model import Image, Stream, TagHistory
-from analyze.rules import KEEP_WITHIN_REVISIONS, REMOVE_BEYOND_REVISIONS, StreamOutcome, _unlinked
+from pruneplan.analyze.decisions.model import Image, Stream, TagHistory
+from pruneplan.analyze.decisions.rules import KEEP_WITHIN_REVISIONS, REMOVE_BEYOND_REVISIONS, StreamOutcome, _unlinked
 
 DIGESTS = [f"sha256:{n:064d}" for n in range(10)]
 SCHEMA2 = "application/vnd.docker.distribution.manifest.v2+json"

@@ -1,4 +1,4 @@
-"""Stage 2's freed blobs (analyze/rules.py) equal upstream's counting, written out plainly here:
+"""Stage 2's freed blobs (analyze/decisions/rules.py) equal upstream's counting, written out plainly here:
 count every image's layers, config and manifest, then decrement per deleted image in order; a
 blob is freed by the decrement that reaches zero. Random images share, repeat and cross-use
 digests (a layer that is another image's manifest or its own config) to reach the odd cases."""
@@ -10,8 +10,8 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyze.model import Image
-from analyze.rules import DELETE_UNREFERENCED, prune_images
+from pruneplan.analyze.decisions.model import Image
+from pruneplan.analyze.decisions.rules import DELETE_UNREFERENCED, prune_images
 from pruneplan.policy import build_policy
 
 DIGESTS = [f"sha256:{n:064d}" for n in range(12)]

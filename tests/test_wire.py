@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyze.model import load_image, load_stream
-from analyze.wire import decode_image_line, decode_stream_line
+from pruneplan.analyze.decisions.model import load_image, load_stream
+from pruneplan.analyze.decisions.wire import decode_image_line, decode_stream_line
 from pruneplan.dumpformat import _identity, load_inputs
 from pruneplan.errors import InputError, PrunePlanError
 from test_dumpformat import write_dump
@@ -222,8 +222,8 @@ def test_a_dump_with_deeply_nested_json_fails_with_one_line_naming_the_line(tmp_
 
 # --- workloads: a taken line gives the references its dict gives ---------------------------------
 
-from analyze.referrers import analyze_references  # noqa: E402
-from analyze.wire import WORKLOAD_LINE_LOADERS  # noqa: E402
+from pruneplan.analyze.decisions.referrers import analyze_references  # noqa: E402
+from pruneplan.analyze.decisions.wire import WORKLOAD_LINE_LOADERS  # noqa: E402
 from pruneplan.timefmt import parse_time  # noqa: E402
 
 THRESHOLD = parse_time("2026-01-01T00:00:00Z")

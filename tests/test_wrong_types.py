@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analyze.wire import WORKLOAD_LINE_LOADERS
+from pruneplan.analyze.decisions.wire import WORKLOAD_LINE_LOADERS
 from builders import REGISTRY, as_dump, as_list, digest, image, pod, stream, write_json
 from clirunner import run_cli
 from pruneplan.dumpformat import DumpWriter

@@ -13,7 +13,7 @@ import html
 import math
 from typing import Iterable, Sequence
 
-from .review import GroupBytes, Limited, Review, attribution_note, exact_bytes, human_bytes
+from pruneplan.analyze.report.review import GroupBytes, Limited, Review, attribution_note, exact_bytes, human_bytes
 
 CHART_TOP = 20  # namespaces drawn; the rest are summed into one "other namespaces" bar
 _LABEL_CHARS = 34

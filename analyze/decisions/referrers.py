@@ -16,7 +16,7 @@ from pruneplan.goduration import go_quote
 
 from pruneplan.reference import InvalidReference, parse_image_stream_image_name, parse_image_stream_tag_name, parse_reference
 
-from .workloads import Build, Container, Controller, CronJob, Pod, PodSpec, template_spec
+from pruneplan.analyze.decisions.workloads import Build, Container, Controller, CronJob, Pod, PodSpec, template_spec
 
 _intern = sys.intern
 
@@ -222,7 +222,7 @@ class _Analyzer:
                 self.build_source(referrer, *source)
 
 
-# The dict path refuses exactly the JSON types the records of analyze/workloads.py refuse, in
+# The dict path refuses exactly the JSON types the records of analyze/decisions/workloads.py refuse, in
 # every field the analysis reads, with one message: a dump line whose types the schema refuses
 # is read here, so both input forms fail alike (docs/dump-format.md, "Errors"). null and absent
 # are "not set", as Go decodes them.

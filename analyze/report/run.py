@@ -17,7 +17,7 @@ from pruneplan.planmodel import Plan
 from pruneplan.signing import SIGNATURE_SUFFIX, verify_plan
 from pruneplan.timefmt import parse_user_time
 
-from .review import DEFAULT_TOP, Review, SignatureStatus, build_review
+from pruneplan.analyze.report.review import DEFAULT_TOP, Review, SignatureStatus, build_review
 
 FORMATS = ("md", "html")
 
@@ -87,7 +87,7 @@ def make_review(request: ReportRequest) -> Review:
     if request.dumps:
         # The engine (networkx) is only needed for the dump; plan-only reports stay light.
         from pruneplan.dumpformat import load_inputs
-        from .engine import analyze
+        from pruneplan.analyze.decisions.engine import analyze
 
         loaded = load_inputs(request.dumps)
         policy = plan.policy.to_policy()
@@ -103,10 +103,10 @@ def make_review(request: ReportRequest) -> Review:
 
 def render(review: Review, fmt: str) -> str:
     if fmt == "html":
-        from .report_html import render_html
+        from pruneplan.analyze.report.html import render_html
 
         return render_html(review)
-    from .report_md import render_markdown
+    from pruneplan.analyze.report.markdown import render_markdown
 
     return render_markdown(review)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Iterable, Sequence
 
-from .review import GroupBytes, Limited, Review, attribution_note, exact_bytes, human_bytes
+from pruneplan.analyze.report.review import GroupBytes, Limited, Review, attribution_note, exact_bytes, human_bytes
 
 # CommonMark lets any ASCII punctuation be backslash-escaped; escape only what can start inline
 # markup (emphasis, code, strike-through, links), end a table cell, or form an HTML tag or

@@ -13,8 +13,8 @@ from typing import Any
 from pruneplan.errors import PrunePlanError
 from pruneplan.timefmt import format_time
 
-from . import rules as R
-from .engine import Analysis
+from pruneplan.analyze.decisions import rules as R
+from pruneplan.analyze.decisions.engine import Analysis
 
 SAMPLE = 3  # referrers shown before "and N more"
 

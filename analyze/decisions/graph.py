@@ -30,9 +30,9 @@ from typing import Any, Iterable, Mapping
 
 import networkx as nx
 
-from .model import Image, Stream
-from .referrers import References
-from .rules import ALL_RULES, ImageOutcome
+from pruneplan.analyze.decisions.model import Image, Stream
+from pruneplan.analyze.decisions.referrers import References
+from pruneplan.analyze.decisions.rules import ALL_RULES, ImageOutcome
 
 
 def referrer_node(resource: str, namespace: str, name: str) -> tuple[str, str]:

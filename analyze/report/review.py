@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 if TYPE_CHECKING:  # the engine (networkx) is only needed when a dump is given
     from pruneplan.planmodel import Plan
 
-    from .engine import Analysis
+    from pruneplan.analyze.decisions.engine import Analysis
 
 DEFAULT_TOP = 20
 UNKNOWN = "(unknown)"
@@ -25,7 +25,7 @@ UNKNOWN = "(unknown)"
 # contain a "/", and joining then splitting would attribute bytes to the wrong namespace.
 Repository = tuple[str, str]
 UNKNOWN_REPOSITORY: Repository = (UNKNOWN, "")
-# Stage-1 rules that mean "a referrer kept this item" (analyze/rules.py).
+# Stage-1 rules that mean "a referrer kept this item" (analyze/decisions/rules.py).
 KEPT_BY_REFERRER_RULES = ("tag-in-use", "image-in-use")
 
 # Plan policy keys in the order a reviewer reads them, with upstream's flag names.

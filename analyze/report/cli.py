@@ -24,7 +24,7 @@ def report_command(
     top: int = typer.Option(20, "--top", metavar="N", help="Rows in each ranked table (largest deletions, stream updates, single-referrer items)."),
 ) -> None:
     """Write a review of a plan for a change ticket: policy, source, counts, reclaimable bytes, signature."""
-    from .report_run import ReportRequest, run_report
+    from pruneplan.analyze.report.run import ReportRequest, run_report
 
     run_report(
         ReportRequest(

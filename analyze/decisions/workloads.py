@@ -1,8 +1,8 @@
 """What the referrer analysis reads of a workload (pods, controllers, jobs, builds), as typed records.
 
-A dump line of these shapes is decoded straight into them (analyze/wire.py): msgspec builds only
+A dump line of these shapes is decoded straight into them (analyze/decisions/wire.py): msgspec builds only
 these fields, where orjson built a dict for every field and object of the line. Any other object
-stays the dict orjson made, and analyze/referrers.py reads the same fields from it, with
+stays the dict orjson made, and analyze/decisions/referrers.py reads the same fields from it, with
 upstream's leniency and our error messages. Both forms give the same references
 (tests/test_wire.py).
 """

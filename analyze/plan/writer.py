@@ -33,8 +33,8 @@ from pruneplan.files import output_error, output_file
 from pruneplan.planformat import dump_plan_part
 from pruneplan.rawlines import fork_is_safe
 
-from .engine import Analysis
-from .plan import (
+from pruneplan.analyze.decisions.engine import Analysis
+from pruneplan.analyze.plan.entries import (
     BlobSide,
     blob_side,
     dry_run_epilogue,

@@ -16,8 +16,8 @@ from operator import attrgetter
 
 from pruneplan.policy import Policy
 
-from .model import Image, Stream
-from .referrers import References
+from pruneplan.analyze.decisions.model import Image, Stream
+from pruneplan.analyze.decisions.referrers import References
 
 _NAME = attrgetter("name")
 _LAYERS = attrgetter("layers")

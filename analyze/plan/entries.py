@@ -12,8 +12,8 @@ from pruneplan.dumpformat import LoadedInputs
 from pruneplan.planformat import PLAN_API_VERSION, PLAN_KIND
 from pruneplan.timefmt import format_time
 
-from .engine import Analysis
-from .rules import DELETE_UNREFERENCED, REMOVING_RULES, ImageOutcome, StreamOutcome
+from pruneplan.analyze.decisions.engine import Analysis
+from pruneplan.analyze.decisions.rules import DELETE_UNREFERENCED, REMOVING_RULES, ImageOutcome, StreamOutcome
 
 SUMMARY_PARTS = (
     ("deletedImages", "deleted {} image object(s)"),

@@ -1,5 +1,5 @@
 """Dump lines of Images, ImageStreams and workloads decoded straight into what analyze keeps
-(the model, the workload records of analyze/workloads.py), reading only the fields the rules read.
+(the model, the workload records of analyze/decisions/workloads.py), reading only the fields the rules read.
 
 msgspec decodes a line against the schemas below in C and skips every other field (uid,
 layer media types, an item's reference and generation, ...) without building Python objects for
@@ -24,8 +24,8 @@ import msgspec
 
 from pruneplan.timefmt import parse_time
 
-from .model import Image, Stream, TagHistory, image_of
-from .workloads import RECORD_TYPES
+from pruneplan.analyze.decisions.model import Image, Stream, TagHistory, image_of
+from pruneplan.analyze.decisions.workloads import RECORD_TYPES
 
 # orjson reads integers up to 2**64 - 1 as int and larger ones as float; msgspec reads any size.
 # Bounds beyond int64 cannot be declared, so larger values go to the general path.

@@ -18,7 +18,7 @@ from pruneplan.goduration import go_quote
 from pruneplan.projection import MANAGED_ANNOTATION
 from pruneplan.timefmt import parse_time
 
-from .quantity import parse_quantity
+from pruneplan.analyze.decisions.quantity import parse_quantity
 
 MEDIA_DOCKER_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 MEDIA_OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"

@@ -26,9 +26,9 @@ def explain_command(
 
     from pruneplan.errors import EXIT_USAGE, PrunePlanError
 
-    from .engine import BuildGraphError
-    from .explain import explain, render_text
-    from .run import AnalyzeRequest, decide
+    from pruneplan.analyze.decisions.engine import BuildGraphError
+    from pruneplan.analyze.explain.evidence import explain, render_text
+    from pruneplan.analyze.run import AnalyzeRequest, decide
 
     if len(args) < 2:
         raise PrunePlanError("explain needs at least one dump and a target", EXIT_USAGE)
@@ -39,7 +39,7 @@ def explain_command(
         keep_younger_than=keep_younger_than, prune_over_size_limit=prune_over_size_limit, all_images=all_images,
         namespace=namespace, ignore_invalid_refs=ignore_invalid_refs, prune_registry=prune_registry,
     )
-    from .gcpause import no_cyclic_gc
+    from pruneplan.analyze.gcpause import no_cyclic_gc
 
     try:
         with no_cyclic_gc():

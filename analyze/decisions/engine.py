@@ -13,10 +13,10 @@ from pruneplan.errors import PrunePlanError
 from pruneplan.kinds import KINDS
 from pruneplan.policy import Policy
 
-from .graph import build_graph, children_of_used_lists, set_image_rules
-from .model import Image, MetadataError, Stream, load_image, load_limits, load_stream
-from .referrers import References, analyze_references
-from .rules import Stage2, StreamOutcome, prune_images, prune_stream, surviving_images, unreadable_images
+from pruneplan.analyze.decisions.graph import build_graph, children_of_used_lists, set_image_rules
+from pruneplan.analyze.decisions.model import Image, MetadataError, Stream, load_image, load_limits, load_stream
+from pruneplan.analyze.decisions.referrers import References, analyze_references
+from pruneplan.analyze.decisions.rules import Stage2, StreamOutcome, prune_images, prune_stream, surviving_images, unreadable_images
 
 
 class BuildGraphError(PrunePlanError):

@@ -1,0 +1,1 @@
+"""Why an image, a history item or a blob is kept or pruned, from an analysis."""
