@@ -17,6 +17,7 @@ from pruneplan.analyze.explain.evidence import describe
 from pruneplan.analyze.decisions.graph import children_of_used_lists
 from pruneplan.analyze.decisions.rules import DELETE_UNREFERENCED, REMOVING_RULES
 from pruneplan.timefmt import format_time
+from pruneplan.wording import deleting_blob, deleting_image, deleting_items, deleting_layer_link, deleting_manifest_link
 
 if TYPE_CHECKING:
     from pruneplan.planmodel import ImageDeletion, Plan
@@ -130,9 +131,9 @@ def stage_one(plan: Plan, fresh: Analysis) -> StageOneWork:
         stream = live.get((ns, name))
         if stream is None:
             reason = f"image stream {repo} no longer exists"
-            work.skipped.append(Skip(key_stream(ns, name), f"Deleting {len(update.removed_items)} items from image stream {repo}", reason))
-            work.skipped += [Skip(key_layer_link(repo, d), f"Deleting layer link {d} in repository {repo}", reason) for d in layer_plan.get(repo, [])]
-            work.skipped += [Skip(key_manifest_link(repo, d), f"Deleting manifest link {d} in repository {repo}", reason) for d in manifest_plan.get(repo, [])]
+            work.skipped.append(Skip(key_stream(ns, name), deleting_items(len(update.removed_items), repo), reason))
+            work.skipped += [Skip(key_layer_link(repo, d), deleting_layer_link(d, repo), reason) for d in layer_plan.get(repo, [])]
+            work.skipped += [Skip(key_manifest_link(repo, d), deleting_manifest_link(d, repo), reason) for d in manifest_plan.get(repo, [])]
             continue
         outcome = outcomes[(ns, name)]
         wanted = Counter((i.tag, i.image, i.created) for i in update.removed_items)
@@ -164,13 +165,13 @@ def stage_one(plan: Plan, fresh: Analysis) -> StageOneWork:
         for digest in in_upstream_order(layer_plan.get(repo, []), outcome.layer_links):
             if digest in surviving_blobs:
                 users = sorted(i for i in set(survivors) if i in images and digest in images[i].blobs)
-                work.skipped.append(Skip(key_layer_link(repo, digest), f"Deleting layer link {digest} in repository {repo}",
+                work.skipped.append(Skip(key_layer_link(repo, digest), deleting_layer_link(digest, repo),
                                          f"still used in {repo} by image {users[0]}" + (f" and {len(users) - 1} more" if len(users) > 1 else "")))
             else:
                 layer_links.append(digest)
         for digest in in_upstream_order(manifest_plan.get(repo, []), outcome.manifest_links):
             if digest in surviving_manifests:
-                work.skipped.append(Skip(key_manifest_link(repo, digest), f"Deleting manifest link {digest} in repository {repo}",
+                work.skipped.append(Skip(key_manifest_link(repo, digest), deleting_manifest_link(digest, repo),
                                          f"a surviving history item of {repo} still names {digest}"))
             else:
                 manifest_links.append(digest)
@@ -215,9 +216,9 @@ def stage_two(
                 w.repository for w in stream_work if name in (w.everything if w.repository in failed_streams else w.survivors)
             )
             where = f" (image stream {', '.join(holders)})" if holders else ""
-            skipped.append(Skip(key_image(name), f"Deleting image {name}", f"still named by a surviving history item{where}"))
+            skipped.append(Skip(key_image(name), deleting_image(name), f"still named by a surviving history item{where}"))
         elif rule != DELETE_UNREFERENCED:
-            skipped.append(Skip(key_image(name), f"Deleting image {name}", f"now kept ({rule}: {describe(rule)['description']})"))
+            skipped.append(Skip(key_image(name), deleting_image(name), f"now kept ({rule}: {describe(rule)['description']})"))
         else:
             approved.append(entry)
 
@@ -236,11 +237,11 @@ def stage_two(
             if digest not in planned_blobs:
                 continue
             if usage[digest]:
-                skipped.append(Skip(key_blob(digest), f"Deleting blob {digest}", "still used by an image that stays"))
+                skipped.append(Skip(key_blob(digest), deleting_blob(digest), "still used by an image that stays"))
             else:
                 blobs.append(digest)
         work.append(ImageWork(entry.name, blobs))
     for entry in planned_images:
         if entry.name not in approved_names and entry.name in images:
-            skipped += [Skip(key_blob(d), f"Deleting blob {d}", f"image {entry.name} is kept") for d in entry.blobs]
+            skipped += [Skip(key_blob(d), deleting_blob(d), f"image {entry.name} is kept") for d in entry.blobs]
     return work, skipped

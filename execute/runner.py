@@ -20,6 +20,7 @@ from typing import Any, Callable, TextIO
 
 from pruneplan.analyze.decisions.engine import Analysis
 from pruneplan.planmodel import Plan
+from pruneplan.wording import deleting_blob, deleting_image, deleting_items, deleting_layer_link, deleting_manifest_link
 
 from pruneplan.execute.journal import Journal
 from pruneplan.execute.ports import CONFLICT, DEFERRED, EARLIER, ERROR, NOT_FOUND, OK, ApiPort, Outcome, RegistryPort
@@ -215,10 +216,10 @@ class Executor:
         """Delete a repository's layer links or manifest links, in upstream's wording."""
         for digest in digests:
             if manifest:
-                key, line = key_manifest_link(repo, digest), f"Deleting manifest link {digest} in repository {repo}"
+                key, line = key_manifest_link(repo, digest), deleting_manifest_link(digest, repo)
                 call = lambda d=digest: self._registry().delete_manifest_link(repo, d)  # noqa: E731
             else:
-                key, line = key_layer_link(repo, digest), f"Deleting layer link {digest} in repository {repo}"
+                key, line = key_layer_link(repo, digest), deleting_layer_link(digest, repo)
                 call = lambda d=digest: self._registry().delete_layer_link(repo, d)  # noqa: E731
             outcome = self._perform(key, line, call)
             if outcome.done:
@@ -252,7 +253,7 @@ class Executor:
             failed_get: list[bool] = []
             outcome = self._perform(
                 key,
-                f"Deleting {len(work.removals)} items from image stream {repo}",
+                deleting_items(len(work.removals), repo),
                 lambda: self._update_stream(work, stream, failed_get),
             )
             if outcome.status in (OK, EARLIER):
@@ -275,7 +276,7 @@ class Executor:
         if self.prune_registry:
             for digest in work.blobs:
                 delete = lambda d=digest: self._registry().delete_blob(d)  # noqa: E731
-                outcome = self._perform(key_blob(digest), f"Deleting blob {digest}", delete)
+                outcome = self._perform(key_blob(digest), deleting_blob(digest), delete)
                 if outcome.status == DEFERRED:
                     with self._lock:
                         self.report.deferred_blobs += 1
@@ -289,7 +290,7 @@ class Executor:
                                 f"image {work.name}: failed to delete {kind} {digest}: {outcome.message}")
         if deleted == 0 and failures > 0:
             return  # upstream keeps the Image object when every blob deletion it tried failed
-        outcome = self._perform(key_image(work.name), f"Deleting image {work.name}", lambda: self._api().delete_image(work.name))
+        outcome = self._perform(key_image(work.name), deleting_image(work.name), lambda: self._api().delete_image(work.name))
         if outcome.done:
             self._count("deletedImages", outcome=outcome)
         else:

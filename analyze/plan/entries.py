@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import chain, repeat
 from operator import itemgetter
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator
 
 from pruneplan import TOOL_NAME, __version__
 from pruneplan.dumpformat import LoadedInputs
 from pruneplan.planformat import PLAN_API_VERSION, PLAN_KIND
 from pruneplan.timefmt import format_time
+from pruneplan.wording import blob_block, deleting_image, deleting_items, layer_link_block, manifest_link_block
 
 from pruneplan.analyze.decisions.engine import Analysis
 from pruneplan.analyze.decisions.rules import DELETE_UNREFERENCED, REMOVING_RULES, ImageOutcome, StreamOutcome
@@ -250,12 +251,6 @@ def dry_run_prologue(analysis: Analysis) -> list[str]:
     return ["Only API objects will be removed.  No modifications to the image registry will be made."]
 
 
-def _lines(prefix: str, items: Sequence[str], suffix: str) -> str:
-    """prefix + item + suffix + newline for each item, joined in C (a dry run has a line per blob)."""
-    if not items:
-        return ""
-    return prefix + (suffix + "\n" + prefix).join(items) + suffix + "\n"
-
 
 def stream_dry_run_text(analysis: Analysis) -> Iterator[str]:
     """The streams' dry-run lines, a block of whole lines per updated stream."""
@@ -264,18 +259,18 @@ def stream_dry_run_text(analysis: Analysis) -> Iterator[str]:
         if not removed:
             continue
         repository = outcome.stream.key
-        in_repository = f" in repository {repository}"
         yield (
-            _lines("Deleting layer link ", outcome.layer_links, in_repository)
-            + f"Deleting {removed} items from image stream {repository}\n"
-            + _lines("Deleting manifest link ", outcome.manifest_links, in_repository)
+            layer_link_block(outcome.layer_links, repository)
+            + deleting_items(removed, repository)
+            + "\n"
+            + manifest_link_block(outcome.manifest_links, repository)
         )
 
 
 def image_dry_run_text(analysis: Analysis) -> Iterator[str]:
     """The images' dry-run lines, a block of whole lines per deleted image: its blobs, then it."""
     for name, outcome in _deleting(analysis):
-        yield _lines("Deleting blob ", outcome.blobs, "") + f"Deleting image {name}\n"
+        yield blob_block(outcome.blobs) + deleting_image(name) + "\n"
 
 
 def dry_run_epilogue(summary: dict[str, Any]) -> str:
