@@ -600,3 +600,28 @@ def test_report_never_imports_kubernetes_or_requests(work: Path) -> None:
     done = subprocess.run([sys.executable, "-c", code], cwd=work, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert (work / "r.html").exists()
+
+
+def test_markdown_and_html_draw_the_same_sections_in_the_same_order(work: Path) -> None:
+    import html as html_module
+    import re
+
+    from pruneplan.analyze.report.html import render_html
+    from pruneplan.analyze.report.markdown import md, render_markdown
+    from pruneplan.analyze.report.sections import Table, report_sections
+
+    review = review_of("dump.json", top=3)
+    sections = report_sections(review)
+    markdown, page = render_markdown(review), render_html(review)
+    assert re.findall(r"^## (.*)$", markdown, flags=re.M) == [s.title for s in sections]
+    assert re.findall(r'<section id="([^"]+)"><h2>([^<]*)</h2>', page) == [(s.anchor, html_module.escape(s.title)) for s in sections]
+    # every table row of every section is in both reports
+    for section in sections:
+        for block in section.blocks:
+            if isinstance(block, Table):
+                for row in block.rows:
+                    cells = [cell for cell in row if isinstance(cell, str)]
+                    assert len(cells) == len(row)  # tables hold plain text cells
+                    assert "| " + " | ".join(map(md, cells)) + " |" in markdown
+                    row_html = "".join(f">{html_module.escape(cell)}</td>" for cell in cells)
+                    assert re.sub(r"<td[^>]*", "", row_html) in re.sub(r"<td[^>]*", "", page)

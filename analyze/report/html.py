@@ -11,9 +11,21 @@ from __future__ import annotations
 
 import html
 import math
-from typing import Iterable, Sequence
-
-from pruneplan.analyze.report.review import GroupBytes, Limited, Review, attribution_note, exact_bytes, human_bytes
+from pruneplan.analyze.report.review import GroupBytes, Review, attribution_note, human_bytes
+from pruneplan.analyze.report.sections import (
+    NUM,
+    Block,
+    Chart,
+    Code,
+    Facts,
+    Mono,
+    More,
+    Paragraph,
+    Table,
+    Text,
+    report_sections,
+    with_bytes,
+)
 
 CHART_TOP = 20  # namespaces drawn; the rest are summed into one "other namespaces" bar
 _LABEL_CHARS = 34
@@ -69,29 +81,40 @@ def esc(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _cells(row: Sequence[tuple[str, str]]) -> str:
-    """Cells given as (class, already-escaped html)."""
-    return "".join(f'<td class="{cls}">{content}</td>' if cls else f"<td>{content}</td>" for cls, content in row)
+def _text(text: Text) -> str:
+    if isinstance(text, str):
+        return esc(text)
+    return "".join(
+        f'<span class="mono">{esc(piece.text)}</span>' if isinstance(piece, Mono)
+        else f"<code>{esc(piece.text)}</code>" if isinstance(piece, Code) else esc(piece)
+        for piece in text
+    )
 
 
-def _table(headers: Sequence[tuple[str, str]], rows: Iterable[Sequence[tuple[str, str]]], cls: str = "") -> str:
-    head = "".join(f'<th class="{c}">{esc(h)}</th>' if c else f"<th>{esc(h)}</th>" for c, h in headers)
-    body = "".join(f"<tr>{_cells(row)}</tr>" for row in rows)
-    attr = f' class="{cls}"' if cls else ""
-    return f"<table{attr}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+def _class(kind: str) -> str:
+    return f' class="{kind}"' if kind else ""
 
 
-def _kv(rows: Iterable[tuple[str, str]]) -> str:
-    body = "".join(f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in rows)
-    return f'<table class="kv"><tbody>{body}</tbody></table>'
-
-
-def _more(limited: Limited, what: str) -> str:
-    return f'<p class="more">… and {limited.more} more {esc(what)}.</p>' if limited.more else ""
-
-
-def _bytes(value: int) -> str:
-    return f"{human_bytes(value)} ({exact_bytes(value)})" if value >= 1024 else exact_bytes(value)
+def _block(block: Block) -> str:
+    if isinstance(block, Facts):
+        body = "".join(f"<tr><th>{esc(label)}</th><td>{_text(value)}</td></tr>" for label, value in block.rows)
+        return f'<table class="kv"><tbody>{body}</tbody></table>'
+    if isinstance(block, Table):
+        # a header cell is right-aligned with its figures; the other kinds style cells only
+        head = "".join(f"<th{_class(NUM if c.kind == NUM else '')}>{esc(c.title)}</th>" for c in block.columns)
+        kinds = [_class(c.kind) for c in block.columns]
+        body = "".join(
+            "<tr>" + "".join(f"<td{kind}>{_text(cell)}</td>" for kind, cell in zip(kinds, row)) + "</tr>" for row in block.rows
+        )
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    if isinstance(block, Paragraph):
+        return f"<p{_class('note' if block.note else '')}>{_text(block.text)}</p>"
+    if isinstance(block, More):
+        return f'<p class="more">… and {block.count} more {esc(block.what)}.</p>'
+    if isinstance(block, Chart):
+        return (f"<figure>{chart_svg(block.groups)}<figcaption class=\"note\">Bytes of freed blobs of known "
+                "size attributed to each namespace (see the attribution note at the end).</figcaption></figure>")
+    return ""  # the attribution reference: the note is this page's footer
 
 
 def _short(label: str) -> str:
@@ -152,24 +175,13 @@ def chart_svg(groups: list[GroupBytes], top: int = CHART_TOP) -> str:
         length = round(_PLOT_W * value / axis_max)
         middle = y + _BAR / 2 + 4
         out.append(
-            f'<g class="row"><title>{esc(name)}: {esc(_bytes(value))}</title>'
+            f'<g class="row"><title>{esc(name)}: {esc(with_bytes(value))}</title>'
             f'<text class="label" x="{_LABEL_W - 8}" y="{middle:.0f}" text-anchor="end">{esc(_short(name))}</text>'
             f'<rect class="{cls}" x="{_LABEL_W}" y="{y}" width="{length}" height="{_BAR}" rx="2"/>'
             f'<text class="value" x="{_LABEL_W + length + 6}" y="{middle:.0f}">{esc(human_bytes(value))}</text></g>'
         )
     out.append("</svg>")
     return "".join(out)
-
-
-def _groups_table(groups: list[GroupBytes], what: str) -> str:
-    rows = [
-        (("", esc(g.name)), ("num", esc(human_bytes(g.bytes))), ("num", f"{g.bytes:,}"), ("num", str(g.blobs)),
-         ("num", str(g.unknown_size_blobs)), ("num", str(g.images)))
-        for g in groups
-    ]
-    headers = [("", what), ("num", "reclaimable"), ("num", "bytes"), ("num", "blobs"),
-               ("num", "blobs of unknown size"), ("num", "images deleted")]
-    return _table(headers, rows)
 
 
 def render_html(review: Review) -> str:
@@ -197,129 +209,13 @@ def render_html(review: Review) -> str:
         add(f'<div class="error"><strong>The plan records {len(review.errors)} error(s) upstream would report:</strong>'
             f"<ul>{items}</ul></div>")
     add(f'<p class="summary"><strong>Summary:</strong> {esc(review.summary_text)}. Reclaimable: '
-        f"<strong>{esc(_bytes(review.reclaimable_bytes))}</strong> in {review.freed_blobs} freed blob(s), "
+        f"<strong>{esc(with_bytes(review.reclaimable_bytes))}</strong> in {review.freed_blobs} freed blob(s), "
         f"{review.unknown_size_blobs} of them of unknown size (not counted).</p>")
 
-    add('<section id="plan"><h2>Plan</h2>')
-    add(_kv([
-        ("plan file", esc(review.plan_name)),
-        ("plan sha256", f'<span class="mono">{esc(review.plan_sha256)}</span>'),
-        ("created at (analysis time)", esc(review.created_at or "null")),
-        ("not after (expiry)", esc(review.not_after or "null")),
-        ("tool", esc(review.tool)),
-        ("signature", esc(status.message)),
-    ]))
-    add("</section>")
-
-    add('<section id="source"><h2>Source</h2>')
-    facts = [(label, f'<span class="mono">{esc(value)}</span>' if "sha256" in label else esc(value))
-             for label, value in review.source]
-    if review.dumps:
-        for name, sha in review.dumps:
-            facts.append(("dump given to this report", f'{esc(name)} (sha256 <span class="mono">{esc(sha)}</span>)'))
-        facts.append(("matches the plan's dump", "no, see the warning above" if review.warnings else "yes"))
-    else:
-        facts.append(("dump given to this report", "none (--dump not given)"))
-    add(_kv(facts))
-    add("</section>")
-
-    add('<section id="policy"><h2>Policy</h2>')
-    add(_table([("", "flag"), ("", "value")], [(("", esc(label)), ("", esc(value))) for _, label, value in review.policy]))
-    add("</section>")
-
-    add('<section id="counts"><h2>Counts</h2>')
-    rows: list[Sequence[tuple[str, str]]] = [
-        (("", esc(label)), ("num", esc(value))) for _, label, value in review.counters
-    ]
-    rows.append((("", "reclaimable bytes (each freed blob once)"), ("num", esc(_bytes(review.reclaimable_bytes)))))
-    rows.append((("", "freed blobs of unknown size (not counted)"), ("num", str(review.unknown_size_blobs))))
-    add(_table([("", "counter"), ("num", "value")], rows))
-    add(f"<p>Upstream's summary line: <code>Summary: {esc(review.summary_text)}</code></p>")
-    if review.plan_reclaimable_bytes != review.reclaimable_bytes:
-        add(f'<p class="note">Note: the plan\'s summary.reclaimableBytes is {esc(review.plan_reclaimable_bytes)}, '
-            f"the blob deletions add up to {review.reclaimable_bytes:,}.</p>")
-    add("</section>")
-
-    add('<section id="per-namespace"><h2>Reclaimable bytes per namespace</h2>')
-    if review.per_namespace:
-        add(f"<figure>{chart_svg(review.per_namespace)}<figcaption class=\"note\">Bytes of freed blobs of known "
-            "size attributed to each namespace (see the attribution note at the end).</figcaption></figure>")
-        add(_groups_table(review.per_namespace, "namespace"))
-    else:
-        add("<p>No blobs are deleted by this plan.</p>")
-    add("</section>")
-    add('<section id="per-repository"><h2>Reclaimable bytes per repository</h2>')
-    add(_groups_table(review.per_repository, "repository") if review.per_repository
-        else "<p>No blobs are deleted by this plan.</p>")
-    add("</section>")
-
-    add(f'<section id="top-images"><h2>Largest image deletions (top {review.top} by freed bytes, '
-        f"of {review.top_images.total})</h2>")
-    if review.top_images.total:
-        rows = [
-            (("num", str(n)), ("mono", esc(r.name)), ("", esc(", ".join(r.repositories))),
-             ("num", esc(human_bytes(r.freed_bytes))), ("num", f"{r.freed_bytes:,}"), ("num", str(r.freed_blobs)),
-             ("num", str(r.unknown_size_blobs)), ("nw", esc(r.created or "null")))
-            for n, r in enumerate(review.top_images.rows, 1)
-        ]
-        add(_table([("num", "#"), ("", "image"), ("", "repository"), ("num", "freed"), ("num", "bytes"),
-                    ("num", "blobs freed"), ("num", "of unknown size"), ("", "created")], rows))
-        add(_more(review.top_images, "images"))
-    else:
-        add("<p>No image objects are deleted by this plan.</p>")
-    add("</section>")
-
-    add(f'<section id="top-blobs"><h2>Largest blobs (top {review.top} by size, of {review.top_blobs.total} '
-        "with a known size)</h2>")
-    if review.unknown_size_blobs:
-        add(f'<p class="note">{review.unknown_size_blobs} freed blob(s) of unknown size are not ranked.</p>')
-    if review.top_blobs.total:
-        rows = [
-            (("num", str(n)), ("mono", esc(b.digest)), ("", esc(b.kind)),
-             ("num", esc(human_bytes(b.size or 0))), ("num", f"{b.size or 0:,}"), ("mono", esc(b.image)))
-            for n, b in enumerate(review.top_blobs.rows, 1)
-        ]
-        add(_table([("num", "#"), ("", "blob"), ("", "kind"), ("num", "size"), ("num", "bytes"),
-                    ("", "freed with image")], rows))
-        add(_more(review.top_blobs, "blobs"))
-    else:
-        add("<p>No freed blob has a known size.</p>")
-    add("</section>")
-
-    add(f'<section id="stream-updates"><h2>Image stream updates (top {review.top} by items removed, '
-        f"of {review.stream_updates.total})</h2>")
-    if review.stream_updates.total:
-        rows = [
-            (("", esc(r.stream)), ("num", str(r.items_removed)),
-             ("", esc(", ".join(r.tags_removed)) if r.tags_removed else "none"),
-             ("", esc(", ".join(f"{reason} ×{count}" for reason, count in r.reasons))))
-            for r in review.stream_updates.rows
-        ]
-        add(_table([("", "image stream"), ("num", "items removed"), ("", "tags removed"), ("", "reasons")], rows))
-        add(_more(review.stream_updates, "image streams"))
-    else:
-        add("<p>No image stream is updated by this plan.</p>")
-    add("</section>")
-
-    add('<section id="single-referrer"><h2>Kept by a single referrer</h2>')
-    fragile = review.single_referrer
-    if fragile is None:
-        add("<p>Not computed: pass the plan's dump with <code>--dump</code> to list the history items that only "
-            "one referrer keeps.</p>")
-    elif not fragile.total:
-        add("<p>No history item is kept by exactly one referrer.</p>")
-    else:
-        add(f"<p>{fragile.total} history item(s) are kept only because exactly one object uses them; if that "
-            "object goes or changes, the next prune removes them.</p>")
-        rows = [
-            (("", esc(r.stream)), ("", esc(r.tag)), ("num", str(r.index)), ("mono", esc(r.image)), ("nw", esc(r.rule)),
-             ("", esc(r.referrer)), ("nw", esc(r.via)), ("mono", esc(r.reference)))
-            for r in fragile.rows
-        ]
-        add(_table([("", "image stream"), ("", "tag"), ("num", "item"), ("", "image"), ("", "rule"),
-                    ("", "referrer"), ("", "via"), ("", "reference")], rows))
-        add(_more(fragile, "items"))
-    add("</section>")
+    for section in report_sections(review):
+        add(f'<section id="{esc(section.anchor)}"><h2>{esc(section.title)}</h2>')
+        parts += filter(None, map(_block, section.blocks))
+        add("</section>")
 
     add(f'<footer id="attribution"><p>{esc(attribution_note(review))}</p></footer>')
     add("</main></body></html>")
