@@ -6,14 +6,13 @@ import os
 import sys
 from dataclasses import dataclass
 
-from pruneplan.dumpformat import LoadedInputs, load_inputs
+from pruneplan.dumpformat import LoadedInputs
 from pruneplan.errors import EXIT_FAILURE, AggregateError, PrunePlanError
-from pruneplan.exiting import retain
 from pruneplan.policy import Policy, build_policy, parse_duration_flag
 from pruneplan.timefmt import LATEST, format_time, parse_time, parse_user_time
 
 from pruneplan.analyze.decisions.engine import Analysis, BuildGraphError, analyze
-from pruneplan.analyze.gcpause import no_cyclic_gc
+from pruneplan.analyze.decisions.inputs import load_inputs
 from pruneplan.analyze.plan.writer import write_plan
 
 
@@ -67,15 +66,7 @@ def decide(request: AnalyzeRequest) -> tuple[Analysis, LoadedInputs, Policy, flo
     valid_for = parse_duration_flag(request.valid_for, "--valid-for")
     if valid_for <= 0:
         raise PrunePlanError("--valid-for must be greater than 0")
-    from pruneplan.analyze.decisions.engine import MODEL_LOADERS
-    from pruneplan.analyze.decisions.model import MetadataError
-    from pruneplan.analyze.decisions.wire import WORKLOAD_LINE_LOADERS, decode_image_line, decode_stream_line
-
-    line_loaders = {"images": decode_image_line, "imagestreams": decode_stream_line, **WORKLOAD_LINE_LOADERS}
-    try:
-        loaded = load_inputs(request.inputs, transforms=MODEL_LOADERS, line_loaders=line_loaders)
-    except MetadataError as err:  # the model is built while reading
-        raise BuildGraphError.of_metadata(err) from None
+    loaded = load_inputs(request.inputs)  # the model is built while reading
     policy = policy.with_now(resolve_now(request.now, loaded))
     if policy.now + valid_for / 1e9 > LATEST:
         raise PrunePlanError(f"--valid-for {request.valid_for} from {format_time(policy.now)} ends after the year 9999")
@@ -83,11 +74,6 @@ def decide(request: AnalyzeRequest) -> tuple[Analysis, LoadedInputs, Policy, flo
 
 
 def run_analyze(request: AnalyzeRequest) -> None:
-    with no_cyclic_gc():
-        _run_analyze(request)
-
-
-def _run_analyze(request: AnalyzeRequest) -> None:
     try:
         analysis, loaded, _, valid_for = decide(request)
     except BuildGraphError as err:
@@ -95,8 +81,6 @@ def _run_analyze(request: AnalyzeRequest) -> None:
         raise
     for name, count in sorted(loaded_notes(loaded).items()):
         print(f"note: {name}: {count}", file=sys.stderr)
-    retain(analysis, loaded)  # freed by the process exit, not object by object
-    # streamed: the plan's entries are made, written and dropped a chunk at a time
     dry_run = write_plan(request.output, analysis, loaded, valid_for, dry_run=not request.quiet)
     if request.sign_key:
         from pruneplan.signing import write_signature

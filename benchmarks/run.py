@@ -6,15 +6,14 @@ For each size it generates benchmarks/data/dump-<size>.json.gz when missing (see
 each in a fresh subprocess:
 - the floor: read + gunzip + `orjson.loads` of the dump, nothing else (what any design pays),
   parsed once as is and once with the cyclic GC disabled;
-- `pruneplan analyze DUMP -o PLAN`, `--repeat` times (median wall; peak RSS over the runs, of
-  the largest process), then once more for the memory of all its processes (analyze forks
-  helpers): sampling that memory slows the process measured, so that run is not timed;
+- `pruneplan analyze DUMP -o PLAN`, `--repeat` times (median wall; peak RSS over the runs),
+  then once more, untimed, for its proportional set size (PSS): sampling it slows the process
+  measured;
 - `pruneplan --help` (start-up cost).
-Peak RSS comes from `os.wait4`'s rusage (ru_maxrss: the largest of the child and the processes it
-waited for), and the memory of all the child's processes (PSS, which counts a page shared by a
-forked helper and its parent once), summed from /proc every 0.25 s or more in the extra run
-(sampling a big process's PSS makes the kernel walk its page tables, which stalls its page
-faults: at 1M images the timed runs were 8-10 s slower while it was sampled).
+Peak RSS comes from `os.wait4`'s rusage (ru_maxrss), the PSS from /proc, every 0.25 s or more in
+the extra run (sampling a big process's PSS makes the kernel walk its page tables, which stalls
+its page faults: at 1M images a sampled run is seconds slower). analyze runs in one process;
+the PSS sums any child processes all the same, so the figure stays right for any command.
 Markdown tables go to stdout; progress (and the profile with --profile) to stderr.
 """
 
@@ -35,6 +34,8 @@ from pathlib import Path
 from typing import Any, IO, Sequence
 
 import orjson
+
+from benchmarks.generate import COLLECTED_AT
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -68,8 +69,7 @@ else:
 sys.stdout.write(orjson.dumps(figures).decode())
 """
 
-# cli.main in-process, not the console command: that one ends with os._exit (pruneplan.exiting),
-# which would skip writing the profile.
+# cli.main in-process, so the profile is written when the command returns.
 PROFILE_SCRIPT = r"""
 import cProfile, sys
 from pruneplan.cli import main
@@ -101,6 +101,7 @@ class Measured:
 @dataclass(slots=True)
 class Result:
     images: int
+    form: str = "dump"  # the input analyze reads: the collector's dump, or the same objects as a List
     dump_bytes: int = 0
     json_bytes: int = 0
     gunzip: float = 0.0
@@ -152,7 +153,7 @@ MEM_LIMIT: int | None = None
 
 
 def _descendants(pid: int) -> list[int]:
-    """pid's child processes, their children, ... (analyze forks an inflater and a plan writer)."""
+    """pid's child processes, their children, ..."""
     found, frontier = [], [pid]
     while frontier:
         parent = frontier.pop()
@@ -275,6 +276,36 @@ def ensure_dump(n: int, seed: int, data_dir: Path) -> Path:
     return path
 
 
+def ensure_list(dump: Path) -> Path:
+    """The dump's objects as `oc get ... -o json` prints them (a `kind: List`, items carrying
+    their kind and apiVersion), made once from the dump's lines and kept beside it."""
+    from pruneplan.kinds import BY_RESOURCE
+    from pruneplan.rawlines import read_line_batches
+
+    path = dump.with_name(dump.name.replace("dump-", "list-", 1).removesuffix(".gz"))
+    if path.exists():
+        return path
+    log(f"making {path} from {dump.name} ...")
+    partial = path.with_name(path.name + ".partial")
+    prefix: bytes | None = None  # what an object line of the current resource starts with
+    first = True
+    with open(partial, "wb") as out:
+        out.write(b'{"apiVersion":"v1","kind":"List","items":[')
+        for batch in read_line_batches(str(dump)):
+            for line in batch:
+                if line.endswith(b":["):
+                    kind = BY_RESOURCE.get(orjson.loads(line[:-2]))
+                    prefix = None if kind is None else b'{"kind":' + orjson.dumps(kind.kind) + b',"apiVersion":' + orjson.dumps(kind.api_version) + b","
+                elif line in (b"]", b"],"):
+                    prefix = None
+                elif prefix is not None and line.startswith(b'{"'):
+                    out.write((b"\n" if first else b",\n") + prefix + line.removesuffix(b",")[1:])
+                    first = False
+        out.write(b"\n]}\n")
+    partial.rename(path)
+    return path
+
+
 def floor(path: Path, result: Result, tmp: Path, timeout: float | None) -> None:
     out = tmp / "floor.json"
     with open(out, "wb") as handle:
@@ -341,7 +372,7 @@ def profile(path: Path, tmp: Path, extra: list[str], top: int) -> None:
     with open(tmp / "profile.out", "wb") as out:
         m = measure([sys.executable, "-c", PROFILE_SCRIPT, str(prof), "analyze", str(path),
                      "-o", str(tmp / "plan-profiled.json"), *extra], stdout=out, stderr=out)
-    log(f"  profiled run: {m.wall:.2f}s (exit {m.rc}); forked helpers are not in the profile")
+    log(f"  profiled run: {m.wall:.2f}s (exit {m.rc})")
     if not prof.exists():
         log("  no profile was written")
         return
@@ -361,10 +392,10 @@ def tables(results: list[Result], repeat: int) -> str:
         f"Python {platform.python_version()}, {os.cpu_count()} CPUs, {platform.system()} {platform.machine()}; "
         f"analyze runs per size: {repeat}",
         "",
-        "| images | dump MB (gz) | JSON MB | gunzip s | orjson parse s (gc off) | parse peak RSS MB "
+        "| images | input | input MB | JSON MB | gunzip s | orjson parse s (gc off) | parse peak RSS MB "
         "| analyze median wall s (min–max) | analyze peak RSS MB (largest process) "
         "| analyze peak memory MB (all processes, PSS summed) | `--help` s |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         if r.walls and not r.failure:
@@ -379,14 +410,14 @@ def tables(results: list[Result], repeat: int) -> str:
             parse = f"{mb(r.json_bytes)} | {r.gunzip:.2f} | {r.parse:.2f} ({r.parse_nogc:.2f}) | {r.parse_rss_mb:,.0f}"
         else:
             parse = "– | – | failed | –"
-        lines.append(f"| {r.images:,} | {mb(r.dump_bytes)} | {parse} | {wall} | {rss} | {help_s} |")
+        lines.append(f"| {r.images:,} | {r.form} | {mb(r.dump_bytes)} | {parse} | {wall} | {rss} | {help_s} |")
     lines += [
         "",
         "| images | " + " | ".join(title for _, title in SUMMARY_KEYS) + " | reclaimable GB | plan errors |",
         "|---:|" + "---:|" * (len(SUMMARY_KEYS) + 2),
     ]
     for r in results:
-        if not r.summary:
+        if not r.summary or r.form != "dump":  # a List of the same objects gives the same plan
             continue
         counts = " | ".join(f"{r.summary.get(key, 0):,}" for key, _ in SUMMARY_KEYS)
         reclaim = r.summary.get("reclaimableBytes", 0) / 1e9
@@ -398,6 +429,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="20000,100000", help="comma-separated image counts (default 20000,100000)")
     parser.add_argument("--repeat", type=int, default=3, help="analyze runs per size (default 3)")
+    parser.add_argument("--forms", default="dump",
+                        help="inputs to time analyze on, comma-separated: dump (the collector's), list (the same objects "
+                             "as an `oc get -o json` List, made from the dump once and kept beside it); default dump")
     parser.add_argument("--seed", type=int, default=1, help="generator seed for missing dumps (default 1)")
     parser.add_argument("--data-dir", type=Path, default=DATA, help="where dumps are kept (default benchmarks/data)")
     parser.add_argument("--pruneplan", help="command to run instead of `python -m pruneplan.cli`")
@@ -415,6 +449,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--sizes: expected comma-separated integers, got {args.sizes!r}")
     if not sizes or any(n < 1 for n in sizes) or args.repeat < 1:
         parser.error("--sizes and --repeat must be positive")
+    forms = [f.strip() for f in args.forms.split(",") if f.strip()]
+    if not forms or not set(forms) <= {"dump", "list"}:
+        parser.error(f"--forms: expected dump and/or list, got {args.forms!r}")
     cmd = pruneplan_cmd(args.pruneplan)
     if args.pruneplan is None:
         compile_bytecode()
@@ -424,13 +461,16 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="pruneplan-bench-") as tmp_dir:
         tmp = Path(tmp_dir)
         for n in sizes:
-            path = ensure_dump(n, args.seed, args.data_dir)
-            log(f"{label(n)}: {path}")
-            result = Result(images=n, dump_bytes=path.stat().st_size)
-            floor(path, result, tmp, args.timeout)
-            analyze(path, result, tmp, cmd, args.analyze_arg, args.repeat, args.timeout)
-            help_time(result, cmd, args.repeat)
-            results.append(result)
+            dump = ensure_dump(n, args.seed, args.data_dir)
+            for form in forms:
+                path = dump if form == "dump" else ensure_list(dump)
+                extra = [] if form == "dump" else ["--now", COLLECTED_AT]  # a List has no collection time
+                log(f"{label(n)} {form}: {path}")
+                result = Result(images=n, form=form, dump_bytes=path.stat().st_size)
+                floor(path, result, tmp, args.timeout)
+                analyze(path, result, tmp, cmd, [*extra, *args.analyze_arg], args.repeat, args.timeout)
+                help_time(result, cmd, args.repeat)
+                results.append(result)
         if args.profile:
             profile(ensure_dump(max(sizes), args.seed, args.data_dir), tmp, args.analyze_arg, args.profile_top)
     print(tables(results, args.repeat))

@@ -17,7 +17,6 @@ from typing import Any
 
 import orjson
 
-from pruneplan.dumpformat import load_inputs
 from pruneplan.errors import EXIT_USAGE, EXIT_WRONG_CLUSTER, AggregateError, PrunePlanError
 from pruneplan.planmodel import Plan
 from pruneplan.signing import verify_plan
@@ -66,7 +65,8 @@ def check_cluster(plan: Plan, api_server: str, cluster_id: str | None) -> None:
 
 
 def snapshot(transport: Any, namespace: str | None) -> Any:
-    """Collect the live cluster into a private temporary dump and load it back."""
+    """Collect the live cluster into a private temporary dump and load it back, as analyze loads a dump."""
+    from pruneplan.analyze.decisions.inputs import load_inputs
     from pruneplan.collect.collector import Options, collect
     from pruneplan.collect.progress import Progress
 
@@ -109,8 +109,8 @@ def run(request: ExecuteRequest) -> int:
     _, cluster_id = cluster_identity(transport)
     check_cluster(plan, config.host, cluster_id)
 
-    loaded = snapshot(transport, policy.namespace)
     try:
+        loaded = snapshot(transport, policy.namespace)  # unreadable image metadata fails as the analysis does
         fresh = analyze(loaded, policy.with_now(time.time()))
     except BuildGraphError as err:  # upstream's report and words; nothing was sent
         print(err.report(), file=sys.stderr)

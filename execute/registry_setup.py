@@ -68,7 +68,8 @@ class RegistrySetup:
         self.timeout = timeout
 
     def connect(self, loaded: Any) -> RegistryClient:
-        """Host from the flags or the live snapshot (`loaded.objects`), then ping; PrunePlanError on failure."""
+        """Host from the flags or the live snapshot's images and streams (`loaded.objects`, the
+        analysis model), then ping; PrunePlanError on failure."""
         token = _bearer_token(self.config)
         if not token:
             raise PrunePlanError("you must use a client config with a token", EXIT_FAILURE)

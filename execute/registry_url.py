@@ -9,14 +9,18 @@ parser, so this module carries a small port of the parts of `url.Parse` that the
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from operator import attrgetter
+from typing import TYPE_CHECKING
 
 from pruneplan.reference import InvalidReference, parse_reference
 from pruneplan.errors import EXIT_FAILURE, PrunePlanError
-from pruneplan.projection import MANAGED_ANNOTATION
-from pruneplan.timefmt import ZERO, parse_time
+
+if TYPE_CHECKING:
+    from pruneplan.analyze.decisions.model import Image, Stream
+
+_CREATED = attrgetter("created")
 
 
 
@@ -206,37 +210,25 @@ def validate_registry_flags(registry_url: str | None, ca_bundle: str | None, for
 # --- registry host discovery (rules: which registry) --------------------------------------------
 
 
-def _created(obj: Mapping[str, Any]) -> float:
-    try:
-        return parse_time((obj.get("metadata") or {}).get("creationTimestamp"))
-    except ValueError:
-        return ZERO  # an unreadable time sorts like Go's zero time: oldest
-
-
-def _find_pull_spec(images: Iterable[Mapping[str, Any]], streams: Iterable[Mapping[str, Any]]) -> str:
-    managed = [
-        image
-        for image in images
-        if ((image.get("metadata") or {}).get("annotations") or {}).get(MANAGED_ANNOTATION) == "true"
-    ]
+def _find_pull_spec(images: Iterable[Image], streams: Iterable[Stream]) -> str:
+    managed = [image for image in images if image.managed]
     if managed:
         # Newest managed image first; its pull spec has the most current registry address.
-        newest = max(managed, key=_created)
-        return newest.get("dockerImageReference") or ""
+        newest = max(managed, key=_CREATED)
+        return newest.reference
     pull_spec = ""
     # Upstream sorts newest first and then lets every stream overwrite the pull spec, so the
     # oldest stream with a repository wins. Kept as is: it is what upstream contacts.
-    for stream in sorted(streams, key=_created, reverse=True):
-        repository = (stream.get("status") or {}).get("dockerImageRepository") or ""
-        if repository:
-            pull_spec = repository
+    for stream in sorted(streams, key=_CREATED, reverse=True):
+        if stream.repository:
+            pull_spec = stream.repository
     return pull_spec
 
 
 def determine_registry_host(
     registry_url: str | None,
-    images: Iterable[Mapping[str, Any]],
-    streams: Iterable[Mapping[str, Any]],
+    images: Iterable[Image],
+    streams: Iterable[Stream],
 ) -> str:
     """The registry to contact: the override verbatim, else from the images / streams (rules:
     which registry)."""

@@ -1,26 +1,32 @@
-"""Dump format v1 (docs/dump-format.md): reading and validating inputs, and a streaming writer.
+"""Dump format v1 (docs/dump-format.md): the input forms, their envelopes, object identity and the
+merge of several inputs; and a streaming writer.
 
-`analyze` accepts our dump (plain or gzip) and the `kind: List` JSON that `oc get ... -o json`
-prints; several inputs are merged. This module checks the envelope and the identity fields
-every object needs; analyze projects the fields its rules read.
+`analyze` accepts our dump (plain or gzip) in the collector's line layout or as one JSON document,
+and the `kind: List` (or typed list, `ImageList`, ...) that `oc get ... -o json` prints; several
+inputs are merged. Every form hands each object's JSON, as bytes, to its resource's Reader
+(analyze's decoders build the typed model from it, once). This module checks the envelopes, names
+an object a reader refuses (by its identity, or by its position when it has none) and keeps the
+first object of each identity.
 """
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import hashlib
 import os
 import tempfile
 import zlib
 from dataclasses import dataclass, field
-from typing import IO, Any, Callable, Iterable, Mapping
+from typing import IO, Any, Callable, Collection, Iterable, Mapping, Union
 
+import msgspec
 import orjson
 
 from . import TOOL_NAME, __version__
-from .errors import InputError
+from .errors import InputError, PrunePlanError
 from .kinds import BY_KIND, BY_RESOURCE, KINDS
-from .rawlines import GZIP_MAGIC, FileDigest, read_head, read_line_batches
+from .rawlines import GZIP_MAGIC, Hasher, read_head, read_line_batches
 
 DUMP_API_VERSION = "pruneplan.io/v1"
 DUMP_KIND = "ClusterDump"
@@ -28,6 +34,41 @@ FORMAT_VERSION = 1
 STREAM_PREFIX = b'{"apiVersion":"' + DUMP_API_VERSION.encode() + b'","kind":"' + DUMP_KIND.encode() + b'","objects":{'
 HEADER_KEY = b'"header":'
 
+# What makes an object unique within its resource: its name, after its namespace for a namespaced kind.
+Identity = Union[str, tuple[str, str]]
+# One object's JSON to its identity and what the caller keeps of it; raises Refused for an object
+# it does not keep, msgspec.DecodeError (or RecursionError) for malformed JSON.
+Reader = Callable[[bytes], tuple[Identity, Any]]
+
+
+class Refused(Exception):
+    """Raised by a Reader for an object it does not keep: a field of the wrong type, or an
+    identity it could not read (the loader then reads the identity apart, to say what is wrong).
+    The loader names the object: `detail` follows its kind and name ("spec.containers[0].image
+    must be a string"), or `error(name)` is the whole error, worded by the reader."""
+
+    def __init__(self, detail: str = "", error: Callable[[str], PrunePlanError] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.error = error
+
+
+class ObjectError(InputError):
+    """A field of one object that its reader refused (the object is named in the message)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A refused object of a resource the caller reads later (`deferred`): its error is raised
+    when the caller's analysis reaches it, if its namespace is in scope."""
+
+    resource: str
+    identity: Identity
+    error: PrunePlanError
+
+    @property
+    def namespace(self) -> str | None:
+        return self.identity[0] if isinstance(self.identity, tuple) else None
 
 
 @dataclass(slots=True)
@@ -43,13 +84,14 @@ class InputFile:
 
 @dataclass(slots=True)
 class LoadedInputs:
-    """Objects of all inputs by resource, plus what the headers said."""
+    """Objects of all inputs by resource, as their readers keep them, plus what the headers said."""
 
-    objects: dict[str, list[dict[str, Any]]]
+    objects: dict[str, list[Any]]
     inputs: list[InputFile]
     duplicates: int = 0
     ignored_kinds: dict[str, int] = field(default_factory=dict)
     released_counts: dict[str, int] | None = None
+    refused: list[Refusal] = field(default_factory=list)  # in input order
 
     @property
     def dump_sha256(self) -> str:
@@ -82,11 +124,19 @@ class LoadedInputs:
         return {k.resource: len(self.objects[k.resource]) for k in KINDS}
 
     def release(self) -> None:
-        """Drop the raw objects (keeping their counts) once a reader has built what it needs:
-        on a big dump they are most of the memory."""
+        """Drop the objects (keeping their counts) once a reader has built what it needs: on a big
+        dump they are most of the memory."""
         self.released_counts = self.counts()
         for resource in self.objects:
             self.objects[resource] = []
+
+    def raise_refused(self, resources: Iterable[str], namespace: str | None = None) -> None:
+        """Raise the error of the first refused object of `resources`, taken in that order (each
+        in input order); with `namespace`, of the objects in that namespace only."""
+        for resource in resources:
+            for refusal in self.refused:
+                if refusal.resource == resource and (namespace is None or refusal.namespace == namespace):
+                    raise refusal.error
 
 
 def read_bytes(path: str) -> bytes:
@@ -101,101 +151,369 @@ def read_bytes(path: str) -> bytes:
         raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
 
 
-def decode_document(raw: bytes, path: str) -> Any:
-    """Gunzip when gzip-compressed, then parse JSON."""
+# --- JSON errors -----------------------------------------------------------------------------
+# msgspec decodes; a document it finds malformed is worded as orjson words it (the messages the
+# format has always given: line and column of the fault).
+
+def _invalid_json(raw: bytes, prefix: str, fallback: object) -> InputError:
+    """`prefix: <why raw is not JSON>`, in orjson's words; `fallback` where orjson accepts it (a
+    nesting depth msgspec refuses but orjson does not)."""
+    try:
+        orjson.loads(raw)
+    except orjson.JSONDecodeError as err:
+        if "Not enough memory" not in str(err):  # orjson reserves about 12 bytes per input byte
+            return InputError(f"{prefix}: {err}")
+    return InputError(f"{prefix}: {fallback}")
+
+
+def _is_json(raw: bytes) -> bool:
+    try:
+        orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+_UTF8_STEP = 1 << 20
+
+
+def _valid_utf8(raw: bytes) -> bool:
+    """msgspec checks UTF-8 only in what it decodes; JSON text must be UTF-8 throughout."""
+    if raw.isascii():
+        return True
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(raw)
+    try:  # in steps: decoding it whole would hold a str as large as the input
+        for start in range(0, len(view), _UTF8_STEP):
+            decoder.decode(view[start:start + _UTF8_STEP])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+_decode_any = msgspec.json.Decoder().decode
+
+# --- identity ------------------------------------------------------------------------------------
+
+_NAMESPACED = {kind.resource: kind.namespaced for kind in KINDS}
+
+
+class _IdentityProbe(msgspec.Struct):
+    metadata: Any = None
+
+
+_decode_probe = msgspec.json.Decoder(_IdentityProbe).decode
+# msgspec's names of JSON types, as Python names the values orjson makes of them
+_PYTHON_TYPES = {"array": "list", "str": "str", "int": "int", "float": "float", "bool": "bool", "null": "NoneType"}
+
+
+def _identity(raw: bytes, resource: str, where: str) -> Identity:
+    """An object's identity read apart from the rest of it (its reader refused the object). Raises
+    InputError naming the object by `where`, its position, when it has none."""
+    try:
+        probe = _decode_probe(raw)
+    except msgspec.ValidationError as err:  # not an object: "Expected `object`, got `array`"
+        found = str(err).partition("got `")[2].partition("`")[0]
+        raise InputError(f"{where}: expected an object, found {_PYTHON_TYPES.get(found, found)}") from None
+    meta = probe.metadata
+    if not isinstance(meta, dict):
+        raise InputError(f"{where}: metadata is required")
+    name = meta.get("name")
+    if not isinstance(name, str) or not name:
+        raise InputError(f"{where}: metadata.name is required")
+    if not _NAMESPACED[resource]:
+        return name
+    namespace = meta.get("namespace")
+    if not isinstance(namespace, str) or not namespace:
+        raise InputError(f"{where} ({name}): metadata.namespace is required")
+    return namespace, name
+
+
+def _named(resource: str, identity: Identity) -> str:
+    word = BY_RESOURCE[resource].word
+    return f"{word} {identity[0]}/{identity[1]}" if isinstance(identity, tuple) else f"{word} {identity}"
+
+
+# --- merging -------------------------------------------------------------------------------------
+
+# Words the InputError of malformed JSON, given msgspec's message: at a dump line or in a document.
+Malformed = Callable[[object], InputError]
+
+
+class _Merge:
+    """The objects of all inputs by resource, each identity kept once (the first)."""
+
+    __slots__ = ("loaded", "readers", "deferred", "seen")
+
+    def __init__(self, loaded: LoadedInputs, readers: Mapping[str, Reader], deferred: Collection[str]) -> None:
+        self.loaded = loaded
+        self.readers = readers
+        self.deferred = deferred
+        self.seen: dict[str, set[Identity]] = {k.resource: set() for k in KINDS}
+
+    def add(self, raw: bytes, resource: str, where: str, malformed: Malformed) -> None:
+        """One object's JSON, read by its resource's reader; kept if its identity is new."""
+        try:
+            key, kept = self.readers[resource](raw)
+        except Refused as refused:
+            self.refuse(raw, refused, resource, where, malformed)
+            return
+        except (msgspec.DecodeError, RecursionError) as err:
+            raise malformed(err) from None
+        keys = self.seen[resource]
+        if key in keys:
+            self.loaded.duplicates += 1
+        else:
+            keys.add(key)
+            self.loaded.objects[resource].append(kept)
+
+    def refuse(self, raw: bytes, refused: Refused, resource: str, where: str, malformed: Malformed) -> None:
+        """A refused object: malformed JSON first, then a missing identity (named by `where`, its
+        position), then a repeated one (not read at all, as the first of it wins); else its
+        error is raised now, or kept for the caller when its resource is deferred."""
+        raw = bytes(raw)  # a document's part comes as a msgspec.Raw
+        if not _is_json(raw):  # a number msgspec refuses as out of range in a field it decodes
+            raise malformed(refused.detail)
+        try:
+            identity = _identity(raw, resource, where)
+        except RecursionError as err:
+            raise malformed(err) from None
+        keys = self.seen[resource]
+        if identity in keys:
+            self.loaded.duplicates += 1
+            return
+        keys.add(identity)
+        name = identity[1] if isinstance(identity, tuple) else identity
+        error = refused.error(name) if refused.error else ObjectError(f"{_named(resource, identity)}: {refused.detail}")
+        if resource not in self.deferred:
+            raise error
+        self.loaded.refused.append(Refusal(resource, identity, error))
+
+
+# --- the collector's line layout ----------------------------------------------------------------
+
+def _is_streamable(path: str) -> bool:
+    """A dump in DumpWriter's line layout (its first line is exactly the envelope)."""
+    try:
+        head = read_head(path, len(STREAM_PREFIX) + 64)  # room for the line's end
+    except (EOFError, OSError, zlib.error):
+        return False  # the whole-document reader reports what is wrong (a missing file included)
+    return head.partition(b"\n")[0].rstrip(b"\r") == STREAM_PREFIX
+
+
+_LIST_ENDS = (b"]", b"],")
+_CLOSINGS = (b"", b"}", b"},")
+
+
+def _read_line_dump(path: str, hasher: Hasher, merge: _Merge) -> dict[str, Any]:
+    """Merge a dump in DumpWriter's line layout, a line at a time; return its header (the last
+    line). Each object line goes to its resource's reader; lines of resources this tool does
+    not read are not parsed (a newer collector may add kinds)."""
+    header: dict[str, Any] = {}
+    resource: str | None = None
+    wanted = False
+    reader: Reader = _no_reader
+    keys: set[Identity] = set()
+    kept_objects: list[Any] = []
+    positions: dict[str, int] = {}  # objects so far per resource: names a bad one by position
+    index = 0
+    number = 1
+
+    def malformed_at(raw: bytes) -> Malformed:
+        line = number
+        return lambda fallback: _invalid_json(raw, f"{path}: invalid JSON at line {line}", fallback)
+
+    batches = read_line_batches(path, hasher)
+    try:
+        first = True
+        for batch in batches:
+            if first:
+                del batch[0]  # the envelope, checked by _is_streamable
+                first = False
+            # one frame loops over the chunk's lines: this is the loop of every object in the dump
+            for number, line in enumerate(batch, number + 1):
+                line = line.rstrip(b"\r")
+                if resource is not None:
+                    if line in _LIST_ENDS:
+                        positions[resource] = index
+                        resource = None
+                        continue
+                    if not wanted:
+                        continue
+                    body = line[:-1] if line.endswith(b",") else line
+                    if not body.isascii() and not _valid_utf8(body):
+                        raise malformed_at(body)("invalid UTF-8")
+                    try:
+                        key, kept = reader(body)
+                    except Refused as refused:
+                        merge.refuse(body, refused, resource, f"{path}: {resource}[{index}]", malformed_at(body))
+                    except (msgspec.DecodeError, RecursionError) as err:
+                        raise malformed_at(body)(err) from None
+                    else:
+                        if key in keys:
+                            merge.loaded.duplicates += 1
+                        else:
+                            keys.add(key)
+                            kept_objects.append(kept)
+                    index += 1
+                elif line.endswith(b":["):
+                    resource = _line_value(line[:-2], malformed_at(line[:-2]))
+                    if not isinstance(resource, str):
+                        raise InputError(f"{path}: line {number}: malformed dump")
+                    wanted = resource in BY_RESOURCE
+                    if wanted:
+                        reader = merge.readers[resource]
+                        keys, kept_objects = merge.seen[resource], merge.loaded.objects[resource]
+                        index = positions.get(resource, 0)
+                elif line.startswith(HEADER_KEY) and line.endswith(b"}"):
+                    found = _line_value(line[len(HEADER_KEY):-1], malformed_at(line[len(HEADER_KEY):-1]))
+                    if not isinstance(found, dict):
+                        raise InputError(f"{path}: dump has no header")
+                    header.update(found)
+                elif line not in _CLOSINGS:
+                    raise InputError(f"{path}: line {number}: malformed dump")
+    except (EOFError, zlib.error) as err:
+        raise InputError(f"{path}: truncated or corrupt gzip data ({err})") from None
+    finally:
+        batches.close()  # on an error, the file is closed now
+    if not header:
+        raise InputError(f"{path}: dump is truncated (no header)")
+    return header
+
+
+def _no_reader(raw: bytes) -> tuple[Identity, Any]:
+    raise AssertionError("an object line outside a resource's list")  # the loop sets a reader first
+
+
+def _line_value(raw: bytes, malformed: Malformed) -> Any:
+    if not _valid_utf8(raw):
+        raise malformed("invalid UTF-8")
+    try:
+        return _decode_any(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as err:
+        raise malformed(err) from None
+
+
+# --- whole documents: a dump, a List -------------------------------------------------------------
+
+class _Document(msgspec.Struct):
+    """The top level of a whole JSON input; the fields a dump or a List has, each decoded later."""
+
+    kind: Any = None
+    api_version: Any = msgspec.field(default=None, name="apiVersion")
+    header: msgspec.Raw = msgspec.Raw()  # an empty Raw: absent
+    objects: msgspec.Raw = msgspec.Raw()
+    items: msgspec.Raw = msgspec.Raw()
+
+
+class _ItemKind(msgspec.Struct):
+    kind: Any = None
+
+
+_decode_document = msgspec.json.Decoder(_Document).decode
+_decode_raw_map = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
+_decode_raw_list = msgspec.json.Decoder(list[msgspec.Raw]).decode
+_decode_item_kind = msgspec.json.Decoder(_ItemKind).decode
+
+InputMeta = tuple[str | None, dict[str, Any] | None, str | None, str]  # collectedAt, cluster, namespace, source
+
+
+Groups = list[tuple[str, list[msgspec.Raw]]]  # the objects' JSON by resource
+
+
+def _read_document(path: str, raw: bytes, loaded: LoadedInputs) -> tuple[Groups, InputMeta, Malformed]:
+    """The objects of a whole JSON document (a dump or a List) by resource, as JSON, what its
+    header says, and how to word an error in its JSON."""
     if raw.startswith(GZIP_MAGIC):
         try:
             raw = gzip.decompress(raw)
         except (EOFError, OSError, zlib.error) as err:
             raise InputError(f"{path}: truncated or corrupt gzip data ({err})") from None
-    if not raw.strip():
+    if not raw or raw.isspace():
         raise InputError(f"{path}: empty file, not a dump")
+    document = raw
+
+    def malformed(fallback: object) -> InputError:
+        return _invalid_json(document, f"{path}: invalid JSON", fallback)
+
+    if not _valid_utf8(raw):
+        raise malformed("invalid UTF-8")
     try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as err:
-        if "Not enough memory" in str(err):
-            # orjson reserves about 12 bytes per input byte up front; the kernel refused that
-            raise InputError(
-                f"{path}: too large to parse in memory ({len(raw) / 2**30:.1f} GiB of JSON); "
-                "analyze it on a machine with more memory"
-            ) from None
-        raise InputError(f"{path}: invalid JSON: {err}") from None
+        doc = _decode_document(raw)
+    except msgspec.ValidationError:  # the one type it checks: the top level is an object
+        raise InputError(f"{path}: not a pruneplan dump or a Kubernetes List (top level is not an object)") from None
+    except (msgspec.DecodeError, RecursionError) as err:
+        raise malformed(err) from None
+    kind = doc.kind
+    if kind == DUMP_KIND:
+        if doc.api_version != DUMP_API_VERSION:
+            raise InputError(f"{path}: unsupported dump apiVersion {doc.api_version!r} (expected {DUMP_API_VERSION})")
+        return (*_dump_document(path, doc, malformed), malformed)
+    if isinstance(kind, str) and kind.endswith("List") and len(doc.items):
+        return _list_document(path, kind, doc.items, loaded, malformed), (None, None, None, "list"), malformed
+    raise InputError(f"{path}: not a pruneplan dump or a Kubernetes List (kind {kind!r})")
 
 
-_NAMESPACED = {kind.resource: kind.namespaced for kind in KINDS}
-
-
-def _identity(obj: Any, path: str, resource: str, index: int) -> str | tuple[str, str]:
-    """What makes an object unique within its resource: its name, with its namespace when the
-    resource is namespaced. Raises InputError naming the object by its position."""
+def _value(raw: msgspec.Raw, malformed: Malformed) -> Any:
+    """A part of a document (already found to be JSON) as a plain value; None when absent."""
+    if not len(raw):
+        return None
     try:
-        meta = obj["metadata"]
-        name = meta["name"]
-        if _NAMESPACED[resource]:
-            namespace = meta["namespace"]
-            if type(name) is str and name and type(namespace) is str and namespace:
-                return namespace, name
-        elif type(name) is str and name:
-            return name
-    except (TypeError, KeyError):
-        pass
-    raise _identity_error(obj, f"{path}: {resource}[{index}]", _NAMESPACED[resource])
+        return _decode_any(raw)
+    except (msgspec.ValidationError, RecursionError) as err:  # a number beyond a double's range
+        raise malformed(err) from None
 
 
-def _identity_error(obj: Any, where: str, namespaced: bool) -> InputError:
-    if not isinstance(obj, dict):
-        return InputError(f"{where}: expected an object, found {type(obj).__name__}")
-    meta = obj.get("metadata")
-    if not isinstance(meta, dict):
-        return InputError(f"{where}: metadata is required")
-    name = meta.get("name")
-    if not isinstance(name, str) or not name:
-        return InputError(f"{where}: metadata.name is required")
-    return InputError(f"{where} ({name}): metadata.namespace is required")
-
-
-def _from_dump(doc: dict[str, Any], path: str) -> tuple[dict[str, list], dict[str, Any]]:
-    header = doc.get("header")
+def _dump_document(path: str, doc: _Document, malformed: Malformed) -> tuple[Groups, InputMeta]:
+    header = _value(doc.header, malformed)
     if not isinstance(header, dict):
         raise InputError(f"{path}: dump has no header")
     version = header.get("formatVersion")
     if version != FORMAT_VERSION:
-        raise InputError(
-            f"{path}: unsupported dump format version {version!r} (this tool reads {FORMAT_VERSION})"
-        )
-    objects = doc.get("objects")
-    if not isinstance(objects, dict):
+        raise InputError(f"{path}: unsupported dump format version {version!r} (this tool reads {FORMAT_VERSION})")
+    try:
+        objects = _decode_raw_map(doc.objects) if len(doc.objects) else None
+    except msgspec.ValidationError:
+        objects = None
+    if objects is None:
         raise InputError(f"{path}: dump has no objects section")
-    grouped: dict[str, list] = {}
+    grouped: Groups = []
     for resource, items in objects.items():
         if resource not in BY_RESOURCE:
             continue  # a newer collector may add kinds the rules do not read
-        if not isinstance(items, list):
-            raise InputError(f"{path}: objects.{resource} must be a list")
-        grouped[resource] = items
-    return grouped, header
+        try:
+            grouped.append((resource, _decode_raw_list(items)))
+        except msgspec.ValidationError:
+            raise InputError(f"{path}: objects.{resource} must be a list") from None
+    return grouped, (*_check_header(header, path), "dump")
 
 
-def _from_list(doc: dict[str, Any], path: str) -> tuple[dict[str, list], dict[str, int]]:
-    items = doc.get("items")
-    if not isinstance(items, list):
-        raise InputError(f"{path}: {doc.get('kind')} has no items list")
-    list_kind = doc.get("kind", "")
+def _list_document(
+    path: str, list_kind: str, raw_items: msgspec.Raw, loaded: LoadedInputs, malformed: Malformed
+) -> Groups:
+    try:
+        items = _decode_raw_list(raw_items)
+    except msgspec.ValidationError:
+        raise InputError(f"{path}: {list_kind} has no items list") from None
     default_kind = list_kind[: -len("List")] if list_kind != "List" else None
-    grouped: dict[str, list] = {}
-    ignored: dict[str, int] = {}
+    grouped: dict[str, list[msgspec.Raw]] = {}
     for index, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise InputError(f"{path}: items[{index}]: expected an object")
-        kind_name = item.get("kind") or default_kind
+        try:
+            kind_name = _decode_item_kind(item).kind or default_kind
+        except msgspec.ValidationError:
+            raise InputError(f"{path}: items[{index}]: expected an object") from None
+        except RecursionError as err:
+            raise malformed(err) from None
         if not kind_name:
             raise InputError(f"{path}: items[{index}]: kind is required in a List")
-        kind = BY_KIND.get(kind_name)
+        kind = BY_KIND.get(kind_name) if isinstance(kind_name, str) else None
         if kind is None:
-            ignored[kind_name] = ignored.get(kind_name, 0) + 1
+            ignored = str(kind_name)
+            loaded.ignored_kinds[ignored] = loaded.ignored_kinds.get(ignored, 0) + 1
             continue
         grouped.setdefault(kind.resource, []).append(item)
-    return grouped, ignored
+    return list(grouped.items())
 
 
 def _check_header(header: dict[str, Any], path: str) -> tuple[str | None, dict | None, str | None]:
@@ -211,176 +529,34 @@ def _check_header(header: dict[str, Any], path: str) -> tuple[str | None, dict |
     return collected or None, cluster or None, namespace or None
 
 
-def _is_streamable(path: str) -> bool:
-    """A dump in DumpWriter's line layout (its first line is exactly the envelope)."""
-    try:
-        head = read_head(path, len(STREAM_PREFIX) + 64)  # room for the line's end
-    except (EOFError, OSError, zlib.error):
-        return False  # the whole-document reader reports what is wrong (a missing file included)
-    return head.partition(b"\n")[0].rstrip(b"\r") == STREAM_PREFIX
+# --- all inputs ----------------------------------------------------------------------------------
 
-
-class _Merge:
-    """The objects of all inputs by resource, each kept once (the first of its identity)."""
-
-    __slots__ = ("loaded", "transforms", "seen")
-
-    def __init__(self, loaded: LoadedInputs, transforms: Mapping[str, Transform]) -> None:
-        self.loaded = loaded
-        self.transforms = transforms
-        self.seen: dict[str, set[str | tuple[str, str]]] = {k.resource: set() for k in KINDS}
-
-    def add(self, obj: Any, path: str, resource: str, index: int) -> None:
-        """An object as parsed: its identity checked, then transformed if it is new."""
-        key = _identity(obj, path, resource, index)
-        keys = self.seen[resource]
-        if key in keys:
-            self.loaded.duplicates += 1
-            return
-        keys.add(key)
-        transform = self.transforms.get(resource)
-        self.loaded.objects[resource].append(transform(obj) if transform else obj)
-
-
-def _read_line_dump(path: str, hasher: Any, line_loaders: Mapping[str, LineLoader], merge: _Merge) -> dict[str, Any]:
-    """Merge a dump in DumpWriter's line layout, a line at a time; return its header (the last
-    line). A line its resource's line loader takes is merged from what the loader returns."""
-    header: dict[str, Any] = {}
-    resource: str | None = None
-    wanted = False
-    line_loader: LineLoader | None = None
-    keys: set[str | tuple[str, str]] = set()
-    kept_objects: list[Any] = []
-    positions: dict[str, int] = {}  # objects so far per resource: names a bad one by position
-    index = 0
-    number = 1
-    batches = read_line_batches(path, hasher, background=True)
-    try:
-        first = True
-        for batch in batches:
-            if first:
-                del batch[0]  # the envelope, checked by _is_streamable
-                first = False
-            # one frame loops over the chunk's lines: this is the loop of every object in the dump
-            for number, line in enumerate(batch, number + 1):
-                line = line.rstrip(b"\r")
-                if resource is not None:
-                    if line in _LIST_ENDS:
-                        positions[resource] = index
-                        resource = None
-                        continue
-                    if not wanted:  # a newer collector may add kinds the rules do not read: not parsed
-                        continue
-                    body = line[:-1] if line.endswith(b",") else line
-                    if line_loader is not None and (taken := line_loader(body)) is not None:
-                        index += 1
-                        key, kept = taken
-                        if key in keys:
-                            merge.loaded.duplicates += 1
-                        else:
-                            keys.add(key)
-                            kept_objects.append(kept)
-                    else:
-                        merge.add(orjson.loads(body), path, resource, index)
-                        index += 1
-                elif line.endswith(b":["):
-                    resource = orjson.loads(line[:-2])
-                    if not isinstance(resource, str):
-                        raise InputError(f"{path}: line {number}: malformed dump")
-                    wanted = resource in BY_RESOURCE
-                    if wanted:
-                        line_loader = line_loaders.get(resource)
-                        keys, kept_objects = merge.seen[resource], merge.loaded.objects[resource]
-                        index = positions.get(resource, 0)
-                elif line.startswith(HEADER_KEY) and line.endswith(b"}"):
-                    found = orjson.loads(line[len(HEADER_KEY):-1])
-                    if not isinstance(found, dict):
-                        raise InputError(f"{path}: dump has no header")
-                    header.update(found)
-                elif line not in _CLOSINGS:
-                    raise InputError(f"{path}: line {number}: malformed dump")
-    except (EOFError, zlib.error) as err:
-        raise InputError(f"{path}: truncated or corrupt gzip data ({err})") from None
-    except orjson.JSONDecodeError as err:
-        raise InputError(f"{path}: invalid JSON at line {number}: {err}") from None
-    finally:
-        batches.close()  # on an error, the inflater stops now
-    if not header:
-        raise InputError(f"{path}: dump is truncated (no header)")
-    return header
-
-
-_LIST_ENDS = (b"]", b"],")
-_CLOSINGS = (b"", b"}", b"},")
-
-
-def _whole_document(
-    path: str, loaded: LoadedInputs
-) -> tuple[list[tuple[str, list[Any]]], tuple[str | None, dict | None, str | None, str]]:
-    """The objects of a whole JSON document (a dump or a List) by resource, and its header."""
-    raw = read_bytes(path)
-    doc = decode_document(raw, path)
-    del raw
-    if not isinstance(doc, dict):
-        raise InputError(f"{path}: not a pruneplan dump or a Kubernetes List (top level is not an object)")
-    kind = doc.get("kind")
-    if kind == DUMP_KIND:
-        if doc.get("apiVersion") != DUMP_API_VERSION:
-            raise InputError(
-                f"{path}: unsupported dump apiVersion {doc.get('apiVersion')!r} (expected {DUMP_API_VERSION})"
-            )
-        grouped, header = _from_dump(doc, path)
-        meta = (*_check_header(header, path), "dump")
-    elif isinstance(kind, str) and kind.endswith("List") and "items" in doc:
-        grouped, ignored = _from_list(doc, path)
-        for name, count in ignored.items():
-            loaded.ignored_kinds[name] = loaded.ignored_kinds.get(name, 0) + count
-        meta = (None, None, None, "list")
-    else:
-        raise InputError(f"{path}: not a pruneplan dump or a Kubernetes List (kind {kind!r})")
-    del doc
-    return list(grouped.items()), meta
-
-
-Transform = Callable[[dict[str, Any]], Any]
-# A dump line (one object's JSON) to (its identity, what the caller keeps), or None when the
-# loader leaves the line to orjson and the Transform. The identity has _identity's form.
-LineLoader = Callable[[bytes], "tuple[str | tuple[str, str], Any] | None"]
-
-
-def load_inputs(
-    paths: Iterable[str],
-    transforms: Mapping[str, Transform] | None = None,
-    line_loaders: Mapping[str, LineLoader] | None = None,
-) -> LoadedInputs:
-    """Read, validate and merge inputs. Objects repeated across inputs are kept once (first wins).
-
-    `transforms` turns the objects of a resource into what the caller keeps (analyze's compact
-    model) as they are read, so the raw objects of a large dump never all live at once.
-    `line_loaders` may build the same straight from a dump's line, skipping the general parse;
-    a line they return None for takes the general path.
-    """
-    transforms = transforms or {}
-    line_loaders = line_loaders or {}
+def load_inputs(paths: Iterable[str], readers: Mapping[str, Reader], deferred: Collection[str] = ()) -> LoadedInputs:
+    """Read, check and merge inputs of any form; each object is read by its resource's reader
+    (`readers` has one for every resource of KINDS). Objects repeated across inputs are kept
+    once (the first). A refused object's error is raised as it is met, unless its resource is
+    in `deferred`: then it is kept in `refused`, for the caller to raise when it reads the kind."""
     loaded = LoadedInputs(objects={k.resource: [] for k in KINDS}, inputs=[])
-    merge = _Merge(loaded, transforms)
+    merge = _Merge(loaded, readers, deferred)
     for path in paths:
-        hasher = FileDigest()
+        hasher = hashlib.sha256()
+        meta: InputMeta
         if _is_streamable(path):
-            header = _read_line_dump(path, hasher, line_loaders, merge)
-            meta = None
-        else:
-            hasher.update(read_bytes(path))  # the whole-document path reads the file again: small inputs
-            groups, meta = _whole_document(path, loaded)
-            for resource, items in groups:
-                for index, obj in enumerate(items):
-                    merge.add(obj, path, resource, index)
-        if meta is None:
+            header = _read_line_dump(path, hasher, merge)
             if header.get("formatVersion") != FORMAT_VERSION:
                 raise InputError(
                     f"{path}: unsupported dump format version {header.get('formatVersion')!r} (this tool reads {FORMAT_VERSION})"
                 )
             meta = (*_check_header(header, path), "dump")
+        else:
+            raw = read_bytes(path)
+            hasher.update(raw)
+            groups, meta, malformed = _read_document(path, raw, loaded)
+            del raw  # a gzip file's bytes; the objects' JSON, inflated, lives on in groups
+            for resource, items in groups:
+                for index, item in enumerate(items):
+                    merge.add(item, resource, f"{path}: {resource}[{index}]", malformed)
+            del groups
         collected, cluster, namespace, source = meta
         size = os.path.getsize(path)
         loaded.inputs.append(InputFile(path, hasher.hexdigest(), size, collected, cluster, namespace, source))
@@ -420,7 +596,7 @@ class DumpWriter:
 
     Layout: the envelope on the first line, then each resource's `"name":[` line, one object per
     line, `]`; finally `"header":{...}}`. It is plain JSON, and a reader can parse it a line at a
-    time (`_stream_dump`), so a dump larger than memory allows for one parse still loads.
+    time (`load_inputs` does), so a dump larger than memory allows for one parse still loads.
 
     Objects are streamed into a temporary file beside the target (gzip when the name ends in
     .gz) and the file is renamed into place only by `commit()`; a crash or `abort()` leaves no

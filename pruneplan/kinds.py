@@ -12,6 +12,11 @@ class Kind:
     api_version: str
     namespaced: bool
 
+    @property
+    def word(self) -> str:
+        """How messages name an object of the kind, as upstream does: `pod`, `buildconfig`, ..."""
+        return self.kind.lower()
+
 
 KINDS: tuple[Kind, ...] = (
     Kind("pods", "Pod", "v1", True),

@@ -17,7 +17,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.generate import CLUSTER, COLLECTED_AT, generate  # noqa: E402
-from pruneplan.dumpformat import load_inputs  # noqa: E402
+from pruneplan.analyze.decisions.inputs import load_inputs  # noqa: E402
 
 N_IMAGES = 300
 LIST_TYPES = {

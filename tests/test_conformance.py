@@ -60,8 +60,8 @@ def plan_notation(plan: dict[str, Any]) -> dict[str, list[str]]:
 
 def run_analyze(case_dir: Path, case: dict[str, Any], out: Path, form: str = "list") -> int:
     """analyze the case's input as a `kind: List` (as `oc get -o json` prints it) or, with
-    form="line-dump", as the same objects in the collector's line layout (the path analyze takes
-    on real dumps: its own line decoders)."""
+    form="line-dump", as the same objects in the collector's line layout (the layout of the
+    collector's dumps, read a line at a time)."""
     source = case_dir / "input.json"
     if form == "line-dump":
         source = write_line_dump(json.loads(source.read_text(encoding="utf-8"))["items"], out.parent / "dump.json.gz", case["now"])

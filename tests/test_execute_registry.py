@@ -23,11 +23,13 @@ PRUNED = ("A3", "A1", "M0")
 
 
 class Stack:
-    def __init__(self, tmp: Path, tls=None) -> None:
+    def __init__(self, tmp: Path, tls=None, *, references_through_proxy: bool = False) -> None:
         self.registry = RegistryServer(tmp / "registry", tls=tls).start()
         self.proxy = FrontProxy(self.registry)
         self.reg = self.registry.api()
-        self.world, objects = build_world(self.reg, self.registry.host)
+        # the host the Image objects' pull specs name: where execute finds the registry without --registry-url
+        host = self.proxy.host if references_through_proxy else self.registry.host
+        self.world, objects = build_world(self.reg, host)
         self.api = FakeAPI().start()
         self.api.add_all(objects)
         self.env = make_env(self.api, tmp)
@@ -95,6 +97,19 @@ def test_confirm_against_the_real_registry_keeps_every_kept_image_pullable(stack
     stack.registry.garbage_collect()
     stack.assert_kept_images_pull()
     assert result.out.rstrip().splitlines()[-1] == f"Summary: {doc['summary']['text']}"
+
+
+def test_without_registry_url_execute_finds_the_registry_in_the_live_images_pull_specs(tmp_path):
+    stack = Stack(tmp_path, references_through_proxy=True)
+    try:
+        plan, doc = planned(stack)
+        result = stack.env.execute(plan, "--confirm")
+        assert result.code == 0, result.err
+        assert stack.registry_writes(), "no registry write reached the registry the pull specs name"
+        stack.assert_kept_images_pull()
+        stack.assert_pruned_manifests_gone()
+    finally:
+        stack.close()
 
 
 def test_distribution_flavor_leaves_blobs_to_garbage_collect(stack):

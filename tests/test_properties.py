@@ -9,12 +9,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pruneplan.analyze.decisions.engine import analyze
-from pruneplan.analyze.plan.entries import build_plan, plan_document
+from pruneplan.analyze.plan.entries import plan_for
 from pruneplan.analyze.plan.writer import write_plan
 from pruneplan.analyze.decisions.rules import REMOVING_RULES
 from builders import OCI_INDEX, REGISTRY, as_dump, digest, image, limit_range, pod, stream
-from pruneplan.dumpformat import load_inputs
-from pruneplan.planformat import dump_plan, dump_plan_chunks
+from pruneplan.analyze.decisions.inputs import load_inputs
+from pruneplan.planformat import dump_plan, plan_chunks
 from pruneplan.planmodel import Plan
 from pruneplan.policy import build_policy
 from pruneplan.timefmt import parse_time
@@ -91,7 +91,7 @@ def run(tmp: Path, items, policy):
     path.write_text(json.dumps(as_dump(items, collected_at=NOW)))
     loaded = load_inputs([str(path)])
     analysis = analyze(loaded, policy)
-    return analysis, build_plan(analysis, loaded, 3600.0)
+    return analysis, plan_for(analysis, loaded, 3600.0).to_dict()
 
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -111,10 +111,9 @@ def test_streamed_plan_bytes_equal_the_whole_document_bytes(tmp_path, items, pol
     # the analyze command writes the plan a chunk of entries at a time
     analysis, plan = run(tmp_path, items, policy)
     loaded = load_inputs([str(tmp_path / "dump.json")])
-    assert b"".join(dump_plan_chunks(plan_document(analysis, loaded, 3600.0), chunk)) == dump_plan(plan)
-    for parallel in (False, True):
-        write_plan(str(tmp_path / "plan.json"), analysis, loaded, 3600.0, dry_run=False, parallel=parallel)
-        assert (tmp_path / "plan.json").read_bytes() == dump_plan(plan)
+    assert b"".join(plan_chunks(plan_for(analysis, loaded, 3600.0), chunk)) == dump_plan(plan)
+    write_plan(str(tmp_path / "plan.json"), analysis, loaded, 3600.0, dry_run=False)
+    assert (tmp_path / "plan.json").read_bytes() == dump_plan(plan)
 
 
 @SETTINGS
@@ -199,24 +198,24 @@ def analyze_flags(draw):
 
 @SETTINGS
 @given(items=clusters(), flags=analyze_flags())
-def test_the_collectors_line_layout_and_a_list_give_the_same_plan(tmp_path, items, flags):
-    """analyze decodes a collected dump with its own line decoders and a List through the dict
-    path: the same objects must give the same plan bytes, stdout and stderr either way."""
+def test_the_collectors_line_layout_a_whole_dump_and_a_list_give_the_same_plan(tmp_path, items, flags):
+    """Every input form is decoded into the same objects: the same plan bytes, stdout and stderr
+    whichever form analyze reads."""
     from clirunner import run_cli
     from test_conformance import write_line_dump
 
     listing = tmp_path / "list.json"
     listing.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+    whole = tmp_path / "whole.json"
+    whole.write_text(json.dumps(as_dump(items, collected_at=NOW)))
     dump = write_line_dump(items, tmp_path / "dump.json.gz", NOW)
     results = []
-    for source, plan in ((listing, tmp_path / "from-list.json"), (dump, tmp_path / "from-dump.json")):
+    for source in (listing, whole, dump):
+        plan = tmp_path / f"from-{source.name}"
         result = run_cli("analyze", str(source), "-o", str(plan), "--now", NOW, *flags)
-        results.append((result.code, result.out, result.err, plan.read_bytes() if plan.exists() else None))
-    (list_code, list_out, list_err, list_plan), (dump_code, dump_out, dump_err, dump_plan_bytes) = results
-    assert (list_code, list_out, list_err) == (dump_code, dump_out, dump_err)
-    assert list_plan is not None and dump_plan_bytes is not None
-    # the plans differ only where they name their input (its sha256 and size)
-    from_list, from_dump = json.loads(list_plan), json.loads(dump_plan_bytes)
-    for plan in (from_list, from_dump):
+        results.append((result.code, result.out, result.err, json.loads(plan.read_bytes()) if plan.exists() else None))
+    for code, out, err, plan in results:
+        assert plan is not None
+        # the plans differ only where they name their input (its sha256, size and header)
         plan["source"] = {k: v for k, v in plan["source"].items() if k not in ("dumpSha256", "inputs", "cluster", "collectedAt")}
-    assert from_list == from_dump
+    assert results[1:] == [results[0]] * 2

@@ -11,6 +11,8 @@ import random
 import socket
 
 import pytest
+
+from pruneplan.timefmt import parse_time
 import requests
 
 from pruneplan.execute.ports import DEFERRED, ERROR, NOT_FOUND, OK
@@ -153,13 +155,16 @@ def test_registry_flags_are_checked_in_upstream_order():
 
 
 def image(name, created, ref, managed="true"):
-    annotations = {"openshift.io/image.managed": managed} if managed is not None else {}
-    return {"metadata": {"name": name, "creationTimestamp": created, "annotations": annotations}, "dockerImageReference": ref}
+    """The analysis model of an Image whose managed annotation is `managed` (None: absent)."""
+    from pruneplan.analyze.decisions.model import Image
+
+    return Image(name, parse_time(created), managed == "true", "", ref, (), (), "", True, 0, ())
 
 
 def stream(name, created, repository):
-    return {"metadata": {"namespace": "ns", "name": name, "creationTimestamp": created},
-            "status": {"dockerImageRepository": repository}}
+    from pruneplan.analyze.decisions.model import Stream
+
+    return Stream("ns", name, parse_time(created), "1", repository, [])
 
 
 def test_registry_url_override_is_used_verbatim():

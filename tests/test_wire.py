@@ -1,23 +1,31 @@
-"""The line decoders of Images and ImageStreams: a line they take gives the model the general path
-gives; anything else they leave to the general path, which words the error or reads the odd value."""
+"""Decoding the objects of every input form: the collector's line layout, a whole dump document and a
+`kind: List` give the same typed objects (or the same one error), and what they give is what the
+dump format says, odd values included (null is "not set", odd layer sizes are no size, `Id: null`
+is an empty Id, integers beyond 64 bits are read as doubles)."""
 
 from __future__ import annotations
 
 import json
+import tempfile
+from pathlib import Path
+from typing import Any
 
-import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pruneplan.analyze.decisions.model import load_image, load_stream
-from pruneplan.analyze.decisions.wire import decode_image_line, decode_stream_line
-from pruneplan.dumpformat import _identity, load_inputs
-from pruneplan.errors import InputError, PrunePlanError
-from test_dumpformat import write_dump
+from pruneplan.analyze.decisions.engine import BuildGraphError
+from pruneplan.analyze.decisions.inputs import load_inputs
+from pruneplan.analyze.decisions.model import CONFIG_MEDIA_TYPES, Image, Stream, TagHistory
+from pruneplan.analyze.decisions.referrers import analyze_references
+from pruneplan.dumpformat import HEADER_KEY, STREAM_PREFIX
+from pruneplan.errors import PrunePlanError
+from pruneplan.kinds import BY_RESOURCE, KINDS
+from pruneplan.timefmt import parse_time
 
+FORMS = ("line-dump", "whole-dump", "list")
 DIGESTS = st.sampled_from([f"sha256:{c * 64}" for c in "abcdef"])
-# values of every JSON type, with the integers at orjson's and msgspec's edges
+# values of every JSON type, with the integers at the edges of 64 bits
 ODD = st.one_of(
     st.none(), st.booleans(), st.sampled_from([0, 7, 2**63 - 1, 2**63, 2**64 - 1, 2**64, -(2**63), -(2**63) - 1]),
     st.sampled_from([1.0, 2.5, 1e3]), st.sampled_from(["", "x", "é", "2026-01-01T00:00:00Z"]), st.just([]), st.just({}),
@@ -26,6 +34,62 @@ MEDIA = st.sampled_from([
     "", "application/vnd.docker.distribution.manifest.v2+json", "application/vnd.oci.image.manifest.v1+json",
     "application/vnd.oci.image.index.v1+json",
 ])
+HEADER = {"formatVersion": 1, "collectedAt": "2026-06-01T00:00:00Z", "cluster": {"apiServer": "https://a", "clusterID": "c"}}
+
+
+def line_of(obj: Any) -> bytes:
+    """An object as one JSON line (json, not orjson: orjson cannot write integers past 64 bits)."""
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def write_form(directory: Path, form: str, resource: str, objects: list[Any]) -> Path:
+    """`objects` of `resource` in one input form, each object's JSON as line_of writes it."""
+    lines = [line_of(obj) for obj in objects]
+    if form == "line-dump":
+        path = directory / "dump.json"
+        body = b",\n".join(lines)
+        path.write_bytes(STREAM_PREFIX + b"\n" + line_of(resource) + b":[\n" + body + b"\n]\n},\n" + HEADER_KEY + line_of(HEADER) + b"}\n")
+    elif form == "whole-dump":
+        path = directory / "whole.json"
+        path.write_bytes(b'{"apiVersion":"pruneplan.io/v1","kind":"ClusterDump","header":' + line_of(HEADER)
+                         + b',"objects":{' + line_of(resource) + b":[" + b",".join(lines) + b"]}}")
+    else:
+        kind = line_of(BY_RESOURCE[resource].kind)
+        items = [b'{"kind":' + kind + (b"," + line[1:] if line != b"{}" else b"}") for line in lines]
+        path = directory / "list.json"
+        path.write_bytes(b'{"apiVersion":"v1","kind":"List","items":[' + b",".join(items) + b"]}")
+    return path
+
+
+def load_each_form(resource: str, objects: list[Any]) -> list[Any]:
+    """Per form: (objects kept, duplicates, refusals) or the one error, without the file's name."""
+    outcomes = []
+    with tempfile.TemporaryDirectory() as directory:
+        for form in FORMS:
+            path = write_form(Path(directory), form, resource, objects)
+            try:
+                loaded = load_inputs([str(path)])
+            except BuildGraphError as err:
+                outcomes.append(("error", err.notes[0]))
+            except PrunePlanError as err:
+                outcomes.append(("error", err.message.removeprefix(f"{path}: ")))
+            else:
+                refused = [(r.resource, r.identity, r.error.message) for r in loaded.refused]
+                outcomes.append((loaded.objects[resource], loaded.duplicates, refused))
+    return outcomes
+
+
+def load_alike(resource: str, objects: list[Any]) -> Any:
+    """What every form gives, asserted to be the same."""
+    first, *others = load_each_form(resource, objects)
+    for form, outcome in zip(FORMS[1:], others):
+        assert outcome == first, form
+    return first
+
+
+# --- Images --------------------------------------------------------------------------------------
+
+LAYER = "sha256:" + "b" * 64
 
 
 def usual_image() -> dict:
@@ -55,8 +119,8 @@ def images(draw):
     fields = {
         "dockerImageManifestMediaType": MEDIA,
         "dockerImageReference": st.sampled_from(["", "registry.io/ns/app@sha256:" + "a" * 64]),
-        "dockerImageLayers": st.lists(st.one_of(layer, st.builds(lambda d, v: {"name": d, "size": v}, DIGESTS, ODD)), max_size=4),
-        "dockerImageManifests": st.lists(st.fixed_dictionaries({"digest": st.one_of(DIGESTS, DIGESTS, ODD)}), max_size=2),
+        "dockerImageLayers": st.lists(st.one_of(layer, st.builds(lambda d, v: {"name": d, "size": v}, DIGESTS, ODD), ODD), max_size=4),
+        "dockerImageManifests": st.lists(st.one_of(st.fixed_dictionaries({"digest": st.one_of(DIGESTS, DIGESTS, ODD)}), ODD), max_size=2),
         "dockerImageMetadata": st.fixed_dictionaries({}, optional={"Id": st.one_of(DIGESTS, ODD), "Size": st.one_of(st.integers(0, 10**9), ODD)}),
     }
     for key, usual in fields.items():
@@ -65,78 +129,183 @@ def images(draw):
     return obj
 
 
-def line_of(obj: dict) -> bytes:
-    """The object as one dump line (json, not orjson: orjson cannot write integers past 64 bits)."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+GO_TYPES = {str: "string", bool: "bool", list: "array", int: "number", float: "number", dict: "object"}
 
 
-def assert_taken_as_the_general_path_reads_it(decode, load, resource: str, obj: dict) -> None:
-    """The general path: orjson, load_inputs' identity check, then the model's loader."""
-    line = line_of(obj)
-    taken = decode(line)
+def as_read(value: Any) -> Any:
+    """A JSON number as the format reads it: an integer beyond 64 bits is the nearest double."""
+    return float(value) if type(value) is int and not -(2**63) <= value <= 2**64 - 1 else value
+
+
+def expected_image(obj: dict) -> Image | set[str]:
+    """The format's reading of an Image (docs/dump-format.md, docs/rules.md), written out apart:
+    its model, or every error it may be refused with (one of them is named)."""
+    name = obj["metadata"]["name"]
+    if not isinstance(name, str) or not name:
+        return {"images[0]: metadata.name is required"}
+    where = f"image {name}"
+    errors: set[str] = set()
+
+    def string(key: str) -> str:
+        value = obj.get(key)
+        if value is not None and not isinstance(value, str):
+            errors.add(f"{where}: {key} must be a string")
+        return value if isinstance(value, str) else ""
+
+    def entries(key: str, field: str) -> tuple[str, ...]:
+        value = obj.get(key)
+        if value is not None and not isinstance(value, list):
+            errors.add(f"{where}: {key} must be a list")
+            return ()
+        for index, entry in enumerate(value or ()):
+            if not isinstance(entry, dict) or not isinstance(entry.get(field), str):
+                errors.add(f"{where}: {key}[{index}].{field} must be a string")
+        return tuple(entry[field] for entry in value or () if isinstance(entry, dict) and isinstance(entry.get(field), str))
+
+    annotations = obj["metadata"].get("annotations")
+    if annotations is not None and not isinstance(annotations, dict):
+        errors.add(f"{where}: metadata.annotations must be an object")
+    media_type, reference = string("dockerImageManifestMediaType"), string("dockerImageReference")
+    layers = entries("dockerImageLayers", "name")
+    children = entries("dockerImageManifests", "digest")
+    raw_layers = obj.get("dockerImageLayers")
+    # kept as given: the model judges a size when it is read (expected_layer_sizes)
+    sizes = tuple(layer.get("size") for layer in raw_layers or () if isinstance(layer, dict)) if isinstance(raw_layers, list) else ()
+    metadata = obj.get("dockerImageMetadata")
+    image_id, size = "", 0
+    fail = f"failed to read image metadata for {name}: json: cannot unmarshal"
+    if metadata is not None and not isinstance(metadata, dict):
+        errors.add(f"{fail} {GO_TYPES[type(metadata)]} into Go value of type docker10.DockerImage")
+    elif metadata is not None:
+        image_id = metadata.get("Id", "")
+        image_id = "" if image_id is None else image_id
+        size = as_read(metadata.get("Size", 0))
+        size = 0 if size is None else size
+        if not isinstance(image_id, str):
+            errors.add(f"{fail} {GO_TYPES[type(image_id)]} into Go struct field DockerImage.Id of type string")
+        elif type(size) is not int and not (type(size) is float and size.is_integer()):
+            errors.add(f"{fail} {GO_TYPES[type(size)]} into Go struct field DockerImage.Size of type int64")
     try:
-        raw = orjson.loads(line)
-        general = (_identity(raw, "dump", resource, 0), load(raw))
-    except PrunePlanError:
-        assert taken is None, "a line the general path refuses must be left to it, to word the error"
-        return
-    if taken is not None:
-        assert taken == general
+        created = parse_time(obj["metadata"].get("creationTimestamp"))
+    except ValueError as err:
+        errors.add(f"{where}: metadata.creationTimestamp: invalid timestamp: {err}")
+    if errors:
+        return errors
+    has_metadata = metadata is not None
+    config = image_id if has_metadata and media_type in CONFIG_MEDIA_TYPES else ""
+    managed = isinstance(annotations, dict) and annotations.get("openshift.io/image.managed") == "true"
+    return Image(name, created, managed, media_type, reference, layers, sizes, config, has_metadata, int(size), children)
 
 
-@settings(max_examples=500, deadline=None)
+def expected_layer_sizes(obj: dict) -> dict[str, int]:
+    """Each layer's size: an integer read exactly (not beyond 64 bits, not a bool), the largest
+    if a layer is listed twice."""
+    sizes: dict[str, int] = {}
+    for layer in obj.get("dockerImageLayers") or ():
+        size = as_read(layer.get("size"))
+        if type(size) is int:
+            sizes[layer["name"]] = max(size, sizes.get(layer["name"], size))
+    return sizes
+
+
+@settings(max_examples=400, deadline=None)
 @given(images())
-def test_a_taken_line_gives_the_general_paths_model(obj):
-    assert_taken_as_the_general_path_reads_it(decode_image_line, load_image, "images", obj)
+def test_every_form_reads_an_image_as_the_format_says(obj):
+    outcome = load_alike("images", [obj])
+    expected = expected_image(obj)
+    if isinstance(expected, Image):
+        assert outcome == ([expected], 0, [])
+        (image,) = outcome[0]
+        sizes = expected_layer_sizes(obj)
+        assert {layer: image.layer_size(layer) for layer in image.layers} == {layer: sizes.get(layer) for layer in image.layers}
+        assert image.layer_sizes_by_digest() == sizes
+    else:
+        assert outcome[0] == "error" and outcome[1] in expected, (outcome, expected)
 
 
-def test_a_usual_image_line_is_taken():
+def test_a_usual_image_is_read_into_the_model():
     obj = usual_image()
-    assert decode_image_line(line_of(obj)) == (obj["metadata"]["name"], load_image(obj))
+    layer, config = "sha256:" + "b" * 64, "sha256:" + "c" * 64
+    image = Image(obj["metadata"]["name"], parse_time("2026-05-31T11:26:10Z"), True, obj["dockerImageManifestMediaType"],
+                  obj["dockerImageReference"], (layer,), (12,), config, True, 99, ())
+    assert load_alike("images", [obj]) == ([image], 0, [])
+    assert image.blobs == (layer, config)
 
 
 @pytest.mark.parametrize(
-    ("change", "why"),
+    ("change", "read"),
     [
-        (lambda o: o["metadata"].update(name=""), "no name: the general path names it by position"),
-        (lambda o: o["metadata"].update(creationTimestamp="yesterday"), "a bad timestamp: the general path words it"),
-        (lambda o: o["dockerImageLayers"][0].update(size=2**64), "orjson reads it as a float"),
-        (lambda o: o["dockerImageLayers"][0].update(size=True), "a bool is not a size"),
-        (lambda o: o["dockerImageMetadata"].update(Id=None), "null Id: the general path decides"),
-        (lambda o: o["metadata"].update(uid="é"), "non-ASCII: only orjson checks UTF-8 everywhere"),
+        (lambda o: o["metadata"].update(annotations=None), lambda i: not i.managed),
+        (lambda o: o["metadata"].update(annotations={"openshift.io/image.managed": 1}), lambda i: not i.managed),
+        (lambda o: o.update(dockerImageLayers=None, dockerImageManifestMediaType=None), lambda i: i.layers == () and i.media_type == ""),
+        (lambda o: o["dockerImageLayers"][0].update(size=2**64), lambda i: i.layer_size(LAYER) is None),
+        (lambda o: o["dockerImageLayers"][0].update(size=2**64 - 1), lambda i: i.layer_size(LAYER) == 2**64 - 1),
+        (lambda o: o["dockerImageLayers"][0].update(size=-(2**63)), lambda i: i.layer_size(LAYER) == -(2**63)),
+        (lambda o: o["dockerImageLayers"][0].update(size=-(2**63) - 1), lambda i: i.layer_size(LAYER) is None),
+        (lambda o: o["dockerImageLayers"][0].update(size=True), lambda i: i.layer_size(LAYER) is None),
+        (lambda o: o["dockerImageLayers"][0].update(size=12.0), lambda i: i.layer_size(LAYER) is None),
+        (lambda o: o["dockerImageLayers"][0].update(size="12"), lambda i: i.layer_size(LAYER) is None),
+        (lambda o: o["dockerImageLayers"][0].pop("size"), lambda i: i.layer_size(LAYER) is None),
+        (lambda o: o["dockerImageMetadata"].update(Id=None), lambda i: i.has_metadata and i.config == ""),
+        (lambda o: o["dockerImageMetadata"].update(Size=None), lambda i: i.size == 0),
+        (lambda o: o["dockerImageMetadata"].update(Size=1e3), lambda i: i.size == 1000),
+        (lambda o: o["dockerImageMetadata"].update(Size=2**64 + 1), lambda i: i.size == 2**64),
+        (lambda o: o.update(dockerImageMetadata=None), lambda i: not i.has_metadata and i.metadata_unreadable),
+        (lambda o: o["metadata"].update(uid="é"), lambda i: i.name == "sha256:" + "a" * 64),
+        (lambda o: o["metadata"].update(creationTimestamp=None), lambda i: i.created == parse_time(None)),
+        (lambda o: o.update(unread=[1e308, "x" * 3, {"deep": [[[]]]}]), lambda i: i.reference),
     ],
 )
-def test_lines_the_decoder_leaves_to_the_general_path(change, why):
+def test_odd_values_are_read_as_the_format_says(change, read):
     obj = usual_image()
     change(obj)
-    assert decode_image_line(line_of(obj)) is None, why
+    (image,), duplicates, refused = load_alike("images", [obj])
+    assert read(image) and (duplicates, refused) == (0, [])
 
 
-def test_line_loaders_keep_first_of_duplicates_and_leave_refused_lines_to_the_transform(tmp_path):
-    good = usual_image()
-    odd = usual_image()
-    odd["metadata"]["name"] = "sha256:" + "d" * 64
-    odd["dockerImageLayers"][0]["size"] = 12345678901  # made 2**64 below: left by the decoder
-    second = usual_image()
-    second["dockerImageReference"] = "other"  # a duplicate name: the first one is kept
-    path = write_dump(tmp_path / "d.json", {"images": [good, odd, second]})
-    path.write_bytes(path.read_bytes().replace(b"12345678901", str(2**64).encode()))
-    odd["dockerImageLayers"][0]["size"] = 2**64
-    odd_model = load_image(orjson.loads(line_of(odd)))  # orjson reads a float: no size
-    taken: list[bytes] = []
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        (lambda o: o["metadata"].update(name=""), "images[0]: metadata.name is required"),
+        (lambda o: o.update(metadata=[]), "images[0]: metadata is required"),
+        (lambda o: o["metadata"].update(creationTimestamp="yesterday"),
+         "image sha256:aaa: metadata.creationTimestamp: invalid timestamp: Invalid isoformat string: 'yesterday'"),
+        (lambda o: o["metadata"].update(creationTimestamp=5),
+         "image sha256:aaa: metadata.creationTimestamp: invalid timestamp: timestamp must be a string, not int"),
+        (lambda o: o.update(dockerImageLayers={}), "image sha256:aaa: dockerImageLayers must be a list"),
+        (lambda o: o["dockerImageLayers"].append("sha256:x"), "image sha256:aaa: dockerImageLayers[1].name must be a string"),
+        (lambda o: o["dockerImageLayers"][0].pop("name"), "image sha256:aaa: dockerImageLayers[0].name must be a string"),
+        (lambda o: o.update(dockerImageManifests=[{"digest": None}]), "image sha256:aaa: dockerImageManifests[0].digest must be a string"),
+        (lambda o: o.update(dockerImageReference=["x"]), "image sha256:aaa: dockerImageReference must be a string"),
+        (lambda o: o["dockerImageMetadata"].update(Size="12"),
+         "failed to read image metadata for sha256:aaa: json: cannot unmarshal string into Go struct field DockerImage.Size of type int64"),
+        (lambda o: o["dockerImageMetadata"].update(Size=True),
+         "failed to read image metadata for sha256:aaa: json: cannot unmarshal bool into Go struct field DockerImage.Size of type int64"),
+        (lambda o: o["dockerImageMetadata"].update(Id=7),
+         "failed to read image metadata for sha256:aaa: json: cannot unmarshal number into Go struct field DockerImage.Id of type string"),
+        (lambda o: o.update(dockerImageMetadata=[]),
+         "failed to read image metadata for sha256:aaa: json: cannot unmarshal array into Go value of type docker10.DockerImage"),
+    ],
+)
+def test_a_bad_image_field_is_one_error_naming_the_image_and_the_field(change, error):
+    obj = usual_image()
+    change(obj)
+    assert load_alike("images", [obj]) == ("error", error.replace("sha256:aaa", "sha256:" + "a" * 64))
 
-    def loader(line: bytes):
-        result = decode_image_line(line)
-        if result is not None:
-            taken.append(line)
-        return result
 
-    loaded = load_inputs([str(path)], transforms={"images": load_image}, line_loaders={"images": loader})
-    assert loaded.objects["images"] == [load_image(good), odd_model]
-    assert loaded.objects["images"][1].layer_sizes == (None,)
-    assert loaded.duplicates == 1
-    assert len(taken) == 2  # the first and the duplicate
+def test_the_first_object_of_a_name_is_kept_and_a_later_one_is_not_read():
+    first, second, bad = usual_image(), usual_image(), usual_image()
+    second["dockerImageReference"] = "other"
+    bad["dockerImageLayers"] = "not read: the first of its name wins"
+    other = usual_image()
+    other["metadata"]["name"] = "sha256:" + "d" * 64
+    kept, duplicates, refused = load_alike("images", [first, second, other, bad])
+    assert [image.name for image in kept] == [first["metadata"]["name"], other["metadata"]["name"]]
+    assert kept[0].reference == first["dockerImageReference"]
+    assert (duplicates, refused) == (2, [])
 
+
+# --- ImageStreams --------------------------------------------------------------------------------
 
 def usual_stream() -> dict:
     return {
@@ -172,61 +341,139 @@ def streams(draw):
         if draw(st.booleans()):
             status["dockerImageRepository"] = value(st.just("registry/ns/app"))
         if draw(st.booleans()):
-            status["tags"] = value(st.lists(st.one_of(tag, tag, st.fixed_dictionaries({"tag": ODD})), max_size=3))
+            status["tags"] = value(st.lists(st.one_of(tag, tag, st.fixed_dictionaries({"tag": ODD}), ODD), max_size=3))
         obj["status"] = value(st.just(status))
     return obj
 
 
-@settings(max_examples=500, deadline=None)
+def expected_stream(obj: dict) -> Stream | set[str]:
+    """The format's reading of an ImageStream, written out apart: its model, or every error it
+    may be refused with (one of them is named)."""
+    meta = obj["metadata"]
+    namespace, name = meta["namespace"], meta["name"]
+    if not isinstance(name, str) or not name:
+        return {"imagestreams[0]: metadata.name is required"}
+    if not isinstance(namespace, str) or not namespace:
+        return {f"imagestreams[0] ({name}): metadata.namespace is required"}
+    where = f"imagestream {namespace}/{name}"
+    errors: set[str] = set()
+    status = obj.get("status")
+    if status is not None and not isinstance(status, dict):
+        return {f"{where}: status must be an object"}
+    status = status or {}
+    repository = status.get("dockerImageRepository")
+    if repository is not None and not isinstance(repository, str):
+        errors.add(f"{where}: status.dockerImageRepository must be a string")
+    tags = status.get("tags")
+    if tags is not None and not isinstance(tags, list):
+        errors.add(f"{where}: status.tags must be a list")
+        tags = []
+    histories = []
+    for t_index, tag in enumerate(tags or ()):
+        if not isinstance(tag, dict) or not isinstance(tag.get("tag"), str):
+            errors.add(f"{where}: status.tags[{t_index}].tag must be a string")
+            continue
+        items = tag.get("items")
+        if items is not None and not isinstance(items, list):
+            errors.add(f"{where}: status.tags[{t_index}].items must be a list")
+            continue
+        history = TagHistory(tag["tag"], [], [])
+        for i_index, item in enumerate(items or ()):
+            field = f"status.tags[{t_index}].items[{i_index}]"
+            if not isinstance(item, dict) or not isinstance(item.get("image"), str):
+                errors.add(f"{where}: {field}.image must be a string")
+                continue
+            try:
+                history.created.append(parse_time(item.get("created")))
+            except ValueError as err:
+                errors.add(f"{where}: {field}.created: invalid timestamp: {err}")
+            history.images.append(item["image"])
+        histories.append(history)
+    try:
+        created = parse_time(meta.get("creationTimestamp"))
+    except ValueError as err:
+        errors.add(f"{where}: metadata.creationTimestamp: invalid timestamp: {err}")
+    if errors:
+        return errors
+    rv = meta.get("resourceVersion")
+    return Stream(namespace, name, created, rv if isinstance(rv, str) else "", repository or "", histories)
+
+
+@settings(max_examples=400, deadline=None)
 @given(streams())
-def test_a_taken_stream_line_gives_the_general_paths_model(obj):
-    assert_taken_as_the_general_path_reads_it(decode_stream_line, load_stream, "imagestreams", obj)
+def test_every_form_reads_an_image_stream_as_the_format_says(obj):
+    outcome = load_alike("imagestreams", [obj])
+    expected = expected_stream(obj)
+    if isinstance(expected, Stream):
+        assert outcome == ([expected], 0, [])
+    else:
+        assert outcome[0] == "error" and outcome[1] in expected, (outcome, expected)
 
 
-def test_a_usual_stream_line_is_taken():
+def test_a_usual_image_stream_is_read_into_the_model():
     obj = usual_stream()
-    assert decode_stream_line(line_of(obj)) == (("ns", "app"), load_stream(obj))
+    history = TagHistory("latest", ["sha256:" + "a" * 64, "sha256:" + "b" * 64],
+                         [parse_time("2026-05-31T11:35:36Z"), parse_time("2026-05-30T11:35:36Z")])
+    stream = Stream("ns", "app", parse_time("2026-04-29T06:28:19Z"), "42", obj["status"]["dockerImageRepository"], [history])
+    assert load_alike("imagestreams", [obj]) == ([stream], 0, [])
 
 
 @pytest.mark.parametrize(
-    ("change", "why"),
+    ("change", "outcome"),
     [
-        (lambda o: o["metadata"].update(namespace=""), "no namespace: the general path names it by position"),
-        (lambda o: o["status"]["tags"][0]["items"][0].update(created="soon"), "a bad timestamp: the general path words it"),
-        (lambda o: o["status"]["tags"][0].update(tag=None), "a tag must be a string"),
-        (lambda o: o["metadata"].update(resourceVersion=7), "the general path reads it as none"),
-        (lambda o: o["status"].update(tags={}), "tags must be a list"),
+        (lambda o: o["metadata"].update(namespace=""), "imagestreams[0] (app): metadata.namespace is required"),
+        (lambda o: o["status"]["tags"][0]["items"][0].update(created="soon"),
+         "imagestream ns/app: status.tags[0].items[0].created: invalid timestamp: Invalid isoformat string: 'soon'"),
+        (lambda o: o["status"]["tags"][0].update(tag=None), "imagestream ns/app: status.tags[0].tag must be a string"),
+        (lambda o: o["status"]["tags"].append(None), "imagestream ns/app: status.tags[1].tag must be a string"),
+        (lambda o: o["status"]["tags"][0]["items"].append([]), "imagestream ns/app: status.tags[0].items[2].image must be a string"),
+        (lambda o: o["status"].update(tags={}), "imagestream ns/app: status.tags must be a list"),
+        (lambda o: o.update(status="x"), "imagestream ns/app: status must be an object"),
+        (lambda o: o["metadata"].update(resourceVersion=7), lambda s: s.resource_version == ""),
+        (lambda o: o["status"]["tags"][0]["items"][0].update(created=None), lambda s: s.tags[0].created[0] == parse_time(None)),
+        (lambda o: o.update(status=None), lambda s: s.tags == [] and s.repository == ""),
     ],
 )
-def test_stream_lines_the_decoder_leaves_to_the_general_path(change, why):
+def test_odd_and_bad_image_stream_fields(change, outcome):
     obj = usual_stream()
     change(obj)
-    assert decode_stream_line(line_of(obj)) is None, why
+    loaded = load_alike("imagestreams", [obj])
+    if isinstance(outcome, str):
+        assert loaded == ("error", outcome)
+    else:
+        assert outcome(loaded[0][0]) and loaded[1:] == (0, [])
 
 
-@pytest.mark.parametrize("decode", [decode_image_line, decode_stream_line])
-def test_deeply_nested_json_in_a_skipped_field_is_left_to_the_general_path(decode):
-    deep = b"[" * 5000 + b"]" * 5000
-    line = b'{"metadata":{"namespace":"ns","name":"sha256:' + b"a" * 64 + b'"},"skipped":' + deep + b"}"
-    assert decode(line) is None
+# --- JSON itself ---------------------------------------------------------------------------------
+
+DEEP = "[" * 5000 + "]" * 5000
 
 
-def test_a_dump_with_deeply_nested_json_fails_with_one_line_naming_the_line(tmp_path):
-    path = write_dump(tmp_path / "d.json", {"images": [usual_image()]})
-    deep = b"[" * 5000 + b"]" * 5000
-    path.write_bytes(path.read_bytes().replace(b'"uid":"u"', b'"uid":' + deep))
-    with pytest.raises(InputError, match="invalid JSON at line 3") as err:
-        load_inputs([str(path)], transforms={"images": load_image}, line_loaders={"images": decode_image_line})
-    assert "\n" not in str(err.value)
+@pytest.mark.parametrize(("form", "message"), [("line-dump", "invalid JSON at line 3: "), ("whole-dump", "invalid JSON: "),
+                                               ("list", "invalid JSON: ")])
+@pytest.mark.parametrize("bad", ["deep", "utf8", "infinite"])
+def test_malformed_json_anywhere_in_an_object_is_one_error(tmp_path, form, message, bad):
+    obj = usual_image()
+    obj["dockerImageLayers"][0]["size"] = "SIZE"
+    path = write_form(tmp_path, form, "images", [obj])
+    faults = {"deep": DEEP.encode(), "utf8": b'"\xff"', "infinite": b"1e400"}  # a size is decoded, so 1e400 is read
+    path.write_bytes(path.read_bytes().replace(b'"SIZE"', faults[bad]))
+    with pytest.raises(PrunePlanError) as err:
+        load_inputs([str(path)])
+    assert err.value.message.startswith(f"{path}: {message}") and "\n" not in err.value.message
 
 
-# --- workloads: a taken line gives the references its dict gives ---------------------------------
+@pytest.mark.parametrize("form", FORMS)
+def test_a_number_beyond_a_double_in_a_field_never_read_is_accepted(tmp_path, form):
+    path = write_form(tmp_path, form, "images", [{**usual_image(), "unread": "NUMBER"}])
+    path.write_bytes(path.read_bytes().replace(b'"NUMBER"', b"1e400"))
+    assert len(load_inputs([str(path)]).objects["images"]) == 1
 
-from pruneplan.analyze.decisions.referrers import analyze_references  # noqa: E402
-from pruneplan.analyze.decisions.wire import WORKLOAD_LINE_LOADERS  # noqa: E402
-from pruneplan.timefmt import parse_time  # noqa: E402
+
+# --- workloads: every form gives the same records -------------------------------------------------
 
 THRESHOLD = parse_time("2026-01-01T00:00:00Z")
+WORKLOADS = sorted(k.resource for k in KINDS if k.resource not in ("images", "imagestreams", "limitranges"))
 REFERENCES = st.sampled_from([
     "image-registry.openshift-image-registry.svc:5000/ns/app@sha256:" + "a" * 64,
     "image-registry.openshift-image-registry.svc:5000/ns/app:v1",
@@ -252,18 +499,14 @@ def pod_specs(draw):
     return _odd_or(draw, st.just(spec))
 
 
-def _metadata(draw, timestamps: bool = False) -> dict:
-    meta = {"namespace": _odd_or(draw, st.sampled_from(["ns", "team-a"])), "name": _odd_or(draw, st.sampled_from(["w", "w-1"]))}
-    if timestamps and draw(st.booleans()):
-        meta["creationTimestamp"] = _odd_or(draw, st.sampled_from(["2025-06-01T00:00:00Z", "2026-06-01T00:00:00Z", "yesterday"]))
-    return meta
-
-
 @st.composite
 def workloads(draw):
     """(resource, object): pods, controllers, cron jobs and builds, mostly well formed."""
-    resource = draw(st.sampled_from(sorted(WORKLOAD_LINE_LOADERS)))
-    obj: dict = {"metadata": _metadata(draw, timestamps=resource == "pods")}
+    resource = draw(st.sampled_from(WORKLOADS))
+    meta = {"namespace": _odd_or(draw, st.sampled_from(["ns", "team-a"])), "name": _odd_or(draw, st.sampled_from(["w", "w-1"]))}
+    if draw(st.booleans()):
+        meta["creationTimestamp"] = _odd_or(draw, st.sampled_from(["2025-06-01T00:00:00Z", "2026-06-01T00:00:00Z", "yesterday"]))
+    obj: dict = {"metadata": meta}
     if resource == "pods":
         obj["spec"] = draw(pod_specs())
         if draw(st.integers(0, 3)):
@@ -287,34 +530,36 @@ def workloads(draw):
     return resource, obj
 
 
-def references_of(resource: str, objects: list) -> tuple:
-    try:
-        refs = analyze_references({resource: objects}, threshold=THRESHOLD, ignore_invalid_refs=False)
-    except InputError as err:
-        return ("error", err.message)
-    return refs.used_tags, refs.used_images, refs.bad, refs.warnings
+def references_of(resource: str, objects: list) -> Any:
+    """Per form: the references the records give, or the error that refuses them."""
+    outcomes = []
+    for outcome in load_each_form(resource, objects):
+        if outcome[0] == "error":
+            outcomes.append(outcome)
+            continue
+        records, _, refused = outcome
+        if refused:
+            outcomes.append(("refused", refused))
+            continue
+        try:
+            refs = analyze_references({resource: records}, threshold=THRESHOLD, ignore_invalid_refs=False)
+        except PrunePlanError as err:
+            outcomes.append(("error", err.message))
+        else:
+            outcomes.append((refs.used_tags, refs.used_images, refs.bad, refs.warnings))
+    return outcomes
 
 
-@settings(max_examples=800, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(workloads())
-def test_a_taken_workload_line_gives_the_references_of_its_dict(case):
+def test_every_form_gives_a_workload_the_same_references_or_the_same_refusal(case):
     resource, obj = case
-    line = line_of(obj)
-    taken = WORKLOAD_LINE_LOADERS[resource](line)
-    raw = orjson.loads(line)
-    try:
-        identity = _identity(raw, "dump", resource, 0)
-    except InputError:
-        assert taken is None, "an object without a namespace and name is left to the general path"
-        return
-    if taken is not None:
-        key, record = taken
-        assert key == identity
-        assert references_of(resource, [record]) == references_of(resource, [raw])
+    first, *others = references_of(resource, [obj])
+    assert others == [first] * len(others)
 
 
-@pytest.mark.parametrize("resource", sorted(WORKLOAD_LINE_LOADERS))
-def test_a_usual_workload_line_is_taken_and_protects_what_its_dict_protects(resource):
+@pytest.mark.parametrize("resource", WORKLOADS)
+def test_a_usual_workload_protects_what_it_names(resource):
     spec = {"containers": [{"name": "app", "image": "image-registry.openshift-image-registry.svc:5000/ns/app:v1"}]}
     obj: dict = {"metadata": {"namespace": "ns", "name": "w", "uid": "u", "creationTimestamp": "2026-06-01T00:00:00Z"}}
     if resource == "pods":
@@ -325,16 +570,12 @@ def test_a_usual_workload_line_is_taken_and_protects_what_its_dict_protects(reso
         obj["spec"] = {"jobTemplate": {"spec": {"template": {"spec": spec}}}}
     else:
         obj["spec"] = {"template": {"spec": spec}}
-    taken = WORKLOAD_LINE_LOADERS[resource](line_of(obj))
-    assert taken is not None and taken[0] == ("ns", "w")
-    used_tags = references_of(resource, [taken[1]])[0]
-    assert list(used_tags) == [("ns", "app", "v1")]
-    assert references_of(resource, [taken[1]]) == references_of(resource, [obj])
+    outcomes = references_of(resource, [obj])
+    assert [list(outcome[0]) for outcome in outcomes] == [[("ns", "app", "v1")]] * len(FORMS)
 
 
 def test_a_pod_whose_status_is_not_an_object_is_refused():
     """Upstream cannot decode such a pod; reading it as "no phase" dropped what it pins."""
     pod = {"metadata": {"namespace": "ns", "name": "p", "creationTimestamp": "2026-06-01T00:00:00Z"}, "status": "odd",
            "spec": {"containers": [{"name": "app", "image": "image-registry.openshift-image-registry.svc:5000/ns/app:v1"}]}}
-    assert WORKLOAD_LINE_LOADERS["pods"](line_of(pod)) is None  # left to the general path, which words the error
-    assert references_of("pods", [pod]) == ("error", "pod ns/p: status must be an object")
+    assert references_of("pods", [pod]) == [("refused", [("pods", ("ns", "p"), "pod ns/p: status must be an object")])] * len(FORMS)

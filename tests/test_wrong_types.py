@@ -9,12 +9,11 @@ import copy
 import json
 from typing import Any, Callable
 
-import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pruneplan.analyze.decisions.wire import WORKLOAD_LINE_LOADERS
+from pruneplan.analyze.decisions.inputs import load_inputs
 from builders import REGISTRY, as_dump, as_list, digest, image, pod, stream, write_json
 from clirunner import run_cli
 from pruneplan.dumpformat import DumpWriter
@@ -32,8 +31,7 @@ def cluster() -> list[dict[str, Any]]:
 
 
 def write_line_dump(path, items):
-    """A dump as collect writes it, one object a line: analyze decodes its workload lines with the
-    msgspec records and leaves a line they refuse to the dict path."""
+    """A dump as collect writes it, one object a line (the form analyze reads real dumps in)."""
     writer = DumpWriter(str(path))
     for kind in KINDS:
         objects = [item for item in items if item["kind"] == kind.kind]
@@ -231,11 +229,47 @@ def test_a_field_of_the_wrong_type_is_refused_with_one_line_naming_the_object_an
     assert (result.code, result.err_lines, plan) == (3, [f"error: {_message(kind, path, must, value)}"], None)
 
 
+def write_form(tmp_path, form: str, items: list[dict[str, Any]]):
+    if form == "list":
+        return write_json(tmp_path / "in.json", as_list(items))
+    if form == "whole-dump":
+        return write_json(tmp_path / "dump.json", as_dump(items, collected_at=NOW))
+    return write_line_dump(tmp_path / "dump.json.gz", items)
+
+
 @pytest.mark.parametrize("case", CASES, ids=[_case_id(c) for c in CASES])
-def test_the_line_decoder_leaves_a_wrong_type_to_the_dict_path_which_words_it(case):
-    kind, path, value, _ = case
-    line = orjson.dumps(_wrong(kind, path, value))
-    assert WORKLOAD_LINE_LOADERS[BY_KIND[kind].resource](line) is None
+def test_every_input_form_loads_a_wrong_type_into_the_same_refusal(tmp_path, case):
+    """Loading keeps the refused workload, named, until the analysis reaches its kind."""
+    kind, path, value, must = case
+    refusals = []
+    for form in FORMS:
+        loaded = load_inputs([str(write_form(tmp_path, form, cluster() + [_wrong(kind, path, value)]))])
+        assert loaded.objects[BY_KIND[kind].resource] == [], form
+        refusals.append([(r.resource, r.identity, r.error.message) for r in loaded.refused])
+    assert refusals == [[(BY_KIND[kind].resource, ("ns", "web"), _message(kind, path, must, value))]] * len(FORMS)
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_a_wrong_type_outside_the_namespace_of_a_namespaced_run_is_never_read(tmp_path, form):
+    """With -n the analysis reads no workload of another namespace, so its types do not matter
+    (upstream lists that namespace's objects only)."""
+    elsewhere = _wrong("Deployment", "spec.template.spec.containers.0.image", 5)
+    elsewhere["metadata"]["namespace"] = "other"
+    source = write_form(tmp_path, form, cluster() + [elsewhere])
+    plan = tmp_path / "plan.json"
+    result = run_cli("analyze", str(source), "-o", str(plan), *FLAGS, "-n", "ns")
+    assert result.code == 0, result.err
+    result = run_cli("analyze", str(source), "-o", str(plan), *FLAGS)
+    assert result.err_lines == ["error: deployment other/web: spec.template.spec.containers[0].image must be a string"]
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_a_duplicate_of_a_wrong_type_is_not_read(tmp_path, form):
+    """The first object of an identity wins; a later one of the same identity is skipped unread."""
+    result, plan = analyze(tmp_path, form, cluster() + [_pod(), _wrong("Pod", "spec.containers.0.image", 5)])
+    assert result.code == 0, result.err
+    assert PINNED not in deleted_images(plan)
+    assert "note: objects given more than once (kept the first): 1" in result.err_lines
 
 
 def test_a_pod_too_old_to_count_is_still_refused_for_a_wrong_type(tmp_path):

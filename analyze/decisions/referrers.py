@@ -9,33 +9,36 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping, Sequence
 
 from pruneplan.errors import InputError
 from pruneplan.goduration import go_quote
+from pruneplan.timefmt import parse_time
 
 from pruneplan.reference import InvalidReference, parse_image_stream_image_name, parse_image_stream_tag_name, parse_reference
 
-from pruneplan.analyze.decisions.workloads import Build, Container, Controller, CronJob, Pod, PodSpec, template_spec
+from pruneplan.analyze.decisions.workloads import Build, Controller, CronJob, Pod, PodSpec, template_spec
 
 _intern = sys.intern
 
-# (dump resource, upstream's word in messages, path to the pod spec); order is upstream's
-# (docs/rules.md, "Referrers and the fields read").
-POD_SPEC_REFERRERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("pods", "pod", ("spec",)),
-    ("replicationcontrollers", "replicationcontroller", ("spec", "template", "spec")),
-    ("deploymentconfigs", "deploymentconfig", ("spec", "template", "spec")),
-    ("replicasets", "replicaset", ("spec", "template", "spec")),
-    ("deployments", "deployment", ("spec", "template", "spec")),
-    ("daemonsets", "daemonset", ("spec", "template", "spec")),
-)
-LATE_POD_SPEC_REFERRERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("statefulsets", "statefulset", ("spec", "template", "spec")),
-    ("jobs", "job", ("spec", "template", "spec")),
-    ("cronjobs", "cronjob", ("spec", "jobTemplate", "spec", "template", "spec")),
+# (dump resource, upstream's word in messages); order is upstream's (docs/rules.md, "Referrers
+# and the fields read"): pods, the controllers, builds, then the controllers added later.
+POD_SPEC_REFERRERS: tuple[tuple[str, str], ...] = (
+    ("pods", "pod"),
+    ("replicationcontrollers", "replicationcontroller"),
+    ("deploymentconfigs", "deploymentconfig"),
+    ("replicasets", "replicaset"),
+    ("deployments", "deployment"),
+    ("daemonsets", "daemonset"),
 )
 BUILD_REFERRERS = (("builds", "build"), ("buildconfigs", "buildconfig"))
+LATE_POD_SPEC_REFERRERS: tuple[tuple[str, str], ...] = (
+    ("statefulsets", "statefulset"),
+    ("jobs", "job"),
+    ("cronjobs", "cronjob"),
+)
+# the resources in the order the analysis reads them
+REFERRER_RESOURCES = tuple(resource for resource, _ in (*POD_SPEC_REFERRERS, *BUILD_REFERRERS, *LATE_POD_SPEC_REFERRERS))
 RUNNING_PHASES = frozenset({"Running", "Pending"})
 
 TagKey = tuple[str, str, str]  # (namespace, stream name, tag)
@@ -127,8 +130,7 @@ class _Analyzer:
         used.setdefault(key, []).append(Use(referrer, via, text))
 
     def pod_spec(self, referrer: Referrer, spec: PodSpec | None) -> None:
-        """A pod spec's containers; `spec` is a record's PodSpec, or what _pod_spec_of_dict made
-        of an object given as a dict (None: not set)."""
+        """A pod spec's containers (None: not set)."""
         if spec is None:
             return
         for containers, label in ((spec.init_containers, "init container"), (spec.containers, "container")):
@@ -164,107 +166,39 @@ class _Analyzer:
         else:
             self.refs.warnings.append(f"{referrer}: ignoring unrecognized source location {kind}/{name}")
 
-    def pods(self, objs: Iterable[Pod | dict[str, Any]]) -> None:
-        from pruneplan.timefmt import parse_time
-
-        for obj in objs:
-            if isinstance(obj, Pod):  # decoded against the schema: every field read is well typed
-                meta = obj.metadata
-                referrer = Referrer("pod", meta.namespace, meta.name)
-                created = meta.creation_timestamp
-                phase = obj.status.phase if obj.status is not None else None
-                spec: Any = obj.spec
-            else:
-                meta = obj["metadata"]
-                referrer = Referrer("pod", meta["namespace"], meta["name"])
-                created = _optional(referrer, meta.get("creationTimestamp"), str, "metadata.creationTimestamp")
-                status = _optional(referrer, obj.get("status"), dict, "status")
-                phase = _optional(referrer, status.get("phase"), str, "status.phase") if status is not None else None
-                # checked whether or not the pod counts: a wrong type is refused wherever it is
-                spec = _pod_spec_of_dict(referrer, obj.get("spec"), "spec")
+    def pods(self, pods: Iterable[Pod]) -> None:
+        for pod in pods:
+            meta = pod.metadata
+            referrer = Referrer("pod", meta.namespace, meta.name)
+            phase = pod.status.phase if pod.status is not None else None
             if phase not in RUNNING_PHASES:
                 try:
-                    seconds = parse_time(created)
+                    created = parse_time(meta.creation_timestamp)
                 except ValueError as err:
                     raise InputError(f"{_where(referrer)}: metadata.creationTimestamp: invalid timestamp: {err}") from None
-                if seconds < self.threshold:  # Go's Before: strictly earlier
+                if created < self.threshold:  # Go's Before: strictly earlier
                     continue
-            self.pod_spec(referrer, spec)
+            self.pod_spec(referrer, pod.spec)
 
-    def controllers(self, objs: Iterable[Controller | CronJob | dict[str, Any]], word: str, path: tuple[str, ...]) -> None:
-        dotted = [".".join(path[: depth + 1]) for depth in range(len(path))]
-        for obj in objs:
-            if isinstance(obj, dict):
-                meta = obj["metadata"]
-                referrer = Referrer(word, meta["namespace"], meta["name"])
-                node: Any = obj
-                for key, field_path in zip(path, dotted):
-                    node = _optional(referrer, node.get(key), dict, field_path)
-                    if node is None:
-                        break
-                self.pod_spec(referrer, _pod_spec_of_dict(referrer, node, dotted[-1]))
-            else:
-                meta = obj.metadata
-                self.pod_spec(Referrer(word, meta.namespace, meta.name), template_spec(obj))
+    def controllers(self, records: Iterable[Controller | CronJob], word: str) -> None:
+        for record in records:
+            meta = record.metadata
+            self.pod_spec(Referrer(word, meta.namespace, meta.name), template_spec(record))
 
-    def builds(self, objs: Iterable[Build | dict[str, Any]], word: str) -> None:
-        for obj in objs:
-            if isinstance(obj, Build):
-                meta = obj.metadata
-                referrer = Referrer(word, meta.namespace, meta.name)
-                source = _build_source_of_record(referrer, obj)
-            else:
-                meta = obj["metadata"]
-                referrer = Referrer(word, meta["namespace"], meta["name"])
-                spec = _optional(referrer, obj.get("spec"), dict, "spec")
-                source = _build_source_of_dict(referrer, spec.get("strategy") if spec is not None else None)
+    def builds(self, builds: Iterable[Build], word: str) -> None:
+        for build in builds:
+            meta = build.metadata
+            referrer = Referrer(word, meta.namespace, meta.name)
+            source = _build_source(referrer, build)
             if source is not None:
                 self.build_source(referrer, *source)
-
-
-# The dict path refuses exactly the JSON types the records of analyze/decisions/workloads.py refuse, in
-# every field the analysis reads, with one message: a dump line whose types the schema refuses
-# is read here, so both input forms fail alike (docs/dump-format.md, "Errors"). null and absent
-# are "not set", as Go decodes them.
-_TYPE_WORDS: dict[type, str] = {dict: "an object", list: "a list", str: "a string"}
 
 
 def _where(referrer: Referrer) -> str:
     return f"{referrer.resource} {referrer.namespace}/{referrer.name}"
 
 
-def _optional(referrer: Referrer, value: Any, expected: type, field_path: str) -> Any:
-    """`value` when it is None or of the `expected` JSON type; InputError naming the field otherwise."""
-    if value is None or isinstance(value, expected):
-        return value
-    raise InputError(f"{_where(referrer)}: {field_path} must be {_TYPE_WORDS[expected]}")
-
-
-def _pod_spec_of_dict(referrer: Referrer, spec: Any, field_path: str) -> PodSpec | None:
-    """A pod spec given as JSON (at `field_path`), as the record a well-formed line decodes to;
-    None when it is not set, InputError when a field the analysis reads has the wrong type."""
-    if _optional(referrer, spec, dict, field_path) is None:
-        return None
-    lists: list[list[Container] | None] = []
-    for key in ("initContainers", "containers"):
-        where = f"{field_path}.{key}"
-        containers = _optional(referrer, spec.get(key), list, where)
-        if containers is None:
-            lists.append(None)
-            continue
-        checked: list[Container] = []
-        for index, container in enumerate(containers):
-            if not isinstance(container, dict):  # a null entry too, as the record's list refuses it
-                raise InputError(f"{_where(referrer)}: {where}[{index}] must be an object")
-            name = _optional(referrer, container.get("name"), str, f"{where}[{index}].name")
-            image = _optional(referrer, container.get("image"), str, f"{where}[{index}].image")
-            if image is not None:
-                checked.append(Container(name, image))
-        lists.append(checked)
-    return PodSpec(lists[0], lists[1])
-
-
-def _build_source_of_record(referrer: Referrer, build: Build) -> tuple[str, str, str] | None:
+def _build_source(referrer: Referrer, build: Build) -> tuple[str, str, str] | None:
     """buildutil.GetInputReference: the first strategy given, its `from` (kind, name, namespace)."""
     strategy = build.spec.strategy if build.spec is not None else None
     if strategy is None:
@@ -280,47 +214,15 @@ def _build_source_of_record(referrer: Referrer, build: Build) -> tuple[str, str,
     return ref.kind or "", ref.name or "", ref.namespace or referrer.namespace
 
 
-_STRATEGIES = ("sourceStrategy", "dockerStrategy", "customStrategy")
-_FROM_FIELDS = ("kind", "name", "namespace")
-
-
-def _build_source_of_dict(referrer: Referrer, strategy: Any) -> tuple[str, str, str] | None:
-    """_build_source_of_record for a strategy given as JSON. Every strategy is type-checked, as
-    the record's decoder checks them, though only the first one given is read."""
-    if _optional(referrer, strategy, dict, "spec.strategy") is None:
-        return None
-    found: tuple[str, str, str] | None = None
-    first = True
-    for key in _STRATEGIES:
-        where = f"spec.strategy.{key}"
-        options = _optional(referrer, strategy.get(key), dict, where)
-        if options is None:
-            continue
-        source = _optional(referrer, options.get("from"), dict, f"{where}.from")
-        if source is not None:
-            kind, name, namespace = (
-                _optional(referrer, source.get(field), str, f"{where}.from.{field}") or "" for field in _FROM_FIELDS
-            )
-            answer: tuple[str, str, str] | None = (kind, name, namespace or referrer.namespace)
-        elif key != "dockerStrategy":  # source and custom strategies always have a (possibly empty) from
-            answer = ("", "", referrer.namespace)
-        else:
-            answer = None
-        if first:
-            found, first = answer, False
-    return found
-
-
-def analyze_references(
-    objects: dict[str, list[dict[str, Any]]], *, threshold: float, ignore_invalid_refs: bool
-) -> References:
-    """Run upstream's referrer analysis over the (namespace-filtered) objects."""
+def analyze_references(objects: Mapping[str, Sequence[Any]], *, threshold: float, ignore_invalid_refs: bool) -> References:
+    """Run upstream's referrer analysis over the (namespace-filtered) workload records
+    (analyze/decisions/workloads.py), by resource."""
     analyzer = _Analyzer(ignore_invalid_refs, threshold)
     analyzer.pods(objects.get("pods", ()))
-    for resource, word, path in POD_SPEC_REFERRERS[1:]:
-        analyzer.controllers(objects.get(resource, ()), word, path)
+    for resource, word in POD_SPEC_REFERRERS[1:]:
+        analyzer.controllers(objects.get(resource, ()), word)
     for resource, word in BUILD_REFERRERS:
         analyzer.builds(objects.get(resource, ()), word)
-    for resource, word, path in LATE_POD_SPEC_REFERRERS:
-        analyzer.controllers(objects.get(resource, ()), word, path)
+    for resource, word in LATE_POD_SPEC_REFERRERS:
+        analyzer.controllers(objects.get(resource, ()), word)
     return analyzer.refs

@@ -1,10 +1,8 @@
-"""What the referrer analysis reads of a workload (pods, controllers, jobs, builds), as typed records.
+"""What the referrer analysis reads of a workload (pods, controllers, jobs, builds): the schema each
+workload kind decodes against (analyze/decisions/inputs.py), used as is by the referrer analysis.
 
-A dump line of these shapes is decoded straight into them (analyze/decisions/wire.py): msgspec builds only
-these fields, where orjson built a dict for every field and object of the line. Any other object
-stays the dict orjson made, and analyze/decisions/referrers.py reads the same fields from it, with
-upstream's leniency and our error messages. Both forms give the same references
-(tests/test_wire.py).
+Only these fields are built; a field here of another JSON type than declared refuses the object
+(docs/dump-format.md, "Errors"), `null` is "not set", as Go decodes it.
 """
 
 from __future__ import annotations
@@ -15,6 +13,10 @@ import msgspec
 class Meta(msgspec.Struct, gc=False):
     namespace: str
     name: str
+
+
+class PodMeta(Meta, gc=False):
+    # read only of pods (their age); other kinds accept any creationTimestamp
     creation_timestamp: str | None = msgspec.field(default=None, name="creationTimestamp")
 
 
@@ -33,7 +35,7 @@ class PodStatus(msgspec.Struct, gc=False):
 
 
 class Pod(msgspec.Struct, gc=False):
-    metadata: Meta
+    metadata: PodMeta
     spec: PodSpec | None = None
     status: PodStatus | None = None
 
@@ -108,18 +110,3 @@ def template_spec(record: Controller | CronJob) -> PodSpec | None:
     template = spec.template if spec is not None else None
     return template.spec if template is not None else None
 
-
-# the record type of each workload resource that has one
-RECORD_TYPES: dict[str, type] = {
-    "pods": Pod,
-    "replicationcontrollers": Controller,
-    "deploymentconfigs": Controller,
-    "replicasets": Controller,
-    "deployments": Controller,
-    "daemonsets": Controller,
-    "statefulsets": Controller,
-    "jobs": Controller,
-    "cronjobs": CronJob,
-    "builds": Build,
-    "buildconfigs": Build,
-}

@@ -86,19 +86,27 @@ def make_review(request: ReportRequest) -> Review:
     dump_sha256 = None
     if request.dumps:
         # The engine (networkx) is only needed for the dump; plan-only reports stay light.
-        from pruneplan.dumpformat import load_inputs
-        from pruneplan.analyze.decisions.engine import analyze
+        from pruneplan.dumpformat import ObjectError
+        from pruneplan.analyze.decisions.engine import BuildGraphError, analyze
+        from pruneplan.analyze.decisions.inputs import load_inputs
 
-        loaded = load_inputs(request.dumps)
+        try:
+            loaded = load_inputs(request.dumps)
+        except (ObjectError, BuildGraphError) as err:  # the dump reads, but the analysis cannot use an object
+            raise _not_rerun(err) from None
         policy = plan.policy.to_policy()
         try:
             analysis = analyze(loaded, policy)
         except PrunePlanError as err:
-            raise PrunePlanError(f"cannot re-run the plan's analysis on the dump: {err.message}", err.exit_code) from None
+            raise _not_rerun(err) from None
         dumps = [(i.path, i.sha256) for i in loaded.inputs]
         dump_sha256 = loaded.dump_sha256
     status = signature_status(request.plan, raw, request.keys, request.signature, now)
     return build_review(plan, raw, request.plan, status, analysis, dumps, dump_sha256, request.top)
+
+
+def _not_rerun(err: PrunePlanError) -> PrunePlanError:
+    return PrunePlanError(f"cannot re-run the plan's analysis on the dump: {err.message}", err.exit_code)
 
 
 def render(review: Review, fmt: str) -> str:
