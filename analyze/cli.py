@@ -29,28 +29,25 @@ def analyze_command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print upstream's dry-run lines."),
 ) -> None:
     """Decide offline, exactly as `oc adm prune images` would, and write a reviewable plan."""
-    from pruneplan.analyze.gcpause import no_cyclic_gc
+    from pruneplan.analyze.run import AnalyzeRequest, run_analyze
 
-    with no_cyclic_gc():  # paused before the analysis machinery is imported: ~10 ms of collections
-        from pruneplan.analyze.run import AnalyzeRequest, run_analyze
-
-        run_analyze(
-            AnalyzeRequest(
-                inputs=inputs,
-                output=output,
-                now=now,
-                keep_tag_revisions=keep_tag_revisions,
-                keep_younger_than=keep_younger_than,
-                prune_over_size_limit=prune_over_size_limit,
-                all_images=all_images,
-                namespace=namespace,
-                ignore_invalid_refs=ignore_invalid_refs,
-                prune_registry=prune_registry,
-                valid_for=valid_for,
-                sign_key=sign_key,
-                quiet=quiet,
-            )
+    run_analyze(
+        AnalyzeRequest(
+            inputs=inputs,
+            output=output,
+            now=now,
+            keep_tag_revisions=keep_tag_revisions,
+            keep_younger_than=keep_younger_than,
+            prune_over_size_limit=prune_over_size_limit,
+            all_images=all_images,
+            namespace=namespace,
+            ignore_invalid_refs=ignore_invalid_refs,
+            prune_registry=prune_registry,
+            valid_for=valid_for,
+            sign_key=sign_key,
+            quiet=quiet,
         )
+    )
 
 
 def register(app: typer.Typer) -> None:

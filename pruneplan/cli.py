@@ -7,6 +7,7 @@ never loads the kubernetes client.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 
@@ -117,11 +118,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def console_main() -> None:
-    """The `pruneplan` command: main(), then a fast exit (pruneplan.exiting)."""
-    from .exiting import enable_fast_exit, finish
-
-    enable_fast_exit()
-    finish(main())
+    """The `pruneplan` command."""
+    # analyze builds millions of objects that live to the end, and the cyclic GC's passes over
+    # them at the default threshold took a 100k-image analysis from 8.1 to 11.4 s of CPU (same
+    # peak memory); at a million allocations it makes one young collection and no full one
+    gc.set_threshold(1_000_000)
+    sys.exit(main())
 
 
 if __name__ == "__main__":  # pragma: no cover

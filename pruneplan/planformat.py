@@ -3,14 +3,16 @@
 The plan is the contract between analyze, the reviewer and execute, so its bytes are fixed by
 its content alone: sorted keys, two-space indentation, lists sorted by the producer, a final
 newline. The signature (pruneplan.signing) covers exactly these bytes.
+
+`plan_chunks` is the one serialiser: `Plan.to_bytes` joins its pieces, analyze writes them to
+the plan file as they come, and tests dump hand-made (also malformed) documents through it.
 """
 
 from __future__ import annotations
 
-from itertools import islice
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator, Mapping
 
-import orjson
+import msgspec
 
 PLAN_API_VERSION = "pruneplan.io/v1"
 PLAN_KIND = "PrunePlan"
@@ -25,51 +27,62 @@ ACTION_KEYS = (
 SECTION_KEYS = ("metadata", "source", "policy", "summary")
 REQUIRED_KEYS = ("apiVersion", "kind", *SECTION_KEYS, *ACTION_KEYS, "errors")
 
+LIST_CHUNK = 2_000  # list entries serialised at once: a big plan never exists whole as bytes
 
-_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2
-LIST_CHUNK = 20_000  # entries serialised at once by dump_plan_chunks
+# Struct fields and dict keys alike come out sorted by their JSON names.
+_ENCODER = msgspec.json.Encoder(order="sorted")
+
+# A value dumped inside a one-key object comes out indented as the plan needs it (a top-level
+# value's lines by 2 spaces, a list's entries by 4): no second pass re-indenting the bytes.
+_WRAP_KEY = "e"
+_WRAPPED_HEAD = b'{\n  "' + _WRAP_KEY.encode() + b'": '
+_WRAPPED_LIST_HEAD = _WRAPPED_HEAD + b"[\n"
+_WRAPPED_TAIL = b"\n}"
+_WRAPPED_LIST_TAIL = b"\n  ]" + _WRAPPED_TAIL
 
 
-def dump_plan(plan: dict[str, Any]) -> bytes:
-    return orjson.dumps(plan, option=_OPTIONS) + b"\n"
+def _indented(value: Any) -> bytes:
+    return msgspec.json.format(_ENCODER.encode({_WRAP_KEY: value}), indent=2)
 
 
-def dump_plan_chunks(plan: dict[str, Any], chunk: int = LIST_CHUNK) -> Iterator[bytes]:
-    """dump_plan's bytes, a piece at a time. A top-level value that is an iterator (rather than
-    a list, dict or scalar) is a list whose entries are made, serialised and dropped `chunk` at a
-    time, so a plan of millions of actions never exists whole, as objects or as bytes."""
-    if not plan:
+def _unwrapped(body: bytes, head: bytes, tail: bytes) -> memoryview:
+    """`body` without `head` and `tail`, not copied."""
+    return memoryview(body)[len(head):len(body) - len(tail)]
+
+
+def dump_plan(document: Any) -> bytes:
+    """The whole plan's bytes (a Plan, or a mapping of JSON names to values)."""
+    return b"".join(plan_chunks(document))
+
+
+def plan_chunks(document: Any, chunk: int = LIST_CHUNK) -> Iterator[bytes | memoryview]:
+    """dump_plan's bytes, a piece at a time: a top-level list is serialised `chunk` entries at a
+    time. `document` is a pruneplan.planmodel.Plan or a mapping of JSON names to values."""
+    pairs = sorted(_top_level(document), key=lambda pair: pair[0])
+    if not pairs:
         yield b"{}\n"
         return
-    yield from dump_plan_part(plan, sorted(plan), first=True, last=True, chunk=chunk)
-
-
-def dump_plan_part(plan: dict[str, Any], keys: list[str], *, first: bool, last: bool, chunk: int = LIST_CHUNK) -> Iterator[bytes]:
-    """The bytes of `keys` (consecutive in sorted order) of the plan document: `first` when they
-    start it, `last` when they end it. Consecutive parts, joined, are dump_plan_chunks' bytes."""
-    for position, key in enumerate(keys):
-        yield (b"{\n  " if first and position == 0 else b",\n  ") + orjson.dumps(key) + b": "
-        value = plan[key]
-        if isinstance(value, Iterator):
+    for position, (key, value) in enumerate(pairs):
+        yield (b"{\n  " if position == 0 else b",\n  ") + _ENCODER.encode(key) + b": "
+        if isinstance(value, (list, tuple)):
             yield from _list_chunks(value, chunk)
-        else:  # one level deeper than orjson put it: two more spaces on every following line
-            yield orjson.dumps(value, option=_OPTIONS).replace(b"\n", b"\n  ")
-    if last:
-        yield b"\n}\n"
+        else:
+            yield _unwrapped(_indented(value), _WRAPPED_HEAD, _WRAPPED_TAIL)
+    yield b"\n}\n"
 
 
-# A list dumped as the value of a one-key object has its entries indented as the plan's lists
-# need them (4 spaces, their fields 6): no second pass over the bytes to indent them.
-_WRAP_KEY = "e"
-_WRAPPED_HEAD = b"{\n  " + orjson.dumps(_WRAP_KEY) + b": [\n"
-_WRAPPED_TAIL = b"\n  ]\n}"
+def _top_level(document: Any) -> Iterable[tuple[str, Any]]:
+    if isinstance(document, Mapping):
+        return document.items()
+    return [(field.encode_name, getattr(document, field.name)) for field in msgspec.structs.fields(document)]
 
 
-def _list_chunks(entries: Iterator[Any], chunk: int) -> Iterator[bytes]:
-    opened = False
-    while batch := list(islice(entries, chunk)):
-        body = orjson.dumps({_WRAP_KEY: batch}, option=_OPTIONS)  # b'{\n  "e": [\n    entry,\n    entry\n  ]\n}'
-        yield b",\n" if opened else b"[\n"
-        yield body[len(_WRAPPED_HEAD):-len(_WRAPPED_TAIL)]
-        opened = True
-    yield b"\n  ]" if opened else b"[]"
+def _list_chunks(entries: list[Any] | tuple[Any, ...], chunk: int) -> Iterator[bytes | memoryview]:
+    if not entries:
+        yield b"[]"
+        return
+    for start in range(0, len(entries), chunk):
+        body = _indented(entries[start:start + chunk])  # b'{\n  "e": [\n    entry,\n    entry\n  ]\n}'
+        yield b"[\n" if start == 0 else b",\n"
+        yield _unwrapped(body, _WRAPPED_LIST_HEAD, _WRAPPED_LIST_TAIL)
+    yield b"\n  ]"

@@ -2,20 +2,23 @@
 
 `Plan.from_bytes(raw, path)` parses and checks the whole document: the envelope (kind,
 apiVersion, top-level keys and their JSON types, with pruneplan.planformat's messages), then
-every section and every entry of every action list, field by field: required fields, JSON types,
-enums, non-negative integers, RFC 3339 times, Go durations, and the names that reach a registry
-or API URL (repository names and digests, by the rules execute applies before it builds a URL).
-Unknown fields are refused. Then the cross-checks a tampered-but-signed plan could violate
-dangerously: every blob deletion is freed by an image deletion and vice versa, and the summary
-counts are the list lengths. Any failure is one PrunePlanError with EXIT_UNKNOWN_PLAN:
-`<path>: plan field <where> <what>`.
+every section and every entry of every action list, field by field: required fields, JSON types
+and non-negative integers as it is decoded, then (`Plan.check`) enums, RFC 3339 times, Go
+durations and the names that reach a registry or API URL (repository names and digests, by the
+rules execute applies before it builds a URL). Unknown fields are refused. Last come the
+cross-checks a tampered-but-signed plan could violate dangerously: every blob deletion is freed
+by an image deletion and vice versa, and the summary counts are the list lengths. Any failure is
+one PrunePlanError with EXIT_UNKNOWN_PLAN: `<path>: plan field <where> <what>`.
 
-`to_dict()` gives back exactly what was read, so `Plan.from_bytes(b).to_bytes() == b` for every
-plan analyze writes (`to_bytes` is pruneplan.planformat.dump_plan of `to_dict`).
+`to_dict()` gives back exactly what was read, and `to_bytes()` is pruneplan.planformat's one
+serialiser, so `Plan.from_bytes(b).to_bytes() == b` for every plan analyze writes.
 
-The classes are msgspec Structs (frozen, slotted; unknown fields forbidden); each has
-`from_dict` (strict: no coercion, a bool is not an integer) and `to_dict`, as python-tuf's
-tuf/api/metadata.py does for its metadata.
+The classes are msgspec Structs (frozen, slotted, untracked by the cyclic GC: they hold JSON
+data only; unknown fields forbidden); each has `from_dict` (strict: no coercion, a bool is not
+an integer) and `to_dict`, as python-tuf's tuf/api/metadata.py does for its metadata. Building
+one with its constructor checks nothing: analyze builds the plan it writes that way, from its
+own decisions (checking a big plan's hundreds of thousands of entries again would take longer
+than building them), and `check()` runs the read-side checks on demand.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from msgspec import Meta
 
 from .errors import EXIT_UNKNOWN_PLAN, PrunePlanError
 from .goduration import parse_go_duration
-from .planformat import ACTION_KEYS, PLAN_API_VERSION, PLAN_KIND, REQUIRED_KEYS, SECTION_KEYS, dump_plan
+from .planformat import ACTION_KEYS, PLAN_API_VERSION, PLAN_KIND, REQUIRED_KEYS, SECTION_KEYS, plan_chunks
 from .timefmt import ZERO, format_time, parse_time
 
 if TYPE_CHECKING:
@@ -57,35 +60,41 @@ BLOB_KINDS = ("layer", "config", "manifest")
 
 NonNegative = Annotated[int, Meta(ge=0)]
 
-_CUSTOM = "field "  # prefix of the messages our own checks raise inside msgspec
+
+class _BadField(Exception):
+    """A failed value check of one struct's field; check() adds where the struct is."""
+
+    def __init__(self, name: str, what: str) -> None:
+        super().__init__(name, what)
+        self.name = name
+        self.what = what
 
 
-def _bad_field(name: str, what: str) -> ValueError:
-    """A failed check inside __post_init__; msgspec adds where the struct is."""
-    return ValueError(f"{_CUSTOM}{name} {what}")
+def _join(where: str, name: str) -> str:
+    return f"{where}.{name}" if where else name
 
 
 def _time(value: Optional[str], name: str, optional: bool) -> None:
     if value is None:
         if not optional:
-            raise _bad_field(name, "must be an RFC 3339 time")
+            raise _BadField(name, "must be an RFC 3339 time")
         return
     try:
         seconds = parse_time(value)
     except ValueError:
         seconds = ZERO
     if seconds == ZERO:
-        raise _bad_field(name, f"must be an RFC 3339 time{' or null' if optional else ''}, not {value!r}")
+        raise _BadField(name, f"must be an RFC 3339 time{' or null' if optional else ''}, not {value!r}")
 
 
 def _one_of(value: str, name: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
-        raise _bad_field(name, f"must be one of {', '.join(allowed)}, not {value!r}")
+        raise _BadField(name, f"must be one of {', '.join(allowed)}, not {value!r}")
 
 
 def _match(value: str, name: str, pattern: re.Pattern[str], what: str) -> None:
     if not pattern.fullmatch(value):
-        raise _bad_field(name, f"must be {what}, not {value!r}")
+        raise _BadField(name, f"must be {what}, not {value!r}")
 
 
 def _object_name(value: str, name: str) -> None:
@@ -94,20 +103,33 @@ def _object_name(value: str, name: str) -> None:
 
 def _nonempty(value: str, name: str) -> None:
     if not value:
-        raise _bad_field(name, "must not be empty")
+        raise _BadField(name, "must not be empty")
 
 
 T = TypeVar("T", bound="_Struct")
 
 
-class _Struct(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel"):
+class _Struct(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel", gc=False):
     @classmethod
     def from_dict(cls: type[T], data: Any, where: str = "") -> T:
-        """Strictly convert decoded JSON; PlanFieldError (a PrunePlanError) names the field."""
+        """Strictly convert decoded JSON and check it; PlanFieldError (a PrunePlanError) names the field."""
         try:
-            return msgspec.convert(data, type=cls, strict=True)
+            struct = msgspec.convert(data, type=cls, strict=True)
         except msgspec.ValidationError as err:
             raise PlanFieldError(*_describe(str(err), where)) from None
+        struct.check(where)
+        return struct
+
+    def check(self, where: str = "", path: str = "plan") -> None:
+        """The value checks decoding does not make, of this struct and those it holds;
+        PlanFieldError names the field below `where`."""
+        try:
+            self._check_values()
+        except _BadField as bad:
+            raise PlanFieldError(_join(where, bad.name), bad.what, path) from None
+
+    def _check_values(self) -> None:
+        """This struct's own fields' checks (none unless a class has some)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Exactly the JSON data this was read from (lists, not tuples)."""
@@ -133,7 +155,7 @@ class RemovedItem(_Struct, frozen=True):
     created: Optional[str]
     reason: str
 
-    def __post_init__(self) -> None:
+    def _check_values(self) -> None:
         _nonempty(self.tag, "tag")
         _nonempty(self.image, "image")
         _time(self.created, "created", optional=True)
@@ -147,11 +169,16 @@ class ImageStreamUpdate(_Struct, frozen=True):
     removed_items: tuple[RemovedItem, ...]
     removed_tags: tuple[str, ...]
 
-    def __post_init__(self) -> None:
+    def _check_values(self) -> None:
         _match(self.namespace, "namespace", PATH_COMPONENT_RE, "a namespace name usable in a repository")
         _match(self.name, "name", PATH_COMPONENT_RE, "an image stream name usable in a repository")
         for index, tag in enumerate(self.removed_tags):
             _nonempty(tag, f"removedTags[{index}]")
+
+    def check(self, where: str = "", path: str = "plan") -> None:
+        for index, item in enumerate(self.removed_items):
+            item.check(_join(where, f"removedItems[{index}]"), path)
+        super().check(where, path)
 
     @property
     def repository(self) -> str:
@@ -162,7 +189,7 @@ class LinkDeletion(_Struct, frozen=True):
     repository: str
     digest: str
 
-    def __post_init__(self) -> None:
+    def _check_values(self) -> None:
         _match(self.repository, "repository", REPOSITORY_RE, "a repository name (namespace/name)")
         _object_name(self.digest, "digest")
 
@@ -173,7 +200,7 @@ class BlobDeletion(_Struct, frozen=True):
     size: Optional[NonNegative]
     image: str
 
-    def __post_init__(self) -> None:
+    def _check_values(self) -> None:
         _object_name(self.digest, "digest")
         _one_of(self.kind, "kind", BLOB_KINDS)
         _object_name(self.image, "image")
@@ -187,7 +214,7 @@ class ImageDeletion(_Struct, frozen=True):
     blobs: tuple[str, ...]
     reason: str
 
-    def __post_init__(self) -> None:
+    def _check_values(self) -> None:
         _object_name(self.name, "name")
         _time(self.created, "created", optional=True)
         for index, digest in enumerate(self.blobs):
@@ -208,7 +235,7 @@ class Metadata(_Struct, frozen=True):
     not_after: str
     tool: Tool
 
-    def __post_init__(self) -> None:
+    def _check_values(self) -> None:
         _time(self.created_at, "createdAt", optional=False)
         _time(self.not_after, "notAfter", optional=False)
 
@@ -226,7 +253,7 @@ class InputFile(_Struct, frozen=True):
     sha256: str
     size: NonNegative
 
-    def __post_init__(self) -> None:
+    def _check_values(self) -> None:
         _match(self.sha256, "sha256", SHA256_HEX_RE, "a sha256 (64 lower-case hex digits)")
 
 
@@ -238,8 +265,13 @@ class Source(_Struct, frozen=True):
     namespace: Optional[str]
     counts: dict[str, NonNegative]
 
-    def __post_init__(self) -> None:
+    def _check_values(self) -> None:
         _match(self.dump_sha256, "dumpSha256", SHA256_HEX_RE, "a sha256 (64 lower-case hex digits)")
+
+    def check(self, where: str = "", path: str = "plan") -> None:
+        for index, item in enumerate(self.inputs):
+            item.check(_join(where, f"inputs[{index}]"), path)
+        super().check(where, path)
 
 
 class PlanPolicy(_Struct, frozen=True):
@@ -256,14 +288,14 @@ class PlanPolicy(_Struct, frozen=True):
     prune_registry: bool
     threshold: Optional[str]
 
-    def __post_init__(self) -> None:
+    def _check_values(self) -> None:
         if self.keep_younger_than is not None:
             try:
                 duration = parse_go_duration(self.keep_younger_than)
             except ValueError:
                 duration = -1
             if duration < 0:
-                raise _bad_field("keepYoungerThan", f"must be a non-negative Go duration or null, not {self.keep_younger_than!r}")
+                raise _BadField("keepYoungerThan", f"must be a non-negative Go duration or null, not {self.keep_younger_than!r}")
         if self.namespace is not None:
             _nonempty(self.namespace, "namespace")
         _time(self.now, "now", optional=False)
@@ -272,7 +304,7 @@ class PlanPolicy(_Struct, frozen=True):
             parse_time(self.now) - parse_go_duration(self.keep_younger_than) / 1e9
         )
         if self.threshold != derived:
-            raise _bad_field("threshold", f"must be now - keepYoungerThan ({derived or 'null'}), not {self.threshold!r}")
+            raise _BadField("threshold", f"must be now - keepYoungerThan ({derived or 'null'}), not {self.threshold!r}")
 
     def to_policy(self) -> Policy:
         from .policy import Policy
@@ -323,7 +355,7 @@ class Plan(_Struct, frozen=True):
             plan = msgspec.json.decode(raw, type=cls, strict=True)
         except msgspec.ValidationError as err:
             raise PlanFieldError(*_describe(str(err), ""), path=path) from None
-        plan.check(path)
+        plan.check(path=path)
         return plan
 
     @classmethod
@@ -335,15 +367,32 @@ class Plan(_Struct, frozen=True):
             plan = msgspec.convert(data, type=cls, strict=True)
         except msgspec.ValidationError as err:
             raise PlanFieldError(*_describe(str(err), where), path=path) from None
-        plan.check(path)
+        plan.check(where, path)
         return plan
 
     def to_bytes(self) -> bytes:
-        """The plan's bytes as analyze writes them (pruneplan.planformat.dump_plan)."""
-        return dump_plan(self.to_dict())
+        """The plan's bytes, as analyze writes them (pruneplan.planformat.plan_chunks)."""
+        return b"".join(plan_chunks(self))
 
-    def check(self, path: str = "plan") -> None:
-        """The cross-checks between sections (the fields themselves are checked on decode)."""
+    def check(self, where: str = "", path: str = "plan") -> None:
+        """Every value check of every section and entry, in the document's (sorted) key order,
+        then the cross-checks between sections."""
+        for key, entries in (
+            ("blobDeletions", self.blob_deletions),
+            ("imageDeletions", self.image_deletions),
+            ("imageStreamUpdates", self.image_stream_updates),
+            ("layerLinkDeletions", self.layer_link_deletions),
+            ("manifestLinkDeletions", self.manifest_link_deletions),
+        ):
+            prefix = _join(where, key)
+            for index, entry in enumerate(entries):
+                entry.check(f"{prefix}[{index}]", path)
+        for key, section in (("metadata", self.metadata), ("policy", self.policy), ("source", self.source)):
+            section.check(_join(where, key), path)
+        self._check_references(path)
+
+    def _check_references(self, path: str) -> None:
+        """The cross-checks between sections: blobs and the images that free them, the summary."""
 
         def bad(where: str, what: str) -> PlanFieldError:
             return PlanFieldError(where, what, path)
@@ -447,9 +496,6 @@ def _describe(message: str, where: str) -> tuple[str, str]:
     def join(name: str) -> str:
         return f"{field}.{name}" if field else name
 
-    if problem.startswith(_CUSTOM):
-        name, _, what = problem[len(_CUSTOM):].partition(" ")
-        return join(name), what
     found = re.fullmatch(r"Object missing required field `(.*)`", problem)
     if found:
         return join(found.group(1)), "is missing"

@@ -691,8 +691,7 @@ class _Drop(Exception):
 
 class _Server(ThreadingHTTPServer):
     """A thread per connection, each one ended by stop(): a client's keep-alive pool would hold
-    its thread open past the test, and code under test that refuses to fork while other
-    threads run (pruneplan.rawlines.fork_is_safe) would then take another path."""
+    its thread open past the test."""
 
     daemon_threads = True
     allow_reuse_address = True

@@ -1,20 +1,26 @@
-"""Writing the plan on two cores (analyze/plan/writer.py) gives the same file and the same
-dry-run lines as writing it in one process; a failed write leaves nothing behind."""
+"""Writing the plan (analyze/plan/writer.py): the file holds exactly the typed plan's bytes, made
+by the plan format's one serialiser whatever its chunk size, replaced atomically; upstream's
+dry-run lines come only once the plan is complete (and signed)."""
 
 from __future__ import annotations
 
 import io
+import json
 import os
-import threading
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
-from pruneplan.analyze.plan import writer as plan_output
-from pruneplan.analyze.plan.entries import build_plan, dry_run_lines
+from builders import as_dump, digest, image, stream, write_json
+from clirunner import run_cli
+from pruneplan.analyze.plan import writer
+from pruneplan.analyze.plan.entries import plan_for
+from pruneplan.analyze.plan.writer import write_plan
 from pruneplan.analyze.run import AnalyzeRequest, decide
-from pruneplan.errors import PrunePlanError
-from pruneplan.planformat import dump_plan
+from pruneplan.errors import EXIT_BAD_INPUT, EXIT_IO, PrunePlanError
+from pruneplan.planformat import LIST_CHUNK, plan_chunks
+from pruneplan.planmodel import Plan
 
 EXAMPLE_DUMP = Path(__file__).resolve().parent.parent / "fixtures" / "example-dump.json.gz"
 
@@ -25,108 +31,100 @@ def decided():
     return analysis, loaded, valid_for
 
 
-@pytest.mark.parametrize("parallel", [False, True])
-def test_plan_file_and_dry_run_lines_are_the_same_in_one_or_two_processes(decided, tmp_path: Path, parallel: bool) -> None:
-    analysis, loaded, valid_for = decided
-    plan = build_plan(analysis, loaded, valid_for)
-    assert plan["summary"]["deletedBlobs"] > 0 and plan["summary"]["updatedImageStreams"] > 0
+@pytest.fixture(scope="module")
+def plan(decided) -> Plan:
+    return plan_for(*decided)
+
+
+def test_the_plan_file_holds_the_typed_plans_bytes_and_reads_back_as_it(decided, plan: Plan, tmp_path: Path) -> None:
+    assert plan.summary.deleted_blobs > 0 and plan.summary.updated_image_streams > 0
     out = tmp_path / "plan.json"
-    dry_run = plan_output.write_plan(str(out), analysis, loaded, valid_for, parallel=parallel)
-    assert out.read_bytes() == dump_plan(plan)
+
+    write_plan(str(out), *decided)
+
+    assert out.read_bytes() == plan.to_bytes()
+    assert Plan.from_bytes(out.read_bytes()) == plan
+    assert sorted(os.listdir(tmp_path)) == ["plan.json"], "no temporary file is left"
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 7, LIST_CHUNK])
+def test_the_plan_bytes_do_not_depend_on_the_chunk_size(plan: Plan, chunk: int) -> None:
+    assert b"".join(plan_chunks(plan, chunk)) == plan.to_bytes()
+
+
+def test_the_plan_bytes_are_sorted_keys_two_space_indentation_and_a_final_newline(plan: Plan) -> None:
+    raw = plan.to_bytes()
+    assert raw == json.dumps(json.loads(raw), indent=2, sort_keys=True, ensure_ascii=False).encode() + b"\n"
+
+
+def test_a_hand_made_document_and_the_typed_plan_come_out_the_same(plan: Plan) -> None:
+    assert b"".join(plan_chunks(plan.to_dict(), 3)) == plan.to_bytes()
+
+
+def test_the_dry_run_prints_the_streams_then_the_images_then_the_summary(decided, plan: Plan, tmp_path: Path) -> None:
+    dry_run = write_plan(str(tmp_path / "plan.json"), *decided)
     printed = io.StringIO()
+
     dry_run.print_to(printed)
-    assert printed.getvalue() == "\n".join(dry_run_lines(analysis, plan["summary"])) + "\n"
-    assert sorted(os.listdir(tmp_path)) == ["plan.json"], "no part or temporary file is left"
+
+    lines = printed.getvalue().splitlines()
+    assert printed.getvalue().endswith("\n")
+    assert lines[-1] == f"Summary: {plan.summary.text}"
+    images = [line for line in lines if line.startswith("Deleting image ")]
+    assert images == [f"Deleting image {image.name}" for image in plan.image_deletions]
+    blobs = [line for line in lines if line.startswith("Deleting blob ")]
+    assert sorted(blobs) == sorted(f"Deleting blob {blob.digest}" for blob in plan.blob_deletions)
+    last_stream_line = max(i for i, line in enumerate(lines) if " in repository " in line or " items from image stream " in line)
+    first_image_line = min(i for i, line in enumerate(lines) if line.startswith(("Deleting blob ", "Deleting image ")))
+    assert last_stream_line < first_image_line
 
 
-def test_quiet_two_process_write_prints_nothing(decided, tmp_path: Path) -> None:
-    analysis, loaded, valid_for = decided
-    dry_run = plan_output.write_plan(str(tmp_path / "p.json"), analysis, loaded, valid_for, dry_run=False, parallel=True)
+def test_a_quiet_write_prints_nothing(decided, tmp_path: Path) -> None:
+    dry_run = write_plan(str(tmp_path / "plan.json"), *decided, dry_run=False)
     printed = io.StringIO()
     dry_run.print_to(printed)
     assert printed.getvalue() == ""
 
 
-def test_a_failing_writer_process_fails_the_write_and_leaves_no_file(decided, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    analysis, loaded, valid_for = decided
+def test_a_failed_write_keeps_the_old_plan_and_leaves_no_partial_file(decided, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "plan.json"
+    out.write_bytes(b"the old plan\n")
 
-    def broken_child(*args: object) -> None:
+    def full_disk(plan: Plan) -> Iterator[bytes]:
+        yield b"{\n"
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(plan_output, "_child_work", broken_child)
+    monkeypatch.setattr(writer, "plan_chunks", full_disk)
     with pytest.raises(PrunePlanError) as failure:
-        plan_output.write_plan(str(tmp_path / "plan.json"), analysis, loaded, valid_for, parallel=True)
-    assert failure.value.message == "cannot write the plan: No space left on device"
-    assert os.listdir(tmp_path) == []
+        write_plan(str(out), *decided)
+
+    assert failure.value.message == f"cannot write {out}: No space left on device"
+    assert failure.value.exit_code == EXIT_IO
+    assert out.read_bytes() == b"the old plan\n"
+    assert os.listdir(tmp_path) == ["plan.json"]
 
 
-@pytest.mark.parametrize("threshold, forks", [(10**9, 0), (1, 1)])
-def test_only_analyses_of_enough_images_are_written_by_two_processes(
-    decided, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, threshold: int, forks: int
-) -> None:
-    analysis, loaded, valid_for = decided
-    calls: list[int] = []
-    real_fork = os.fork
-
-    def counting_fork() -> int:
-        calls.append(1)
-        return real_fork()
-
-    monkeypatch.setattr(plan_output, "PARALLEL_MIN_IMAGES", threshold)
-    monkeypatch.setattr(os, "fork", counting_fork)
-    plan_output.write_plan(str(tmp_path / "plan.json"), analysis, loaded, valid_for)
-    assert len(calls) == forks
+def test_no_dry_run_line_is_printed_when_the_plan_cannot_be_signed(tmp_path: Path) -> None:
+    out = tmp_path / "plan.json"
+    result = run_cli("analyze", str(EXAMPLE_DUMP), "-o", str(out), "--sign-key", str(tmp_path / "missing-key"))
+    assert result.code != 0
+    assert result.out == ""
+    assert result.err_lines[-1].startswith("error: ")
+    assert not out.exists(), "an unsigned plan is not left where a signed one was asked for"
 
 
-@pytest.mark.parametrize("target", ["file", "pipe"])
-def test_spooled_dry_run_lines_reach_a_real_stdout_in_order(tmp_path: Path, target: str) -> None:
-    """Spools are copied by the kernel (sendfile) between the text the wrapper holds and the tail."""
-    spool = plan_output.tempfile.TemporaryFile()
-    spool.write("".join(f"Deleting blob sha256:{i:064x}\n" for i in range(50_000)).encode())
-    dry_run = plan_output.DryRun(["head line"], [spool, iter(["made line\n"])], ["Summary: tail"])
-    expected = "head line\n" + "".join(f"Deleting blob sha256:{i:064x}\n" for i in range(50_000)) + "made line\nSummary: tail\n"
-    if target == "file":
-        path = tmp_path / "stdout.txt"
-        with open(path, "w") as out:
-            dry_run.print_to(out)
-        assert path.read_text() == expected
-    else:
-        read_end, write_end = os.pipe()
-        received: list[bytes] = []
-        def drain() -> None:
-            with os.fdopen(read_end, "rb") as reader:
-                received.append(reader.read())
+@pytest.mark.parametrize("cluster, field", [
+    ({"apiServer": "https://api.test.example:6443"}, "header.cluster.clusterID is missing"),
+    ({"apiServer": "https://api.test.example:6443", "clusterID": None, "region": "x"}, "header.cluster.region is not a known field"),
+])
+def test_a_dump_cluster_the_plan_cannot_record_is_refused_before_a_plan_is_written(tmp_path: Path, cluster: dict, field: str) -> None:
+    items = [image(digest(1), layers=[digest("l1")]), stream("ns", "app", {"latest": [digest(1)]})]
+    dump = write_json(tmp_path / "dump.json", as_dump(items, collected_at="2026-06-01T00:00:00Z", cluster=cluster))
+    out = tmp_path / "plan.json"
 
-        reader_thread = threading.Thread(target=drain)
-        reader_thread.start()
-        with os.fdopen(write_end, "w") as out:
-            dry_run.print_to(out)
-        reader_thread.join()
-        assert received[0].decode() == expected
+    result = run_cli("analyze", str(dump), "-o", str(out))
 
-
-def _no_child_left() -> bool:
-    try:
-        os.waitpid(-1, os.WNOHANG)
-    except ChildProcessError:
-        return True
-    return False
-
-
-def test_the_writer_process_is_reaped_once_the_plan_is_written(decided, tmp_path: Path) -> None:
-    analysis, loaded, valid_for = decided
-    plan_output.write_plan(str(tmp_path / "plan.json"), analysis, loaded, valid_for, parallel=True)
-    assert _no_child_left()
-
-
-def test_a_failing_own_part_still_reaps_the_writer_process(decided, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    analysis, loaded, valid_for = decided
-
-    def broken_own_part(*args: object) -> None:
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(plan_output, "_own_part", broken_own_part)
-    with pytest.raises(PrunePlanError):
-        plan_output.write_plan(str(tmp_path / "plan.json"), analysis, loaded, valid_for, parallel=True)
-    assert _no_child_left()
-    assert os.listdir(tmp_path) == []
+    assert result.code == EXIT_BAD_INPUT
+    assert result.err_lines == [f"error: {dump}: {field}"]
+    assert result.out == ""
+    assert not out.exists()

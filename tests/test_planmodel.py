@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
+import msgspec
 import pytest
 
 from builders import as_list, digest, image, stream, write_json
@@ -107,6 +108,22 @@ def test_entries_convert_to_and_from_dicts_exactly(example_plan: bytes) -> None:
         assert cls.from_dict(entry).to_dict() == entry
     item = doc["imageStreamUpdates"][0]["removedItems"][0]
     assert RemovedItem.from_dict(item).to_dict() == item
+
+
+def test_a_plan_built_by_its_constructor_is_checked_when_asked_and_when_read(example_plan: bytes) -> None:
+    plan = Plan.from_bytes(example_plan)
+    first = plan.blob_deletions[0]
+    hostile = msgspec.structs.replace(first, digest="../../x")
+    tampered = msgspec.structs.replace(plan, blob_deletions=(hostile, *plan.blob_deletions[1:]))  # no check here
+
+    with pytest.raises(PlanFieldError) as asked:
+        tampered.check(path="plan.json")
+    with pytest.raises(PlanFieldError) as read:
+        Plan.from_bytes(tampered.to_bytes(), "plan.json")
+
+    assert str(asked.value) == str(read.value)
+    assert str(read.value).startswith("plan.json: plan field blobDeletions[0].digest must be a digest or object name")
+    plan.check()  # the plan as analyze wrote it passes
 
 
 def test_reason_codes_are_analyzes_rules() -> None:

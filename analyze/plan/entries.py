@@ -1,15 +1,33 @@
-"""Turns an Analysis into the plan document (docs/plan-format.md) and upstream's dry-run lines."""
+"""Turns an Analysis into the typed plan (pruneplan.planmodel.Plan) and upstream's dry-run lines."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from itertools import chain, repeat
-from operator import itemgetter
-from typing import Any, Iterator
+from itertools import repeat
+from operator import attrgetter
+from typing import Iterator
+
+import msgspec
 
 from pruneplan import TOOL_NAME, __version__
 from pruneplan.dumpformat import LoadedInputs
+from pruneplan.errors import InputError
 from pruneplan.planformat import PLAN_API_VERSION, PLAN_KIND
+from pruneplan.planmodel import (
+    BlobDeletion,
+    Cluster,
+    ImageDeletion,
+    ImageStreamUpdate,
+    InputFile,
+    LinkDeletion,
+    Metadata,
+    Plan,
+    PlanFieldError,
+    PlanPolicy,
+    RemovedItem,
+    Source,
+    Summary,
+    Tool,
+)
 from pruneplan.timefmt import format_time
 from pruneplan.wording import blob_block, deleting_image, deleting_items, layer_link_block, manifest_link_block
 
@@ -32,129 +50,104 @@ def summary_text(counts: dict[str, int]) -> str:
     return ", ".join(parts) if parts else "deleted 0 objects"
 
 
-def _removed_items(outcome: StreamOutcome) -> list[dict[str, Any]]:
+def plan_for(analysis: Analysis, loaded: LoadedInputs, valid_for_seconds: float) -> Plan:
+    """The typed plan of an analysis (docs/plan-format.md). Built from analyze's own decisions,
+    so its entries are not put through the read-side checks (pruneplan.planmodel explains)."""
+    updates, layer_links, manifest_links = _stream_actions(analysis)
+    deleting = list(_deleting(analysis))
+    blobs, reclaimable = _blob_deletions(analysis, deleting)
+    images = _image_deletions(analysis, deleting)
+    counts = {
+        "deletedImages": len(images),
+        "deletedImageStreamTagItems": sum(len(update.removed_items) for update in updates),
+        "updatedImageStreams": len(updates),
+        "deletedLayerLinks": len(layer_links),
+        "deletedManifestLinks": len(manifest_links),
+        "deletedBlobs": len(blobs),
+    }
+    policy = analysis.policy
+    return Plan(
+        api_version=PLAN_API_VERSION,
+        kind=PLAN_KIND,
+        metadata=Metadata(
+            created_at=_time(policy.now),
+            not_after=_time(policy.now + valid_for_seconds),
+            tool=Tool(TOOL_NAME, __version__),
+        ),
+        source=_source(loaded),
+        policy=msgspec.convert(policy.to_json(), PlanPolicy),
+        image_stream_updates=tuple(updates),
+        layer_link_deletions=tuple(layer_links),
+        manifest_link_deletions=tuple(manifest_links),
+        blob_deletions=tuple(blobs),
+        image_deletions=tuple(images),
+        errors=tuple(analysis.errors),
+        summary=msgspec.convert({**counts, "reclaimableBytes": reclaimable, "text": summary_text(counts)}, Summary),
+    )
+
+
+def _time(seconds: float) -> str:
+    text = format_time(seconds)
+    assert text is not None, "the analysis time is a real time, not Go's zero time"
+    return text
+
+
+def _source(loaded: LoadedInputs) -> Source:
+    return Source(
+        dump_sha256=loaded.dump_sha256,
+        inputs=tuple(InputFile(i.sha256, i.size) for i in loaded.inputs),
+        collected_at=loaded.collected_at,
+        cluster=_cluster(loaded),
+        namespace=loaded.namespace,
+        counts=loaded.counts(),
+    )
+
+
+def _cluster(loaded: LoadedInputs) -> Cluster | None:
+    """The dumps' header.cluster as the plan records it: a plan must be readable by execute."""
+    if loaded.cluster is None:
+        return None
+    try:
+        return Cluster.from_dict(loaded.cluster, "header.cluster")
+    except PlanFieldError as err:
+        path = next(i.path for i in loaded.inputs if i.cluster)
+        raise InputError(f"{path}: {err.where} {err.what}") from None
+
+
+def _stream_actions(analysis: Analysis) -> tuple[list[ImageStreamUpdate], list[LinkDeletion], list[LinkDeletion]]:
+    """Stage 1's actions: the updated streams in the analysis' order, their links sorted."""
+    updated = [outcome for outcome in analysis.stream_outcomes if outcome.removed]
+    updates = [
+        ImageStreamUpdate(
+            namespace=outcome.stream.namespace,
+            name=outcome.stream.name,
+            resource_version=outcome.stream.resource_version,
+            removed_items=_removed_items(outcome),
+            removed_tags=tuple(sorted(outcome.removed_tags())),
+        )
+        for outcome in updated
+    ]
+    layer_links: list[LinkDeletion] = []
+    manifest_links: list[LinkDeletion] = []
+    # sorted by (repository, digest): a repository is one stream's, so the streams in order of
+    # their repository, each one's digests sorted (a sort of all pairs compares more)
+    for outcome in sorted(updated, key=_repository):
+        repository = repeat(outcome.stream.key)
+        layer_links += map(LinkDeletion, repository, sorted(outcome.layer_links))
+        manifest_links += map(LinkDeletion, repository, sorted(outcome.manifest_links))
+    return updates, layer_links, manifest_links
+
+
+def _removed_items(outcome: StreamOutcome) -> tuple[RemovedItem, ...]:
     stream = outcome.stream
-    removed_items = [
-        {
-            "tag": tag.tag,
-            "index": index,
-            "image": tag.images[index],
-            "created": format_time(tag.created[index]),
-            "reason": rule,
-        }
+    items = [
+        RemovedItem(tag.tag, index, tag.images[index], format_time(tag.created[index]), rule)
         for tag, rules in zip(stream.tags, outcome.rules)
         for index, rule in enumerate(rules)
         if rule in REMOVING_RULES
     ]
-    removed_items.sort(key=itemgetter("tag", "index"))
-    return removed_items
-
-
-def _stream_updates(outcomes: list[StreamOutcome]) -> Iterator[dict[str, Any]]:
-    for outcome in outcomes:
-        stream = outcome.stream
-        yield {
-            "namespace": stream.namespace,
-            "name": stream.name,
-            "resourceVersion": stream.resource_version,
-            "removedItems": _removed_items(outcome),
-            "removedTags": sorted(outcome.removed_tags()),
-        }
-
-
-def _image_deletions(analysis: Analysis, deleted: list[str]) -> Iterator[dict[str, Any]]:
-    outcomes = analysis.stage2.outcomes if analysis.stage2 else {}
-    for name in deleted:
-        image = analysis.images[name]
-        yield {
-            "name": name,
-            "created": format_time(image.created),
-            "managed": image.managed,
-            "dockerImageReference": image.reference,
-            # the outcome's list itself: a copy would touch every digest, a copied page after fork
-            "blobs": outcomes[name].blobs or [],
-            "reason": DELETE_UNREFERENCED,
-        }
-
-
-def _links(pairs: list[tuple[str, str]]) -> Iterator[dict[str, str]]:
-    return ({"repository": repository, "digest": digest} for repository, digest in pairs)
-
-
-def _blob_entries(blobs: list[tuple[str, str, int | None, str]]) -> Iterator[dict[str, Any]]:
-    return ({"digest": digest, "kind": kind, "size": size, "image": image} for digest, kind, size, image in blobs)
-
-
-@dataclass(slots=True)
-class StreamSide:
-    """Stage 1's actions, decided and sorted; the plan's dicts are made only as they are written."""
-
-    updates: list[StreamOutcome]  # streams with removed items, in plan order
-    layer_links: list[tuple[str, str]]  # (repository, digest), sorted
-    manifest_links: list[tuple[str, str]]
-    removed_items: int
-
-    def counts(self) -> dict[str, int]:
-        return {
-            "deletedImageStreamTagItems": self.removed_items,
-            "updatedImageStreams": len(self.updates),
-            "deletedLayerLinks": len(self.layer_links),
-            "deletedManifestLinks": len(self.manifest_links),
-        }
-
-    def entries(self) -> dict[str, Iterator[dict[str, Any]]]:
-        return {
-            "imageStreamUpdates": _stream_updates(self.updates),
-            "layerLinkDeletions": _links(self.layer_links),
-            "manifestLinkDeletions": _links(self.manifest_links),
-        }
-
-
-@dataclass(slots=True)
-class BlobSide:
-    """The blobs stage 2 frees, sorted (as small tuples; the plan's dicts are made when written)."""
-
-    blobs: list[tuple[str, str, int | None, str]]  # (digest, kind, size, image), sorted by digest
-    reclaimable: int
-
-    def counts(self) -> dict[str, int]:
-        return {"deletedBlobs": len(self.blobs)}
-
-    def entries(self) -> dict[str, Iterator[dict[str, Any]]]:
-        return {"blobDeletions": _blob_entries(self.blobs)}
-
-
-@dataclass(slots=True)
-class ImageSide:
-    """The images stage 2 deletes, by name."""
-
-    deleted: list[str]
-
-    def counts(self) -> dict[str, int]:
-        return {"deletedImages": len(self.deleted)}
-
-    def entries(self, analysis: Analysis) -> dict[str, Iterator[dict[str, Any]]]:
-        return {"imageDeletions": _image_deletions(analysis, self.deleted)}
-
-
-def stream_side(analysis: Analysis) -> StreamSide:
-    updates: list[StreamOutcome] = []
-    layer_links: list[tuple[str, str]] = []
-    manifest_links: list[tuple[str, str]] = []
-    removed_total = 0
-    for outcome in analysis.stream_outcomes:
-        removed = outcome.removed
-        if not removed:
-            continue
-        removed_total += removed
-        updates.append(outcome)
-    # sorted by (repository, digest): a repository is one stream's, so the streams in order of
-    # their repository, each one's digests sorted (a sort of all pairs compared 3x more)
-    for outcome in sorted(updates, key=_repository):
-        repository = repeat(outcome.stream.key)
-        layer_links += zip(repository, sorted(outcome.layer_links))
-        manifest_links += zip(repository, sorted(outcome.manifest_links))
-    return StreamSide(updates, layer_links, manifest_links, removed_total)
+    items.sort(key=attrgetter("tag", "index"))
+    return tuple(items)
 
 
 def _repository(outcome: StreamOutcome) -> str:
@@ -168,15 +161,23 @@ def _deleting(analysis: Analysis) -> Iterator[tuple[str, ImageOutcome]]:
                 yield name, outcome
 
 
-def image_side(analysis: Analysis) -> ImageSide:
-    return ImageSide([name for name, _ in _deleting(analysis)])
+def _image_deletions(analysis: Analysis, deleting: list[tuple[str, ImageOutcome]]) -> list[ImageDeletion]:
+    images = analysis.images
+    deletions = []
+    for name, outcome in deleting:
+        image = images[name]
+        deletions.append(ImageDeletion(
+            name, format_time(image.created), image.managed, image.reference, tuple(outcome.blobs), DELETE_UNREFERENCED
+        ))
+    return deletions
 
 
-def blob_side(analysis: Analysis) -> BlobSide:
-    blobs: list[tuple[str, str, int | None, str]] = []
+def _blob_deletions(analysis: Analysis, deleting: list[tuple[str, ImageOutcome]]) -> tuple[list[BlobDeletion], int]:
+    """The blobs stage 2 frees, sorted by digest, and the bytes their layers take."""
+    blobs: list[BlobDeletion] = []
     reclaimable = 0
     images = analysis.images
-    for name, outcome in _deleting(analysis):
+    for name, outcome in deleting:
         if not outcome.blobs:
             continue
         layer_size = images[name].layer_size
@@ -184,72 +185,15 @@ def blob_side(analysis: Analysis) -> BlobSide:
             # a layer's size as the freeing image lists it (a digest names one content, one size)
             size = layer_size(digest) if kind == "layer" else None
             reclaimable += size or 0
-            blobs.append((digest, kind, size, name))
-    blobs.sort(key=itemgetter(0))  # a blob is freed once: digests are unique
-    return BlobSide(blobs, reclaimable)
-
-
-def plan_head(analysis: Analysis, loaded: LoadedInputs, valid_for_seconds: float) -> dict[str, Any]:
-    """The plan's small keys: apiVersion, kind, metadata, source, policy, errors."""
-    policy = analysis.policy
-    return {
-        "apiVersion": PLAN_API_VERSION,
-        "kind": PLAN_KIND,
-        "metadata": {
-            "createdAt": format_time(policy.now),
-            "notAfter": format_time(policy.now + valid_for_seconds),
-            "tool": {"name": TOOL_NAME, "version": __version__},
-        },
-        "source": {
-            "dumpSha256": loaded.dump_sha256,
-            "inputs": [{"sha256": i.sha256, "size": i.size} for i in loaded.inputs],
-            "collectedAt": loaded.collected_at,
-            "cluster": loaded.cluster,
-            "namespace": loaded.namespace,
-            "counts": loaded.counts(),
-        },
-        "policy": policy.to_json(),
-        "errors": analysis.errors,
-    }
-
-
-def plan_summary(counts: dict[str, int], reclaimable: int) -> dict[str, Any]:
-    return {**counts, "reclaimableBytes": reclaimable, "text": summary_text(counts)}
-
-
-def plan_document(analysis: Analysis, loaded: LoadedInputs, valid_for_seconds: float) -> dict[str, Any]:
-    """The plan, its action lists as iterators (for pruneplan.planformat.dump_plan_chunks)."""
-    streams, images, blobs = stream_side(analysis), image_side(analysis), blob_side(analysis)
-    return {
-        **plan_head(analysis, loaded, valid_for_seconds),
-        **streams.entries(),
-        **images.entries(analysis),
-        **blobs.entries(),
-        "summary": plan_summary({**streams.counts(), **images.counts(), **blobs.counts()}, blobs.reclaimable),
-    }
-
-
-def build_plan(analysis: Analysis, loaded: LoadedInputs, valid_for_seconds: float) -> dict[str, Any]:
-    """The whole plan as one document (tests and small plans; the analyze command streams it)."""
-    return {
-        key: list(value) if isinstance(value, Iterator) else value
-        for key, value in plan_document(analysis, loaded, valid_for_seconds).items()
-    }
-
-
-def dry_run_lines(analysis: Analysis, summary: dict[str, Any]) -> list[str]:
-    """Upstream's stdout for a dry run (docs/rules.md, "Output and exit status"), in a
-    deterministic order: streams by name (layer links, the update, manifest links), then images by
-    name (blobs, then the image)."""
-    made = "".join(chain(stream_dry_run_text(analysis), image_dry_run_text(analysis))).splitlines()
-    return [*dry_run_prologue(analysis), *made, dry_run_epilogue(summary)]
+            blobs.append(BlobDeletion(digest, kind, size, name))
+    blobs.sort(key=attrgetter("digest"))  # a blob is freed once: digests are unique
+    return blobs, reclaimable
 
 
 def dry_run_prologue(analysis: Analysis) -> list[str]:
     if analysis.policy.prune_registry:
         return []
     return ["Only API objects will be removed.  No modifications to the image registry will be made."]
-
 
 
 def stream_dry_run_text(analysis: Analysis) -> Iterator[str]:
@@ -273,5 +217,5 @@ def image_dry_run_text(analysis: Analysis) -> Iterator[str]:
         yield blob_block(outcome.blobs) + deleting_image(name) + "\n"
 
 
-def dry_run_epilogue(summary: dict[str, Any]) -> str:
-    return f"Summary: {summary['text']}"
+def dry_run_epilogue(summary: Summary) -> str:
+    return f"Summary: {summary.text}"
