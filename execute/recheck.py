@@ -1,9 +1,10 @@
 """Plan ∩ fresh analysis (docs/execute.md): which planned actions are still justified on the live cluster.
 
 `fresh` is the analysis of a live snapshot with the plan's policy at execution time. An action runs
-only if the plan has it **and** the live state still justifies it; reference counts for links and
-blobs are recomputed over what will really survive, so nothing a kept (or newly pushed) image
-uses is deleted. Every planned action that will not run gets a reason.
+only if the plan has it **and** the live state still justifies it. What a link, image or blob is
+still needed by is asked of analyze's own accounting (analyze/decisions/survival.py), over what
+will really survive: the live state minus the approved removals, so nothing a kept (or newly
+pushed) image uses is deleted. Every planned action that will not run gets a reason.
 """
 
 from __future__ import annotations
@@ -15,7 +16,17 @@ from typing import TYPE_CHECKING
 from pruneplan.analyze.decisions.engine import Analysis
 from pruneplan.analyze.explain.evidence import describe
 from pruneplan.analyze.decisions.graph import children_of_used_lists
+from pruneplan.analyze.decisions.model import Stream
 from pruneplan.analyze.decisions.rules import DELETE_UNREFERENCED, REMOVING_RULES
+from pruneplan.analyze.decisions.survival import (
+    NO_REMOVALS,
+    Removals,
+    blob_holders,
+    claimed_blobs,
+    named_images,
+    repository_claims,
+    surviving_images,
+)
 from pruneplan.timefmt import format_time
 from pruneplan.wording import deleting_blob, deleting_image, deleting_items, deleting_layer_link, deleting_manifest_link
 
@@ -69,13 +80,19 @@ class Skip:
 
 @dataclass(slots=True)
 class StreamWork:
-    namespace: str
-    name: str
+    stream: Stream  # the live stream
     removals: list[Item]  # approved: planned and still justified
+    approved_at: Removals  # where the approved items are in the live stream's history
     layer_links: list[str]
     manifest_links: list[str]
-    survivors: list[str]  # images its items name if the update succeeds
-    everything: list[str]  # images its items name if the update fails
+
+    @property
+    def namespace(self) -> str:
+        return self.stream.namespace
+
+    @property
+    def name(self) -> str:
+        return self.stream.name
 
     @property
     def repository(self) -> str:
@@ -139,43 +156,36 @@ def stage_one(plan: Plan, fresh: Analysis) -> StageOneWork:
         wanted = Counter((i.tag, i.image, i.created) for i in update.removed_items)
         live_items = [(tag.tag, [(img, format_time(c)) for img, c in zip(tag.images, tag.created)]) for tag in stream.tags]
         approved: list[Item] = []
-        approved_positions: set[tuple[int, int]] = set()
-        for t, i in sorted(match_items(live_items, wanted)):
+        approved_at: dict[int, list[int]] = {}
+        for t, i in sorted(match_items(live_items, wanted)):  # sorted: each tag's indices ascending
             tag = stream.tags[t]
             if outcome.rules[t][i] in REMOVING_RULES:
                 approved.append((tag.tag, tag.images[i], format_time(tag.created[i])))
-                approved_positions.add((t, i))
+                approved_at.setdefault(t, []).append(i)
             else:
                 work.skipped.append(Skip(
                     key_stream(ns, name),
                     f"Remove {repo}:{tag.tag} history item {tag.images[i]}",
                     _item_reason(fresh, ns, name, tag.tag, i),
                 ))
-        everything = [image for tag in stream.tags for image in tag.images]
-        survivors = [
-            image for t, tag in enumerate(stream.tags) for i, image in enumerate(tag.images) if (t, i) not in approved_positions
-        ]
-        # Recount this repository over what will really survive.
-        surviving_blobs: set[str] = set()
-        for image in survivors:
-            if image in images:
-                surviving_blobs.update(images[image].blobs)
-        surviving_manifests = set(survivors)
+        # what the items that will really survive hold in this repository
+        survivors = named_images(stream, approved_at)
+        claims = repository_claims(images, survivors)
         layer_links, manifest_links = [], []
         for digest in in_upstream_order(layer_plan.get(repo, []), outcome.layer_links):
-            if digest in surviving_blobs:
-                users = sorted(i for i in set(survivors) if i in images and digest in images[i].blobs)
+            if digest in claims.blobs:
+                users = blob_holders(images, survivors, digest)
                 work.skipped.append(Skip(key_layer_link(repo, digest), deleting_layer_link(digest, repo),
                                          f"still used in {repo} by image {users[0]}" + (f" and {len(users) - 1} more" if len(users) > 1 else "")))
             else:
                 layer_links.append(digest)
         for digest in in_upstream_order(manifest_plan.get(repo, []), outcome.manifest_links):
-            if digest in surviving_manifests:
+            if digest in claims.manifests:
                 work.skipped.append(Skip(key_manifest_link(repo, digest), deleting_manifest_link(digest, repo),
                                          f"a surviving history item of {repo} still names {digest}"))
             else:
                 manifest_links.append(digest)
-        work.streams.append(StreamWork(ns, name, approved, layer_links, manifest_links, survivors, everything))
+        work.streams.append(StreamWork(stream, approved, approved_at, layer_links, manifest_links))
     return work
 
 
@@ -192,18 +202,19 @@ def stage_two(
     if fresh.stage2 is None:
         return [], skipped
     images = fresh.images
+
+    def left_out(work: StreamWork) -> Removals:
+        """The items really gone from a stream: none if its update failed."""
+        return NO_REMOVALS if work.repository in failed_streams else work.approved_at
+
     worked = {(w.namespace, w.name): w for w in stream_work}
-    used: set[str] = set()
-    for outcome in fresh.stream_outcomes:
-        key = (outcome.stream.namespace, outcome.stream.name)
-        w = worked.get(key)
-        if w is None:
-            used.update(image for tag in outcome.stream.tags for image in tag.images)
-        elif w.repository in failed_streams:
-            used.update(w.everything)
-        else:
-            used.update(w.survivors)
+    histories: list[tuple[Stream, Removals]] = []
+    for stream in fresh.streams:
+        w = worked.get((stream.namespace, stream.name))
+        histories.append((stream, NO_REMOVALS if w is None else left_out(w)))
+    used = surviving_images(histories)
     used |= children_of_used_lists(fresh.graph, used & images.keys())
+    named_by_work: list[set[str]] | None = None  # per stream work, the images it still names: made when a skip needs them
 
     approved: list[ImageDeletion] = []
     for entry in planned_images:
@@ -212,9 +223,9 @@ def stage_two(
             continue  # already gone: nothing to do
         rule = fresh.stage2.outcomes[name].rule
         if name in used:
-            holders = sorted(
-                w.repository for w in stream_work if name in (w.everything if w.repository in failed_streams else w.survivors)
-            )
+            if named_by_work is None:
+                named_by_work = [set(named_images(w.stream, left_out(w))) for w in stream_work]
+            holders = sorted(w.repository for w, named in zip(stream_work, named_by_work) if name in named)
             where = f" (image stream {', '.join(holders)})" if holders else ""
             skipped.append(Skip(key_image(name), deleting_image(name), f"still named by a surviving history item{where}"))
         elif rule != DELETE_UNREFERENCED:
@@ -223,12 +234,7 @@ def stage_two(
             approved.append(entry)
 
     approved_names = {e.name for e in approved}
-    usage: Counter[str] = Counter()
-    for image in images.values():
-        if image.name in approved_names:
-            continue
-        usage[image.name] += 1
-        usage.update(image.blobs)
+    claimed = claimed_blobs(images, approved_names)
     planned_blobs = {b.digest for b in plan.blob_deletions}
     work: list[ImageWork] = []
     for entry in approved:
@@ -236,7 +242,7 @@ def stage_two(
         for digest in entry.blobs:
             if digest not in planned_blobs:
                 continue
-            if usage[digest]:
+            if digest in claimed:
                 skipped.append(Skip(key_blob(digest), deleting_blob(digest), "still used by an image that stays"))
             else:
                 blobs.append(digest)

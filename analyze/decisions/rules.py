@@ -3,25 +3,21 @@ stage 1 prunes image stream history, stage 2 deletes images.
 
 Pure functions over the model; they simulate upstream's dry run, where every action succeeds and
 stage 2 sees the streams as stage 1 left them. Each decision records the rule that fired, so the
-plan and `explain` can name it.
+plan and `explain` can name it. What a removal frees (links, images, blobs) is survival.py's
+accounting, which execute's re-check shares.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Iterable, Sequence
-from itertools import chain
-from operator import attrgetter
+from typing import Sequence
 
 from pruneplan.policy import Policy
 
 from pruneplan.analyze.decisions.model import Image, Stream
 from pruneplan.analyze.decisions.referrers import References
-
-_NAME = attrgetter("name")
-_LAYERS = attrgetter("layers")
-_CONFIG = attrgetter("config")
+from pruneplan.analyze.decisions.survival import NO_REMOVALS, Removals, freed_blobs, unlinked
 
 # Stage 1 rules, in upstream's order (docs/rules.md: Stage 1, steps a-f).
 KEEP_STREAM_YOUNG = "stream-young"
@@ -57,6 +53,7 @@ class StreamOutcome:
     stream: Stream
     # rules[t][i]: the rule that decided items[i] of stream.tags[t]
     rules: list[list[str]]
+    removals: Removals = field(default_factory=lambda: NO_REMOVALS)  # the items whose rule removes them
     layer_links: list[str] = field(default_factory=list)  # in upstream's deletion order
     manifest_links: list[str] = field(default_factory=list)
     # what upstream logs for this stream at its default verbosity, in its order: the warnings
@@ -65,7 +62,7 @@ class StreamOutcome:
 
     @property
     def removed(self) -> int:
-        return sum(rule in REMOVING_RULES for tag_rules in self.rules for rule in tag_rules)
+        return sum(map(len, self.removals.values()))
 
     def removed_tags(self) -> list[str]:
         return [
@@ -75,22 +72,10 @@ class StreamOutcome:
         ]
 
 
-def surviving_images(outcomes: Iterable[StreamOutcome]) -> set[str]:
-    """The images named by the items stage 1 keeps, in any stream."""
-    used: set[str] = set()
-    for outcome in outcomes:
-        for tag, tag_rules in zip(outcome.stream.tags, outcome.rules):
-            if REMOVING_RULES.isdisjoint(tag_rules):  # the usual tag: all of it, added in C
-                used.update(tag.images)
-            else:
-                used.update(image for image, rule in zip(tag.images, tag_rules) if rule not in REMOVING_RULES)
-    return used
-
-
 @dataclass(slots=True)
 class ImageOutcome:
     rule: str
-    # blobs freed by deleting this image, upstream order, and their kinds; set by _freed_blobs
+    # blobs freed by deleting this image, upstream order, and their kinds (survival.freed_blobs)
     # (empty tuples by default: most deleted images free nothing, no lists made for them)
     blobs: Sequence[str] = ()
     blob_kinds: Sequence[str] = ()
@@ -145,10 +130,11 @@ def prune_stream(
     stream_limits = limits.get(ns)
     revisions = policy.revisions
     used_tags, used_images = refs.used_tags, refs.used_images
-    removed: list[Image] = []  # removed items' images, in upstream's order, for the link counts
+    removals: dict[int, list[int]] = {}
     dropped: list[str] = []  # upstream's Info lines for items removed for a missing image
-    for tag in stream.tags:
+    for t, tag in enumerate(stream.tags):
         tag_rules: list[str] = []
+        gone: list[int] = []
         for rev, (digest, created) in enumerate(zip(tag.images, tag.created)):
             image = images.get(digest)
             if image is None:  # upstream's counting pass warns of every one, whatever is decided
@@ -159,6 +145,7 @@ def prune_stream(
                 rule = KEEP_TAG_IN_USE
             elif image is None:
                 rule = REMOVE_IMAGE_MISSING
+                gone.append(rev)
                 dropped.append(f"imagestream {ns}/{name}: tag {tag.tag}: revision {rev + 1}: image {digest} not found, deleting...")
             elif over_size and not exceeds_limits(image, stream_limits):
                 rule = KEEP_UNDER_SIZE_LIMIT
@@ -168,55 +155,22 @@ def prune_stream(
                 rule = KEEP_IMAGE_IN_USE
             else:
                 rule = REMOVE_OVER_SIZE_LIMIT if over_size else REMOVE_BEYOND_REVISIONS
-                removed.append(image)
+                gone.append(rev)
             tag_rules.append(rule)
         outcome.rules.append(tag_rules)
+        if gone:
+            removals[t] = gone
     outcome.log += dropped
-    if removed and policy.prune_registry:
-        _unlinked(stream, images, removed, outcome)
+    if removals:
+        outcome.removals = removals
+        if policy.prune_registry:
+            links = unlinked(images, stream, removals)
+            outcome.manifest_links, outcome.layer_links = links.manifests, links.layers
     return outcome
 
 
 def _missing_warning(stream: Stream, tag: str, digest: str) -> str:
     return f"warning: imagestream {stream.namespace}/{stream.name}: tag {tag}: image {digest} not found"
-
-
-def _unlinked(stream: Stream, images: dict[str, Image], removed: list[Image], outcome: StreamOutcome) -> None:
-    """The repository's manifest and layer links no surviving item needs, in upstream's order.
-
-    Upstream counts each manifest and blob over the stream's items, then decrements per removed
-    item, in order; a link goes with the decrement that reaches zero. That is: a link no kept
-    item's image uses, at its last use among the removed items. Found here walking the removed
-    images backwards against what the kept items use, without counting (tests/test_stage1_links.py
-    checks it against the count)."""
-    kept = [
-        images[digest]
-        for tag, tag_rules in zip(stream.tags, outcome.rules)
-        for digest, rule in zip(tag.images, tag_rules)
-        if rule not in REMOVING_RULES and digest in images
-    ]
-    claimed_names = set(map(_NAME, kept))
-    claimed = set(chain.from_iterable(map(_LAYERS, kept)))
-    claimed.update(filter(None, map(_CONFIG, kept)))
-    manifests: list[str] = []
-    blobs: list[str] = []
-    for image in reversed(removed):
-        name = image.name
-        if name not in claimed_names:
-            claimed_names.add(name)
-            manifests.append(name)
-        config = image.config
-        if config and config not in claimed:  # image.blobs backwards: the config, then the layers
-            claimed.add(config)
-            blobs.append(config)
-        for blob in reversed(image.layers):
-            if blob not in claimed:
-                claimed.add(blob)
-                blobs.append(blob)
-    manifests.reverse()
-    blobs.reverse()
-    outcome.manifest_links += manifests
-    outcome.layer_links += blobs
 
 
 @dataclass(slots=True)
@@ -266,40 +220,8 @@ def prune_images(
             outcomes[name] = ImageOutcome(DELETE_UNREFERENCED)
             deleted.append(image)
     if prune_registry and deleted:
-        _freed_blobs(images, outcomes, deleted)
-    return Stage2(outcomes, [halted] if halted else [])
-
-
-def _freed_blobs(images: dict[str, Image], outcomes: dict[str, ImageOutcome], deleted: list[Image]) -> None:
-    """Upstream counts every blob (layers, config, manifest) over all images, then, deleting
-    images in order, decrements; a blob is freed by the deletion that brings it to zero. That is:
-    a blob no kept image uses is freed by the last deleted image that uses it, at that image's
-    last use of it. Found here walking the deleted images backwards, without counting them."""
-    deleted_names = {image.name for image in deleted}
-    kept_images = [image for name, image in images.items() if name not in deleted_names]
-    # a blob is claimed by a kept image (its manifest, layers, config), or by a later deletion
-    claimed = images.keys() - deleted_names
-    claimed.update(chain.from_iterable(image.layers for image in kept_images))
-    claimed.update(image.config for image in kept_images if image.config)
-    claim = claimed.add
-    for image in reversed(deleted):
-        name = image.name
-        found: list[tuple[str, str]] = []
-        # this image's blob uses backwards: manifest, config, layers last to first
-        if name not in claimed:
-            claim(name)
-            found.append((name, "manifest"))
-        config = image.config
-        if config and config not in claimed:
-            claim(config)
-            found.append((config, "config"))
-        for blob in reversed(image.layers):
-            if blob not in claimed:
-                claim(blob)
-                found.append((blob, "layer"))
-        if found:
+        for name, blobs, kinds in freed_blobs(images, deleted):
             outcome = outcomes[name]
-            found.reverse()
-            outcome.blobs = [blob for blob, _ in found]
-            outcome.blob_kinds = [kind for _, kind in found]
+            outcome.blobs, outcome.blob_kinds = blobs, kinds
+    return Stage2(outcomes, [halted] if halted else [])
 
