@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from pruneplan.analyze.explain.evidence import RULES
-from builders import REGISTRY, as_list, digest, image, pod, stream, write_json
+from builders import OCI_INDEX, REGISTRY, as_list, digest, image, pod, stream, write_json
 from pruneplan.cli import main
 
 CONFORMANCE = Path(__file__).resolve().parent.parent / "fixtures" / "conformance"
@@ -203,6 +203,11 @@ def test_explain_agrees_with_the_expected_plan(name: str, capsys: pytest.Capture
         want = "pruned" if img in expect["imageDeletions"] else "kept"
         assert answer["verdict"] == want, f"image {img}: {answer['rule']}"
         assert ALL_RULES[answer["rule"]] == answer["verdict"]
+        if answer["rule"] in ("referenced-by-stream", "child-of-used-manifest-list"):
+            assert answer["path"][-1] == f"image {img}", answer["path"]
+            assert " at position " in answer["path"][0] or " (" in answer["path"][0], answer["path"]  # an item or a referrer
+        else:
+            assert "path" not in answer, answer["path"]
 
     for blob in expect["blobDeletions"]:
         result = answers(capsys, name, blob)
@@ -285,7 +290,62 @@ def test_json_counts_the_referrers_it_does_not_show(five_pods_one_tag: Path, cap
     assert [i["where"] for i in answer["items"]] == [f"ns/app:v2 at position {n} out of 5" for n in range(1, 6)]
 
 
-# ---------------------------------------------------------------- (d) errors
+# ---------------------------------------------------------------- (d) the path that keeps it
+
+
+def text_path(out: str) -> str | None:
+    return next((line.removeprefix("  path: ") for line in out.splitlines() if line.startswith("  path: ")), None)
+
+
+def test_a_blobs_path_runs_from_the_referrer_to_the_blob(five_pods_one_tag: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = explain(capsys, five_pods_one_tag, digest("l1"), "--now", NOW, "--keep-tag-revisions=3", fmt="text")
+    assert code == 0, err
+    assert out.splitlines()[0] == f"blob {digest('l1')}: KEPT"
+    assert text_path(out) == (
+        f"pod/pod1 namespace=ns (container c0) → istag ns/app:v2 → ns/app:v2 at position 1 → image {digest(1)}"
+        f" → blob {digest('l1')} (layer)"
+    )
+    code, out, err = explain(capsys, five_pods_one_tag, digest(2), "--now", NOW, "--keep-tag-revisions=3", fmt="text")
+    assert code == 0, err
+    assert text_path(out) == f"ns/app:v2 at position 2 → image {digest(2)}"  # kept by its position: the item is the root
+
+
+def test_pruned_images_and_blobs_have_no_path(five_pods_one_tag: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for target in (digest(4), digest("l4")):
+        code, out, err = explain(capsys, five_pods_one_tag, target, "--now", NOW, "--keep-tag-revisions=3")
+        assert code == 0, err
+        (answer,) = json.loads(out)
+        assert answer["verdict"] == "pruned" and "path" not in answer, answer
+
+
+def test_a_pull_by_digest_path_goes_through_the_image_stream_image(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    images = [image(digest(i), layers=[digest(f"l{i}")]) for i in range(1, 6)]
+    objects = [*images, stream("ns", "app", {"v2": [digest(i) for i in range(1, 6)]}), pod("ns", "p", [f"{REGISTRY}/ns/app@{digest(5)}"])]
+    dump = write_json(tmp_path / "list.json", as_list(objects))
+    code, out, err = explain(capsys, dump, digest(5), "--now", NOW, "--keep-tag-revisions=3")
+    assert code == 0, err
+    (answer,) = json.loads(out)
+    assert answer["path"] == [
+        "pod/p namespace=ns (container c0)", f"isimage ns/app@{digest(5)}", "ns/app:v2 at position 5", f"image {digest(5)}",
+    ]
+
+
+def test_a_childs_path_goes_through_its_manifest_list(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    child, index = digest(1), digest(2)
+    objects = [
+        image(child, layers=[digest("l1")], managed=True),
+        image(index, media_type=OCI_INDEX, manifests=[child], metadata=None),
+        stream("ns", "multi", {"latest": [index]}),
+    ]
+    dump = write_json(tmp_path / "list.json", as_list(objects))
+    code, out, err = explain(capsys, dump, digest("l1"), "--now", NOW, fmt="text")
+    assert code == 0, err
+    assert text_path(out) == (
+        f"ns/multi:latest at position 1 → image {index} (manifest list) → image {child} → blob {digest('l1')} (layer)"
+    )
+
+
+# ---------------------------------------------------------------- (e) errors
 
 
 @pytest.mark.parametrize(("target", "words"), [

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
-
-import networkx as nx
 
 from pruneplan.dumpformat import LoadedInputs
 from pruneplan.errors import PrunePlanError
 from pruneplan.kinds import KINDS
 from pruneplan.policy import Policy
 
-from pruneplan.analyze.decisions.graph import build_graph, children_of_used_lists, set_image_rules
-from pruneplan.analyze.decisions.model import Image, MetadataError, Stream, load_image, load_limits, load_stream
-from pruneplan.analyze.decisions.referrers import References, analyze_references
-from pruneplan.analyze.decisions.rules import Stage2, StreamOutcome, prune_images, prune_stream, surviving_images, unreadable_images
+from pruneplan.analyze.decisions.graph import Graph, add_blob_uses, blob_users, build_graph, children_of_used_lists
+from pruneplan.analyze.decisions.model import Image, MetadataError, Stream, load_limits
+from pruneplan.analyze.decisions.referrers import REFERRER_RESOURCES, References, analyze_references
+from pruneplan.analyze.decisions.rules import Stage2, StreamOutcome, prune_images, prune_stream, unreadable_images
+from pruneplan.analyze.decisions.survival import surviving_images
 
 
 class BuildGraphError(PrunePlanError):
@@ -48,22 +47,15 @@ class Analysis:
     images: dict[str, Image]
     streams: list[Stream]  # the streams in scope, sorted by namespace/name
     refs: References
-    graph: nx.DiGraph
+    graph: Graph  # the reference graph (analyze/decisions/graph.py)
     stream_outcomes: list[StreamOutcome]
     stage2: Stage2 | None  # None for a namespaced run
-    _blob_users: dict[str, list[str]] = field(default_factory=dict)
 
     def blob_users(self, digest: str) -> list[str]:
-        """Images that use `digest` as a layer, their config or their own manifest, by name.
-
-        A scan of the images per digest asked (explain asks about one or two): an index of every
-        blob took over a second to build on a 100k-image dump."""
-        users = self._blob_users.get(digest)
-        if users is None:
-            users = self._blob_users[digest] = sorted(
-                name for name, image in self.images.items() if name == digest or image.config == digest or digest in image.layers
-            )
-        return users
+        """Images that use `digest` as a layer, their config or their own manifest, by name,
+        from the graph (which gets the blob and its uses on the first question about it)."""
+        add_blob_uses(self.graph, self.images, (digest,))
+        return blob_users(self.graph, digest)
 
     def log(self) -> list[str]:
         """What upstream logs on stderr at its default verbosity while it prunes, in its order:
@@ -78,38 +70,23 @@ class Analysis:
         return list(self.stage2.errors) if self.stage2 else []
 
 
-MODEL_LOADERS = {"images": load_image, "imagestreams": load_stream}
 _NAME = attrgetter("name")
+# the namespace of an object of each namespaced resource, as analyze/decisions/inputs.py keeps it
+_NAMESPACE_OF = {kind.resource: attrgetter("namespace" if kind.resource == "imagestreams" else "metadata.namespace") for kind in KINDS if kind.namespaced}
 
 
-def _namespace_of(obj: Any) -> str | None:
-    if isinstance(obj, Stream):
-        return obj.namespace
-    if isinstance(obj, dict):
-        return obj["metadata"].get("namespace")
-    return obj.metadata.namespace  # a workload record (analyze.workloads)
-
-
-def scope_objects(objects: dict[str, list[dict[str, Any]]], namespace: str | None) -> dict[str, list[dict[str, Any]]]:
+def scope_objects(objects: dict[str, list[Any]], namespace: str | None) -> dict[str, list[Any]]:
     """With --namespace every list but Images is limited to that namespace (docs/rules.md, "Namespaced runs")."""
     if namespace is None:
         return objects
-    scoped: dict[str, list[dict[str, Any]]] = {}
+    scoped: dict[str, list[Any]] = {}
     for kind in KINDS:
         items = objects.get(kind.resource, [])
-        scoped[kind.resource] = [o for o in items if _namespace_of(o) == namespace] if kind.namespaced else items
+        if kind.namespaced:
+            namespace_of = _NAMESPACE_OF[kind.resource]
+            items = [o for o in items if namespace_of(o) == namespace]
+        scoped[kind.resource] = items
     return scoped
-
-
-def _images_by_name(objects: list[Any]) -> dict[str, Image]:
-    """The images by name (the last of a name wins; load_inputs leaves one of each)."""
-    if set(map(type, objects)) <= {Image}:  # the model already, as analyze loads it: built in C
-        return dict(zip(map(_NAME, objects), objects))
-    images: dict[str, Image] = {}
-    for obj in objects:
-        image = obj if isinstance(obj, Image) else load_image(obj)
-        images[image.name] = image
-    return images
 
 
 def analyze(loaded: LoadedInputs, policy: Policy, *, release_raw: bool = False) -> Analysis:
@@ -120,17 +97,13 @@ def analyze(loaded: LoadedInputs, policy: Policy, *, release_raw: bool = False) 
             f"the dump was collected for namespace {loaded.namespace} only; analyze it with -n {loaded.namespace}"
         )
     objects = scope_objects(loaded.objects, policy.namespace)
-    # load_inputs(..., transforms=MODEL_LOADERS) already built the model while reading
-    try:
-        images = _images_by_name(objects["images"])
-    except MetadataError as err:
-        raise BuildGraphError.of_metadata(err) from None
-    streams = sorted(
-        (o if isinstance(o, Stream) else load_stream(o) for o in objects["imagestreams"]),
-        key=lambda s: (s.namespace, s.name),
-    )
+    # analyze/decisions/inputs.py built the model while reading (one image of a name)
+    images: dict[str, Image] = dict(zip(map(_NAME, objects["images"]), objects["images"]))
+    streams: list[Stream] = sorted(objects["imagestreams"], key=lambda s: (s.namespace, s.name))
+    # a refused LimitRange or workload is raised as the analysis reaches its kind
+    loaded.raise_refused(("limitranges",), policy.namespace)
     limits = load_limits(objects["limitranges"])
-
+    loaded.raise_refused(REFERRER_RESOURCES, policy.namespace)
     refs = analyze_references(objects, threshold=policy.threshold, ignore_invalid_refs=policy.ignore_invalid_refs)
     if refs.bad:
         raise BuildGraphError(refs.bad)
@@ -140,13 +113,12 @@ def analyze(loaded: LoadedInputs, policy: Policy, *, release_raw: bool = False) 
 
     unreadable = unreadable_images(images)
     outcomes = [prune_stream(s, images, refs, policy, limits, unreadable) for s in streams]
-    graph = build_graph(streams, images, refs, (outcome.rules for outcome in outcomes))
+    graph = build_graph(streams, images, refs)
 
     stage2: Stage2 | None = None
     if policy.namespace is None:
-        used = surviving_images(outcomes)
+        used = surviving_images((outcome.stream, outcome.removals) for outcome in outcomes)
         children = children_of_used_lists(graph, used & images.keys())
         stage2 = prune_images(images, used, children, policy, unreadable)
-        set_image_rules(graph, stage2.outcomes)
     return Analysis(policy, images, streams, refs, graph, outcomes, stage2)
 

@@ -1,189 +1,283 @@
-"""The reference graph: every decision as a path from referrers to blobs.
+"""The reference graph: who references what, from referrers down to blobs.
 
-Nodes are tuples whose first element says what they are:
-  (resource, "ns/name")              a referrer: pod, deployment, buildconfig, ...
-  ("istag", ns, name, tag)           ImageStreamTag, used by referrers, owned by its stream
-  ("isimage", ns, name, digest)      ImageStreamImage, used by referrers
-  ("stream", ns, name)               image stream (also the registry repository ns/name)
-  ("item", ns, name, tag, index)     history item `index` of a tag (0 = newest)
-  ("image", digest)                  Image object
-Edges: referrer→istag|isimage (attribute `via`: container or "build strategy"),
-stream→istag, istag→item, isimage→item (items of that stream naming the digest), item→image,
-image→image (manifest list → child). Item and image nodes carry `rule`, the upstream rule that
-decided them.
+Every reference question is answered here: which used manifest lists protect which children
+(stage 2), which images use a blob, and (explain) which items, tags and referrers hold an image.
+The decisions themselves (rules) stay with the outcomes of stage 1 and stage 2.
 
-Blobs are not nodes: an image's blobs are a fixed list on the image (layers, config, its own
-manifest), decisions about them are reference counts, and as edges they were most of the graph
-(a million at 100k images) and half of its build time. `Analysis.blob_users` answers the
-reverse question (which images use a blob) when explain or a report asks it.
+Nodes are tuples whose first element is their type; the helpers below make them and `label`
+turns one into text from its fields:
+  ("referrer", resource, namespace, name)  a pod, deployment, buildconfig, ... ("" namespace: none)
+  ("istag", ns, name, tag)                  ImageStreamTag: every tag of a stream, and every tag a referrer uses
+  ("isimage", ns, name, digest)             ImageStreamImage that a referrer uses (pull by digest)
+  ("item", ns, name, tag, index)            history item `index` of a tag (0 = newest)
+  ("image", digest)                         an Image object
+  ("blob", digest)                          a registry blob (layer, config or manifest)
 
-Attribute data is shared and read-only: every edge without attributes has the same empty
-mapping, every node the mapping of its rule (or the empty one). They are most of the graph's
-objects (millions at 1M images), identical by the thousand, and nothing changes them after the
-build; a read-only mapping makes an attempt to fail loudly instead of changing every node.
+Edges point from the user to the used. Their kind follows from the types of their two ends, so
+only two kinds carry an attribute, the fact their ends do not hold:
+  referrer → istag | isimage   `via`: the container ("container app") or "build strategy"
+  istag → item                 the tag's history
+  isimage → item               the stream's items naming that digest
+  item → image                 the item's image (none when no Image has that name)
+  image → image                a manifest list's child
+  image → blob                 `kind`: layer, config or manifest (the image's own digest)
+
+Nodes carry no attributes (the decisions live in the outcomes of stage 1 and stage 2), so every
+node shares one empty, read-only attribute mapping (networkx's documented factory hook for
+lighter graphs) instead of an empty dict each: nodes are most of the graph's objects.
+
+Blobs are added when asked about (`add_blob_uses`), each with all of its uses, not by analyze:
+the decisions about blobs are reference counts over the images' blob lists, and at a million
+image → blob uses networkx's node and edge dicts would cost about as much memory and time as
+the whole analysis. A question about one blob adds that blob (explain asks about one or two).
+
+Indexes: `manifest_lists` is the one index derived from the graph (for stage 2); everything else
+reads the graph's own adjacency.
 """
 
 from __future__ import annotations
 
-from types import MappingProxyType
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
 import networkx as nx
 
 from pruneplan.analyze.decisions.model import Image, Stream
 from pruneplan.analyze.decisions.referrers import References
-from pruneplan.analyze.decisions.rules import ALL_RULES, ImageOutcome
-
-
-def referrer_node(resource: str, namespace: str, name: str) -> tuple[str, str]:
-    return (resource, f"{namespace}/{name}" if namespace else name)
-
 
 Node = tuple[Any, ...]
-Adjacency = dict[Node, dict[Node, Mapping[str, str]]]
+BUILD_STRATEGY = "build strategy"  # the `via` of a build's or buildconfig's use
+BLOB_KINDS = ("layer", "config", "manifest")  # an image → blob edge's `kind`
 
 
-def _storage(graph: nx.DiGraph) -> tuple[dict[Node, Mapping[str, str]], Adjacency, Adjacency]:
-    """The DiGraph's own node, successor and predecessor dicts, which this module fills and reads
-    directly for speed (see build_graph)."""
-    # networkx's private attributes: present at runtime, but types-networkx declares only the public views
-    return graph._node, graph._succ, graph._pred  # type: ignore[attr-defined]
+class _NoAttributes(Mapping[str, Any]):
+    """The attribute mapping of every node: empty, and an attempt to fill it fails."""
+
+    def __getitem__(self, key: str) -> Any:
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def update(self, other: Mapping[str, Any] | None = None, **more: Any) -> None:
+        if other or more:  # networkx updates a new node's mapping with no attributes
+            raise TypeError("nodes of the reference graph carry no attributes")
+
+    def copy(self) -> "_NoAttributes":
+        return self
+
+    def __repr__(self) -> str:
+        return "{}"
 
 
-NO_ATTRIBUTES: Mapping[str, str] = MappingProxyType({})
-_SHARED: dict[tuple[str, str], Mapping[str, str]] = {}
+NO_ATTRIBUTES = _NoAttributes()
 
 
-def shared_attributes(key: str, value: str) -> Mapping[str, str]:
-    """The shared, read-only attribute mapping {key: value}."""
-    attributes = _SHARED.get((key, value))
-    if attributes is None:
-        attributes = _SHARED[key, value] = MappingProxyType({key: value})
-    return attributes
+if TYPE_CHECKING:
+    _DiGraph = nx.DiGraph[Node]
+else:  # not subscriptable at runtime
+    _DiGraph = nx.DiGraph
 
 
-def rule_attributes(rule: str) -> Mapping[str, str]:
-    return shared_attributes("rule", rule)
+class Graph(_DiGraph):
+    """A networkx DiGraph whose nodes all share NO_ATTRIBUTES (the subclass hook networkx
+    documents for lighter graphs); edges keep a dict each, as networkx makes them."""
+
+    def _no_attributes(self) -> _NoAttributes:
+        return NO_ATTRIBUTES
+
+    node_attr_dict_factory = _no_attributes  # type: ignore[assignment]  # a read-only mapping, not a MutableMapping
 
 
-def set_image_rules(graph: nx.DiGraph, outcomes: Mapping[str, ImageOutcome]) -> None:
-    """Give each image's node its stage-2 rule's shared attribute mapping."""
-    nodes = _storage(graph)[0]
-    attributes_of = {rule: rule_attributes(rule) for rule in ALL_RULES}
-    for name, outcome in outcomes.items():
-        nodes["image", name] = attributes_of[outcome.rule]
+def referrer_node(resource: str, namespace: str, name: str) -> Node:
+    return ("referrer", resource, namespace, name)
 
 
-def build_graph(
-    streams: Iterable[Stream],
-    images: dict[str, Image],
-    refs: References,
-    item_rules: Iterable[list[list[str]]] | None = None,
-) -> nx.DiGraph:
-    """The graph, items carrying their stage-1 rule when `item_rules` (aligned with `streams`,
-    per tag, per item) is given.
+def istag_node(namespace: str, name: str, tag: str) -> Node:
+    return ("istag", namespace, name, tag)
 
-    Built in bulk: the node and adjacency dicts of the DiGraph are filled directly, as networkx
-    itself stores them (node -> attributes; succ[u][v] and pred[v][u] the same edge data).
-    add_edges_from does the same per edge with several checks and calls, which made it half of
-    the graph's build time. tests/test_graph.py checks the result equals a graph built edge by
-    edge with networkx's public API.
-    """
-    graph: nx.DiGraph[Node] = nx.DiGraph()
-    nodes, succ, pred = _storage(graph)
-    bare = NO_ATTRIBUTES
 
-    image_nodes = {name: ("image", name) for name in images}
-    for key in image_nodes.values():
-        nodes[key] = bare
-        succ[key] = {}
-        pred[key] = {}
-    for image in images.values():
-        parent = image_nodes[image.name]
-        for child in image.manifests:
-            child_node = image_nodes.get(child)
-            if child_node is not None:
-                succ[parent][child_node] = pred[child_node][parent] = bare
+def isimage_node(namespace: str, name: str, digest: str) -> Node:
+    return ("isimage", namespace, name, digest)
 
-    # A referrer has many uses and one node. Its uses share one Referrer object, which `refs`
-    # keeps alive meanwhile, so its id() is the key: a frozen dataclass hashes in Python.
-    referrer_nodes: dict[int, tuple[str, str]] = {}
-    via_attributes: dict[str, Mapping[str, str]] = {}
 
-    def referrers(keys: dict, kind: str) -> None:
-        for key, uses in keys.items():
-            target = (kind, *key)
-            nodes[target] = bare
-            succ[target] = {}
-            into = pred[target] = {}
-            for use in uses:
-                r = use.referrer
-                source = referrer_nodes.get(id(r))
-                if source is None:
-                    source = referrer_nodes[id(r)] = referrer_node(r.resource, r.namespace, r.name)
-                    if source not in nodes:
-                        nodes[source] = bare
-                        succ[source] = {}
-                        pred[source] = {}
-                via = via_attributes.get(use.via)
-                if via is None:
-                    via = via_attributes[use.via] = shared_attributes("via", use.via or "build strategy")
-                # the last use's container wins, as with add_edge
-                succ[source][target] = into[source] = via
+def item_node(namespace: str, name: str, tag: str, index: int) -> Node:
+    return ("item", namespace, name, tag, index)
 
-    referrers(refs.used_tags, "istag")
-    referrers(refs.used_images, "isimage")
 
-    rules_per_stream = iter(item_rules) if item_rules is not None else None
-    attributes_of = {rule: rule_attributes(rule) for rule in ALL_RULES}
-    for stream in streams:
-        ns, name = stream.namespace, stream.name
-        stream_node = ("stream", ns, name)
-        nodes[stream_node] = bare
-        stream_out = succ[stream_node] = {}
-        pred[stream_node] = {}
-        stream_rules = next(rules_per_stream) if rules_per_stream is not None else None
-        for t_index, tag in enumerate(stream.tags):
-            istag = ("istag", ns, name, tag.tag)
-            if istag not in nodes:
-                nodes[istag] = bare
-                succ[istag] = {}
-                pred[istag] = {}
-            stream_out[istag] = pred[istag][stream_node] = bare
-            istag_out = succ[istag]
-            tag_rules = stream_rules[t_index] if stream_rules is not None else None
-            for index, digest in enumerate(tag.images):
-                item = ("item", ns, name, tag.tag, index)
-                if item in nodes:  # a tag listed twice in one stream's status: one node, as networkx would
-                    item_out, item_in = succ[item], pred[item]
-                else:
-                    item_out = succ[item] = {}
-                    item_in = pred[item] = {}
-                nodes[item] = attributes_of[tag_rules[index]] if tag_rules is not None else bare
-                istag_out[item] = item_in[istag] = bare
-                image_node = image_nodes.get(digest)
-                if image_node is not None:
-                    item_out[image_node] = pred[image_node][item] = bare
-                isimage = ("isimage", ns, name, digest)
-                if isimage in nodes:
-                    succ[isimage][item] = item_in[isimage] = bare
+def image_node(digest: str) -> Node:
+    return ("image", digest)
+
+
+def blob_node(digest: str) -> Node:
+    return ("blob", digest)
+
+
+def build_graph(streams: Iterable[Stream], images: Mapping[str, Image], refs: References) -> Graph:
+    """The graph of the referrers, image stream tags and images (no blobs: see add_blob_uses).
+
+    Built in bulk with add_nodes_from/add_edges_from, in the order of `images`, `refs` and
+    `streams`, so the same inputs give the same graph, iteration order included."""
+    graph = Graph()
+    images_by_name = {name: image_node(name) for name in images}
+    graph.add_nodes_from(images_by_name.values())
+    graph.add_edges_from(
+        (images_by_name[name], images_by_name[child])
+        for name, image in images.items()
+        for child in image.manifests
+        if child in images_by_name
+    )
+    graph.add_edges_from(_referrer_edges(refs))
+    streams = list(streams)
+    # every tag, also one without items
+    graph.add_nodes_from(istag_node(s.namespace, s.name, tag.tag) for s in streams for tag in s.tags)
+    graph.add_edges_from(_history_edges(streams, images_by_name, refs))
     return graph
 
 
-def children_of_used_lists(graph: nx.DiGraph, used: set[str]) -> set[str]:
+def _referrer_edges(refs: References) -> Iterator[tuple[Node, Node, dict[str, str]]]:
+    """referrer → istag | isimage, with the use's `via` (when a referrer uses a target twice the
+    last use's, as add_edges_from updates the edge)."""
+    nodes: dict[Node, Node] = {}  # one tuple per referrer, however many uses it has
+    vias: dict[str, dict[str, str]] = {}
+    for kind, used in (("istag", refs.used_tags), ("isimage", refs.used_images)):
+        for key, uses in used.items():
+            target = (kind, *key)
+            for use in uses:
+                r = use.referrer
+                source = referrer_node(r.resource, r.namespace, r.name)
+                source = nodes.setdefault(source, source)
+                via = vias.get(use.via)
+                if via is None:
+                    via = vias[use.via] = {"via": use.via or BUILD_STRATEGY}
+                yield source, target, via
+
+
+def _history_edges(streams: list[Stream], images: dict[str, Node], refs: References) -> Iterator[tuple[Node, Node]]:
+    """istag → item → image, and isimage → item for the digests referrers pull."""
+    used_images = refs.used_images
+    for stream in streams:
+        ns, name = stream.namespace, stream.name
+        for tag in stream.tags:
+            istag = istag_node(ns, name, tag.tag)
+            for index, digest in enumerate(tag.images):
+                item = item_node(ns, name, tag.tag, index)
+                yield istag, item
+                image = images.get(digest)
+                if image is not None:
+                    yield item, image
+                if (ns, name, digest) in used_images:
+                    yield isimage_node(ns, name, digest), item
+
+
+def add_blob_uses(graph: Graph, images: Mapping[str, Image], digests: Iterable[str] | None = None) -> None:
+    """Add image → blob for the blobs `digests` (for every blob when None): each blob with every
+    image that uses it as a layer, its config or its own manifest. A blob added before is left
+    as it is. A digest an image uses in two roles has one edge, of the later kind in BLOB_KINDS."""
+    added: set[str] = graph.graph.setdefault("blobs", set())  # the blobs whose uses are all in the graph
+    if graph.graph.get("all blobs"):
+        return
+    wanted = None if digests is None else set(digests) - added
+    if wanted == set():
+        return
+    kinds = {kind: {"kind": kind} for kind in BLOB_KINDS}
+    blobs: dict[str, Node] = {}
+
+    def blob(digest: str) -> Node:  # one tuple per blob, however many images use it
+        node = blobs.get(digest)
+        if node is None:
+            node = blobs[digest] = blob_node(digest)
+        return node
+
+    def uses() -> Iterator[tuple[Node, Node, dict[str, str]]]:
+        for name, image in images.items():
+            if wanted is not None and wanted.isdisjoint(image.layers) and image.config not in wanted and name not in wanted:
+                continue
+            user = image_node(name)
+            for digest, kind in (*((layer, "layer") for layer in image.layers), (image.config, "config"), (name, "manifest")):
+                if digest and (wanted is None or digest in wanted):
+                    yield user, blob(digest), kinds[kind]
+
+    graph.add_edges_from(uses())
+    if wanted is None:
+        graph.graph["all blobs"] = True
+    else:
+        added |= wanted
+
+
+def blob_users(graph: Graph, digest: str) -> list[str]:
+    """Images that use `digest` as a layer, their config or their own manifest, by name (its
+    uses must be in the graph: add_blob_uses)."""
+    node = blob_node(digest)
+    return sorted(user[1] for user in graph.predecessors(node)) if node in graph else []
+
+
+def manifest_lists(graph: Graph) -> dict[str, list[str]]:
+    """Each manifest list's children, by name: the image → image edges, as an index (stage 2
+    asks it for most images, and most images are no list)."""
+    lists: dict[str, list[str]] = {}
+    for node, successors in graph.adjacency():
+        if node[0] == "image" and successors:
+            children = [child[1] for child in successors if child[0] == "image"]
+            if children:
+                lists[node[1]] = children
+    return lists
+
+
+def children_of_used_lists(graph: Graph, used: set[str]) -> set[str]:
     """Images protected as sub-manifests of used manifest lists (docs/rules.md: Stage 2,
     manifest-list children).
 
     Upstream walks one level in random map order, so a nested index may or may not protect its
     grandchildren; we take the outcome where it does (the safe one of upstream's outcomes).
     """
+    lists = manifest_lists(graph)
     protected: set[str] = set()
-    adjacency = _storage(graph)[1]  # read directly: most used images have no successor at all
-    frontier = [node for node in (("image", digest) for digest in used) if adjacency.get(node)]
+    frontier = [digest for digest in used if digest in lists]
     while frontier:
-        for succ in adjacency[frontier.pop()]:
-            if succ[0] == "image" and succ[1] not in used and succ[1] not in protected:
-                protected.add(succ[1])
-                if adjacency[succ]:
-                    frontier.append(succ)
+        for child in lists[frontier.pop()]:
+            if child not in used and child not in protected:
+                protected.add(child)
+                if child in lists:
+                    frontier.append(child)
     return protected
+
+
+def label(graph: Graph, node: Node, used: Node | None = None) -> str:
+    """`node` in words, from its fields; for a referrer with `used` (what it uses next on a
+    path), the container it uses it from too."""
+    match node:
+        case ("referrer", resource, namespace, name):
+            # upstream's wording of an object (docs/rules.md, "Bad-reference report")
+            text = f"{resource}/{name} namespace={namespace}" if namespace else f"{resource}/{name}"
+            via = graph.edges[node, used]["via"].strip() if used is not None else ""
+            return f"{text} ({via})" if via else text
+        case ("istag", namespace, name, tag):
+            return f"istag {namespace}/{name}:{tag}"
+        case ("isimage", namespace, name, digest):
+            return f"isimage {namespace}/{name}@{digest}"
+        case ("item", namespace, name, tag, index):
+            return f"{namespace}/{name}:{tag} at position {index + 1}"
+        case ("image", digest):
+            return f"image {digest}"
+        case ("blob", digest):
+            return f"blob {digest}"
+    raise ValueError(f"not a node of the reference graph: {node!r}")
+
+
+def path_labels(graph: Graph, path: list[Node]) -> list[str]:
+    """Each node of `path` (a walk along the graph's edges) in words; the edges say what a
+    referrer uses (its container), which image is a manifest list and what a blob is to the image
+    before it (its kind)."""
+    labels = []
+    for index, node in enumerate(path):
+        following = path[index + 1] if index + 1 < len(path) else None
+        text = label(graph, node, following)
+        if node[0] == "image" and following is not None and following[0] == "image":
+            text += " (manifest list)"
+        elif node[0] == "blob" and index:
+            text += f" ({graph.edges[path[index - 1], node]['kind']})"
+        labels.append(text)
+    return labels

@@ -19,7 +19,7 @@ def explain_command(
     prune_registry: bool = typer.Option(True, "--prune-registry/--no-prune-registry"),
     output_format: str = typer.Option("text", "--format", help="text or json"),
 ) -> None:
-    """Explain why an image, an image stream tag or a blob is kept or pruned, with the rule and the referrers."""
+    """Explain why an image, an image stream tag or a blob is kept or pruned: the rule, the referrers and the path that keeps it."""
     import sys
 
     import orjson
@@ -39,17 +39,11 @@ def explain_command(
         keep_younger_than=keep_younger_than, prune_over_size_limit=prune_over_size_limit, all_images=all_images,
         namespace=namespace, ignore_invalid_refs=ignore_invalid_refs, prune_registry=prune_registry,
     )
-    from pruneplan.analyze.gcpause import no_cyclic_gc
-
     try:
-        with no_cyclic_gc():
-            analysis = decide(request)[0]
+        analysis = decide(request)[0]
     except BuildGraphError as err:
         print(err.report(), file=sys.stderr)
         raise
-    from pruneplan.exiting import retain
-
-    retain(analysis)  # a big analysis is freed by the process exit, not object by object
     answers = explain(analysis, args[-1])
     if output_format == "json":
         sys.stdout.write(orjson.dumps(answers, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n")

@@ -1,9 +1,10 @@
 """Why is this image, stream tag or blob kept or pruned? Answers by walking the reference graph.
 
-`explain(analysis, target)` returns a JSON-ready dict: the verdict, the upstream rule that decided
-it (named and described), and the evidence as paths: referrers that keep a history item, the
-item's position in its tag ("ns/app:v2 at position 4 out of 5"), the surviving images that still
-use a blob.
+`explain(analysis, target)` returns JSON-ready dicts: the verdict, the upstream rule that decided
+it (named and described), and the evidence: referrers that keep a history item, the item's
+position in its tag ("ns/app:v2 at position 4 out of 5"), the surviving images that still use a
+blob, and for a kept image or blob the path through the graph that keeps it, from its root (a
+referrer, or a history item kept by its own rule) to the target (docs/explain.md).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from pruneplan.timefmt import format_time
 
 from pruneplan.analyze.decisions import rules as R
 from pruneplan.analyze.decisions.engine import Analysis
+from pruneplan.analyze.decisions.graph import Node, blob_node, image_node, isimage_node, istag_node, label, path_labels
+from pruneplan.analyze.decisions.model import TagHistory
 
 SAMPLE = 3  # referrers shown before "and N more"
 
@@ -49,26 +52,35 @@ def _sample(names: list[str]) -> dict[str, Any]:
     return {"shown": names[:SAMPLE], "more": max(0, len(names) - SAMPLE), "total": len(names)}
 
 
-def _referrers_of(analysis: Analysis, node: tuple) -> list[str]:
+def _referrers_of(analysis: Analysis, node: Node) -> list[str]:
     graph = analysis.graph
     if node not in graph:
         return []
-    out = []
-    for pred in graph.predecessors(node):
-        if pred[0] in ("stream",):
-            continue
-        via = graph.edges[pred, node].get("via", "").strip()
-        resource, key = pred
-        namespace, _, name = key.rpartition("/")
-        label = f"{resource}/{name} namespace={namespace}" if namespace else f"{resource}/{name}"  # upstream's wording (docs/rules.md, "Bad-reference report")
-        out.append(f"{label} ({via})" if via else label)
-    return sorted(out)
+    return sorted(label(graph, user, node) for user in graph.predecessors(node) if user[0] == "referrer")
 
 
-def history_item(analysis: Analysis, ns: str, name: str, tag: str, index: int) -> dict[str, Any]:
-    stream = next(s for s in analysis.streams if s.namespace == ns and s.name == name)
-    history = next(t for t in stream.tags if t.tag == tag)
-    rule: str = analysis.graph.nodes[("item", ns, name, tag, index)]["rule"]  # analyze gives every item node its stage-1 rule
+def _listing(analysis: Analysis, ns: str, name: str, tag: str, index: int, digest: str | None = None) -> tuple[TagHistory, list[str]]:
+    """The tag's history in its stream's status and the stage-1 rules of its items.
+
+    A status may list a tag twice, and the graph has one node per tag and position: the first
+    listing with that position (naming `digest`, when given) is the one."""
+    outcome = next(o for o in analysis.stream_outcomes if o.stream.namespace == ns and o.stream.name == name)
+    return next(
+        (history, rules)
+        for history, rules in zip(outcome.stream.tags, outcome.rules)
+        if history.tag == tag and index < len(history.images) and digest in (None, history.images[index])
+    )
+
+
+def _item_rule(analysis: Analysis, item: Node, digest: str | None) -> str:
+    _, ns, name, tag, index = item
+    return _listing(analysis, ns, name, tag, index, digest)[1][index]
+
+
+def history_item(analysis: Analysis, ns: str, name: str, tag: str, index: int, digest: str | None = None) -> dict[str, Any]:
+    """History item `index` of the tag (naming `digest`, when given), its rule and who uses it."""
+    history, rules = _listing(analysis, ns, name, tag, index, digest)
+    rule = rules[index]
     entry: dict[str, Any] = {
         "istag": f"{ns}/{name}:{tag}",
         "position": index + 1,
@@ -79,24 +91,76 @@ def history_item(analysis: Analysis, ns: str, name: str, tag: str, index: int) -
         **describe(rule),
     }
     if rule == R.KEEP_TAG_IN_USE:
-        entry["usedBy"] = _sample(_referrers_of(analysis, ("istag", ns, name, tag)))
+        entry["usedBy"] = _sample(_referrers_of(analysis, istag_node(ns, name, tag)))
     elif rule == R.KEEP_IMAGE_IN_USE:
-        entry["usedBy"] = _sample(_referrers_of(analysis, ("isimage", ns, name, history.images[index])))
+        entry["usedBy"] = _sample(_referrers_of(analysis, isimage_node(ns, name, history.images[index])))
     return entry
 
 
-def _items_naming(analysis: Analysis, digest: str) -> list[dict[str, Any]]:
-    node = ("image", digest)
+def _users(analysis: Analysis, node: Node, kind: str) -> list[Node]:
+    """The nodes of type `kind` with an edge to `node`, sorted (the graph's order is insertion's)."""
     graph = analysis.graph
-    if node not in graph:
-        return []
-    items = sorted(p for p in graph.predecessors(node) if p[0] == "item")
-    return [history_item(analysis, *item[1:]) for item in items]
+    return sorted(user for user in graph.predecessors(node) if user[0] == kind) if node in graph else []
+
+
+def _items_naming(analysis: Analysis, digest: str) -> list[dict[str, Any]]:
+    return [history_item(analysis, ns, name, tag, index, digest) for _, ns, name, tag, index in _users(analysis, image_node(digest), "item")]
 
 
 def _lists_containing(analysis: Analysis, digest: str) -> list[str]:
-    node = ("image", digest)
-    return sorted(p[1] for p in analysis.graph.predecessors(node) if p[0] == "image") if node in analysis.graph else []
+    return [parent[1] for parent in _users(analysis, image_node(digest), "image")]
+
+
+# the history-item rules that say a referrer keeps the item, and through which node
+_HELD_THROUGH = {R.KEEP_TAG_IN_USE: "istag", R.KEEP_IMAGE_IN_USE: "isimage"}
+
+
+def keeping_path(analysis: Analysis, node: Node, seen: set[Node] | None = None, digest: str | None = None) -> list[Node] | None:
+    """A path of the graph that keeps `node` (an item, image or blob), from its root to `node`,
+    or None when nothing on the graph keeps it. Predecessors are tried in sorted order, so the
+    path is always the same one.
+
+    An item its stage-1 rule keeps is a root, unless the rule is that a referrer uses it (the
+    path then starts at the first referrer); an image is kept by a kept item naming it, or by a
+    manifest list kept so (stage 2); a blob by a surviving image using it. `digest`: the image
+    an item is reached from (see _listing)."""
+    seen = set() if seen is None else seen
+    kind = node[0]
+    if kind == "item":
+        rule = _item_rule(analysis, node, digest)
+        if RULES[rule][0] != "kept":
+            return None
+        through = _HELD_THROUGH.get(rule)
+        for holder in _users(analysis, node, through) if through else ():
+            referrers = _users(analysis, holder, "referrer")
+            if referrers:
+                return [referrers[0], holder, node]
+        return [node]
+    if kind == "image":
+        for item in _users(analysis, node, "item"):
+            path = keeping_path(analysis, item, seen, node[1])
+            if path:
+                return [*path, node]
+        for parent in _users(analysis, node, "image"):
+            if parent not in seen:
+                seen.add(parent)
+                path = keeping_path(analysis, parent, seen)
+                if path:
+                    return [*path, node]
+        return None
+    if kind == "blob":
+        surviving = [user for user in _users(analysis, node, "image") if _image_rule(analysis, user[1]) != R.DELETE_UNREFERENCED]
+        for user in surviving:
+            path = keeping_path(analysis, user, seen)
+            if path:
+                return [*path, node]
+        return [surviving[0], node] if surviving else None  # a survivor by its own rule (young, unmanaged, ...)
+    return None
+
+
+def _path(analysis: Analysis, node: Node) -> dict[str, list[str]]:
+    path = keeping_path(analysis, node)
+    return {"path": path_labels(analysis.graph, path)} if path else {}
 
 
 def _freed_blobs(analysis: Analysis) -> dict[str, str]:
@@ -122,6 +186,7 @@ def explain_image(analysis: Analysis, digest: str) -> dict[str, Any]:
         "target": digest,
         "type": "image",
         **describe(rule),
+        **(_path(analysis, image_node(digest)) if rule in (R.KEEP_REFERENCED, R.KEEP_CHILD_OF_LIST) else {}),
         "created": format_time(image.created),
         "managed": image.managed,
         "historyItems": items,
@@ -179,7 +244,7 @@ def explain_istag(analysis: Analysis, ns: str, name: str, tag: str) -> dict[str,
         "verdict": verdict,
         "removedItems": removed,
         "items": items,
-        "usedBy": _sample(_referrers_of(analysis, ("istag", ns, name, tag))),
+        "usedBy": _sample(_referrers_of(analysis, istag_node(ns, name, tag))),
     }
 
 
@@ -210,6 +275,8 @@ def explain_blob(analysis: Analysis, digest: str) -> dict[str, Any]:
     else:
         reason = "surviving images still use it" if surviving else "no image using it is deleted by this run"
         result = {"verdict": "kept", "rule": "blob-still-referenced", "description": reason + " (docs/rules.md: Stage 2, global counters)"}
+    if result["rule"] == "blob-still-referenced":
+        result.update(_path(analysis, blob_node(digest)))
     return {
         "target": digest,
         "type": "blob",
@@ -247,6 +314,8 @@ def render_text(answers: list[dict[str, Any]]) -> str:
         lines.append(f"{answer['type']} {answer['target']}: {answer['verdict'].upper()}")
         if "rule" in answer:
             lines.append(f"  rule: {answer['rule']}: {answer['description']}")
+        if "path" in answer:
+            lines.append(f"  path: {' → '.join(answer['path'])}")
         if answer["type"] == "imagestreamtag":
             lines.append(f"  {answer['removedItems']} of {len(answer['items'])} history items are removed")
             _used_by(lines, answer["usedBy"], "  tag used by")
