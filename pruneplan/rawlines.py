@@ -6,11 +6,15 @@ Python.
 
 from __future__ import annotations
 
+import queue
+import threading
 import zlib
-from typing import IO, Generator, Protocol
+from typing import IO, Any, Generator, Iterator, Protocol
 
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK = 1 << 20
+_AHEAD = 8  # inflated chunks in flight: bounds how far (in memory) the thread runs ahead
+_END = object()
 
 
 class Hasher(Protocol):
@@ -59,21 +63,64 @@ def read_head(path: str, size: int) -> bytes:
         return head[:size]
 
 
+def _ahead(chunks: Iterator[bytes]) -> Generator[bytes, None, None]:
+    """`chunks`, produced by a thread up to _AHEAD chunks ahead of the reader: zlib and hashlib
+    release the GIL on a chunk, so a gzip dump inflates on another core while the reader parses.
+    The thread's exception is raised here, in the reader."""
+    handoff: queue.Queue[Any] = queue.Queue(_AHEAD)
+    stop = threading.Event()
+
+    def hand(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                if not hand(chunk):
+                    return
+            hand(_END)
+        except BaseException as err:  # handed to the reader, which raises it
+            hand(err)
+
+    worker = threading.Thread(target=produce, name="pruneplan-inflate", daemon=True)
+    worker.start()
+    try:
+        while (item := handoff.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()  # the reader stopped early (or failed): let the thread end
+        worker.join()
+
+
 def read_line_batches(path: str, hasher: Hasher | None = None) -> Generator[list[bytes], None, None]:
     """The lines of `path` without their b"\\n", a list per inflated chunk (a reader loops over a
     list in one frame instead of resuming a generator per line); `hasher` (hashlib-like) is fed
     the file's raw bytes. OSError if it cannot be opened (raised on the first next()), EOFError or
-    zlib.error for truncated or corrupt gzip data."""
+    zlib.error for truncated or corrupt gzip data. A gzip file is inflated by a thread, ahead."""
     with open(path, "rb") as handle:
         gz = handle.read(2) == GZIP_MAGIC
         handle.seek(0)
-        pending = b""
-        for data in _inflated_chunks(handle, gz, hasher):
-            lines = data.split(b"\n")
-            if pending:  # the line the previous chunk cut: joined, not the whole chunk copied
-                lines[0] = pending + lines[0]
-            pending = lines.pop()
-            if lines:
-                yield lines
-        if pending:
-            yield [pending]
+        chunks = _inflated_chunks(handle, gz, hasher)
+        if gz:
+            chunks = _ahead(chunks)
+        try:
+            pending = b""
+            for data in chunks:
+                lines = data.split(b"\n")
+                if pending:  # the line the previous chunk cut: joined, not the whole chunk copied
+                    lines[0] = pending + lines[0]
+                pending = lines.pop()
+                if lines:
+                    yield lines
+            if pending:
+                yield [pending]
+        finally:
+            chunks.close()  # stops the thread before the file it reads is closed

@@ -94,3 +94,13 @@ def test_read_head_inflates_only_the_start_of_the_file(tmp_path: Path) -> None:
     assert len(read_head(str(path), 80)) == 80
     with pytest.raises((zlib.error, EOFError)):  # the whole file is not readable
         lines_of(path)
+
+
+def test_a_reader_that_stops_early_ends_the_inflating_thread(big_gzip) -> None:
+    import threading
+
+    path, _ = big_gzip
+    batches = read_line_batches(str(path))
+    assert next(batches)  # the thread has started and runs ahead
+    batches.close()
+    assert not [t for t in threading.enumerate() if t.name == "pruneplan-inflate"]
