@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 from pruneplan.analyze.decisions.engine import Analysis
 from pruneplan.analyze.explain.evidence import describe
-from pruneplan.analyze.decisions.graph import children_of_used_lists
 from pruneplan.analyze.decisions.model import Stream
 from pruneplan.analyze.decisions.rules import DELETE_UNREFERENCED, REMOVING_RULES
 from pruneplan.analyze.decisions.survival import (
@@ -213,7 +212,7 @@ def stage_two(
         w = worked.get((stream.namespace, stream.name))
         histories.append((stream, NO_REMOVALS if w is None else left_out(w)))
     used = surviving_images(histories)
-    used |= children_of_used_lists(fresh.graph, used & images.keys())
+    used |= fresh.children_of_used_lists(used & images.keys())
     named_by_work: list[set[str]] | None = None  # per stream work, the images it still names: made when a skip needs them
 
     approved: list[ImageDeletion] = []

@@ -11,7 +11,7 @@ from pruneplan.errors import PrunePlanError
 from pruneplan.kinds import KINDS
 from pruneplan.policy import Policy
 
-from pruneplan.analyze.decisions.graph import Graph, add_blob_uses, blob_users, build_graph, children_of_used_lists
+from pruneplan.analyze.decisions.graph import Graph, add_blob_uses, add_references, blob_users, children_of_used_lists, manifest_list_graph
 from pruneplan.analyze.decisions.model import Image, MetadataError, Stream, load_limits
 from pruneplan.analyze.decisions.referrers import REFERRER_RESOURCES, References, analyze_references
 from pruneplan.analyze.decisions.rules import Stage2, StreamOutcome, prune_images, prune_stream, unreadable_images
@@ -47,9 +47,23 @@ class Analysis:
     images: dict[str, Image]
     streams: list[Stream]  # the streams in scope, sorted by namespace/name
     refs: References
-    graph: Graph  # the reference graph (analyze/decisions/graph.py)
+    _graph: Graph  # the reference graph (analyze/decisions/graph.py): use `graph`
     stream_outcomes: list[StreamOutcome]
     stage2: Stage2 | None  # None for a namespaced run
+    _references_added: bool = False
+
+    @property
+    def graph(self) -> Graph:
+        """The reference graph, whole: the images, referrers, tags and history items are added
+        to the manifest lists the decisions needed on the first call."""
+        if not self._references_added:
+            add_references(self._graph, self.streams, self.images, self.refs)
+            self._references_added = True
+        return self._graph
+
+    def children_of_used_lists(self, used: set[str]) -> set[str]:
+        """The images `used` manifest lists protect (graph.children_of_used_lists)."""
+        return children_of_used_lists(self._graph, used)
 
     def blob_users(self, digest: str) -> list[str]:
         """Images that use `digest` as a layer, their config or their own manifest, by name,
@@ -113,7 +127,7 @@ def analyze(loaded: LoadedInputs, policy: Policy, *, release_raw: bool = False) 
 
     unreadable = unreadable_images(images)
     outcomes = [prune_stream(s, images, refs, policy, limits, unreadable) for s in streams]
-    graph = build_graph(streams, images, refs)
+    graph = manifest_list_graph(images)
 
     stage2: Stage2 | None = None
     if policy.namespace is None:
