@@ -17,6 +17,7 @@ ZERO = datetime(1, 1, 1, tzinfo=timezone.utc).timestamp()
 _YEAR_10000 = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc).timestamp() + 1
 LATEST = _YEAR_10000 - 1  # the last whole second RFC 3339 (four-digit years) can write
 _DATES: dict[int, str] = {}  # days since 1970 -> "YYYY-MM-DDT"
+_CLOCKS: dict[int, str] = {}  # seconds since midnight -> "HH:MM:SSZ" (at most a day's worth)
 
 
 def parse_time(value: object) -> float:
@@ -58,14 +59,17 @@ def format_time(seconds: float) -> str | None:
     if seconds == ZERO:
         return None
     if 0 <= seconds < _YEAR_10000 and seconds == int(seconds):
-        # whole seconds since 1970, what the API gives: the date from a cache of the days seen,
-        # the time of day by arithmetic (0.65 us a call, against 1.05 us for time.strftime)
+        # whole seconds since 1970, what the API gives: the date and the time of day each from
+        # a cache of those seen (a plan formats a time per deleted image and removed item)
         day, second = divmod(int(seconds), 86400)
         date = _DATES.get(day)
         if date is None:
             date = _DATES[day] = time.strftime("%Y-%m-%dT", time.gmtime(day * 86400))
-        hour, second = divmod(second, 3600)
-        return "%s%02d:%02d:%02dZ" % (date, hour, second // 60, second % 60)
+        clock = _CLOCKS.get(second)
+        if clock is None:
+            hour, rest = divmod(second, 3600)
+            clock = _CLOCKS[second] = "%02d:%02d:%02dZ" % (hour, rest // 60, rest % 60)
+        return date + clock
     moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
     if moment.microsecond:
         return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
