@@ -1,9 +1,10 @@
 """Time `pruneplan analyze` on generated dumps: wall time and peak RSS of the child process.
 
-    python -m benchmarks.run [--sizes 20000,100000] [--repeat 3] [--profile]
+    python -m benchmarks.run [--sizes 20000,100000] [--repeat 3] [--forms dump,list] [--profile]
 
-For each size it generates benchmarks/data/dump-<size>.json.gz when missing (seed 1), then runs,
-each in a fresh subprocess:
+For each size it generates benchmarks/data/dump-<size>.json.gz when missing (seed 1) and, with
+`--forms ...,list`, the same objects as an `oc get -o json` List (list-<size>.json, analyzed
+with --now), then runs for each input, each in a fresh subprocess:
 - the floor: read + gunzip + `orjson.loads` of the dump, nothing else (what any design pays),
   parsed once as is and once with the cyclic GC disabled;
 - `pruneplan analyze DUMP -o PLAN`, `--repeat` times (median wall; peak RSS over the runs),
