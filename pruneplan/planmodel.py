@@ -31,7 +31,7 @@ from msgspec import Meta
 
 from .errors import EXIT_UNKNOWN_PLAN, PrunePlanError
 from .goduration import parse_go_duration
-from .planformat import ACTION_KEYS, PLAN_API_VERSION, PLAN_KIND, REQUIRED_KEYS, SECTION_KEYS, plan_chunks
+from .planformat import ACTION_KEYS, PLAN_API_VERSION, PLAN_KIND, REQUIRED_KEYS, SECTION_KEYS, dump_plan
 from .timefmt import ZERO, format_time, parse_time
 
 if TYPE_CHECKING:
@@ -372,7 +372,7 @@ class Plan(_Struct, frozen=True):
 
     def to_bytes(self) -> bytes:
         """The plan's bytes, as analyze writes them (pruneplan.planformat.plan_chunks)."""
-        return b"".join(plan_chunks(self))
+        return dump_plan(self)
 
     def check(self, where: str = "", path: str = "plan") -> None:
         """Every value check of every section and entry, in the document's (sorted) key order,
