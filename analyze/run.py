@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pruneplan.dumpformat import LoadedInputs
 from pruneplan.errors import EXIT_FAILURE, AggregateError, PrunePlanError
 from pruneplan.policy import Policy, build_policy, parse_duration_flag
-from pruneplan.timefmt import LATEST, format_time, parse_time, parse_user_time
+from pruneplan.goduration import format_go_duration
+from pruneplan.timefmt import LATEST, ZERO, format_time, parse_time, parse_user_time
 
 from pruneplan.analyze.decisions.engine import Analysis, BuildGraphError, analyze
 from pruneplan.analyze.decisions.inputs import load_inputs
@@ -44,9 +45,12 @@ def resolve_now(request_now: str | None, loaded: LoadedInputs) -> float:
             f"{missing} has no collection time; pass --now so the plan is reproducible", EXIT_FAILURE
         )
     try:
-        return parse_time(collected)
+        now = parse_time(collected)
     except ValueError:
         raise PrunePlanError(f"dump collection time {collected!r} is not an RFC 3339 time", 3) from None
+    if now == ZERO:
+        raise PrunePlanError(f"dump collection time {collected} is the zero time; pass --now so the plan is reproducible", 3)
+    return now
 
 
 def decide(request: AnalyzeRequest) -> tuple[Analysis, LoadedInputs, Policy, float]:
@@ -68,6 +72,11 @@ def decide(request: AnalyzeRequest) -> tuple[Analysis, LoadedInputs, Policy, flo
         raise PrunePlanError("--valid-for must be greater than 0")
     loaded = load_inputs(request.inputs)  # the model is built while reading
     policy = policy.with_now(resolve_now(request.now, loaded))
+    if policy.keep_younger_than is not None and policy.threshold < ZERO:
+        raise PrunePlanError(
+            f"--keep-younger-than {format_go_duration(policy.keep_younger_than)} before {format_time(policy.now)} "
+            "starts before the year 1"
+        )
     if policy.now + valid_for / 1e9 > LATEST:
         raise PrunePlanError(f"--valid-for {request.valid_for} from {format_time(policy.now)} ends after the year 9999")
     return analyze(loaded, policy, release_raw=request.release_raw), loaded, policy, valid_for / 1e9

@@ -64,13 +64,14 @@ def format_time(seconds: float) -> str | None:
         day, second = divmod(int(seconds), 86400)
         date = _DATES.get(day)
         if date is None:
-            date = _DATES[day] = time.strftime("%Y-%m-%dT", time.gmtime(day * 86400))
+            moment = time.gmtime(day * 86400)  # (not strftime: its %Y leaves years before 1000 unpadded)
+            date = _DATES[day] = f"{moment.tm_year:04d}-{moment.tm_mon:02d}-{moment.tm_mday:02d}T"
         clock = _CLOCKS.get(second)
         if clock is None:
             hour, rest = divmod(second, 3600)
             clock = _CLOCKS[second] = "%02d:%02d:%02dZ" % (hour, rest // 60, rest % 60)
         return date + clock
     moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
-    if moment.microsecond:
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # four-digit years (strftime's %Y leaves years before 1000 unpadded), fraction only when present
+    text = f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"
+    return f"{text}.{moment.microsecond:06d}Z" if moment.microsecond else f"{text}Z"

@@ -204,3 +204,20 @@ def test_unknown_option_is_a_one_line_usage_error(tmp_path, plan):
     path = write_json(tmp_path / "d.json", as_dump(small_cluster()))
     result = run_cli("analyze", str(path), "-o", str(plan), "--keep-everything")
     assert_one_line_failure(result, plan, 2)
+
+
+def test_a_dump_collected_at_the_zero_time_is_refused_without_a_traceback(tmp_path: Path) -> None:
+    dump = as_dump([image(digest(1))])
+    dump["header"]["collectedAt"] = "0001-01-01T00:00:00Z"
+    result = run_cli("analyze", str(write_json(tmp_path / "dump.json", dump)), "-o", str(tmp_path / "plan.json"))
+    assert result.code == 3
+    assert result.err.strip() == "error: dump collection time 0001-01-01T00:00:00Z is the zero time; pass --now so the plan is reproducible"
+    assert not (tmp_path / "plan.json").exists()
+
+
+def test_a_keep_younger_than_reaching_before_the_year_1_is_refused_without_a_traceback(tmp_path: Path) -> None:
+    dump = write_json(tmp_path / "dump.json", as_dump([image(digest(1))]))
+    result = run_cli("analyze", str(dump), "--now", "0001-01-01T00:10:00Z", "--keep-younger-than", "1h", "-o", str(tmp_path / "plan.json"))
+    assert result.code == 1
+    assert result.err.strip() == "error: --keep-younger-than 1h0m0s before 0001-01-01T00:10:00Z starts before the year 1"
+    assert not (tmp_path / "plan.json").exists()

@@ -42,3 +42,8 @@ def test_days_seen_before_and_edges_of_a_day():
     assert format_time(0.0) == "1970-01-01T00:00:00Z"
     assert format_time(ZERO) is None
     assert format_time(-1.0) == "1969-12-31T23:59:59Z"
+
+
+def test_years_before_1000_are_written_with_four_digits_and_parse_back():
+    for text in ("0001-01-01T00:30:00Z", "0999-12-31T23:59:59Z", "0999-12-31T23:59:59.500000Z", "0100-02-28T12:00:00Z"):
+        assert format_time(parse_time(text)) == text
