@@ -64,7 +64,7 @@ def format_time(seconds: float) -> str | None:
         day, second = divmod(int(seconds), 86400)
         date = _DATES.get(day)
         if date is None:
-            start = time.gmtime(day * 86400)  # (not strftime: its %Y leaves years before 1000 unpadded)
+            start = time.gmtime(day * 86400)
             date = _DATES[day] = f"{start.tm_year:04d}-{start.tm_mon:02d}-{start.tm_mday:02d}T"
         clock = _CLOCKS.get(second)
         if clock is None:
