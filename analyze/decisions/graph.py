@@ -120,13 +120,6 @@ def blob_node(digest: str) -> Node:
     return ("blob", digest)
 
 
-def build_graph(streams: Iterable[Stream], images: Mapping[str, Image], refs: References) -> Graph:
-    """The graph of the referrers, image stream tags and images (no blobs: see add_blob_uses)."""
-    graph = manifest_list_graph(images)
-    add_references(graph, streams, images, refs)
-    return graph
-
-
 def manifest_list_graph(images: Mapping[str, Image]) -> Graph:
     """The manifest lists and their children (present as Images): all that stage 2 asks. The
     rest is added by add_references when a question needs it (an Analysis does so on first use)."""

@@ -1,8 +1,9 @@
 """What a reviewer needs to judge a plan, computed from the plan (and optionally its dump).
 
 `build_review` turns a parsed plan, the plan's bytes, an optional re-run `Analysis` of the dump
-and a signature status into a `Review`: plain data that report_md and report_html render. It is
-pure: no files, no clock, no network, so the same inputs always give the same review.
+and a signature status into a `Review`: plain data that analyze/report/sections.py lays out for
+the Markdown and HTML renderers. It is pure: no files, no clock, no network, so the same inputs
+always give the same review.
 
 The plan is a pruneplan.planmodel.Plan: every field was validated when it was read
 (Plan.from_bytes), so a malformed entry is a one-line error (exit 13) before anything is computed.
