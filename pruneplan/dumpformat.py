@@ -39,6 +39,11 @@ Identity = Union[str, tuple[str, str]]
 # One object's JSON to its identity and what the caller keeps of it; raises Refused for an object
 # it does not keep, msgspec.DecodeError (or RecursionError) for malformed JSON.
 Reader = Callable[[bytes], tuple[Identity, Any]]
+# A `kind: List`'s items (each one's JSON) read without looking up each one's kind first: each
+# item's resource, identity and what the caller keeps of it, in the list's order; None when some
+# item must be read alone by its Reader (an item of a kind not read, a refused object: the Reader
+# says what is wrong).
+ListReader = Callable[[list[msgspec.Raw]], "list[tuple[str, Identity, Any]] | None"]
 
 
 class Refused(Exception):
@@ -244,12 +249,15 @@ Malformed = Callable[[object], InputError]
 class _Merge:
     """The objects of all inputs by resource, each identity kept once (the first)."""
 
-    __slots__ = ("loaded", "readers", "deferred", "seen")
+    __slots__ = ("loaded", "readers", "deferred", "list_reader", "seen")
 
-    def __init__(self, loaded: LoadedInputs, readers: Mapping[str, Reader], deferred: Collection[str]) -> None:
+    def __init__(
+        self, loaded: LoadedInputs, readers: Mapping[str, Reader], deferred: Collection[str], list_reader: ListReader | None
+    ) -> None:
         self.loaded = loaded
         self.readers = readers
         self.deferred = deferred
+        self.list_reader = list_reader
         self.seen: dict[str, set[Identity]] = {k.resource: set() for k in KINDS}
 
     def add(self, raw: bytes, resource: str, where: str, malformed: Malformed) -> None:
@@ -261,6 +269,10 @@ class _Merge:
             return
         except (msgspec.DecodeError, RecursionError) as err:
             raise malformed(err) from None
+        self.keep(resource, key, kept)
+
+    def keep(self, resource: str, key: Identity, kept: Any) -> None:
+        """An object read: kept if its identity is new."""
         keys = self.seen[resource]
         if key in keys:
             self.loaded.duplicates += 1
@@ -422,9 +434,10 @@ InputMeta = tuple[str | None, dict[str, Any] | None, str | None, str]  # collect
 Groups = list[tuple[str, list[msgspec.Raw]]]  # the objects' JSON by resource
 
 
-def _read_document(path: str, raw: bytes, loaded: LoadedInputs) -> tuple[Groups, InputMeta, Malformed]:
+def _read_document(path: str, raw: bytes, merge: _Merge) -> tuple[Groups, InputMeta, Malformed]:
     """The objects of a whole JSON document (a dump or a List) by resource, as JSON, what its
-    header says, and how to word an error in its JSON."""
+    header says, and how to word an error in its JSON. A List that the list reader reads in one
+    pass is merged here, and leaves no groups."""
     if raw.startswith(GZIP_MAGIC):
         try:
             raw = gzip.decompress(raw)
@@ -451,7 +464,7 @@ def _read_document(path: str, raw: bytes, loaded: LoadedInputs) -> tuple[Groups,
             raise InputError(f"{path}: unsupported dump apiVersion {doc.api_version!r} (expected {DUMP_API_VERSION})")
         return (*_dump_document(path, doc, malformed), malformed)
     if isinstance(kind, str) and kind.endswith("List") and len(doc.items):
-        return _list_document(path, kind, doc.items, loaded, malformed), (None, None, None, "list"), malformed
+        return _list_document(path, kind, doc.items, merge, malformed), (None, None, None, "list"), malformed
     raise InputError(f"{path}: not a pruneplan dump or a Kubernetes List (kind {kind!r})")
 
 
@@ -489,13 +502,18 @@ def _dump_document(path: str, doc: _Document, malformed: Malformed) -> tuple[Gro
     return grouped, (*_check_header(header, path), "dump")
 
 
-def _list_document(
-    path: str, list_kind: str, raw_items: msgspec.Raw, loaded: LoadedInputs, malformed: Malformed
-) -> Groups:
+def _list_document(path: str, list_kind: str, raw_items: msgspec.Raw, merge: _Merge, malformed: Malformed) -> Groups:
     try:
         items = _decode_raw_list(raw_items)
     except msgspec.ValidationError:
         raise InputError(f"{path}: {list_kind} has no items list") from None
+    if list_kind == "List" and merge.list_reader is not None:  # a typed list's items may have no kind
+        read = merge.list_reader(items)
+        if read is not None:
+            for resource, identity, kept in read:
+                merge.keep(resource, identity, kept)
+            return []
+    loaded = merge.loaded
     default_kind = list_kind[: -len("List")] if list_kind != "List" else None
     grouped: dict[str, list[msgspec.Raw]] = {}
     for index, item in enumerate(items):
@@ -531,13 +549,16 @@ def _check_header(header: dict[str, Any], path: str) -> tuple[str | None, dict |
 
 # --- all inputs ----------------------------------------------------------------------------------
 
-def load_inputs(paths: Iterable[str], readers: Mapping[str, Reader], deferred: Collection[str] = ()) -> LoadedInputs:
+def load_inputs(
+    paths: Iterable[str], readers: Mapping[str, Reader], deferred: Collection[str] = (), list_reader: ListReader | None = None
+) -> LoadedInputs:
     """Read, check and merge inputs of any form; each object is read by its resource's reader
-    (`readers` has one for every resource of KINDS). Objects repeated across inputs are kept
-    once (the first). A refused object's error is raised as it is met, unless its resource is
-    in `deferred`: then it is kept in `refused`, for the caller to raise when it reads the kind."""
+    (`readers` has one for every resource of KINDS), or a `kind: List`'s items all at once by
+    `list_reader`, when it can. Objects repeated across inputs are kept once (the first). A
+    refused object's error is raised as it is met, unless its resource is in `deferred`: then it
+    is kept in `refused`, for the caller to raise when it reads the kind."""
     loaded = LoadedInputs(objects={k.resource: [] for k in KINDS}, inputs=[])
-    merge = _Merge(loaded, readers, deferred)
+    merge = _Merge(loaded, readers, deferred, list_reader)
     for path in paths:
         hasher = hashlib.sha256()
         meta: InputMeta
@@ -551,7 +572,7 @@ def load_inputs(paths: Iterable[str], readers: Mapping[str, Reader], deferred: C
         else:
             raw = read_bytes(path)
             hasher.update(raw)
-            groups, meta, malformed = _read_document(path, raw, loaded)
+            groups, meta, malformed = _read_document(path, raw, merge)
             del raw  # a gzip file's bytes; the objects' JSON, inflated, lives on in groups
             for resource, items in groups:
                 for index, item in enumerate(items):

@@ -19,13 +19,14 @@ from __future__ import annotations
 import re
 import sys
 from operator import attrgetter
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Union
 
 import msgspec
 
 from pruneplan import dumpformat
 from pruneplan.dumpformat import Identity, LoadedInputs, Reader, Refused
 from pruneplan.errors import PrunePlanError
+from pruneplan.kinds import KINDS, Kind
 from pruneplan.projection import MANAGED_ANNOTATION
 from pruneplan.timefmt import parse_time
 
@@ -53,7 +54,7 @@ def load_inputs(paths: Iterable[str]) -> LoadedInputs:
     """Read, decode and merge `paths` (InputError for a bad input; BuildGraphError for image
     metadata upstream cannot read, as upstream fails to build its graph)."""
     try:
-        return dumpformat.load_inputs(paths, READERS, DEFERRED)
+        return dumpformat.load_inputs(paths, READERS, DEFERRED, read_list_items)
     except MetadataError as err:
         raise BuildGraphError.of_metadata(err) from None
 
@@ -127,6 +128,11 @@ def read_image(raw: bytes) -> tuple[Identity, Image]:
         if found is not None:  # upstream's decoder refuses it, in its words
             raise Refused(error=lambda name: metadata_not_an_object(name, found)) from None
         raise _refused(err, _IMAGE_ENTRIES) from None
+    return project_image(decoded)
+
+
+def project_image(decoded: wire.Image) -> tuple[Identity, Image]:
+    """The model of a decoded Image, with upstream's checks of its metadata."""
     meta = decoded.metadata
     if not meta.name:
         raise Refused()  # the loader names it by its position
@@ -183,6 +189,11 @@ def read_stream(raw: bytes) -> tuple[Identity, Stream]:
         decoded = _decode_stream(raw)
     except msgspec.ValidationError as err:
         raise _refused(err, _STREAM_ENTRIES) from None
+    return project_stream(decoded)
+
+
+def project_stream(decoded: wire.ImageStream) -> tuple[Identity, Stream]:
+    """The model of a decoded ImageStream."""
     meta = decoded.metadata
     if not meta.namespace or not meta.name:
         raise Refused()  # the loader names it by its position
@@ -235,12 +246,17 @@ def _record_reader(record_type: type) -> Reader:
             record = decode(raw)
         except msgspec.ValidationError as err:
             raise _refused(err) from None
-        meta = record.metadata
-        if not meta.namespace or not meta.name:
-            raise Refused()  # the loader names it by its position
-        return (meta.namespace, meta.name), record
+        return project_record(record)
 
     return read_record
+
+
+def project_record(record: Any) -> tuple[Identity, Any]:
+    """A decoded workload or LimitRange, kept as it is, by its identity."""
+    meta = record.metadata
+    if not meta.namespace or not meta.name:
+        raise Refused()  # the loader names it by its position
+    return (meta.namespace, meta.name), record
 
 
 # the record type of each workload resource
@@ -266,3 +282,45 @@ READERS: dict[str, Reader] = {
     "imagestreams": read_stream,
     **{resource: _RECORD_READERS[record_type] for resource, record_type in _RECORD_TYPES.items()},
 }
+
+
+# --- a `kind: List`'s items, each by its `kind` ------------------------------------------------------
+# Each kind's schema again, as a member of a union told apart by the item's `kind` (msgspec's
+# tagged unions): an item decodes in one call, without reading its kind first. Any item this cannot
+# read (a kind analyze does not read, a field of the wrong type, a refused object) sends the whole
+# list back to the item-by-item path, which says what is wrong.
+
+_SCHEMAS: dict[str, type] = {"images": wire.Image, "imagestreams": wire.ImageStream, **_RECORD_TYPES}
+_PROJECTIONS: dict[str, Callable[[Any], tuple[Identity, Any]]] = {
+    "images": project_image,
+    "imagestreams": project_stream,
+    **{resource: project_record for resource in _RECORD_TYPES},
+}
+
+
+def _list_item_type(kind: Kind) -> type:
+    """The kind's schema, tagged with its `kind` (a subclass: the model reads it as the schema)."""
+    return msgspec.defstruct(
+        f"{kind.kind}Item", [], bases=(_SCHEMAS[kind.resource],), tag_field="kind", tag=kind.kind, gc=False
+    )
+
+
+_ITEM_TYPES = {kind.resource: _list_item_type(kind) for kind in KINDS}
+_RESOURCE_OF = {item_type: resource for resource, item_type in _ITEM_TYPES.items()}
+_decode_list_item = msgspec.json.Decoder(Union[tuple(_ITEM_TYPES.values())]).decode
+
+
+def read_list_items(items: Iterable[bytes]) -> list[tuple[str, Identity, Any]] | None:
+    """A `kind: List`'s items (each one's JSON) read by their `kind`: each one's resource, identity
+    and model, in the list's order; None when an item must be read alone. An item's decoded
+    schema is dropped as soon as its model is built, as on the item-by-item path."""
+    read = []
+    try:
+        for item in items:
+            decoded = _decode_list_item(item)
+            resource = _RESOURCE_OF[type(decoded)]
+            identity, kept = _PROJECTIONS[resource](decoded)
+            read.append((resource, identity, kept))
+    except (msgspec.DecodeError, RecursionError, Refused):
+        return None
+    return read
