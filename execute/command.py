@@ -45,11 +45,25 @@ class ExecuteRequest:
 
 
 def check_cluster(plan: Plan, api_server: str, cluster_id: str | None) -> None:
-    """Refuse a plan made for another cluster (API server URL and ClusterVersion clusterID)."""
+    """Refuse a plan made for another cluster (API server URL and ClusterVersion clusterID), or
+    when the cluster is not identified: a URL alone names no cluster (an in-cluster URL is the
+    same on every cluster), so both the plan and the live cluster must have a cluster ID."""
     bound = plan.source.cluster
     if bound is None:
         raise PrunePlanError(
             "the plan names no cluster (it was made from a List, not a collected dump); refusing to execute it",
+            EXIT_WRONG_CLUSTER,
+        )
+    if not bound.cluster_id:
+        raise PrunePlanError(
+            "the plan's dump has no cluster ID (its cluster's ClusterVersion was not readable when it was collected), "
+            "so the cluster cannot be identified; refusing to execute it",
+            EXIT_WRONG_CLUSTER,
+        )
+    if not cluster_id:
+        raise PrunePlanError(
+            f"this cluster has no cluster ID (ClusterVersion version is not readable), so it cannot be identified as "
+            f"cluster {bound.cluster_id}; refusing to execute the plan",
             EXIT_WRONG_CLUSTER,
         )
     want_server = bound.api_server.rstrip("/")
@@ -57,7 +71,7 @@ def check_cluster(plan: Plan, api_server: str, cluster_id: str | None) -> None:
         raise PrunePlanError(
             f"the plan was made for the cluster at {want_server}, not {api_server.rstrip('/')}", EXIT_WRONG_CLUSTER
         )
-    if (bound.cluster_id or None) != (cluster_id or None):
+    if bound.cluster_id != cluster_id:
         raise PrunePlanError(
             f"the plan was made for cluster ID {bound.cluster_id}, but this cluster's ID is {cluster_id}",
             EXIT_WRONG_CLUSTER,
@@ -141,10 +155,12 @@ def run(request: ExecuteRequest) -> int:
     executor = Executor(
         api, registry, journal, out, confirm=request.confirm, prune_registry=policy.prune_registry, workers=request.num_workers
     )
-    report = executor.run(plan, fresh)
+    try:
+        report = executor.run(plan, fresh)  # opens the journal before the first change
+    finally:
+        if journal is not None:
+            journal.close()
     report.errors += fresh.errors  # stage 2 halted by unreadable metadata: no image was deleted
-    if journal is not None:
-        journal.close()
     for skip in report.skipped:
         print(f"Skipped: {skip.action}: {skip.reason}", file=out)
     print(f"Summary: {report.summary_text()}", file=out)
@@ -154,7 +170,12 @@ def run(request: ExecuteRequest) -> int:
             "`registry garbage-collect CONFIG` (never with --delete-untagged), start it again.",
             file=out,
         )
-    if request.confirm and request.restart_registry and api is not None:
+    changed_registry = report.counts.deletedBlobs + report.counts.deletedLayerLinks + report.counts.deletedManifestLinks
+    if request.confirm and request.restart_registry and api is not None and not changed_registry:
+        # a rerun with nothing left to do (or a run whose registry deletions all failed) changed
+        # no blob the registry may have cached: a restart would only interrupt pulls
+        print("Registry not restarted: this run deleted nothing in the registry", file=out)
+    elif request.confirm and request.restart_registry and api is not None:
         when = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         outcome = api.restart_deployment(REGISTRY_NAMESPACE, REGISTRY_DEPLOYMENT, when)
         if outcome.done:

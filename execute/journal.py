@@ -1,26 +1,49 @@
-"""The execution journal: one JSON line per action outcome, flushed and fsynced as it happens.
+"""The execution journal: a header line binding it to one plan, then one JSON line per action
+outcome, flushed and fsynced as it happens (docs/execute.md, "The journal").
 
 A rerun with the same plan and journal skips what is done (ok, or 404 = already gone) and finishes
 the rest; a journal written for another plan is refused. Only outcomes are journalled, never
 decisions: a rerun re-checks the live cluster, so a skip is decided afresh each time.
+
+Reading is strict, because a line read wrongly can skip a change the plan depends on: the first
+line must be the header of this plan; every other line a record (an object with a string `key`
+and `status`). Only the last line may be cut short (by a crash while it was written); it is cut
+off before the first new record, so recovery works any number of times. A record complete but
+for its newline is kept. The journal is a regular file, never followed through a symbolic link.
+
+`Journal(path, plan)` reads and checks; `open()` makes it writable (created with its header, or
+repaired) and is called before the first change is sent, so a journal that cannot be written
+stops the run before it sends anything. A record that cannot be written raises JournalError,
+and every later one too: the caller stops sending changes.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
+import stat
 import threading
 from datetime import datetime, timezone
-from typing import IO, Any
+from typing import Any
 
 import orjson
 
-from pruneplan.errors import EXIT_BAD_INPUT, PrunePlanError
+from pruneplan.errors import EXIT_BAD_INPUT, EXIT_IO, PrunePlanError
 
 DONE = frozenset({"ok", "notfound"})
+HEADER_MARK = "pruneplan"  # the header's `journal` value
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class JournalError(PrunePlanError):
+    """The journal cannot be written (exit 4): no further change may be sent."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, EXIT_IO)
 
 
 class Journal:
@@ -29,60 +52,149 @@ class Journal:
         self.plan_sha256 = plan_sha256
         self.done: set[str] = set()
         self._lock = threading.Lock()
-        self._handle: IO[bytes] | None = None
-        if os.path.exists(path):
-            self._load()
+        self._fd: int | None = None
+        self._failed: JournalError | None = None
+        self._read: tuple[int, int, int] | None = None  # (device, inode, size) of the file as read
+        self._keep = 0  # bytes of the file that hold whole lines (a torn last line is cut off)
+        self._newline = False  # the last record is complete but for its newline
+        self._load()
+
+    # -- reading ----------------------------------------------------------------------------
+    def _refuse(self, what: str) -> PrunePlanError:
+        return PrunePlanError(f"journal {self.path} {what}", EXIT_BAD_INPUT)
 
     def _load(self) -> None:
         try:
-            with open(self.path, "rb") as handle:
-                lines = handle.read().splitlines()
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return
         except OSError as err:
-            raise PrunePlanError(f"cannot read journal {self.path}: {err.strerror or err}", EXIT_BAD_INPUT) from None
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                entry = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                if number == len(lines):
-                    break  # a line cut short by a crash: that action did not finish
-                raise PrunePlanError(f"journal {self.path} is corrupt at line {number}", EXIT_BAD_INPUT) from None
-            if number == 1:
-                if entry.get("planSha256") != self.plan_sha256:
-                    raise PrunePlanError(
-                        f"journal {self.path} belongs to plan {entry.get('planSha256')}, not to this plan ({self.plan_sha256})",
-                        EXIT_BAD_INPUT,
-                    )
-                continue
-            if entry.get("status") in DONE:
+            raise self._os_error("cannot read", err) from None
+        with os.fdopen(fd, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise JournalError(f"journal {self.path} is not a regular file")
+            data = handle.read()
+        self._read = (info.st_dev, info.st_ino, len(data))
+        self._parse(data)
+
+    def _parse(self, data: bytes) -> None:
+        if not data:
+            return  # an empty file: the header is written when it is opened
+        lines = data.split(b"\n")
+        tail = lines.pop()  # b"" when the file ends with a newline, else its last line, unfinished
+        self._keep = len(data) - len(tail)
+        if tail:
+            if _object(tail) is not None:
+                lines.append(tail)  # complete but for its newline
+                self._keep = len(data)
+                self._newline = True
+            elif not lines:
+                raise self._refuse("has no complete header line: it is not a pruneplan journal, or the run that "
+                                   "created it stopped before its first change (then delete it)")
+        header = _object(lines[0]) if lines else None
+        if header is not None and header.get("journal") == HEADER_MARK and header.get("planSha256") == self.plan_sha256:
+            pass
+        elif header is not None and header.get("journal") == HEADER_MARK and isinstance(header.get("planSha256"), str):
+            raise self._refuse(f"belongs to plan {header['planSha256']}, not to this plan ({self.plan_sha256})")
+        elif lines:
+            raise self._refuse("does not start with a pruneplan journal header: it is not a journal of this tool")
+        for number, line in enumerate(lines[1:], 2):
+            entry = _object(line)
+            if entry is None or not isinstance(entry.get("key"), str) or not isinstance(entry.get("status"), str):
+                raise self._refuse(f"is corrupt at line {number} (not a record of an action)")
+            if entry["status"] in DONE:
                 self.done.add(entry["key"])
 
     def is_done(self, key: str) -> bool:
         return key in self.done
 
-    def _write(self, entry: dict[str, Any]) -> None:
-        if self._handle is None:
-            fresh = not os.path.exists(self.path) or os.path.getsize(self.path) == 0
-            self._handle = open(self.path, "ab")
-            if fresh:
-                self._append({"journal": "pruneplan", "planSha256": self.plan_sha256, "at": _now()})
-        self._append(entry)
+    # -- writing ----------------------------------------------------------------------------
+    def _os_error(self, doing: str, err: OSError) -> JournalError:
+        if err.errno == errno.ELOOP:
+            return JournalError(f"journal {self.path} is a symbolic link; give the journal's own path")
+        return JournalError(f"{doing} journal {self.path}: {err.strerror or err}")
+
+    def open(self) -> None:
+        """Make the journal writable before the first change is sent: create it with its header
+        (fsynced with its folder), or cut off a torn last line. JournalError if it cannot."""
+        flags = os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC
+        try:
+            if self._read is None:
+                self._fd = os.open(self.path, flags | os.O_CREAT | os.O_EXCL, 0o600)
+            else:
+                self._fd = os.open(self.path, flags)
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise JournalError(f"journal {self.path} is in use by another run of execute") from None
+        except OSError as err:
+            self.close()
+            raise self._os_error("cannot write", err) from None
+        info = os.fstat(self._fd)
+        if self._read is not None and self._read != (info.st_dev, info.st_ino, info.st_size):
+            self.close()  # another run wrote it after it was read: what is done may have changed
+            raise JournalError(f"journal {self.path} changed while this run started; run again")
+        try:
+            if self._read is None:
+                try:
+                    self._append({"journal": HEADER_MARK, "planSha256": self.plan_sha256, "at": _now()})
+                    directory = os.open(os.path.dirname(os.path.abspath(self.path)), os.O_RDONLY | os.O_CLOEXEC)
+                    try:
+                        os.fsync(directory)  # the new file's name is durable too
+                    finally:
+                        os.close(directory)
+                except OSError:
+                    os.unlink(self.path)  # created here and unusable: not left behind
+                    raise
+                return
+            os.ftruncate(self._fd, self._keep)  # a torn last line goes; whole lines stay
+            os.lseek(self._fd, 0, os.SEEK_END)
+            if self._keep == 0:
+                self._append({"journal": HEADER_MARK, "planSha256": self.plan_sha256, "at": _now()})
+            elif self._newline:
+                self._write_all(b"\n")
+        except OSError as err:
+            self.close()
+            raise self._os_error("cannot write", err) from None
+
+    def _write_all(self, data: bytes) -> None:
+        assert self._fd is not None, "the journal is written after open()"
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view):]
+        os.fsync(self._fd)
 
     def _append(self, entry: dict[str, Any]) -> None:
-        assert self._handle is not None
-        self._handle.write(orjson.dumps(entry) + b"\n")
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+        self._write_all(orjson.dumps(entry) + b"\n")
 
     def record(self, key: str, status: str, message: str = "", attempts: int = 1) -> None:
+        """Write an action's outcome durably. JournalError when it cannot be written (and for
+        every record after that)."""
         with self._lock:
-            self._write({"key": key, "status": status, "message": message, "attempts": attempts, "at": _now()})
+            if self._failed is not None:
+                raise self._failed
+            try:
+                self._append({"key": key, "status": status, "message": message, "attempts": attempts, "at": _now()})
+            except OSError as err:
+                self._failed = JournalError(
+                    f"cannot write journal {self.path}: {err.strerror or err}; no further change was sent "
+                    f"(the outcome of {key} is not journalled: a rerun with this journal repeats it)"
+                )
+                raise self._failed from None
             if status in DONE:
                 self.done.add(key)
 
     def close(self) -> None:
         with self._lock:
-            if self._handle is not None:
-                self._handle.close()
-                self._handle = None
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+
+def _object(line: bytes) -> dict[str, Any] | None:
+    """A line's JSON object, or None when it is not one."""
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None

@@ -84,6 +84,7 @@ class StreamWork:
     approved_at: Removals  # where the approved items are in the live stream's history
     layer_links: list[str]
     manifest_links: list[str]
+    removed_tags: frozenset[str] = frozenset()  # the plan's: the only tags the update may drop
 
     @property
     def namespace(self) -> str:
@@ -184,7 +185,7 @@ def stage_one(plan: Plan, fresh: Analysis) -> StageOneWork:
                                          f"a surviving history item of {repo} still names {digest}"))
             else:
                 manifest_links.append(digest)
-        work.streams.append(StreamWork(stream, approved, approved_at, layer_links, manifest_links))
+        work.streams.append(StreamWork(stream, approved, approved_at, layer_links, manifest_links, frozenset(update.removed_tags)))
     return work
 
 

@@ -16,13 +16,13 @@ import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, TextIO
+from typing import Any, Callable, Collection, TextIO
 
 from pruneplan.analyze.decisions.engine import Analysis
 from pruneplan.planmodel import Plan
 from pruneplan.wording import deleting_blob, deleting_image, deleting_items, deleting_layer_link, deleting_manifest_link
 
-from pruneplan.execute.journal import Journal
+from pruneplan.execute.journal import Journal, JournalError
 from pruneplan.execute.ports import CONFLICT, DEFERRED, EARLIER, ERROR, NOT_FOUND, OK, ApiPort, Outcome, RegistryPort
 from pruneplan.execute.recheck import (
     ImageWork,
@@ -76,8 +76,10 @@ class Report:
         }
 
 
-def remove_items(stream: dict[str, Any], removals: list[Item]) -> int:
-    """Drop the approved items from a freshly fetched stream (and tags left empty); return how many."""
+def remove_items(stream: dict[str, Any], removals: list[Item], removed_tags: Collection[str]) -> int:
+    """Drop the approved items from a freshly fetched stream, and the tags left empty that the
+    plan says the update removes (`removed_tags`; another empty tag stays: nothing changes that
+    the signed plan does not say); return how many items."""
     tags = (stream.get("status") or {}).get("tags") or []
     shaped = [
         (tag.get("tag"), [(item.get("image"), _created(item.get("created"))) for item in tag.get("items") or []])
@@ -87,8 +89,8 @@ def remove_items(stream: dict[str, Any], removals: list[Item]) -> int:
     kept_tags = []
     for t, tag in enumerate(tags):
         items = [item for i, item in enumerate(tag.get("items") or []) if (t, i) not in positions]
-        if items:
-            kept_tags.append({**tag, "items": items})
+        if items or tag.get("tag") not in removed_tags:  # an empty tag the plan does not drop stays
+            kept_tags.append({**tag, "items": items} if tag.get("items") else tag)
     stream.setdefault("status", {})["tags"] = kept_tags
     return len(positions)
 
@@ -125,6 +127,7 @@ class Executor:
         self.report = Report(dry_run=not confirm)
         self._lock = threading.Lock()
         self._on_action = on_action  # test hook: called before each real call
+        self._stopped: JournalError | None = None  # set when an outcome could not be journalled
 
     # -- bookkeeping -------------------------------------------------------------------------
     def _say(self, line: str) -> None:
@@ -152,9 +155,12 @@ class Executor:
         return self.journal is not None and self.journal.is_done(key)
 
     def _perform(self, key: str, line: str, call: Callable[[], Outcome]) -> Outcome:
-        """Print upstream's line, then (confirm mode) make the call and journal its outcome."""
+        """Print upstream's line, then (confirm mode) make the call and journal its outcome. Once
+        an outcome could not be journalled, no call is made any more: JournalError ends the run."""
         if self._done(key):
             return Outcome(EARLIER, "done in an earlier run")
+        if self._stopped is not None:
+            raise self._stopped
         self._say(line)
         if not self.confirm:
             return Outcome(OK, "dry run")
@@ -177,7 +183,11 @@ class Executor:
     def _record(self, key: str, outcome: Outcome) -> None:
         """Journal an action's outcome and list it in the report."""
         if self.journal is not None and outcome.status != DEFERRED:
-            self.journal.record(key, outcome.status, outcome.message, outcome.attempts)
+            try:
+                self.journal.record(key, outcome.status, outcome.message, outcome.attempts)
+            except JournalError as err:
+                self._stopped = err
+                raise
         with self._lock:
             self.report.performed.append({"key": key, "status": outcome.status, "message": outcome.message})
 
@@ -203,7 +213,7 @@ class Executor:
                     got.attempts = attempt
                     failed_get.append(got.status != NOT_FOUND)
                     return got
-            if remove_items(stream, work.removals) == 0:
+            if remove_items(stream, work.removals, work.removed_tags) == 0:
                 return Outcome(OK, "items already removed", attempt)
             last = self._api().update_stream_status(stream)
             last.attempts = attempt
@@ -299,6 +309,11 @@ class Executor:
 
     # -- the whole run -----------------------------------------------------------------------
     def run(self, plan: Plan, fresh: Analysis) -> Report:
+        """Perform the plan's re-checked actions. In confirm mode the journal is opened first: one
+        that cannot be written stops the run before anything is sent (JournalError), and so does
+        an outcome that cannot be journalled, before the next call."""
+        if self.confirm and self.journal is not None:
+            self.journal.open()
         first = stage_one(plan, fresh)
         self.report.skipped += first.skipped
         with ThreadPoolExecutor(self.workers) as pool:

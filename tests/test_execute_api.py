@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import threading
 
 import pytest
@@ -242,21 +243,6 @@ def test_killed_at_any_write_then_resumed_completes_the_plan(env, kill_at):
                     assert item["image"] not in {d["name"] for d in doc["imageDeletions"]}
 
 
-def test_restart_registry_rolls_out_the_registry_deployment(env):
-    env.api.add({"kind": "Deployment", "apiVersion": "apps/v1",
-                 "metadata": {"namespace": "openshift-image-registry", "name": "image-registry"},
-                 "spec": {"template": {"metadata": {"labels": {"app": "registry"}},
-                                       "spec": {"containers": [{"name": "registry", "image": "quay.io/openshift/registry"}]}}}})
-    plan = env.plan(NO_REGISTRY)
-    result = env.execute(plan, "--confirm", "--restart-registry")
-    assert result.code == 0, result.err
-    deployment = env.api.get("deployments", "image-registry", "openshift-image-registry")
-    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
-    assert "kubectl.kubernetes.io/restartedAt" in annotations
-    assert deployment["spec"]["template"]["metadata"]["labels"] == {"app": "registry"}
-    assert "Restarted deployment openshift-image-registry/image-registry" in result.out
-
-
 def test_json_report_lists_performed_and_skipped_actions(env):
     plan = env.plan(NO_REGISTRY)
     doc = load(plan)
@@ -267,3 +253,107 @@ def test_json_report_lists_performed_and_skipped_actions(env):
     assert report["summary"]["deletedImages"] == len(doc["imageDeletions"])
     assert {p["key"] for p in report["performed"]} >= {f"image {d['name']}" for d in doc["imageDeletions"]}
     assert all(p["status"] in ("ok", "notfound") for p in report["performed"])
+
+
+# --- refusals before the first write: the journal, the cluster's identity -------------------------
+
+def test_a_journal_in_a_missing_folder_is_refused_before_any_write(env):
+    plan = env.plan(NO_REGISTRY)
+    result = env.execute(plan, "--confirm", "--journal", str(env.tmp / "missing" / "run.journal"))
+    assert result.code == 4, result.err
+    assert result.err_lines == [f"error: cannot write journal {env.tmp / 'missing' / 'run.journal'}: No such file or directory"]
+    assert env.writes() == []
+
+
+def test_a_journal_on_a_full_disk_is_refused_before_any_write(env):
+    mount = env.tmp / "small"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4k", "tmpfs", str(mount)], check=True)
+    try:
+        (mount / "filler").write_bytes(b"x" * 4096)
+        plan = env.plan(NO_REGISTRY)
+        result = env.execute(plan, "--confirm", "--journal", str(mount / "run.journal"))
+        assert result.code == 4, result.err
+        assert result.err_lines[-1].endswith("No space left on device"), result.err
+        assert env.writes() == []
+        assert not (mount / "run.journal").exists()
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_hand_made_journal_with_a_blank_first_line_cannot_mark_an_update_done(env):
+    """A blank first line used to skip the plan check: the stream update was skipped and the
+    images it still lists were deleted."""
+    plan = env.plan(NO_REGISTRY)
+    doc = load(plan)
+    update = doc["imageStreamUpdates"][0]
+    journal = env.tmp / "hand.journal"
+    journal.write_text("\n" + json.dumps({"key": f"stream {update['namespace']}/{update['name']}", "status": "ok"}) + "\n")
+    result = env.execute(plan, "--confirm", "--journal", str(journal))
+    assert result.code == 3
+    assert "does not start with a pruneplan journal header" in result.err
+    assert env.writes() == []
+
+
+def test_restart_registry_is_skipped_when_the_run_deleted_nothing_in_the_registry(env):
+    env.api.add({"kind": "Deployment", "apiVersion": "apps/v1",
+                 "metadata": {"namespace": "openshift-image-registry", "name": "image-registry"},
+                 "spec": {"template": {"spec": {"containers": [{"name": "registry", "image": "quay.io/openshift/registry"}]}}}})
+    plan = env.plan(NO_REGISTRY)  # API objects only: nothing in the registry changes
+    result = env.execute(plan, "--confirm", "--restart-registry")
+    assert result.code == 0, result.err
+    assert "Registry not restarted: this run deleted nothing in the registry" in result.out
+    deployment = env.api.get("deployments", "image-registry", "openshift-image-registry")
+    assert "annotations" not in (deployment["spec"]["template"].get("metadata") or {})
+    assert not [w for w in env.writes() if "deployments" in w[1]]
+
+
+def _without_cluster_id(api: FakeAPI) -> None:
+    version = api.get("clusterversions", "version")
+    api.remove("clusterversions", "version")
+    api.add({**version, "spec": {}})
+
+
+def test_a_plan_whose_dump_has_no_cluster_id_is_refused_before_any_write(env):
+    _without_cluster_id(env.api)
+    plan = env.plan(NO_REGISTRY)
+    assert load(plan)["source"]["cluster"]["clusterID"] is None
+    result = env.execute(plan, "--confirm")
+    assert result.code == 15
+    assert result.err_lines == [
+        "error: the plan's dump has no cluster ID (its cluster's ClusterVersion was not readable when it was "
+        "collected), so the cluster cannot be identified; refusing to execute it"
+    ]
+    assert env.writes() == []
+
+
+def test_a_live_cluster_without_a_cluster_id_is_refused_before_any_write(env):
+    plan = env.plan(NO_REGISTRY)
+    _without_cluster_id(env.api)
+    result = env.execute(plan, "--confirm")
+    assert result.code == 15
+    assert "this cluster has no cluster ID" in result.err and "None" not in result.err
+    assert env.writes() == []
+
+
+def _add_empty_tag(api: FakeAPI, namespace: str, name: str, tag: str) -> None:
+    stream = api.get("imagestreams", name, namespace)
+    api.remove("imagestreams", name, namespace)
+    stream["status"]["tags"].append({"tag": tag, "items": []})
+    api.add(stream)
+
+
+def test_execute_drops_the_empty_tags_the_plan_names_and_no_other(env):
+    """Upstream drops every empty status tag in a stream's update; the plan lists the ones empty
+    at analysis, and execute drops only those: a tag emptied after the dump stays."""
+    first = load(env.plan(NO_REGISTRY, name="first.json"))["imageStreamUpdates"][0]
+    ns, name = first["namespace"], first["name"]
+    _add_empty_tag(env.api, ns, name, "planned-empty")
+    plan = env.plan(NO_REGISTRY)
+    [update] = [u for u in load(plan)["imageStreamUpdates"] if (u["namespace"], u["name"]) == (ns, name)]
+    assert "planned-empty" in update["removedTags"]
+    _add_empty_tag(env.api, ns, name, "emptied-after-the-dump")
+    result = env.execute(plan, "--confirm")
+    assert result.code == 0, result.err
+    tags = {t["tag"] for t in env.api.get("imagestreams", name, ns)["status"]["tags"]}
+    assert "planned-empty" not in tags and "emptied-after-the-dump" in tags

@@ -99,6 +99,33 @@ def test_confirm_against_the_real_registry_keeps_every_kept_image_pullable(stack
     assert result.out.rstrip().splitlines()[-1] == f"Summary: {doc['summary']['text']}"
 
 
+REGISTRY_DEPLOYMENT = {
+    "kind": "Deployment", "apiVersion": "apps/v1",
+    "metadata": {"namespace": "openshift-image-registry", "name": "image-registry"},
+    "spec": {"template": {"metadata": {"labels": {"app": "registry"}},
+                          "spec": {"containers": [{"name": "registry", "image": "quay.io/openshift/registry"}]}}},
+}
+
+
+def test_restart_registry_rolls_out_the_registry_only_after_a_run_that_deleted_in_it(stack):
+    stack.api.add(REGISTRY_DEPLOYMENT)
+    plan, _ = planned(stack)
+    result = stack.env.execute(plan, "--confirm", "--registry-url", stack.proxy.url, "--restart-registry")
+    assert result.code == 0, result.err
+    deployment = stack.api.get("deployments", "image-registry", "openshift-image-registry")
+    template = deployment["spec"]["template"]["metadata"]
+    restarted_at = template["annotations"]["kubectl.kubernetes.io/restartedAt"]
+    assert template["labels"] == {"app": "registry"}
+    assert "Restarted deployment openshift-image-registry/image-registry" in result.out
+    # the rerun has nothing left to do: no registry deletion, so no restart
+    again = stack.env.execute(plan, "--confirm", "--registry-url", stack.proxy.url, "--restart-registry")
+    assert again.code == 0, again.err
+    assert "Summary: deleted 0 objects" in again.out
+    assert "Registry not restarted: this run deleted nothing in the registry" in again.out
+    deployment = stack.api.get("deployments", "image-registry", "openshift-image-registry")
+    assert deployment["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"] == restarted_at
+
+
 def test_without_registry_url_execute_finds_the_registry_in_the_live_images_pull_specs(tmp_path):
     stack = Stack(tmp_path, references_through_proxy=True)
     try:

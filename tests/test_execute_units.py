@@ -1,58 +1,16 @@
-"""execute's pieces on their own: the journal's resume rules, how planned history items are
-matched, the re-check of a plan against a live state (stage_one, stage_two) and the Executor
-against in-memory ports (tests/fakeports.py)."""
+"""execute's pieces on their own: how planned history items are matched, the re-check of a plan
+against a live state (stage_one, stage_two) and the Executor against in-memory ports
+(tests/fakeports.py). The journal's own tests are in test_journal.py."""
 
 from __future__ import annotations
 
 from collections import Counter
 
-import orjson
-import pytest
 
-from pruneplan.execute.journal import Journal
 from pruneplan.execute.recheck import match_items
 from pruneplan.execute.runner import remove_items
-from pruneplan.errors import PrunePlanError
 
 PLAN = "a" * 64
-
-
-def test_journal_remembers_done_actions_across_runs(tmp_path):
-    path = str(tmp_path / "j")
-    first = Journal(path, PLAN)
-    first.record("image sha256:1", "ok")
-    first.record("blob sha256:2", "notfound")
-    first.record("blob sha256:3", "error", "503 Service Unavailable")
-    first.close()
-    again = Journal(path, PLAN)
-    assert again.is_done("image sha256:1") and again.is_done("blob sha256:2")
-    assert not again.is_done("blob sha256:3"), "a failed action is retried by the next run"
-
-
-def test_journal_ignores_a_last_line_cut_short_by_a_crash(tmp_path):
-    path = tmp_path / "j"
-    journal = Journal(str(path), PLAN)
-    journal.record("image sha256:1", "ok")
-    journal.close()
-    with open(path, "ab") as handle:
-        handle.write(b'{"key": "image sha256:2", "sta')
-    resumed = Journal(str(path), PLAN)
-    assert resumed.is_done("image sha256:1") and not resumed.is_done("image sha256:2")
-
-
-def test_journal_with_a_corrupt_line_in_the_middle_is_refused(tmp_path):
-    path = tmp_path / "j"
-    path.write_bytes(orjson.dumps({"journal": "pruneplan", "planSha256": PLAN}) + b"\nnot json\n" +
-                     orjson.dumps({"key": "x", "status": "ok"}) + b"\n")
-    with pytest.raises(PrunePlanError, match="corrupt at line 2"):
-        Journal(str(path), PLAN)
-
-
-def test_journal_of_another_plan_is_refused(tmp_path):
-    path = str(tmp_path / "j")
-    Journal(path, "b" * 64).record("x", "ok")
-    with pytest.raises(PrunePlanError, match="belongs to plan"):
-        Journal(path, PLAN)
 
 
 def test_a_digest_listed_twice_loses_its_older_occurrence():
@@ -76,8 +34,40 @@ def test_removing_items_drops_tags_left_empty_and_keeps_the_rest():
         {"tag": "a", "items": [{"image": "d1"}, {"image": "d2"}]},
         {"tag": "b", "items": [{"image": "d3"}]},
     ]}}
-    assert remove_items(stream, [("a", "d2", None), ("b", "d3", None)]) == 2
+    assert remove_items(stream, [("a", "d2", None), ("b", "d3", None)], {"b"}) == 2
     assert stream["status"]["tags"] == [{"tag": "a", "items": [{"image": "d1"}]}]
+
+
+def test_removing_items_drops_only_the_empty_tags_the_plan_names():
+    """Upstream drops every empty tag in the update; execute drops only those the signed plan
+    lists in removedTags (analyze lists the already-empty ones too), and keeps any other."""
+    stream = {"status": {"tags": [
+        {"tag": "planned-empty", "items": []},
+        {"tag": "emptied-since", "items": None},  # empty live, not in the plan
+        {"tag": "emptied-now", "items": [{"image": "d1"}]},  # emptied by a removal, not in the plan
+        {"tag": "dropped", "items": [{"image": "d2"}]},
+    ]}}
+    assert remove_items(stream, [("emptied-now", "d1", None), ("dropped", "d2", None)], {"planned-empty", "dropped"}) == 2
+    assert stream["status"]["tags"] == [
+        {"tag": "emptied-since", "items": None},
+        {"tag": "emptied-now", "items": []},
+    ]
+
+
+def test_analyze_lists_a_tag_whose_history_is_already_empty_among_an_updated_streams_removed_tags(tmp_path):
+    import json
+
+    from builders import as_list, digest, image, stream, write_json
+    from clirunner import run_cli
+
+    objects = [image(digest(1)), image(digest(2)), stream("ns", "app", {"latest": [digest(1), digest(2)], "old": []}),
+               image(digest(3)), stream("ns", "quiet", {"latest": [digest(3)], "empty": []})]
+    source = write_json(tmp_path / "list.json", as_list(objects))
+    plan = tmp_path / "plan.json"
+    assert run_cli("analyze", str(source), "-o", str(plan), "--now", NOW, "--keep-tag-revisions=1").code == 0
+    updates = {(u["namespace"], u["name"]): u for u in json.loads(plan.read_text())["imageStreamUpdates"]}
+    assert updates[("ns", "app")]["removedTags"] == ["old"]
+    assert ("ns", "quiet") not in updates, "a stream with nothing to remove is not updated for its empty tag"
 
 
 def test_execute_deletes_a_streams_links_in_analyzes_order_not_the_plans(tmp_path, capsys):

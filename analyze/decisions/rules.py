@@ -65,10 +65,13 @@ class StreamOutcome:
         return sum(map(len, self.removals.values()))
 
     def removed_tags(self) -> list[str]:
+        """The status tags the stream's update drops: those it empties, and those whose history
+        is empty already (upstream drops every empty tag in the update; the plan names them all,
+        so that execute changes nothing the signed plan does not say)."""
         return [
             tag.tag
             for tag, tag_rules in zip(self.stream.tags, self.rules)
-            if tag_rules and all(rule in REMOVING_RULES for rule in tag_rules)
+            if all(rule in REMOVING_RULES for rule in tag_rules)
         ]
 
 
