@@ -25,6 +25,17 @@ REGISTRY_NAMESPACE = "openshift-image-registry"
 REGISTRY_DEPLOYMENT = "image-registry"
 
 
+class FailedRun(AggregateError):
+    """The errors of a run: one is an ordinary error line; several are each on a line of their
+    own, then one `error:` line with their count (a log's last line tells how the run ended)."""
+
+    def lines(self) -> list[str]:
+        if len(self.errors) == 1:
+            return super().lines()
+        return [*self.errors, f"error: {len(self.errors)} errors in this run (listed above); "
+                              "a rerun with the same journal retries what failed"]
+
+
 @dataclass
 class ExecuteRequest:
     plan: str
@@ -186,5 +197,5 @@ def run(request: ExecuteRequest) -> int:
         document = {"planSha256": verified.sha256, "key": verified.key_path, **report.to_json()}
         sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n")
     if report.errors:
-        raise AggregateError(report.errors)
+        raise FailedRun(report.errors)
     return 0

@@ -357,3 +357,17 @@ def test_execute_drops_the_empty_tags_the_plan_names_and_no_other(env):
     assert result.code == 0, result.err
     tags = {t["tag"] for t in env.api.get("imagestreams", name, ns)["status"]["tags"]}
     assert "planned-empty" not in tags and "emptied-after-the-dump" in tags
+
+
+def test_several_failed_actions_end_with_one_error_line_that_counts_them(env):
+    plan = env.plan(NO_REGISTRY)
+    deletions = load(plan)["imageDeletions"]
+    assert len(deletions) >= 2
+    env.api.fault("/apis/image.openshift.io/v1/images/", 403, times=None, method="DELETE")
+    result = env.execute(plan, "--confirm")
+    assert result.code == 1
+    details = [line for line in result.err_lines if line.startswith("image sha256:")]
+    assert len(details) == len(deletions)
+    assert result.err_lines[-1] == (f"error: {len(deletions)} errors in this run (listed above); "
+                                    "a rerun with the same journal retries what failed")
+    assert [line for line in result.err_lines if line.startswith("error:")] == [result.err_lines[-1]]
