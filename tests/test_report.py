@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -168,9 +169,9 @@ def test_report_shows_policy_source_cluster_dates_and_tool(work: Path) -> None:
     plan = load_plan()
     for needle in (
         plan["source"]["dumpSha256"], "2026-06-01T00:00:00Z", "https://api.test.example:6443", "test-cluster",
-        "2026-06-08T00:00:00Z", "pruneplan 0.1.0", "| --keep-tag-revisions | 3 |", "| --keep-younger-than | 1h0m0s |",
-        "| --prune-over-size-limit | null |", "| --all | true |", "| --prune-registry | true |",
-        "| age threshold (now - keep-younger-than) | 2026-05-31T23:00:00Z |", plan["summary"]["text"],
+        "2026-06-08T00:00:00Z", "pruneplan 0.1.0", "| `--keep-tag-revisions` | `3` |", "| `--keep-younger-than` | `1h0m0s` |",
+        "| `--prune-over-size-limit` | `null` |", "| `--all` | `true` |", "| `--prune-registry` | `true` |",
+        "| `age threshold (now - keep-younger-than)` | `2026-05-31T23:00:00Z` |", plan["summary"]["text"],
         "| image objects deleted | 6 |",
     ):
         assert needle in text, needle
@@ -354,14 +355,14 @@ def test_a_dump_that_is_not_the_plans_gives_a_warning_in_the_report_and_on_stder
     assert result.err_lines[0].startswith("warning: the dump given (")
     assert f"is not the plan's source dump ({plan_sha})" in result.err_lines[0]
     text = (work / "report.md").read_text()
-    assert "> ⚠️ **Warning:** the dump given (" in text
-    assert "| matches the plan's dump | no, see the warning above |" in text
+    assert "> ⚠️ **Warning:** `the dump given (" in text
+    assert "| matches the plan's dump | `no, see the warning above` |" in text
 
 
 def test_the_plans_own_dump_gives_no_warning(work: Path) -> None:
     result = report("plan.json", "--dump", "dump.json", "-o", "report.md")
     assert (result.code, result.err) == (0, "")
-    assert "| matches the plan's dump | yes |" in (work / "report.md").read_text()
+    assert "| matches the plan's dump | `yes` |" in (work / "report.md").read_text()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -472,13 +473,28 @@ def test_html_escapes_a_namespace_named_like_a_script_tag(hostile: Path) -> None
     assert "t*_[a](b)" in text
 
 
-def test_markdown_escapes_markup_in_names(hostile: Path) -> None:
+_CODE_SPAN = re.compile(r"(`+)(?!`).*?(?<!`)\1(?!`)")
+
+
+def test_markdown_shows_names_as_code_spans_so_markup_stays_literal(hostile: Path) -> None:
     assert report("plan.json", "--dump", "dump.json", "-o", "r.md").code == 0
     text = (hostile / "r.md").read_text()
-    assert XSS not in text
-    assert r"\<script\>alert(1)\</script\>/app\|x" in text
-    assert r"t\*\_\[a\](b)" in text  # no emphasis, no link
-    assert r"buildconfig \<script\>alert(1)\</script\>/bc\&amp;" in text  # no entity either
+    assert "`<script>alert(1)</script>/app\\|x`" in text  # in a table: its pipe escaped for GFM
+    assert "`t*_[a](b)`" in text  # no emphasis, no link
+    assert "`buildconfig <script>alert(1)</script>/bc&amp;`" in text  # no entity either
+    outside_code = _CODE_SPAN.sub("", text)
+    assert XSS not in outside_code and "<script" not in outside_code
+
+
+def test_code_spans_hold_any_name_literally() -> None:
+    from pruneplan.analyze.report.markdown import code
+
+    assert code("https://evil.example/x") == "`https://evil.example/x`"  # GitHub links a bare URL in text
+    assert code("a`b") == "``a`b``"
+    assert code("`start") == "`` `start ``"
+    assert code("a|b") == "`a|b`" and code("a|b", in_table=True) == "`a\\|b`"
+    assert code("line\nbreak") == "`line break`"
+    assert code("") == ""
 
 
 def test_markdown_table_rows_keep_their_column_count_with_a_pipe_in_a_name(hostile: Path) -> None:
@@ -607,8 +623,8 @@ def test_markdown_and_html_draw_the_same_sections_in_the_same_order(work: Path) 
     import re
 
     from pruneplan.analyze.report.html import render_html
-    from pruneplan.analyze.report.markdown import md, render_markdown
-    from pruneplan.analyze.report.sections import Table, report_sections
+    from pruneplan.analyze.report.markdown import code, md, render_markdown
+    from pruneplan.analyze.report.sections import LABEL, NUM, Table, report_sections
 
     review = review_of("dump.json", top=3)
     sections = report_sections(review)
@@ -622,6 +638,8 @@ def test_markdown_and_html_draw_the_same_sections_in_the_same_order(work: Path) 
                 for row in block.rows:
                     cells = [cell for cell in row if isinstance(cell, str)]
                     assert len(cells) == len(row)  # tables hold plain text cells
-                    assert "| " + " | ".join(map(md, cells)) + " |" in markdown
+                    words = [column.kind in (NUM, LABEL) for column in block.columns]
+                    shown = [md(cell) if ours else code(cell, in_table=True) for ours, cell in zip(words, cells)]
+                    assert "| " + " | ".join(shown) + " |" in markdown
                     row_html = "".join(f">{html_module.escape(cell)}</td>" for cell in cells)
                     assert re.sub(r"<td[^>]*", "", row_html) in re.sub(r"<td[^>]*", "", page)

@@ -1,8 +1,9 @@
 """Render a Review as Markdown for a change ticket: deterministic bytes, GitHub-flavoured tables.
 
-Every string that comes from the plan or the dump (names, tags, references, messages) goes
-through `md()`, which backslash-escapes Markdown's active characters and the table separator, so a
-user-controlled name can neither break a table nor inject HTML or links into the ticket.
+Every string that comes from the plan or the dump (names, tags, references, messages) is a code
+span (`code()`): a name can neither break a table nor inject HTML or links into the ticket, and a
+URL inside it does not become a link (GitHub links bare URLs in text, escaped or not). The tool's
+own words go through `md()`, which backslash-escapes Markdown's active characters.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Iterable, Sequence
 
 from pruneplan.analyze.report.review import Review, attribution_note
 from pruneplan.analyze.report.sections import (
+    LABEL,
     NUM,
     AttributionRef,
     Block,
@@ -31,11 +33,26 @@ from pruneplan.analyze.report.sections import (
 # entity, so escaped names stay readable in a ticket that shows the raw text.
 _ACTIVE = re.compile(r"([\\`*_\[\]<>|~&])")
 _SPACE = re.compile(r"[\r\n\t]+")
+_TICKS = re.compile(r"`+")
 
 
 def md(text: object) -> str:
-    """Escape plan/dump text for use inside a Markdown paragraph or table cell."""
+    """Escape text for use inside a Markdown paragraph or table cell."""
     return _ACTIVE.sub(r"\\\1", _SPACE.sub(" ", str(text)))
+
+
+def code(text: object, in_table: bool = False) -> str:
+    """`text` as a code span, shown literally: delimited by one more backtick than its longest
+    run of backticks (padded with a space where it starts or ends with one); in a table, its
+    pipes escaped (GFM splits cells at a pipe even inside a code span, and unescapes it)."""
+    value = _SPACE.sub(" ", str(text))
+    if not value:
+        return ""
+    if in_table:
+        value = value.replace("|", "\\|")
+    fence = "`" * (max(map(len, _TICKS.findall(value)), default=0) + 1)
+    pad = " " if value[0] in "` " or value[-1] in "` " else ""
+    return f"{fence}{pad}{value}{pad}{fence}"
 
 
 def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], align: str = "") -> list[str]:
@@ -46,11 +63,16 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], align: str = "
     return lines
 
 
-def _text(text: Text) -> str:
+def _text(text: Text, in_table: bool = False) -> str:
+    """A sentence of the tool's words (escaped) with literals in it (code spans)."""
     if isinstance(text, str):
         return md(text)
-    return "".join(f"`{piece.text.replace('`', chr(39))}`" if isinstance(piece, Code)
-                   else md(piece.text if isinstance(piece, Mono) else piece) for piece in text)
+    return "".join(code(piece.text, in_table) if isinstance(piece, (Code, Mono)) else md(piece) for piece in text)
+
+
+def _value(text: Text) -> str:
+    """A table's value: a string (a name, a tag, a time, a rule) as a code span."""
+    return code(text, in_table=True) if isinstance(text, str) else _text(text, in_table=True)
 
 
 def _signature_lines(review: Review) -> list[str]:
@@ -67,10 +89,12 @@ def _signature_lines(review: Review) -> list[str]:
 def _block(block: Block) -> list[str]:
     """A block's lines; [] for a block Markdown does not draw."""
     if isinstance(block, Facts):
-        return _table(["", ""], [(md(label), _text(value)) for label, value in block.rows])
+        return _table(["", ""], [(md(label), _value(value)) for label, value in block.rows])
     if isinstance(block, Table):
         align = "".join("r" if column.kind == NUM else "l" for column in block.columns)
-        return _table([md(column.title) for column in block.columns], [[_text(cell) for cell in row] for row in block.rows], align)
+        words = [column.kind in (NUM, LABEL) for column in block.columns]
+        rows = [[_text(cell) if ours else _value(cell) for ours, cell in zip(words, row)] for row in block.rows]
+        return _table([md(column.title) for column in block.columns], rows, align)
     if isinstance(block, Paragraph):
         return [_text(block.text)]
     if isinstance(block, More):
@@ -84,16 +108,16 @@ def render_markdown(review: Review) -> str:
     out: list[str] = []
     add = out.append
     cluster = dict(review.source)
-    add(f"# Image prune plan review: {md(cluster.get('cluster API server', 'null'))}")
+    add(f"# Image prune plan review: {code(cluster.get('cluster API server', 'null'))}")
     add("")
     out += _signature_lines(review)
     for warning in review.warnings:
         add("")
-        add(f"> ⚠️ **Warning:** {md(warning)}")
+        add(f"> ⚠️ **Warning:** {code(warning)}")
     if review.errors:
         add("")
         add(f"> ❌ **The plan records {len(review.errors)} error(s) upstream would report:** "
-            + "; ".join(md(e) for e in review.errors))
+            + "; ".join(code(e) for e in review.errors))
     add("")
     add(f"**Summary:** {md(review.summary_text)}. Reclaimable: **{with_bytes(review.reclaimable_bytes)}** "
         f"in {review.freed_blobs} freed blob(s), {review.unknown_size_blobs} of them of unknown size (not counted).")

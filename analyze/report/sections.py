@@ -32,8 +32,9 @@ class Code:
 Inline = Union[str, Mono, Code]
 Text = Union[str, Sequence[Inline]]
 
-# Column and cell kinds: "" plain, "num" right-aligned figures, "mono" digests, "nw" not wrapped.
-NUM, MONO, NOWRAP = "num", "mono", "nw"
+# Column and cell kinds: "" plain, "num" right-aligned figures, "mono" digests, "nw" not wrapped,
+# "label" the tool's own words (every other cell holds data: Markdown shows it as a literal).
+NUM, MONO, NOWRAP, LABEL = "num", "mono", "nw", "label"
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +116,7 @@ def _source_facts(review: Review) -> Facts:
     rows: list[tuple[str, Text]] = [(label, [Mono(value)] if "sha256" in label else value) for label, value in review.source]
     if review.dumps:
         for name, sha in review.dumps:
-            rows.append(("dump given to this report", [f"{name} (sha256 ", Mono(sha), ")"]))
+            rows.append(("dump given to this report", [Mono(name), " (sha256 ", Mono(sha), ")"]))
         rows.append(("matches the plan's dump", "no, see the warning above" if review.warnings else "yes"))
     else:
         rows.append(("dump given to this report", "none (--dump not given)"))
@@ -127,7 +128,7 @@ def _counts(review: Review) -> list[Block]:
     rows.append(("reclaimable bytes (each freed blob once)", with_bytes(review.reclaimable_bytes)))
     rows.append(("freed blobs of unknown size (not counted)", str(review.unknown_size_blobs)))
     blocks: list[Block] = [
-        Table((Column("counter"), Column("value", NUM)), rows),
+        Table((Column("counter", LABEL), Column("value", NUM)), rows),
         Paragraph(["Upstream's summary line: ", Code(f"Summary: {review.summary_text}")]),
     ]
     if review.plan_reclaimable_bytes != review.reclaimable_bytes:
