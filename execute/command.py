@@ -20,6 +20,7 @@ import orjson
 from pruneplan.errors import EXIT_USAGE, EXIT_WRONG_CLUSTER, AggregateError, PrunePlanError
 from pruneplan.planmodel import Plan
 from pruneplan.signing import verify_plan
+from pruneplan.urls import without_userinfo
 
 REGISTRY_NAMESPACE = "openshift-image-registry"
 REGISTRY_DEPLOYMENT = "image-registry"
@@ -77,11 +78,10 @@ def check_cluster(plan: Plan, api_server: str, cluster_id: str | None) -> None:
             f"cluster {bound.cluster_id}; refusing to execute the plan",
             EXIT_WRONG_CLUSTER,
         )
-    want_server = bound.api_server.rstrip("/")
-    if want_server != api_server.rstrip("/"):
-        raise PrunePlanError(
-            f"the plan was made for the cluster at {want_server}, not {api_server.rstrip('/')}", EXIT_WRONG_CLUSTER
-        )
+    # credentials in a URL (a kubeconfig's, or an older plan's) neither identify a cluster nor are shown
+    want_server, live_server = (without_userinfo(url).rstrip("/") for url in (bound.api_server, api_server))
+    if want_server != live_server:
+        raise PrunePlanError(f"the plan was made for the cluster at {want_server}, not {live_server}", EXIT_WRONG_CLUSTER)
     if bound.cluster_id != cluster_id:
         raise PrunePlanError(
             f"the plan was made for cluster ID {bound.cluster_id}, but this cluster's ID is {cluster_id}",

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
 
+from pruneplan.errors import PrunePlanError
 from pruneplan.execute.recheck import match_items
 from pruneplan.execute.runner import remove_items
-
-PLAN = "a" * 64
 
 
 def test_a_digest_listed_twice_loses_its_older_occurrence():
@@ -337,3 +337,22 @@ def test_the_fakes_answer_every_call_of_the_ports():
     for port, fake in ((ApiPort, FakeApi), (RegistryPort, FakeRegistry)):
         calls = {name for name in vars(port) if not name.startswith("_")}
         assert calls and calls <= {name for name in vars(fake) if not name.startswith("_")}, port.__name__
+
+
+def test_credentials_in_a_plans_or_the_live_url_neither_tell_clusters_apart_nor_are_shown(tmp_path):
+    """An older plan may record the kubeconfig's URL with its credentials: the URLs compare without
+    them, and a refusal shows neither."""
+    import msgspec
+
+    from pruneplan.execute.command import check_cluster
+    from pruneplan.planmodel import Cluster
+
+    objects, _, _ = _cluster()
+    plan = _plan(tmp_path, objects)
+    source = msgspec.structs.replace(plan.source, cluster=Cluster("https://admin:s3cret@api.example:6443", "id-1"))
+    old = msgspec.structs.replace(plan, source=source)
+    check_cluster(old, "https://api.example:6443/", "id-1")
+    check_cluster(old, "https://other:pw@api.example:6443", "id-1")
+    with pytest.raises(PrunePlanError) as refused:
+        check_cluster(old, "https://root:pw2@api.elsewhere:6443", "id-1")
+    assert str(refused.value) == "the plan was made for the cluster at https://api.example:6443, not https://api.elsewhere:6443"
