@@ -122,7 +122,9 @@ def test_execute_stops_stage_2_on_unreadable_metadata_as_analyze_does(api, tmp_p
     assert {i["metadata"]["name"] for i in api.objects("images")} == {digest(1), digest(2), digest(3)}
 
 
-def test_execute_prints_several_failures_one_per_line_without_a_prefix(api, tmp_path):
+def test_execute_prints_several_failures_one_per_line_without_a_prefix_then_counts_them(api, tmp_path):
+    """Upstream's aggregate: each failure on its own line, without the prefix; then pruneplan's one
+    `error:` line with their count (a log's last line tells how the run ended)."""
     api.add_all([image(digest(1), created=OLD), image(digest(2), created=OLD)])
     env = make_env(api, tmp_path)
     plan, _ = signed_plan(env, "--prune-registry=false")
@@ -130,5 +132,6 @@ def test_execute_prints_several_failures_one_per_line_without_a_prefix(api, tmp_
     result = env.execute(plan, "--confirm")
     assert result.code == 1
     failed = [line for line in result.err_lines if line.startswith("image sha256:")]
-    assert len(failed) == 2 and result.err_lines[-2:] == failed
+    assert len(failed) == 2 and result.err_lines[-3:-1] == failed
     assert not any(line.startswith("error: image") for line in result.err_lines)
+    assert result.err_lines[-1].startswith("error: 2 errors in this run (listed above)")
