@@ -15,22 +15,27 @@ import codecs
 import gzip
 import hashlib
 import os
-import tempfile
 import zlib
 from dataclasses import dataclass, field
-from typing import IO, Any, Callable, Collection, Iterable, Mapping, Union
+from typing import Any, Callable, Collection, Iterable, Mapping, Union
 
 import msgspec
 import orjson
 
 from . import TOOL_NAME, __version__
 from .errors import InputError, PrunePlanError
+from .files import Output, OutputSet
+from .jsonwords import json_type
 from .kinds import BY_KIND, BY_RESOURCE, KINDS
-from .rawlines import GZIP_MAGIC, Hasher, read_head, read_line_batches
+from .rawlines import GZIP_MAGIC, MAX_LINE, Hasher, LineTooLong, TooLarge, inflate_whole, read_head, read_line_batches
+from .timefmt import parse_time
 
 DUMP_API_VERSION = "pruneplan.io/v1"
 DUMP_KIND = "ClusterDump"
 FORMAT_VERSION = 1
+# a whole JSON document (a dump or a List, not the collector's line layout) is read whole, so its
+# content (inflated, for gzip) is bounded: docs/dump-format.md, "Limits"
+MAX_DOCUMENT = 2 << 30
 STREAM_PREFIX = b'{"apiVersion":"' + DUMP_API_VERSION.encode() + b'","kind":"' + DUMP_KIND.encode() + b'","objects":{'
 HEADER_KEY = b'"header":'
 
@@ -147,6 +152,8 @@ class LoadedInputs:
 def read_bytes(path: str) -> bytes:
     try:
         with open(path, "rb") as handle:
+            if os.fstat(handle.fileno()).st_size > MAX_DOCUMENT:
+                raise _too_large(path)
             return handle.read()
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
@@ -182,19 +189,34 @@ def _is_json(raw: bytes) -> bool:
 _UTF8_STEP = 1 << 20
 
 
-def _valid_utf8(raw: bytes) -> bool:
-    """msgspec checks UTF-8 only in what it decodes; JSON text must be UTF-8 throughout."""
+def _utf8_error(raw: bytes) -> int:
+    """The offset of the first byte of `raw` that is not UTF-8, or -1 (msgspec checks UTF-8 only
+    in what it decodes; JSON text must be UTF-8 throughout; orjson names no position for it)."""
     if raw.isascii():
-        return True
-    decoder = codecs.getincrementaldecoder("utf-8")()
+        return -1
     view = memoryview(raw)
-    try:  # in steps: decoding it whole would hold a str as large as the input
-        for start in range(0, len(view), _UTF8_STEP):
-            decoder.decode(view[start:start + _UTF8_STEP])
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return False
-    return True
+    start = 0
+    while start < len(view):  # in steps: decoding it whole would hold a str as large as the input
+        stop = start + _UTF8_STEP
+        try:
+            start += codecs.utf_8_decode(view[start:stop], "strict", stop >= len(view))[1]
+        except UnicodeDecodeError as err:
+            return start + err.start
+    return -1
+
+
+def _json_text(value: Any) -> str:
+    """A decoded value as JSON writes it (`null`, `1.0`, `"v2"`), cut short, for a message."""
+    text = orjson.dumps(value).decode()
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _too_large(path: str) -> InputError:
+    limit = f"{MAX_DOCUMENT >> 30} GiB" if MAX_DOCUMENT % (1 << 30) == 0 else f"{MAX_DOCUMENT >> 20} MiB"
+    return InputError(
+        f"{path}: larger than {limit} once read (and inflated), the limit of a whole JSON document: "
+        "use the collector's line dump, or split the input (several inputs are merged)"
+    )
 
 
 _decode_any = msgspec.json.Decoder().decode
@@ -209,8 +231,8 @@ class _IdentityProbe(msgspec.Struct):
 
 
 _decode_probe = msgspec.json.Decoder(_IdentityProbe).decode
-# msgspec's names of JSON types, as Python names the values orjson makes of them
-_PYTHON_TYPES = {"array": "list", "str": "str", "int": "int", "float": "float", "bool": "bool", "null": "NoneType"}
+# msgspec's names of JSON types, as JSON names them
+_MSGSPEC_TYPES = {"array": "an array", "str": "a string", "int": "a number", "float": "a number", "bool": "a boolean", "null": "null"}
 
 
 def _identity(raw: bytes, resource: str, where: str) -> Identity:
@@ -220,7 +242,7 @@ def _identity(raw: bytes, resource: str, where: str) -> Identity:
         probe = _decode_probe(raw)
     except msgspec.ValidationError as err:  # not an object: "Expected `object`, got `array`"
         found = str(err).partition("got `")[2].partition("`")[0]
-        raise InputError(f"{where}: expected an object, found {_PYTHON_TYPES.get(found, found)}") from None
+        raise InputError(f"{where}: expected an object, found {_MSGSPEC_TYPES.get(found, found)}") from None
     meta = probe.metadata
     if not isinstance(meta, dict):
         raise InputError(f"{where}: metadata is required")
@@ -315,14 +337,22 @@ def _is_streamable(path: str) -> bool:
 
 
 _LIST_ENDS = (b"]", b"],")
-_CLOSINGS = (b"", b"}", b"},")
+_OBJECTS_ENDS = (b"}", b"},")
+# Where the line layout is outside a resource's list, by the last line of its structure: what may
+# follow each is in _read_line_dump (blank lines aside, JSON's whitespace).
+_OPEN, _MEMBER, _LAST, _HEADER, _CLOSED, _END = "envelope", "],", "]", "},", "}", "header"
 
 
-def _read_line_dump(path: str, hasher: Hasher, merge: _Merge) -> dict[str, Any]:
+def _read_line_dump(path: str, hasher: Hasher, merge: _Merge) -> tuple[dict[str, Any], dict[str, int]]:
     """Merge a dump in DumpWriter's line layout, a line at a time; return its header (the last
-    line). Each object line goes to its resource's reader; lines of resources this tool does
-    not read are not parsed (a newer collector may add kinds)."""
+    line) and how many objects it holds of each resource read. Each object line goes to its
+    resource's reader; lines of resources this tool does not read are only checked to be JSON
+    (a newer collector may add kinds). The layout must be JSON as a whole: the commas between
+    objects and lists included."""
     header: dict[str, Any] = {}
+    state = _OPEN
+    state_line = 1  # the line of the last line of the structure
+    comma: bool | None = None  # whether the previous object line of the list ended with one
     resource: str | None = None
     wanted = False
     reader: Reader = _no_reader
@@ -336,6 +366,9 @@ def _read_line_dump(path: str, hasher: Hasher, merge: _Merge) -> dict[str, Any]:
         line = number
         return lambda fallback: _invalid_json(raw, f"{path}: invalid JSON at line {line}", fallback)
 
+    def invalid(why: str, line: int = 0) -> InputError:
+        return InputError(f"{path}: invalid JSON at line {line or number}: {why}")
+
     batches = read_line_batches(path, hasher)
     try:
         first = True
@@ -348,14 +381,24 @@ def _read_line_dump(path: str, hasher: Hasher, merge: _Merge) -> dict[str, Any]:
                 line = line.rstrip(b"\r")
                 if resource is not None:
                     if line in _LIST_ENDS:
-                        positions[resource] = index
+                        if comma:
+                            raise invalid("trailing comma is not allowed", number - 1)
+                        if wanted:
+                            positions[resource] = index
                         resource = None
+                        state, state_line = (_MEMBER if line == b"]," else _LAST), number
                         continue
+                    if comma is False:
+                        raise invalid("expected ',' or ']'")
+                    if line.endswith(b","):
+                        body, comma = line[:-1], True
+                    else:
+                        body, comma = line, False
                     if not wanted:
+                        _line_value(body, path, number)
                         continue
-                    body = line[:-1] if line.endswith(b",") else line
-                    if not body.isascii() and not _valid_utf8(body):
-                        raise malformed_at(body)("invalid UTF-8")
+                    if not body.isascii() and (bad := _utf8_error(body)) >= 0:
+                        raise invalid(f"invalid UTF-8 at column {bad + 1}")
                     try:
                         key, kept = reader(body)
                     except Refused as refused:
@@ -370,41 +413,69 @@ def _read_line_dump(path: str, hasher: Hasher, merge: _Merge) -> dict[str, Any]:
                             kept_objects.append(kept)
                     index += 1
                 elif line.endswith(b":["):
-                    resource = _line_value(line[:-2], malformed_at(line[:-2]))
+                    if state != _OPEN and state != _MEMBER:
+                        raise _out_of_place(path, number, line, state, state_line)
+                    resource = _line_value(line[:-2], path, number)
                     if not isinstance(resource, str):
                         raise InputError(f"{path}: line {number}: malformed dump")
+                    comma = None
                     wanted = resource in BY_RESOURCE
                     if wanted:
                         reader = merge.readers[resource]
                         keys, kept_objects = merge.seen[resource], merge.loaded.objects[resource]
                         index = positions.get(resource, 0)
                 elif line.startswith(HEADER_KEY) and line.endswith(b"}"):
-                    found = _line_value(line[len(HEADER_KEY):-1], malformed_at(line[len(HEADER_KEY):-1]))
+                    if state != _HEADER:
+                        raise _out_of_place(path, number, line, state, state_line)
+                    found = _line_value(line[len(HEADER_KEY):-1], path, number)
                     if not isinstance(found, dict):
                         raise InputError(f"{path}: dump has no header")
                     header.update(found)
-                elif line not in _CLOSINGS:
-                    raise InputError(f"{path}: line {number}: malformed dump")
+                    state, state_line = _END, number
+                elif line in _OBJECTS_ENDS:
+                    if state != _OPEN and state != _LAST:
+                        raise _out_of_place(path, number, line, state, state_line)
+                    state, state_line = (_HEADER if line == b"}," else _CLOSED), number
+                elif line:
+                    raise _out_of_place(path, number, line, state, state_line)
+    except LineTooLong as err:
+        raise InputError(
+            f"{path}: line {err.line} is longer than {MAX_LINE >> 20} MiB, the limit of a line of a dump"
+        ) from None
     except (EOFError, zlib.error) as err:
         raise InputError(f"{path}: truncated or corrupt gzip data ({err})") from None
     finally:
         batches.close()  # on an error, the file is closed now
     if not header:
         raise InputError(f"{path}: dump is truncated (no header)")
-    return header
+    return header, positions
+
+
+def _out_of_place(path: str, number: int, line: bytes, state: str, state_line: int) -> InputError:
+    """Line `number` of the structure of a line dump, where the layout (and mostly JSON) has no
+    place for it after `state`, the structure's line `state_line`."""
+    if state == _MEMBER and line in _OBJECTS_ENDS:
+        return InputError(f"{path}: invalid JSON at line {state_line}: trailing comma is not allowed")
+    if state in (_LAST, _CLOSED):
+        return InputError(f"{path}: invalid JSON at line {number}: expected ',' or '}}'")
+    if state == _END:
+        return InputError(f"{path}: invalid JSON at line {number}: unexpected content after document")
+    return InputError(f"{path}: line {number}: malformed dump")
 
 
 def _no_reader(raw: bytes) -> tuple[Identity, Any]:
     raise AssertionError("an object line outside a resource's list")  # the loop sets a reader first
 
 
-def _line_value(raw: bytes, malformed: Malformed) -> Any:
-    if not _valid_utf8(raw):
-        raise malformed("invalid UTF-8")
+def _line_value(raw: bytes, path: str, number: int) -> Any:
+    """The JSON value of (part of) line `number`."""
+    bad = _utf8_error(raw)
+    if bad >= 0:
+        raise InputError(f"{path}: invalid JSON at line {number}: invalid UTF-8 at column {bad + 1}")
     try:
         return _decode_any(raw)
     except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as err:
-        raise malformed(err) from None
+        raise _invalid_json(raw, f"{path}: invalid JSON at line {number}", err) from None
 
 
 # --- whole documents: a dump, a List -------------------------------------------------------------
@@ -440,8 +511,10 @@ def _read_document(path: str, raw: bytes, merge: _Merge) -> tuple[Groups, InputM
     pass is merged here, and leaves no groups."""
     if raw.startswith(GZIP_MAGIC):
         try:
-            raw = gzip.decompress(raw)
-        except (EOFError, OSError, zlib.error) as err:
+            raw = inflate_whole(raw, MAX_DOCUMENT)
+        except TooLarge:
+            raise _too_large(path) from None
+        except (EOFError, zlib.error) as err:
             raise InputError(f"{path}: truncated or corrupt gzip data ({err})") from None
     if not raw or raw.isspace():
         raise InputError(f"{path}: empty file, not a dump")
@@ -450,8 +523,10 @@ def _read_document(path: str, raw: bytes, merge: _Merge) -> tuple[Groups, InputM
     def malformed(fallback: object) -> InputError:
         return _invalid_json(document, f"{path}: invalid JSON", fallback)
 
-    if not _valid_utf8(raw):
-        raise malformed("invalid UTF-8")
+    bad = _utf8_error(raw)
+    if bad >= 0:
+        line, column = raw.count(b"\n", 0, bad) + 1, bad - raw.rfind(b"\n", 0, bad)
+        raise InputError(f"{path}: invalid JSON: invalid UTF-8 at line {line} column {column} (byte {bad})")
     try:
         doc = _decode_document(raw)
     except msgspec.ValidationError:  # the one type it checks: the top level is an object
@@ -461,11 +536,11 @@ def _read_document(path: str, raw: bytes, merge: _Merge) -> tuple[Groups, InputM
     kind = doc.kind
     if kind == DUMP_KIND:
         if doc.api_version != DUMP_API_VERSION:
-            raise InputError(f"{path}: unsupported dump apiVersion {doc.api_version!r} (expected {DUMP_API_VERSION})")
+            raise InputError(f"{path}: unsupported dump apiVersion {_json_text(doc.api_version)} (expected {DUMP_API_VERSION})")
         return (*_dump_document(path, doc, malformed), malformed)
     if isinstance(kind, str) and kind.endswith("List") and len(doc.items):
         return _list_document(path, kind, doc.items, merge, malformed), (None, None, None, "list"), malformed
-    raise InputError(f"{path}: not a pruneplan dump or a Kubernetes List (kind {kind!r})")
+    raise InputError(f"{path}: not a pruneplan dump or a Kubernetes List (kind {_json_text(kind)})")
 
 
 def _value(raw: msgspec.Raw, malformed: Malformed) -> Any:
@@ -482,9 +557,7 @@ def _dump_document(path: str, doc: _Document, malformed: Malformed) -> tuple[Gro
     header = _value(doc.header, malformed)
     if not isinstance(header, dict):
         raise InputError(f"{path}: dump has no header")
-    version = header.get("formatVersion")
-    if version != FORMAT_VERSION:
-        raise InputError(f"{path}: unsupported dump format version {version!r} (this tool reads {FORMAT_VERSION})")
+    _check_version(header, path)
     try:
         objects = _decode_raw_map(doc.objects) if len(doc.objects) else None
     except msgspec.ValidationError:
@@ -499,7 +572,9 @@ def _dump_document(path: str, doc: _Document, malformed: Malformed) -> tuple[Gro
             grouped.append((resource, _decode_raw_list(items)))
         except msgspec.ValidationError:
             raise InputError(f"{path}: objects.{resource} must be a list") from None
-    return grouped, (*_check_header(header, path), "dump")
+    meta = (*_check_header(header, path), "dump")
+    _check_counts(header, {resource: len(items) for resource, items in grouped}, path)
+    return grouped, meta
 
 
 def _list_document(path: str, list_kind: str, raw_items: msgspec.Raw, merge: _Merge, malformed: Malformed) -> Groups:
@@ -518,33 +593,68 @@ def _list_document(path: str, list_kind: str, raw_items: msgspec.Raw, merge: _Me
     grouped: dict[str, list[msgspec.Raw]] = {}
     for index, item in enumerate(items):
         try:
-            kind_name = _decode_item_kind(item).kind or default_kind
+            kind_name = _decode_item_kind(item).kind
         except msgspec.ValidationError:
             raise InputError(f"{path}: items[{index}]: expected an object") from None
         except RecursionError as err:
             raise malformed(err) from None
+        if kind_name is not None and not isinstance(kind_name, str):  # as upstream's decoder refuses it
+            raise InputError(f"{path}: items[{index}]: kind must be a string, found {json_type(kind_name)}")
+        kind_name = kind_name or default_kind
         if not kind_name:
             raise InputError(f"{path}: items[{index}]: kind is required in a List")
-        kind = BY_KIND.get(kind_name) if isinstance(kind_name, str) else None
+        kind = BY_KIND.get(kind_name)
         if kind is None:
-            ignored = str(kind_name)
-            loaded.ignored_kinds[ignored] = loaded.ignored_kinds.get(ignored, 0) + 1
+            loaded.ignored_kinds[kind_name] = loaded.ignored_kinds.get(kind_name, 0) + 1
             continue
         grouped.setdefault(kind.resource, []).append(item)
     return list(grouped.items())
+
+
+def _check_version(header: dict[str, Any], path: str) -> None:
+    version = header.get("formatVersion")
+    if type(version) is not int or version != FORMAT_VERSION:  # 1.0 and true are not the integer 1
+        raise InputError(f"{path}: unsupported dump format version {_json_text(version)} (this tool reads {FORMAT_VERSION})")
 
 
 def _check_header(header: dict[str, Any], path: str) -> tuple[str | None, dict | None, str | None]:
     collected = header.get("collectedAt")
     if collected is not None and not isinstance(collected, str):
         raise InputError(f"{path}: header.collectedAt must be an RFC 3339 string")
+    if collected:  # checked whether or not --now replaces it: the times of an input are RFC 3339
+        try:
+            parse_time(collected)
+        except ValueError as err:
+            raise InputError(f"{path}: header.collectedAt: invalid timestamp: {err}") from None
     cluster = header.get("cluster")
     if cluster is not None and not isinstance(cluster, dict):
         raise InputError(f"{path}: header.cluster must be an object")
     namespace = header.get("namespace")
     if namespace is not None and not isinstance(namespace, str):
         raise InputError(f"{path}: header.namespace must be a string")
-    return collected or None, cluster or None, namespace or None
+    if namespace == "":  # the collector writes null for a cluster-wide dump and refuses -n ""
+        raise InputError(f'{path}: header.namespace is "": null for a cluster-wide dump, else the namespace collected')
+    return collected or None, cluster or None, namespace
+
+
+def _check_counts(header: dict[str, Any], found: Mapping[str, int], path: str) -> None:
+    """header.counts (how many objects of each resource the collector wrote) against the objects
+    `found`; a dump without counts (written by hand) is not checked."""
+    counts = header.get("counts")
+    if counts is None:
+        return
+    if not isinstance(counts, dict):
+        raise InputError(f"{path}: header.counts must be an object")
+    for resource, written in counts.items():
+        if resource not in BY_RESOURCE:
+            continue  # a kind of a newer collector, which this tool does not read
+        if type(written) is not int or written < 0:
+            raise InputError(f"{path}: header.counts.{resource} must be a count, not {_json_text(written)}")
+        if found.get(resource, 0) != written:
+            raise InputError(
+                f"{path}: header.counts.{resource} is {written}, but the dump holds {found.get(resource, 0)}: "
+                "objects were removed or added after collection"
+            )
 
 
 # --- all inputs ----------------------------------------------------------------------------------
@@ -563,12 +673,10 @@ def load_inputs(
         hasher = hashlib.sha256()
         meta: InputMeta
         if _is_streamable(path):
-            header = _read_line_dump(path, hasher, merge)
-            if header.get("formatVersion") != FORMAT_VERSION:
-                raise InputError(
-                    f"{path}: unsupported dump format version {header.get('formatVersion')!r} (this tool reads {FORMAT_VERSION})"
-                )
+            header, found = _read_line_dump(path, hasher, merge)
+            _check_version(header, path)
             meta = (*_check_header(header, path), "dump")
+            _check_counts(header, found, path)
         else:
             raw = read_bytes(path)
             hasher.update(raw)
@@ -619,19 +727,23 @@ class DumpWriter:
     line, `]`; finally `"header":{...}}`. It is plain JSON, and a reader can parse it a line at a
     time (`load_inputs` does), so a dump larger than memory allows for one parse still loads.
 
-    Objects are streamed into a temporary file beside the target (gzip when the name ends in
-    .gz) and the file is renamed into place only by `commit()`; a crash or `abort()` leaves no
-    partial dump under the output name. The header goes last: its counts are known only then.
+    Objects are streamed (gzip when the name ends in .gz) through pruneplan.files: into a
+    temporary file beside the target, renamed into place only by `commit()`, so a crash or
+    `abort()` leaves no partial dump under the output name; or into stdout (`-`), a device or a
+    FIFO. The header goes last: its counts are known only then.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, inputs: Iterable[str] = ()) -> None:
         self.path = path
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, self._tmp = tempfile.mkstemp(prefix=".pruneplan-dump-", dir=directory)
-        raw: IO[bytes] = os.fdopen(fd, "wb")
-        self._raw = raw
-        self._out: IO[bytes] | gzip.GzipFile = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if path.endswith(".gz") else raw
-        self._out.write(STREAM_PREFIX + b"\n")
+        self._outputs = OutputSet(inputs)  # mode 0600: a dump names the cluster's objects
+        raw: Output = self._outputs.open(path, 0o600, replace=True)
+        # filename="": the gzip header names no file (a temporary name would make dumps differ)
+        self._out: Output | gzip.GzipFile = gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) if path.endswith(".gz") else raw
+        try:
+            self._out.write(STREAM_PREFIX + b"\n")
+        except BaseException:
+            self.abort()
+            raise
         self._resource: str | None = None
         self._first_item = True
         self.counts: dict[str, int] = {}
@@ -660,18 +772,14 @@ class DumpWriter:
         counts = {k.resource: self.counts.get(k.resource, 0) for k in KINDS}
         header = make_header(collected_at, cluster, namespace, counts)
         self._out.write(b"\n},\n" + HEADER_KEY + orjson.dumps(header) + b"}\n")
-        if self._out is not self._raw:
-            self._out.close()
-        self._raw.flush()
-        os.fsync(self._raw.fileno())
-        self._raw.close()
-        os.replace(self._tmp, self.path)
+        if isinstance(self._out, gzip.GzipFile):
+            self._out.close()  # its trailer; the file itself stays open for the commit
+        self._outputs.commit()
 
     def abort(self) -> None:
-        try:
-            if self._out is not self._raw:
+        self._outputs.abort()  # first, so the gzip trailer written by the close below goes nowhere
+        if isinstance(self._out, gzip.GzipFile):
+            try:
                 self._out.close()
-            self._raw.close()
-        finally:
-            if os.path.exists(self._tmp):
-                os.unlink(self._tmp)
+            except (OSError, ValueError):  # ValueError: its file is closed
+                pass

@@ -1,11 +1,14 @@
 """A file's lines, gunzipped when it is gzip, reading the file once (its raw bytes can feed a hash).
 
 zlib in 1 MiB chunks and bytes.split do in C what GzipFile.readline does a line at a time in
-Python.
+Python. Every step is linear in the file's size, and what is held is bounded whatever the data
+(docs/dump-format.md, "Limits"): zlib yields at most CHUNK bytes a call, a line is at most
+MAX_LINE bytes, a whole document at most the limit its reader gives.
 """
 
 from __future__ import annotations
 
+import io
 import queue
 import threading
 import zlib
@@ -13,8 +16,24 @@ from typing import IO, Any, Generator, Iterator, Protocol
 
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK = 1 << 20
+MAX_LINE = 64 << 20  # a line of a dump: an API object is at most a few MiB (etcd's request limit)
+# compressed bytes handed to zlib at a time: where a gzip member ends, zlib copies the rest of
+# what it was given, so many small members cost O(members x this), not O(members x file)
+_FEED = 1 << 16
 _AHEAD = 8  # inflated chunks in flight: bounds how far (in memory) the thread runs ahead
 _END = object()
+
+
+class LineTooLong(ValueError):
+    """A line longer than MAX_LINE; `line` is its number, from 1."""
+
+    def __init__(self, line: int) -> None:
+        super().__init__(f"line {line} is longer than {MAX_LINE >> 20} MiB")
+        self.line = line
+
+
+class TooLarge(ValueError):
+    """Content longer than the limit its reader set."""
 
 
 class Hasher(Protocol):
@@ -24,6 +43,9 @@ class Hasher(Protocol):
 
 
 def _inflated_chunks(handle: IO[bytes], gz: bool, hasher: Hasher | None, chunk_size: int = CHUNK) -> Generator[bytes, None, None]:
+    """The file's content in pieces of at most CHUNK bytes (a gzip bomb inflates a piece at a
+    time). Gzip members follow one another, with zero bytes between them or after the last, as
+    gzip(1) and Python's gzip module accept."""
     inflater = zlib.decompressobj(wbits=31) if gz else None
     while chunk := handle.read(chunk_size):
         if hasher is not None:
@@ -31,12 +53,29 @@ def _inflated_chunks(handle: IO[bytes], gz: bool, hasher: Hasher | None, chunk_s
         if inflater is None:
             yield chunk
             continue
-        data = inflater.decompress(chunk)
-        while inflater.eof and inflater.unused_data:  # another gzip member follows
-            rest = inflater.unused_data
-            inflater = zlib.decompressobj(wbits=31)
-            data += inflater.decompress(rest)
-        yield data
+        view = memoryview(chunk)
+        for start in range(0, len(view), _FEED):
+            data: bytes | memoryview = view[start:start + _FEED]
+            if inflater.eof:  # between members
+                data = bytes(data).lstrip(b"\x00")
+                if not data:
+                    continue
+                inflater = zlib.decompressobj(wbits=31)
+            while True:
+                piece = inflater.decompress(data, CHUNK)
+                if piece:
+                    yield piece
+                if inflater.eof:  # the next member, after any zero padding
+                    data = inflater.unused_data.lstrip(b"\x00")
+                    if not data:
+                        break
+                    inflater = zlib.decompressobj(wbits=31)
+                elif inflater.unconsumed_tail:
+                    data = inflater.unconsumed_tail
+                elif len(piece) == CHUNK:
+                    data = b""  # all input taken but the output was capped: zlib may hold more
+                else:
+                    break
     if inflater is not None:
         tail = inflater.flush()
         if tail:
@@ -104,7 +143,8 @@ def read_line_batches(path: str, hasher: Hasher | None = None) -> Generator[list
     """The lines of `path` without their b"\\n", a list per inflated chunk (a reader loops over a
     list in one frame instead of resuming a generator per line); `hasher` (hashlib-like) is fed
     the file's raw bytes. OSError if it cannot be opened (raised on the first next()), EOFError or
-    zlib.error for truncated or corrupt gzip data. A gzip file is inflated by a thread, ahead."""
+    zlib.error for truncated or corrupt gzip data, LineTooLong for a line past MAX_LINE. A gzip
+    file is inflated by a thread, ahead."""
     with open(path, "rb") as handle:
         gz = handle.read(2) == GZIP_MAGIC
         handle.seek(0)
@@ -112,15 +152,44 @@ def read_line_batches(path: str, hasher: Hasher | None = None) -> Generator[list
         if gz:
             chunks = _ahead(chunks)
         try:
-            pending = b""
+            # the line the chunks so far cut, in pieces joined once it ends: linear, however many
+            # chunks it spans (a chunk holds at most CHUNK bytes, so only such a line can pass MAX_LINE)
+            pending: list[bytes] = []
+            pending_size = 0
+            done = 0  # lines yielded
             for data in chunks:
                 lines = data.split(b"\n")
-                if pending:  # the line the previous chunk cut: joined, not the whole chunk copied
-                    lines[0] = pending + lines[0]
-                pending = lines.pop()
-                if lines:
-                    yield lines
+                if len(lines) == 1:  # no line ends in this chunk
+                    pending.append(data)
+                    pending_size += len(data)
+                    if pending_size > MAX_LINE:
+                        raise LineTooLong(done + 1)
+                    continue
+                if pending:
+                    if pending_size + len(lines[0]) > MAX_LINE:
+                        raise LineTooLong(done + 1)
+                    pending.append(lines[0])
+                    lines[0] = b"".join(pending)
+                rest = lines.pop()
+                pending = [rest] if rest else []
+                pending_size = len(rest)
+                done += len(lines)
+                yield lines
             if pending:
-                yield [pending]
+                yield [b"".join(pending)]
         finally:
             chunks.close()  # stops the thread before the file it reads is closed
+
+
+def inflate_whole(data: bytes, limit: int) -> bytes:
+    """The content of gzip `data`, TooLarge once it passes `limit` bytes (inflated a CHUNK at a
+    time: a small file that inflates to gigabytes is refused before it fills the memory);
+    EOFError or zlib.error for truncated or corrupt data."""
+    pieces = []
+    size = 0
+    for piece in _inflated_chunks(io.BytesIO(data), True, None):
+        size += len(piece)
+        if size > limit:
+            raise TooLarge(f"more than {limit} bytes")
+        pieces.append(piece)
+    return b"".join(pieces)

@@ -142,6 +142,12 @@ def project_image(decoded: wire.Image) -> tuple[Identity, Image]:
     if raw_layers:
         layers = tuple(map(_intern, map(_NAME, raw_layers)))
         sizes = tuple(map(_SIZE, raw_layers))  # as given: the model judges a size when it is read
+        try:  # but a negative one is refused now: it would make the bytes a plan frees negative
+            negative = min(sizes) < 0
+        except TypeError:  # sizes of other JSON types (no size) among them: looked at one by one
+            negative = True
+        if negative and (bad := _first_negative(sizes)) >= 0:
+            raise Refused(f"dockerImageLayers[{bad}].size must not be negative")
     else:
         layers = sizes = ()
     children = tuple(map(_intern, map(_DIGEST, decoded.manifests))) if decoded.manifests else ()
@@ -175,6 +181,14 @@ def project_image(decoded: wire.Image) -> tuple[Identity, Image]:
         size,
         children,
     )
+
+
+def _first_negative(sizes: tuple[Any, ...]) -> int:
+    """The index of the first negative number of `sizes`, else -1."""
+    for index, size in enumerate(sizes):
+        if type(size) in (int, float) and size < 0:
+            return index
+    return -1
 
 
 # --- ImageStreams ----------------------------------------------------------------------------------
