@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass
 
 from pruneplan.dumpformat import LoadedInputs
-from pruneplan.errors import EXIT_FAILURE, AggregateError, PrunePlanError
+from pruneplan.errors import EXIT_FAILURE, EXIT_USAGE, AggregateError, PrunePlanError
+from pruneplan.files import STDOUT, printing_to_stdout
 from pruneplan.policy import Policy, build_policy, parse_duration_flag
 from pruneplan.goduration import format_go_duration
 from pruneplan.timefmt import LATEST, ZERO, format_time, parse_time, parse_user_time
 
 from pruneplan.analyze.decisions.engine import Analysis, BuildGraphError, analyze
 from pruneplan.analyze.decisions.inputs import load_inputs
-from pruneplan.analyze.plan.writer import write_plan
+from pruneplan.analyze.plan.writer import Signer, write_plan
 
 
 @dataclass(slots=True)
@@ -82,7 +82,21 @@ def decide(request: AnalyzeRequest) -> tuple[Analysis, LoadedInputs, Policy, flo
     return analyze(loaded, policy, release_raw=request.release_raw), loaded, policy, valid_for / 1e9
 
 
+def signer(request: AnalyzeRequest) -> Signer | None:
+    """The signer of --sign-key, its key loaded now: a key that cannot sign fails before the
+    analysis, and so before an earlier plan and signature could be touched."""
+    if not request.sign_key:
+        return None
+    if request.output == STDOUT:
+        raise PrunePlanError(f"--sign-key needs a plan file (-o FILE): the signature goes to PLAN.sig, and -o {STDOUT} has no name", EXIT_USAGE)
+    from pruneplan.signing import load_private_key, sign_with
+
+    key = load_private_key(request.sign_key)
+    return lambda data: sign_with(key, data)
+
+
 def run_analyze(request: AnalyzeRequest) -> None:
+    sign = signer(request)
     try:
         analysis, loaded, _, valid_for = decide(request)
     except BuildGraphError as err:
@@ -90,20 +104,16 @@ def run_analyze(request: AnalyzeRequest) -> None:
         raise
     for name, count in sorted(loaded_notes(loaded).items()):
         print(f"note: {name}: {count}", file=sys.stderr)
-    dry_run = write_plan(request.output, analysis, loaded, valid_for, dry_run=not request.quiet)
-    if request.sign_key:
-        from pruneplan.signing import write_signature
-
-        try:
-            write_signature(request.output, request.sign_key)
-        except PrunePlanError:
-            os.unlink(request.output)  # an unsigned plan must not be mistaken for a signed one
-            raise
+    # the plan on stdout (-o -) is not mixed with the dry-run lines: they are left out, as with -q
+    dry_run = not request.quiet and request.output != STDOUT
+    inputs = [*request.inputs, *([request.sign_key] if request.sign_key else [])]
+    lines = write_plan(request.output, analysis, loaded, valid_for, dry_run=dry_run, sign=sign, inputs=inputs)
     # one write: printed a line at a time, stderr (unbuffered) made two system calls per line
     notes = analysis.log()
     if notes:
         sys.stderr.write("\n".join(notes) + "\n")
-    dry_run.print_to(sys.stdout)
+    with printing_to_stdout("the dry-run lines", f"the plan was written to {request.output}"):
+        lines.print_to(sys.stdout)
     if analysis.errors:
         raise AggregateError(analysis.errors)
 

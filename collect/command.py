@@ -3,42 +3,29 @@
 from __future__ import annotations
 
 import secrets
-import signal
 import sys
-from types import FrameType
 
 from pruneplan.errors import EXIT_USAGE, PrunePlanError
+from pruneplan.files import STDOUT, read_limited
 
 from pruneplan.collect.collector import Options, collect
 from pruneplan.collect.progress import Progress
 from pruneplan.collect.redact import MIN_KEY_BYTES, Redactor
 
-EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports it
+# SIGINT and SIGTERM (exit 130, 143) are pruneplan.cli's: they unwind through the collector, whose
+# DumpWriter aborts, so no partial dump is left.
 
-
-EXIT_INTERRUPTED = 130  # 128 + SIGINT
-
-
-class Terminated(PrunePlanError):
-    def __init__(self) -> None:
-        super().__init__("terminated", EXIT_TERMINATED)
-
-
-class Interrupted(PrunePlanError):
-    def __init__(self) -> None:
-        super().__init__("interrupted", EXIT_INTERRUPTED)
-
-
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise Terminated()  # unwinds like Ctrl-C, so the dump writer aborts cleanly
+MAX_KEY_BYTES = 64 * 1024  # a redaction key is a few dozen bytes; /dev/zero is not one
 
 
 def read_key(path: str) -> bytes:
     try:
-        with open(path, "rb") as handle:
-            key = handle.read().strip()
+        data = read_limited(path, MAX_KEY_BYTES)
     except OSError as err:
         raise PrunePlanError(f"cannot read redaction key file {path}: {err.strerror or err}", EXIT_USAGE) from None
+    if data is None:
+        raise PrunePlanError(f"redaction key file {path} is larger than {MAX_KEY_BYTES // 1024} KiB", EXIT_USAGE)
+    key = data.strip()
     if len(key) < MIN_KEY_BYTES:
         raise PrunePlanError(f"redaction key file {path} must hold at least {MIN_KEY_BYTES} bytes", EXIT_USAGE)
     return key
@@ -59,27 +46,20 @@ def run(
         raise PrunePlanError("-n/--namespace must not be empty", EXIT_USAGE)
     redactor = None
     if redact:
+        if output == STDOUT:
+            raise PrunePlanError("--redact needs a dump file (-o FILE): the redaction map is written beside it", EXIT_USAGE)
         redactor = Redactor(read_key(redact_key_file) if redact_key_file else secrets.token_bytes(32))
 
-    try:
-        previous = signal.signal(signal.SIGTERM, _on_sigterm)
-    except ValueError:  # not the main thread (embedded use): no handler then
-        previous = None
-    try:
-        from pruneplan.collect.client import connect  # the kubernetes client: about a second to import
+    from pruneplan.collect.client import _kubeconfig_paths, connect  # the kubernetes client: about a second to import
 
-        transport = connect(kubeconfig, context, request_timeout)
-        try:
-            options = Options(output=output, namespace=namespace, page_size=page_size, redactor=redactor)
-            result = collect(transport, options, sys.stderr, Progress(sys.stderr))
-        finally:
-            transport.close()
-    except KeyboardInterrupt:
-        # typer turns a bare KeyboardInterrupt into a silent exit status; say what happened
-        raise Interrupted() from None
+    transport = connect(kubeconfig, context, request_timeout)
+    try:
+        # the files collect reads: the dump must not be written over one of them
+        inputs = (*_kubeconfig_paths(kubeconfig), *([redact_key_file] if redact_key_file else []))
+        options = Options(output=output, namespace=namespace, page_size=page_size, redactor=redactor, inputs=inputs)
+        result = collect(transport, options, sys.stderr, Progress(sys.stderr))
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        transport.close()
     total = sum(result.counts.values())
     if sys.stderr.isatty():
         print(f"wrote {output}: {total} objects", file=sys.stderr)

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import gc
 import importlib
+import os
+import signal
 import sys
+from contextlib import contextmanager
+from types import FrameType
+from typing import Iterator
 
 import typer
 
-from .errors import EXIT_USAGE, AggregateError, PrunePlanError
+from .errors import EXIT_INTERRUPTED, EXIT_IO, EXIT_TERMINATED, EXIT_USAGE, AggregateError, Interrupted, PrunePlanError
 
 # Upstream's boolean flags accept Go's `--flag=false`; click only knows `--flag/--no-flag`.
 BOOL_FLAGS = (
@@ -87,8 +92,38 @@ def build_app() -> typer.Typer:
     return app
 
 
+_SIGNALS = {signal.SIGINT: ("interrupted", EXIT_INTERRUPTED), signal.SIGTERM: ("terminated", EXIT_TERMINATED)}
+
+
+def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
+    message, status = _SIGNALS[signal.Signals(signum)]
+    raise Interrupted(message, status)
+
+
+@contextmanager
+def _signals_raise() -> Iterator[None]:
+    """SIGINT and SIGTERM raise Interrupted in the main thread while a command runs: every
+    command's clean-ups (temporary files, a dump writer's abort) run, then main() says so."""
+    previous = {}
+    try:
+        for signum in _SIGNALS:
+            if signal.getsignal(signum) is not signal.SIG_IGN:  # ignored (nohup, a background job): stays so
+                previous[signum] = signal.signal(signum, _raise_interrupted)
+    except ValueError:  # not the main thread (embedded use): the caller's handling stays
+        pass
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
+    with _signals_raise():
+        return _run(list(sys.argv[1:] if argv is None else argv))
+
+
+def _run(args: list[str]) -> int:
     try:
         args = rewrite_bool_flags(args)
         command = typer.main.get_command(build_app())
@@ -110,11 +145,42 @@ def main(argv: list[str] | None = None) -> int:
         message = err.format_message() if hasattr(err, "format_message") else str(err)
         print(f"error: {message}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
+    except Interrupted as err:
+        print(f"error: {err.message}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:  # raised by the caller's handler (no handler of ours in a thread)
         print("error: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         return 1
+    except OSError as err:
+        # a failure no command turned into its own message: still one line, never a traceback
+        where = "" if err.filename is None else f"{err.filename}: "
+        print(f"error: {where}{err.strerror or err}", file=sys.stderr)
+        return EXIT_IO
+
+
+def _settle_stdout(status: int) -> int:
+    """Flush stdout before the interpreter does: its failure at exit would be printed as
+    "Exception ignored ..." with status 120. A closed pipe ends quietly (status 1, as typer
+    does when it happens mid-command); another failure is one error line, unless the command
+    already failed. Either way stdout then points at /dev/null for the interpreter's last flush."""
+    try:
+        sys.stdout.flush()
+        return status
+    except BrokenPipeError:
+        status = status or 1
+    except OSError as err:
+        if status == 0:
+            print(f"error: cannot write stdout: {err.strerror or err}", file=sys.stderr)
+            status = EXIT_IO
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+    return status
 
 
 def console_main() -> None:
@@ -123,7 +189,7 @@ def console_main() -> None:
     # them at the default threshold took a 100k-image analysis from 8.1 to 11.4 s of CPU (same
     # peak memory); at a million allocations it makes one young collection and no full one
     gc.set_threshold(1_000_000)
-    sys.exit(main())
+    sys.exit(_settle_stdout(main()))
 
 
 if __name__ == "__main__":  # pragma: no cover

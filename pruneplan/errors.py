@@ -19,6 +19,8 @@ EXIT_UNKNOWN_PLAN = 13  # not a plan, or a plan version this tool does not know
 EXIT_BAD_KEY = 14  # key file missing, unreadable or of an unsupported type
 EXIT_WRONG_CLUSTER = 15  # plan made for another cluster
 EXIT_CLUSTER = 20  # cluster unreachable / API failure (collect, execute)
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 
 class PrunePlanError(Exception):
@@ -54,3 +56,15 @@ class InputError(PrunePlanError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, EXIT_BAD_INPUT)
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM, raised in the main thread by pruneplan.cli's handler. A BaseException
+    like KeyboardInterrupt, so `except Exception` lets it through while `finally` and
+    `except BaseException` clean-ups (temporary files) run; unlike KeyboardInterrupt, typer does
+    not turn it into a silent exit status."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code

@@ -24,7 +24,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, utils
 
-from .files import write_or_fail
+from .files import STDOUT, outputs, read_limited, write_or_fail
 from .errors import (
     EXIT_BAD_INPUT,
     EXIT_BAD_KEY,
@@ -46,6 +46,9 @@ PrivateKey = Union[ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey]
 PublicKey = Union[ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey]
 
 _SUPPORTED = "pruneplan uses ECDSA P-256 or Ed25519 keys"
+# Key and signature files are read whole but never past this: a PEM key is a few hundred bytes,
+# a signature line under 100, and /dev/zero given as one must not be read forever.
+MAX_KEY_FILE_BYTES = 64 * 1024
 _ED25519_SIGNATURE_SIZE = 64
 
 
@@ -82,6 +85,8 @@ def generate_key(path: str, key_type: str = "ecdsa-p256", force: bool = False) -
             f"unsupported key type {key_type!r} (choose one of {', '.join(KEY_TYPES)})", EXIT_USAGE
         )
     public_path = path + PUBLIC_KEY_SUFFIX
+    if path == STDOUT:
+        raise PrunePlanError(f"keygen needs a file name, not {STDOUT}: the public key goes to KEY{PUBLIC_KEY_SUFFIX}", EXIT_USAGE)
     if not force:
         # Check both before writing either, so a refusal leaves no half-made pair behind.
         for existing in (path, public_path):
@@ -93,19 +98,22 @@ def generate_key(path: str, key_type: str = "ecdsa-p256", force: bool = False) -
     public_pem = private.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    write_or_fail(path, private_pem, 0o600, replace=force)
-    write_or_fail(public_path, public_pem, 0o644, replace=force)
+    with outputs() as pair:  # both keys or neither: a private key is useless without its public key
+        pair.open(path, 0o600, replace=force).write(private_pem)
+        pair.open(public_path, 0o644, replace=force).write(public_pem)
     return path, public_path
 
 
 def _read_key_file(path: str, what: str) -> bytes:
     try:
-        with open(path, "rb") as handle:
-            return handle.read()
+        data = read_limited(path, MAX_KEY_FILE_BYTES)
     except FileNotFoundError:
         raise PrunePlanError(f"{what} {path} not found", EXIT_BAD_KEY) from None
     except OSError as err:
         raise PrunePlanError(f"cannot read {what} {path}: {err.strerror or err}", EXIT_BAD_KEY) from None
+    if data is None:
+        raise PrunePlanError(f"{what} {path} is larger than {MAX_KEY_FILE_BYTES // 1024} KiB: not a PEM key", EXIT_BAD_KEY)
+    return data
 
 
 def _describe_key(key: object) -> str:
@@ -170,7 +178,11 @@ def load_public_key(path: str) -> PublicKey:
 
 def sign_bytes(data: bytes, private_key_path: str) -> bytes:
     """Return the detached signature of `data` as one newline-terminated line of base64."""
-    key = load_private_key(private_key_path)
+    return sign_with(load_private_key(private_key_path), data)
+
+
+def sign_with(key: PrivateKey, data: bytes) -> bytes:
+    """The detached signature of `data` by a loaded key, as sign_bytes returns it."""
     if isinstance(key, ec.EllipticCurvePrivateKey):
         signature = key.sign(data, ec.ECDSA(hashes.SHA256()))  # DER, as OpenSSL and cosign expect
     else:
@@ -250,8 +262,7 @@ def verify_bytes(data: bytes, signature_b64: bytes, public_key_paths: Sequence[s
 
 def _read_signature_file(sig_path: str) -> bytes:
     try:
-        with open(sig_path, "rb") as handle:
-            text = handle.read()
+        text = read_limited(sig_path, MAX_KEY_FILE_BYTES)
     except FileNotFoundError:
         raise PrunePlanError(
             f"signature file {sig_path} not found (sign the plan, or pass --signature)", EXIT_NO_SIGNATURE
@@ -260,6 +271,10 @@ def _read_signature_file(sig_path: str) -> bytes:
         raise PrunePlanError(
             f"cannot read signature file {sig_path}: {err.strerror or err}", EXIT_NO_SIGNATURE
         ) from None
+    if text is None:
+        raise PrunePlanError(
+            f"signature file {sig_path} is larger than {MAX_KEY_FILE_BYTES // 1024} KiB: not a signature", EXIT_NO_SIGNATURE
+        )
     return decode_signature(text, f"signature file {sig_path}")
 
 

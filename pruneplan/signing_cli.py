@@ -25,11 +25,13 @@ def keygen(
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing key files.")] = False,
 ) -> None:
     """Generate a signing key pair (private key PEM with mode 0600, public key PEM)."""
+    from .files import printing_to_stdout
     from .signing import generate_key
 
     private_path, public_path = generate_key(key, key_type, force=force)
-    typer.echo(f"private key: {private_path}")
-    typer.echo(f"public key:  {public_path}")
+    with printing_to_stdout("the key paths", "the keys were written"):
+        typer.echo(f"private key: {private_path}")
+        typer.echo(f"public key:  {public_path}")
 
 
 def verify(
@@ -46,13 +48,15 @@ def verify(
     ] = None,
 ) -> None:
     """Check a plan's signature, format and expiry, then summarise what it would do."""
+    from .files import printing_to_stdout
     from .signing import verify_plan
     from .timefmt import parse_user_time
 
     at = parse_user_time(now, "--now") if now is not None else None
     verified = verify_plan(plan, keys or [], sig_path=signature, now=at)
-    for line in summary_lines(verified):
-        typer.echo(line)
+    with printing_to_stdout("the summary", "the plan verified"):
+        for line in summary_lines(verified):
+            typer.echo(line)
 
 
 def _value(value: Any) -> str:

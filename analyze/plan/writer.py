@@ -10,10 +10,10 @@ failed write prints none.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, TextIO
+from typing import Callable, Iterable, Iterator, TextIO
 
 from pruneplan.dumpformat import LoadedInputs
-from pruneplan.files import output_error, output_file
+from pruneplan.files import output_error, outputs
 from pruneplan.planformat import plan_chunks
 from pruneplan.planmodel import Plan
 
@@ -65,11 +65,23 @@ def _write_lines(out: TextIO, lines: list[str]) -> None:
         out.write("\n".join(lines) + "\n")
 
 
-def write_plan(path: str, analysis: Analysis, loaded: LoadedInputs, valid_for_seconds: float, *, dry_run: bool = True) -> DryRun:
-    """Write the analysis' plan to `path` (replaced atomically); return the dry-run lines to
-    print (none when `dry_run` is false)."""
+Signer = Callable[[bytes], bytes]  # the plan's bytes -> the signature file's
+
+
+def write_plan(
+    path: str,
+    analysis: Analysis,
+    loaded: LoadedInputs,
+    valid_for_seconds: float,
+    *,
+    dry_run: bool = True,
+    sign: Signer | None = None,
+    inputs: Iterable[str] = (),
+) -> DryRun:
+    """Write the analysis' plan to `path` (replaced atomically) and, with `sign`, its signature
+    to `path.sig`; return the dry-run lines to print (none when `dry_run` is false)."""
     plan = plan_for(analysis, loaded, valid_for_seconds)
-    write_plan_file(path, plan)
+    write_plan_file(path, plan, sign, inputs)
     if not dry_run:
         return DryRun([])
     # upstream's order: the streams' lines, then the images'
@@ -80,14 +92,27 @@ def write_plan(path: str, analysis: Analysis, loaded: LoadedInputs, valid_for_se
     )
 
 
-def write_plan_file(path: str, plan: Plan) -> None:
+def write_plan_file(path: str, plan: Plan, sign: Signer | None = None, inputs: Iterable[str] = ()) -> None:
     """Write `plan`'s bytes to `path`, replacing it atomically (a reader sees the old file or
-    the new one)."""
+    the new one); with `sign`, the signature to `path.sig` too: both are put in place together,
+    once both are complete, so a failure leaves the earlier plan and signature as they were.
+    A path that is one of `inputs` is refused (pruneplan.files)."""
     # The plan is made again from the dump at will and is checked (parse, signature) before any
     # use, so it is not fsynced: on a plan of a million images that wait was seconds.
     try:
-        with output_file(path, 0o666, replace=True, durable=False) as handle:  # umask applies
+        with outputs(inputs) as files:
+            handle = files.open(path, 0o666, replace=True, durable=False)  # umask applies
+            signature = None
+            if sign:
+                from pruneplan.signing import SIGNATURE_SUFFIX  # cryptography: loaded only to sign
+
+                signature = files.open(path + SIGNATURE_SUFFIX, 0o644, replace=True)
+            signed: list[bytes] = []  # the bytes to sign (a copy: a chunk may be a view of a reused buffer)
             for piece in plan_chunks(plan):
                 handle.write(piece)
+                if signature:
+                    signed.append(bytes(piece))
+            if sign and signature:
+                signature.write(sign(b"".join(signed)))
     except OSError as err:
         raise output_error(path, err) from None

@@ -127,12 +127,11 @@ def run_report(request: ReportRequest) -> None:
         print(f"warning: {warning}", file=sys.stderr)
     if review.signature.state == "failed":
         print(f"warning: signature NOT verified: {review.signature.message}", file=sys.stderr)
-    if request.output == "-":
-        sys.stdout.write(text)
-        return
-    write_report(request.output, text.encode("utf-8"))
+    sig = request.signature or request.plan + SIGNATURE_SUFFIX
+    write_report(request.output, text.encode("utf-8"), [request.plan, sig, *request.dumps, *request.keys])
 
 
-def write_report(path: str, data: bytes) -> None:
-    """A failure leaves no partial report and an older one untouched; the usual umask mode."""
-    write_or_fail(path, data, 0o666, replace=True)
+def write_report(path: str, data: bytes, inputs: list[str] | None = None) -> None:
+    """A failure leaves no partial report and an older one untouched; the usual umask mode.
+    `-` is stdout (pruneplan.files); one of `inputs` (the files the report read) is refused."""
+    write_or_fail(path, data, 0o666, replace=True, inputs=inputs or [])
