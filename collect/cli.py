@@ -3,11 +3,22 @@ collect/command.py, imported when the command runs, so `pruneplan --help` stays 
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Optional
 
 import typer
 
 from pruneplan.collect.paging import DEFAULT_PAGE_SIZE
+
+# A day. The socket layer cannot take much more (about 9.2e9 seconds), and no answer takes longer.
+MAX_REQUEST_TIMEOUT = 86400.0
+
+
+def _a_number(value: float) -> float:
+    # click's range check lets NaN through: every comparison with it is false
+    if math.isnan(value):
+        raise typer.BadParameter(f"{value} is not a number of seconds")
+    return value
 
 
 def register(app: typer.Typer) -> None:
@@ -26,7 +37,7 @@ def register(app: typer.Typer) -> None:
         redact: Annotated[bool, typer.Option("--redact/--no-redact", help="Replace namespace, object and registry host names with stable pseudonyms; the mapping goes to <output>.redaction-map.json (mode 0600).")] = False,
         redact_key_file: Annotated[Optional[str], typer.Option("--redact-key-file", help="Key for the pseudonyms (same key, same pseudonyms across runs); implies --redact. Default: a random key.")] = None,
         page_size: Annotated[int, typer.Option("--page-size", min=1, help="Objects per list request.")] = DEFAULT_PAGE_SIZE,
-        request_timeout: Annotated[float, typer.Option("--request-timeout", min=0.001, help="Seconds to wait for each API answer.")] = 60.0,
+        request_timeout: Annotated[float, typer.Option("--request-timeout", min=0.001, max=MAX_REQUEST_TIMEOUT, callback=_a_number, help="Seconds to wait for each API answer.")] = 60.0,
     ) -> None:
         from pruneplan.collect.command import run
 

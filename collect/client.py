@@ -12,9 +12,12 @@ import os
 from typing import Any
 
 import urllib3
+import yaml  # type: ignore[import-untyped]  # PyYAML comes with kubernetes; its stubs are not a dependency
 from kubernetes import client as k8s_client
 from kubernetes.config import incluster_config, kube_config
 from kubernetes.config.config_exception import ConfigException
+
+from pruneplan.urls import without_userinfo
 
 from pruneplan.collect.transport import ClusterError, Response
 
@@ -55,11 +58,41 @@ def load_configuration(kubeconfig: str | None, context: str | None) -> k8s_clien
             raise ClusterError(
                 "no kubeconfig found (--kubeconfig, $KUBECONFIG, ~/.kube/config) and not running in a cluster"
             )
+    except yaml.YAMLError as err:
+        raise ClusterError(f"cannot load the client configuration: {_yaml_problem(err)}") from None
     except ConfigException as err:
         raise ClusterError(f"cannot load the client configuration: {err}") from None
-    except (OSError, ValueError, TypeError, KeyError) as err:
+    # the loader indexes the parsed YAML unchecked: a value of the wrong type fails anywhere in it
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, IndexError, RecursionError) as err:
         raise ClusterError(f"cannot load the client configuration: {err}") from None
+    # the client ignores credentials in the URL, and the URL reaches dumps, plans and messages
+    config.host = without_userinfo(config.host)
+    _keep_host_without_userinfo(config)
     return config
+
+
+def _keep_host_without_userinfo(config: k8s_client.Configuration) -> None:
+    """The kubeconfig loader's token refresh hook, run before every request, sets the URL from
+    the kubeconfig again (and installs itself again): strip it after each run, stay installed."""
+    hook = config.refresh_api_key_hook
+    if hook is None:
+        return
+
+    def refresh(target: k8s_client.Configuration) -> None:
+        hook(target)
+        target.host = without_userinfo(target.host)
+        target.refresh_api_key_hook = refresh
+
+    config.refresh_api_key_hook = refresh
+
+
+def _yaml_problem(err: Any) -> str:
+    """A YAML error in one line: the file, where, and what (PyYAML's own text spans lines)."""
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None)
+    if mark is None or not problem:
+        return f"invalid YAML: {err}"
+    return f"{mark.name}: invalid YAML at line {mark.line + 1}, column {mark.column + 1}: {problem}"
 
 
 class KubeTransport:

@@ -19,8 +19,10 @@ import orjson
 
 from pruneplan.dumpformat import DumpWriter
 from pruneplan.errors import EXIT_IO, PrunePlanError
+from pruneplan.files import temp_directory
 from pruneplan.kinds import KINDS, Kind
-from pruneplan.projection import project
+from pruneplan.projection import ProjectionError, project
+from pruneplan.urls import without_userinfo
 
 from pruneplan.collect.lister import (
     FORBIDDEN_TOLERATED,
@@ -45,6 +47,7 @@ class Options:
     namespace: str | None = None
     page_size: int = DEFAULT_PAGE_SIZE
     redactor: Redactor | None = None
+    inputs: tuple[str, ...] = ()  # files the command reads: the dump is never written over one
 
 
 @dataclass
@@ -98,27 +101,47 @@ def _status_text(status: int, message: str) -> str:
 class Spool:
     """Projected objects of one kind, one JSON document per line, in an unlinked temp file."""
 
-    def __init__(self, directory: str) -> None:
-        self._file: IO[bytes] = tempfile.TemporaryFile(dir=directory, prefix=".pruneplan-spool-")
+    def __init__(self, directory: str | None) -> None:
+        self._directory = directory or tempfile.gettempdir()
+        try:
+            self._file: IO[bytes] = tempfile.TemporaryFile(dir=directory, prefix=".pruneplan-spool-")
+        except OSError as err:
+            raise self._error(err) from None
         self.count = 0
 
+    def _error(self, err: OSError) -> PrunePlanError:
+        # the spool has no name (unlinked): its directory says where the space ran out
+        return PrunePlanError(f"cannot write a temporary spool file in {self._directory}: {err.strerror or err}", EXIT_IO)
+
     def add(self, obj: dict[str, Any]) -> None:
-        self._file.write(orjson.dumps(obj) + b"\n")
+        try:
+            self._file.write(orjson.dumps(obj) + b"\n")
+        except OSError as err:
+            raise self._error(err) from None
         self.count += 1
 
     def reset(self) -> None:
-        self._file.seek(0)
-        self._file.truncate()
+        try:
+            self._file.seek(0)
+            self._file.truncate()
+        except OSError as err:
+            raise self._error(err) from None
         self.count = 0
 
     def drain(self, writer: DumpWriter, resource: str) -> None:
         writer.begin(resource)
-        self._file.seek(0)
-        for line in self._file:
-            writer.add(orjson.loads(line))
+        try:  # the writer's own failures are PrunePlanErrors already: an OSError is the spool's
+            self._file.seek(0)
+            for line in self._file:
+                writer.add(orjson.loads(line))
+        except OSError as err:
+            raise self._error(err) from None
 
     def close(self) -> None:
-        self._file.close()
+        try:
+            self._file.close()
+        except OSError:
+            pass  # the flush of a spool thrown away (after a failure: it must not hide that one)
 
 
 class Collector:
@@ -131,14 +154,16 @@ class Collector:
 
     def run(self) -> Result:
         opts = self.options
-        writer = _open_writer(opts.output)
+        writer = _open_writer(opts.output, opts.inputs)
         mapping_tmp: str | None = None
         try:
+            if opts.redactor is not None:
+                _check_not_a_directory(mapping_path_for(opts.output))  # before the cluster is contacted
             collected_at, cluster_id = cluster_identity(self.transport)
-            directory = os.path.dirname(os.path.abspath(opts.output))
+            directory = temp_directory(opts.output)  # stdout, a device: the system's temporary directory
             for kind in KINDS:
                 self._collect_kind(kind, writer, directory)
-            cluster: dict[str, Any] = {"apiServer": self.transport.host, "clusterID": cluster_id}
+            cluster: dict[str, Any] = {"apiServer": without_userinfo(self.transport.host), "clusterID": cluster_id}
             namespace = opts.namespace
             if opts.redactor is not None:
                 cluster = opts.redactor.redact_header_cluster(cluster)
@@ -146,7 +171,14 @@ class Collector:
                 mapping_tmp = _write_private(mapping_path_for(opts.output), opts.redactor.mapping_document())
             writer.commit(collected_at, cluster, namespace)
             if mapping_tmp is not None:
-                os.replace(mapping_tmp, mapping_path_for(opts.output))
+                try:
+                    os.replace(mapping_tmp, mapping_path_for(opts.output))
+                except OSError as err:
+                    # a redacted dump without its map is unreadable: neither stays (a device keeps what it got)
+                    if os.path.isfile(opts.output) and not os.path.islink(opts.output):
+                        os.unlink(opts.output)
+                    message = f"cannot write {mapping_path_for(opts.output)}: {err.strerror or err}"
+                    raise PrunePlanError(message, EXIT_IO) from None
                 mapping_tmp = None
                 self.result.mapping_path = mapping_path_for(opts.output)
         except BaseException:
@@ -157,7 +189,7 @@ class Collector:
         self.result.counts = dict(writer.counts)
         return self.result
 
-    def _collect_kind(self, kind: Kind, writer: DumpWriter, directory: str) -> None:
+    def _collect_kind(self, kind: Kind, writer: DumpWriter, directory: str | None) -> None:
         resource = kind.resource
         path = list_path(kind, self.options.namespace)
         spool = Spool(directory)
@@ -183,7 +215,10 @@ class Collector:
             for item in page:
                 if not isinstance(item, dict):
                     raise ClusterError(f"unexpected item in the answer to GET {path}: not an object")
-                obj = project(resource, item)
+                try:
+                    obj = project(resource, item)
+                except ProjectionError as err:  # the server sent an object its own API cannot hold
+                    raise ClusterError(str(err)) from None
                 if redactor is not None:
                     obj = redactor.redact(resource, obj)
                 spool.add(obj)
@@ -204,11 +239,16 @@ class Collector:
         raise ClusterError(f"cannot list {resource}: {_status_text(err.status, err.message)}")
 
 
-def _open_writer(path: str) -> DumpWriter:
+def _open_writer(path: str, inputs: tuple[str, ...]) -> DumpWriter:
     try:
-        return DumpWriter(path)
+        return DumpWriter(path, inputs)
     except OSError as err:
         raise PrunePlanError(f"cannot write {path}: {err.strerror or err}", EXIT_IO) from None
+
+
+def _check_not_a_directory(path: str) -> None:
+    if os.path.isdir(path):
+        raise PrunePlanError(f"cannot write {path}: Is a directory", EXIT_IO)
 
 
 def _write_private(path: str, document: dict[str, Any]) -> str:

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pruneplan.reference import InvalidReference, match_reference
 from pruneplan.errors import PrunePlanError
+from pruneplan.urls import without_userinfo
 
 HASH_CHARS = 16  # 64 bits: collisions are detected anyway, and refused
 MIN_KEY_BYTES = 16
@@ -133,11 +134,19 @@ class Redactor:
         return (self.name(head) if head else head) + value[cut:]
 
     def url(self, value: str) -> str:
-        """Redact the host of a URL (the API server), keeping scheme and port."""
-        parts = urlsplit(value)
-        if not parts.netloc:
+        """Redact a URL (the API server): its host, keeping scheme and port, and each segment of
+        its path, query and fragment (a proxy's path such as /k8s/clusters/NAME names the
+        cluster). Credentials are dropped, never kept in the mapping."""
+        value = without_userinfo(value)
+        try:
+            parts = urlsplit(value)
+        except ValueError:  # an unbalanced IPv6 bracket: nothing of it is kept
+            parts = None
+        if parts is None or not parts.netloc:
             return self.host(value) if value else value
-        return urlunsplit(parts._replace(netloc=self.host(parts.netloc)))
+        path = "/".join(self.name(segment) if segment else segment for segment in parts.path.split("/"))
+        query, fragment = (self.name(text) if text else text for text in (parts.query, parts.fragment))
+        return urlunsplit((parts.scheme, self.host(parts.netloc), path, query, fragment))
 
     # -- whole objects (already projected by pruneplan.projection) --------------------------
 

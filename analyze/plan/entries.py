@@ -29,6 +29,7 @@ from pruneplan.planmodel import (
     Tool,
 )
 from pruneplan.timefmt import format_time
+from pruneplan.urls import without_userinfo
 from pruneplan.wording import blob_block, deleting_image, deleting_items, layer_link_block, manifest_link_block
 
 from pruneplan.analyze.decisions.engine import Analysis
@@ -107,8 +108,11 @@ def _cluster(loaded: LoadedInputs) -> Cluster | None:
     """The dumps' header.cluster as the plan records it: a plan must be readable by execute."""
     if loaded.cluster is None:
         return None
+    cluster = dict(loaded.cluster)
+    if isinstance(cluster.get("apiServer"), str):  # a dump from before collect dropped credentials
+        cluster["apiServer"] = without_userinfo(cluster["apiServer"])
     try:
-        return Cluster.from_dict(loaded.cluster, "header.cluster")
+        return Cluster.from_dict(cluster, "header.cluster")
     except PlanFieldError as err:
         path = next(i.path for i in loaded.inputs if i.cluster)
         raise InputError(f"{path}: {err.where} {err.what}") from None
