@@ -6,7 +6,7 @@ import sys
 from dataclasses import dataclass
 
 from pruneplan.dumpformat import LoadedInputs
-from pruneplan.errors import EXIT_FAILURE, EXIT_USAGE, AggregateError, PrunePlanError
+from pruneplan.errors import EXIT_FAILURE, EXIT_USAGE, AggregateError, FlagError, PrunePlanError
 from pruneplan.files import STDOUT, printing_to_stdout
 from pruneplan.policy import Policy, build_policy, parse_duration_flag
 from pruneplan.goduration import format_go_duration
@@ -69,16 +69,16 @@ def decide(request: AnalyzeRequest) -> tuple[Analysis, LoadedInputs, Policy, flo
     )
     valid_for = parse_duration_flag(request.valid_for, "--valid-for")
     if valid_for <= 0:
-        raise PrunePlanError("--valid-for must be greater than 0")
+        raise FlagError("--valid-for must be greater than 0")
     loaded = load_inputs(request.inputs)  # the model is built while reading
     policy = policy.with_now(resolve_now(request.now, loaded))
     if policy.keep_younger_than is not None and policy.threshold < ZERO:
-        raise PrunePlanError(
+        raise FlagError(
             f"--keep-younger-than {format_go_duration(policy.keep_younger_than)} before {format_time(policy.now)} "
             "starts before the year 1"
         )
     if policy.now + valid_for / 1e9 > LATEST:
-        raise PrunePlanError(f"--valid-for {request.valid_for} from {format_time(policy.now)} ends after the year 9999")
+        raise FlagError(f"--valid-for {request.valid_for} from {format_time(policy.now)} ends after the year 9999")
     return analyze(loaded, policy, release_raw=request.release_raw), loaded, policy, valid_for / 1e9
 
 

@@ -15,7 +15,7 @@ from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from pruneplan.reference import InvalidReference, parse_reference
-from pruneplan.errors import EXIT_FAILURE, PrunePlanError
+from pruneplan.errors import EXIT_FAILURE, FlagError, PrunePlanError
 
 if TYPE_CHECKING:
     from pruneplan.analyze.decisions.model import Image, Stream
@@ -194,7 +194,7 @@ def validate_registry_url(value: str) -> None:
         return
     problem = _registry_url_problem(value)
     if problem is not None:
-        raise PrunePlanError(f"invalid --registry-url flag: {problem}", EXIT_FAILURE)
+        raise FlagError(f"invalid --registry-url flag: {problem}")
 
 
 def validate_registry_flags(registry_url: str | None, ca_bundle: str | None, force_insecure: bool) -> None:
@@ -202,9 +202,9 @@ def validate_registry_flags(registry_url: str | None, ca_bundle: str | None, for
     validation, checks 4-6)."""
     validate_registry_url(registry_url or "")
     if ca_bundle and force_insecure:
-        raise PrunePlanError("--certificate-authority cannot be specified with --force-insecure", EXIT_FAILURE)
+        raise FlagError("--certificate-authority cannot be specified with --force-insecure")
     if ca_bundle and (registry_url or "").startswith("http://"):
-        raise PrunePlanError("--certificate-authority cannot be specified for insecure http protocol", EXIT_FAILURE)
+        raise FlagError("--certificate-authority cannot be specified for insecure http protocol")
 
 
 # --- registry host discovery (rules: which registry) --------------------------------------------

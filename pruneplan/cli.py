@@ -18,7 +18,7 @@ from typing import Iterator
 
 import typer
 
-from .errors import EXIT_INTERRUPTED, EXIT_IO, EXIT_TERMINATED, EXIT_USAGE, AggregateError, Interrupted, PrunePlanError
+from .errors import EXIT_INTERRUPTED, EXIT_IO, EXIT_TERMINATED, EXIT_USAGE, AggregateError, FlagError, Interrupted, PrunePlanError
 
 # Upstream's boolean flags accept Go's `--flag=false`; click only knows `--flag/--no-flag`.
 BOOL_FLAGS = (
@@ -60,9 +60,8 @@ def rewrite_bool_flags(args: list[str]) -> list[str]:
                 if value in _FALSE:
                     out.append(f"--no-{name}")
                     continue
-                raise PrunePlanError(
-                    f'invalid argument "{value}" for "--{name}" flag: strconv.ParseBool: parsing "{value}": invalid syntax',
-                    EXIT_USAGE,
+                raise FlagError(
+                    f'invalid argument "{value}" for "--{name}" flag: strconv.ParseBool: parsing "{value}": invalid syntax'
                 )
         out.append(arg)
     return out

@@ -6,10 +6,11 @@ line, as oc does) and exits with `exit_code`; no traceback ever reaches the user
 
 from __future__ import annotations
 
-# Exit statuses (documented in docs/exit-codes.md). 1 mirrors upstream's CheckErr for rule
-# failures and flag validation; the others tell input problems apart for scripts.
-EXIT_FAILURE = 1  # upstream-style failure: invalid flags, bad references, stage errors
-EXIT_USAGE = 2  # malformed command line
+# Exit statuses (documented in docs/signing.md, "Exit statuses"). 1 mirrors upstream's CheckErr
+# for rule failures; the others tell input problems apart for scripts. A bad flag value is a bad
+# command line (2) whatever the flag, although oc exits 1 for its own flags' values.
+EXIT_FAILURE = 1  # upstream-style failure: bad references, stage errors, failed actions
+EXIT_USAGE = 2  # malformed command line: unknown option, missing argument, bad flag value
 EXIT_BAD_INPUT = 3  # unreadable, corrupt or invalid dump / input file
 EXIT_IO = 4  # cannot write an output file
 EXIT_BAD_SIGNATURE = 10  # signature does not verify (tampered plan or wrong key)
@@ -33,6 +34,15 @@ class PrunePlanError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+class FlagError(PrunePlanError):
+    """A bad command line: a flag value that does not parse, is out of range or clashes with
+    another flag (exit 2, as an unknown option or a missing argument). Where the flag is
+    upstream's, the words are upstream's; upstream's own exit status for these is 1."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, EXIT_USAGE)
 
 
 class AggregateError(PrunePlanError):

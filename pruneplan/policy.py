@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .errors import PrunePlanError
+from .errors import FlagError, PrunePlanError
 from .goduration import format_go_duration, go_quote, parse_go_duration
 from .goint import GoNumError, parse_go_int
 from .timefmt import ZERO, format_time, parse_time
@@ -85,14 +85,14 @@ def parse_int_flag(value: str, flag: str) -> int:
     try:
         return parse_go_int(value)
     except GoNumError as err:
-        raise PrunePlanError(f"invalid argument {go_quote(value)} for {go_quote(flag)} flag: {err}") from None
+        raise FlagError(f"invalid argument {go_quote(value)} for {go_quote(flag)} flag: {err}") from None
 
 
 def parse_duration_flag(value: str, flag: str) -> int:
     try:
         return parse_go_duration(value)
     except ValueError as err:
-        raise PrunePlanError(f'invalid argument "{value}" for "{flag}" flag: {err}') from None
+        raise FlagError(f'invalid argument "{value}" for "{flag}" flag: {err}') from None
 
 
 def build_policy(
@@ -116,15 +116,13 @@ def build_policy(
         if younger is None:
             younger = DEFAULT_KEEP_YOUNGER_THAN
     elif revisions is not None or younger is not None:
-        raise PrunePlanError(
-            "--prune-over-size-limit cannot be specified with --keep-tag-revisions nor --keep-younger-than"
-        )
+        raise FlagError("--prune-over-size-limit cannot be specified with --keep-tag-revisions nor --keep-younger-than")
     if younger is not None and younger < 0:
-        raise PrunePlanError("--keep-younger-than must be greater than or equal to 0")
+        raise FlagError("--keep-younger-than must be greater than or equal to 0")
     if revisions is not None and revisions < 0:
-        raise PrunePlanError("--keep-tag-revisions must be greater than or equal to 0")
+        raise FlagError("--keep-tag-revisions must be greater than or equal to 0")
     if namespace is not None and not namespace:
-        raise PrunePlanError("--namespace must not be empty")
+        raise FlagError("--namespace must not be empty")
     return Policy(
         keep_tag_revisions=revisions,
         keep_younger_than=younger,

@@ -15,7 +15,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-from .errors import PrunePlanError
+from .errors import FlagError
 from .goduration import go_quote
 from .jsonwords import json_type
 
@@ -87,9 +87,9 @@ def parse_user_time(value: str, flag: str) -> float:
     try:
         seconds = parse_time(value)
     except TimeError as err:
-        raise PrunePlanError(f'invalid argument "{value}" for "{flag}" flag: {err.reason}') from None
+        raise FlagError(f'invalid argument "{value}" for "{flag}" flag: {err.reason}') from None
     if seconds == ZERO:
-        raise PrunePlanError(f'invalid argument "{value}" for "{flag}" flag: a time is required')
+        raise FlagError(f'invalid argument "{value}" for "{flag}" flag: a time is required')
     return seconds
 
 

@@ -65,7 +65,7 @@ def test_keep_tag_revisions_refused_with_pflags_message(tmp_path, flag, reason):
     dump = write_json(tmp_path / "in.json", as_list([]))
     result = run_cli("analyze", str(dump), "-o", str(tmp_path / "plan.json"), "--now", "2026-06-01T00:00:00Z",
                      f"--keep-tag-revisions={flag}")
-    assert result.code == 1
+    assert result.code == 2  # pflag's words; exit 2 as every bad command line (oc exits 1)
     assert result.err_lines == [
         f'error: invalid argument "{flag}" for "--keep-tag-revisions" flag: strconv.ParseInt: parsing "{flag}": {reason}'
     ]
@@ -73,7 +73,7 @@ def test_keep_tag_revisions_refused_with_pflags_message(tmp_path, flag, reason):
 
 def test_execute_num_workers_is_read_as_go_reads_it(tmp_path):
     result = run_cli("execute", str(tmp_path / "absent.json"), "--key", "k.pub", "--num-workers=08")
-    assert result.code == 1
+    assert result.code == 2
     assert result.err_lines == [
         'error: invalid argument "08" for "--num-workers" flag: strconv.ParseInt: parsing "08": invalid syntax'
     ]

@@ -1,6 +1,6 @@
 """analyze is as strict with its inputs as upstream's decoders, bounded in time and memory whatever
 the input, and says what is wrong in JSON's words (docs/dump-format.md, "Limits" and "Errors"):
-every refusal is one `error:` line, exit status 3 (1 for a flag), no traceback, no plan."""
+every refusal is one `error:` line, exit status 3 (2 for a flag), no traceback, no plan."""
 
 from __future__ import annotations
 
@@ -269,7 +269,7 @@ def test_a_time_that_is_not_rfc3339_is_refused_wherever_it_is(tmp_path, text):
     result, plan = analyze(tmp_path, str(path), "--now", NOW)  # checked even when --now stands in for it
     assert_refused(result, plan, f"{path}: header.collectedAt: invalid timestamp: {reason}")
     result, plan = analyze(tmp_path, str(path), "--now", text)
-    assert_refused(result, plan, f'invalid argument "{text}" for "--now" flag: not an RFC 3339 time such as 2026-01-31T12:00:00Z', 1)
+    assert_refused(result, plan, f'invalid argument "{text}" for "--now" flag: not an RFC 3339 time such as 2026-01-31T12:00:00Z', 2)
 
 
 @pytest.mark.parametrize(
@@ -349,7 +349,7 @@ EDGE_TIMES = [
 def test_now_at_the_edges_of_the_years_is_one_error(tmp_path, now, reason):
     source = write_json(tmp_path / "in.json", as_list(cluster()))
     result, plan = analyze(tmp_path, str(source), "--now", now, "--valid-for=1ns")
-    assert_refused(result, plan, f'invalid argument "{now}" for "--now" flag: {reason}', 1)
+    assert_refused(result, plan, f'invalid argument "{now}" for "--now" flag: {reason}', 2)
 
 
 @pytest.mark.parametrize(("collected", "reason"), EDGE_TIMES)
@@ -371,7 +371,7 @@ def test_a_time_in_the_first_or_last_year_is_one_error_when_the_plan_cannot_hold
     for args in (["--now", now], []):
         path = dump_in("line-dump", tmp_path, collectedAt=now)
         result, plan = analyze(tmp_path, str(path), *args)
-        assert_refused(result, plan, message, 1)
+        assert_refused(result, plan, message, 2)
 
 
 @pytest.mark.parametrize("value", ["99999999999999999999", "9223372036854775808", "-9223372036854775809", "0x10000000000000000"])
@@ -380,7 +380,7 @@ def test_an_integer_flag_past_64_bits_is_out_of_range_as_oc_says(tmp_path, value
     result, plan = analyze(tmp_path, str(source), "--now", NOW, f"--keep-tag-revisions={value}")
     assert_refused(
         result, plan,
-        f'invalid argument "{value}" for "--keep-tag-revisions" flag: strconv.ParseInt: parsing "{value}": value out of range', 1,
+        f'invalid argument "{value}" for "--keep-tag-revisions" flag: strconv.ParseInt: parsing "{value}": value out of range', 2,
     )
 
 

@@ -32,7 +32,7 @@ from pruneplan.execute.registry import (
     validate_registry_url,
 )
 from pruneplan.execute.registry_transport import DEFAULT_TIMEOUT
-from pruneplan.errors import EXIT_FAILURE, PrunePlanError
+from pruneplan.errors import EXIT_FAILURE, EXIT_USAGE, PrunePlanError
 from registry_harness import (
     REGISTRY_BIN,
     CertAuthority,
@@ -49,11 +49,16 @@ DIGEST = "sha256:" + "ab" * 32
 JSON = {"Content-Type": "application/json"}
 
 
-def _error(fn, *args) -> PrunePlanError:
+def _error(fn, *args, code: int = EXIT_FAILURE) -> PrunePlanError:
     with pytest.raises(PrunePlanError) as info:
         fn(*args)
-    assert info.value.exit_code == EXIT_FAILURE
+    assert info.value.exit_code == code
     return info.value
+
+
+def _flag_error(fn, *args) -> PrunePlanError:
+    """Upstream's words for a bad flag, with the exit status of every bad command line."""
+    return _error(fn, *args, code=EXIT_USAGE)
 
 
 # --- fixtures -----------------------------------------------------------------------------------
@@ -135,15 +140,15 @@ def test_registry_url_accepted(value):
     ],
 )
 def test_registry_url_rejected_with_upstream_reason(value, reason):
-    assert str(_error(validate_registry_url, value)) == f"invalid --registry-url flag: {reason}"
+    assert str(_flag_error(validate_registry_url, value)) == f"invalid --registry-url flag: {reason}"
 
 
 def test_registry_flags_are_checked_in_upstream_order():
-    assert "invalid --registry-url flag" in str(_error(validate_registry_flags, "ftp://x", "ca.crt", True))
-    assert str(_error(validate_registry_flags, "https://r", "ca.crt", True)) == (
+    assert "invalid --registry-url flag" in str(_flag_error(validate_registry_flags, "ftp://x", "ca.crt", True))
+    assert str(_flag_error(validate_registry_flags, "https://r", "ca.crt", True)) == (
         "--certificate-authority cannot be specified with --force-insecure"
     )
-    assert str(_error(validate_registry_flags, "http://r:5000", "ca.crt", False)) == (
+    assert str(_flag_error(validate_registry_flags, "http://r:5000", "ca.crt", False)) == (
         "--certificate-authority cannot be specified for insecure http protocol"
     )
     validate_registry_flags("https://r", "ca.crt", False)

@@ -527,7 +527,7 @@ def test_markdown_table_rows_keep_their_column_count_with_a_pipe_in_a_name(hosti
         ("namespaced-dump", ["plan.json", "--dump", "ns.json"], 1, "error: cannot re-run the plan's analysis on the dump: the dump was collected for namespace shop only"),
         (None, ["plan.json", "--format", "pdf"], 2, 'error: invalid argument "pdf" for "--format" flag'),
         (None, ["plan.json", "--top", "0"], 2, "error: --top must be at least 1"),
-        (None, ["plan.json", "--now", "yesterday"], 1, 'error: invalid argument "yesterday" for "--now" flag'),
+        (None, ["plan.json", "--now", "yesterday"], 2, 'error: invalid argument "yesterday" for "--now" flag'),
     ],
 )
 def test_errors_are_one_line_with_a_status_and_write_nothing(

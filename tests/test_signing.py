@@ -598,7 +598,7 @@ FAILURES = [
     (_no_key, EXIT_BAD_KEY),
     (_bad_key_beside_the_right_one, EXIT_BAD_KEY),
     (_missing_plan, EXIT_BAD_INPUT),
-    (_bad_now, EXIT_FAILURE),
+    (_bad_now, EXIT_USAGE),
 ]
 
 
