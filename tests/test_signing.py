@@ -25,7 +25,6 @@ from pruneplan.errors import (
     EXIT_BAD_KEY,
     EXIT_BAD_SIGNATURE,
     EXIT_EXPIRED,
-    EXIT_FAILURE,
     EXIT_IO,
     EXIT_NO_SIGNATURE,
     EXIT_UNKNOWN_PLAN,
