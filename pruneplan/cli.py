@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import importlib
 import os
+import re
 import signal
 import sys
 from contextlib import contextmanager
@@ -117,6 +118,16 @@ def _signals_raise() -> Iterator[None]:
             signal.signal(signum, handler)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+
+
+def one_line(message: str) -> str:
+    """`message` with its control characters escaped (`\\n`, `\\x1b`): a file name or an object's
+    name can hold a newline, which would split the error line a log reader or script expects,
+    or an escape sequence that would drive the terminal."""
+    return _CONTROL.sub(lambda found: found.group().encode("unicode_escape").decode("ascii"), message)
+
+
 def main(argv: list[str] | None = None) -> int:
     with _signals_raise():
         return _run(list(sys.argv[1:] if argv is None else argv))
@@ -130,10 +141,10 @@ def _run(args: list[str]) -> int:
         # without standalone mode click returns an exit status instead of raising (e.g. 130 on Ctrl-C)
         return result if isinstance(result, int) else 0
     except AggregateError as err:
-        sys.stderr.write("".join(f"{line}\n" for line in err.lines()))
+        sys.stderr.write("".join(f"{one_line(line)}\n" for line in err.lines()))
         return err.exit_code
     except PrunePlanError as err:
-        print(f"error: {err.message}", file=sys.stderr)
+        print(f"error: {one_line(err.message)}", file=sys.stderr)
         return err.exit_code
     except _EXITS as err:
         return err.exit_code
@@ -142,7 +153,7 @@ def _run(args: list[str]) -> int:
         return 130
     except _USAGE_ERRORS as err:
         message = err.format_message() if hasattr(err, "format_message") else str(err)
-        print(f"error: {message}", file=sys.stderr)
+        print(f"error: {one_line(message)}", file=sys.stderr)
         return EXIT_USAGE
     except Interrupted as err:
         print(f"error: {err.message}", file=sys.stderr)
@@ -155,7 +166,7 @@ def _run(args: list[str]) -> int:
     except OSError as err:
         # a failure no command turned into its own message: still one line, never a traceback
         where = "" if err.filename is None else f"{err.filename}: "
-        print(f"error: {where}{err.strerror or err}", file=sys.stderr)
+        print(f"error: {one_line(where)}{err.strerror or err}", file=sys.stderr)
         return EXIT_IO
 
 

@@ -221,3 +221,15 @@ def test_a_keep_younger_than_reaching_before_the_year_1_is_refused_without_a_tra
     assert result.code == 2
     assert result.err.strip() == "error: --keep-younger-than 1h0m0s before 0001-01-01T00:10:00Z starts before the year 1"
     assert not (tmp_path / "plan.json").exists()
+
+
+def test_a_newline_in_a_path_stays_inside_the_one_error_line(tmp_path: Path) -> None:
+    """A name may hold a newline or an escape sequence: the error line escapes them, so it stays
+    one line and cannot drive the terminal."""
+    dump = write_json(tmp_path / "dump.json", as_dump(small_cluster()))
+    target = tmp_path / "no\nsuch\x1b[2J" / "plan.json"
+    result = run_cli("analyze", str(dump), "-o", str(target))
+    assert result.code == 4
+    assert result.err_lines == [f"error: cannot write {tmp_path}/no\\nsuch\\x1b[2J/plan.json: No such file or directory"]
+    missing = run_cli("analyze", str(tmp_path / "in\nput.json"), "-o", str(tmp_path / "plan.json"))
+    assert missing.code == 3 and missing.err_lines == [f"error: {tmp_path}/in\\nput.json: no such file"]
