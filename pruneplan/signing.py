@@ -16,6 +16,8 @@ import base64
 import binascii
 import hashlib
 import os
+import re
+import sys
 import time
 from dataclasses import dataclass
 from typing import Sequence, Union
@@ -113,7 +115,19 @@ def _read_key_file(path: str, what: str) -> bytes:
         raise PrunePlanError(f"cannot read {what} {path}: {err.strerror or err}", EXIT_BAD_KEY) from None
     if data is None:
         raise PrunePlanError(f"{what} {path} is larger than {MAX_KEY_FILE_BYTES // 1024} KiB: not a PEM key", EXIT_BAD_KEY)
+    blocks = _PEM_BEGIN.findall(data)
+    if len(blocks) > 1:
+        # the PEM reader takes the first block and ignores the rest: say so, as a file of several
+        # keys may look like several trusted keys (one --key per key trusts each)
+        first = _PEM_BEGIN.search(data)
+        assert first is not None
+        line = data.count(b"\n", 0, first.start()) + 1
+        print(f"warning: {what} {path} holds {len(blocks)} PEM blocks; only the first, "
+              f"{first[1].decode('ascii')} at line {line}, is used", file=sys.stderr)
     return data
+
+
+_PEM_BEGIN = re.compile(rb"-----BEGIN ([A-Z0-9 ]{1,64})-----")
 
 
 def _describe_key(key: object) -> str:

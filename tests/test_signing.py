@@ -731,3 +731,17 @@ def test_importing_the_signing_commands_does_not_load_cryptography() -> None:
     result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=False,
                             env={**os.environ, "PYTHONPATH": str(root)})
     assert result.returncode == 0, result.stderr
+
+
+def test_a_key_file_of_several_pem_blocks_says_only_the_first_is_used(tmp_path: Path, run: Run) -> None:
+    """The PEM reader takes a file's first block: two public keys in one file do not trust both."""
+    _, first_pub = keypair(tmp_path, name="a")
+    second, second_pub = keypair(tmp_path, name="b")
+    both = tmp_path / "both.pub"
+    both.write_bytes(Path(first_pub).read_bytes() + Path(second_pub).read_bytes())
+    plan = signed_plan(tmp_path, second)
+    code, _, err = run("verify", str(plan), "--key", str(both), "--now", BEFORE_EXPIRY)
+    assert code == EXIT_BAD_SIGNATURE  # signed by b, the file's second block
+    assert f"warning: key file {both} holds 2 PEM blocks; only the first, PUBLIC KEY at line 1, is used" in err.splitlines()
+    code, _, _ = run("verify", str(plan), "--key", first_pub, "--key", second_pub, "--now", BEFORE_EXPIRY)
+    assert code == 0, "one --key per key trusts each"
