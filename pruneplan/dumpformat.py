@@ -24,7 +24,7 @@ import orjson
 
 from . import TOOL_NAME, __version__
 from .errors import InputError, PrunePlanError
-from .files import Output, OutputSet
+from .files import InputTooLarge, Output, OutputSet, read_input
 from .jsonwords import json_type
 from .kinds import BY_KIND, BY_RESOURCE, KINDS
 from .rawlines import GZIP_MAGIC, MAX_LINE, Hasher, LineTooLong, TooLarge, inflate_whole, read_head, read_line_batches
@@ -151,10 +151,9 @@ class LoadedInputs:
 
 def read_bytes(path: str) -> bytes:
     try:
-        with open(path, "rb") as handle:
-            if os.fstat(handle.fileno()).st_size > MAX_DOCUMENT:
-                raise _too_large(path)
-            return handle.read()
+        return read_input(path, MAX_DOCUMENT)
+    except InputTooLarge:
+        raise _too_large(path) from None
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except IsADirectoryError:

@@ -23,7 +23,7 @@ import secrets
 import stat
 import sys
 from contextlib import contextmanager
-from typing import BinaryIO, Iterable, Iterator, Protocol
+from typing import BinaryIO, Callable, Iterable, Iterator, Protocol
 
 from .errors import EXIT_IO, PrunePlanError
 
@@ -313,6 +313,40 @@ def printing_to_stdout(what: str, done: str | None = None) -> Iterator[None]:
     except OSError as err:
         note = f" ({done})" if done else ""
         raise PrunePlanError(f"cannot print {what} to stdout: {err.strerror or err}{note}", EXIT_IO) from None
+
+
+class InputTooLarge(Exception):
+    """An input holds more bytes than its reader's limit."""
+
+
+_HEAD = 64 * 1024  # what is read of a pipe or a device before its first bytes are judged
+
+
+def looks_like_json(head: bytes) -> bool:
+    """Whether the first bytes of an input can start a JSON document (or a gzip file of one)."""
+    return head.startswith(b"\x1f\x8b") or head.lstrip()[:1] in (b"{", b"[", b"")
+
+
+def read_input(path: str, limit: int, looks_right: Callable[[bytes], bool] = looks_like_json) -> bytes:
+    """The bytes of the input `path`, at most `limit` (InputTooLarge past it: for a regular file
+    from its size, before anything is read). A pipe or a device has no size: it is read up to the
+    limit, but first its head must look right, so a device that never ends (/dev/zero) is refused
+    at once: then its head alone is returned, for the caller's parser to say what is wrong with
+    it. OSError as open's."""
+    with open(path, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if stat.S_ISREG(info.st_mode):
+            if info.st_size > limit:
+                raise InputTooLarge(path)
+            data = handle.read(limit + 1)
+        else:
+            head = handle.read(min(_HEAD, limit + 1))
+            if not looks_right(head):
+                return head
+            data = head + handle.read(limit + 1 - len(head))
+    if len(data) > limit:
+        raise InputTooLarge(path)
+    return data
 
 
 def read_limited(path: str, limit: int) -> bytes | None:

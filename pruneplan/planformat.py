@@ -27,6 +27,8 @@ ACTION_KEYS = (
 SECTION_KEYS = ("metadata", "source", "policy", "summary")
 REQUIRED_KEYS = ("apiVersion", "kind", *SECTION_KEYS, *ACTION_KEYS, "errors")
 
+# The most a plan file may hold when read: a plan for a million images is about 1.5 GB.
+MAX_PLAN = 4 << 30
 LIST_CHUNK = 2_000  # list entries serialised at once: a big plan never exists whole as bytes
 
 # Struct fields and dict keys alike come out sorted by their JSON names.

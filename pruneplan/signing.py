@@ -26,7 +26,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, utils
 
-from .files import STDOUT, outputs, read_limited, write_or_fail
+from .files import STDOUT, InputTooLarge, outputs, read_input, read_limited, write_or_fail
 from .errors import (
     EXIT_BAD_INPUT,
     EXIT_BAD_KEY,
@@ -34,9 +34,11 @@ from .errors import (
     EXIT_EXPIRED,
     EXIT_IO,
     EXIT_NO_SIGNATURE,
+    EXIT_UNKNOWN_PLAN,
     EXIT_USAGE,
     PrunePlanError,
 )
+from .planformat import MAX_PLAN
 from .planmodel import Plan
 from .timefmt import format_time
 
@@ -204,13 +206,19 @@ def sign_with(key: PrivateKey, data: bytes) -> bytes:
     return base64.b64encode(signature) + b"\n"
 
 
-def write_signature(plan_path: str, private_key_path: str) -> str:
-    """Sign the exact bytes of `plan_path` and write `plan_path.sig` atomically; return its path."""
+def read_plan_bytes(plan_path: str) -> bytes:
+    """A plan file's bytes, at most MAX_PLAN of them (a device that never ends is not read on)."""
     try:
-        with open(plan_path, "rb") as handle:
-            data = handle.read()
+        return read_input(plan_path, MAX_PLAN)
+    except InputTooLarge:
+        raise PrunePlanError(f"plan {plan_path} is larger than {MAX_PLAN >> 30} GiB: not a plan", EXIT_UNKNOWN_PLAN) from None
     except OSError as err:
         raise PrunePlanError(f"cannot read plan {plan_path}: {err.strerror or err}", EXIT_BAD_INPUT) from None
+
+
+def write_signature(plan_path: str, private_key_path: str) -> str:
+    """Sign the exact bytes of `plan_path` and write `plan_path.sig` atomically; return its path."""
+    data = read_plan_bytes(plan_path)
     signature = sign_bytes(data, private_key_path)
     sig_path = plan_path + SIGNATURE_SUFFIX
     write_or_fail(sig_path, signature, 0o644, replace=True)
@@ -306,11 +314,7 @@ def verify_plan(
     metadata.notAfter at `now` (epoch seconds; default: the current time).
     """
     sig_path = sig_path or plan_path + SIGNATURE_SUFFIX
-    try:
-        with open(plan_path, "rb") as handle:
-            raw = handle.read()
-    except OSError as err:
-        raise PrunePlanError(f"cannot read plan {plan_path}: {err.strerror or err}", EXIT_BAD_INPUT) from None
+    raw = read_plan_bytes(plan_path)
     signature = _read_signature_file(sig_path)
     key_path = _check_signature(raw, signature, keys)
     # Only signed bytes are parsed: nothing an attacker wrote is interpreted before this point.

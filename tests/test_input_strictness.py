@@ -446,3 +446,34 @@ def test_invalid_utf8_in_a_whole_document_is_reported_at_its_line_column_and_byt
     path.write_bytes(gzip.compress(bad, mtime=0) if gz else bad)
     result, plan = analyze(tmp_path, str(path), "--now", NOW)
     assert_refused(result, plan, f"{path}: invalid JSON: invalid UTF-8 at line {line} column {column} (byte {offset})")
+
+
+def _endless_device(tmp_path: Path) -> Path:
+    """A zero device of the test's own (as root, as CI runs): it never ends."""
+    import os
+    import stat
+
+    node = tmp_path / "zero"
+    os.mknod(node, stat.S_IFCHR | 0o666, os.makedev(1, 5))
+    return node
+
+
+def test_an_endless_device_as_a_dump_or_a_plan_is_refused_at_once(tmp_path):
+    """A pipe or a device has no size to check first: its first bytes must be able to start a
+    JSON document (or a gzip file), so one that never ends is refused without reading it on."""
+    zero = _endless_device(tmp_path)
+    assert run_cli("keygen", str(tmp_path / "key")).code == 0
+    plan = tmp_path / "plan.json"
+    analyzed = run_cli("analyze", str(write_json(tmp_path / "dump.json", as_dump(cluster()))), "-o", str(plan), "-q",
+                       "--sign-key", str(tmp_path / "key"))
+    assert analyzed.code == 0, analyzed.err
+    for args, code, message in (
+        (["analyze", str(zero), "-o", str(tmp_path / "p.json")], 3, f"error: {zero}: invalid JSON: "),
+        (["report", str(plan), "--dump", str(zero), "-o", str(tmp_path / "r.md")], 3, f"error: {zero}: invalid JSON: "),
+        (["report", str(zero), "-o", str(tmp_path / "r.md")], 13, f"error: {zero}: not a plan: invalid JSON"),
+        (["verify", str(zero), "--key", str(tmp_path / "key.pub"), "--signature", str(plan) + ".sig"], 10,
+         "error: signature does not verify with any trusted key"),
+    ):
+        result = run_cli(*args)
+        assert result.code == code, (args, result.err)
+        assert len(result.err_lines) == 1 and result.err_lines[0].startswith(message), result.err

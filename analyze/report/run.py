@@ -11,8 +11,9 @@ import os
 import sys
 from dataclasses import dataclass, field
 
-from pruneplan.files import write_or_fail
-from pruneplan.errors import EXIT_BAD_INPUT, EXIT_USAGE, PrunePlanError
+from pruneplan.files import InputTooLarge, read_input, write_or_fail
+from pruneplan.errors import EXIT_BAD_INPUT, EXIT_UNKNOWN_PLAN, EXIT_USAGE, PrunePlanError
+from pruneplan.planformat import MAX_PLAN
 from pruneplan.planmodel import Plan
 from pruneplan.signing import SIGNATURE_SUFFIX, verify_plan
 from pruneplan.timefmt import parse_user_time
@@ -46,8 +47,9 @@ def resolve_format(requested: str | None, output: str) -> str:
 def read_plan(path: str) -> tuple[Plan, bytes]:
     """The plan, validated in full (exit 13 for a malformed one), and its bytes."""
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
+        raw = read_input(path, MAX_PLAN)
+    except InputTooLarge:
+        raise PrunePlanError(f"{path}: larger than {MAX_PLAN >> 30} GiB: not a plan", EXIT_UNKNOWN_PLAN) from None
     except FileNotFoundError:
         raise PrunePlanError(f"{path}: no such file", EXIT_BAD_INPUT) from None
     except IsADirectoryError:
