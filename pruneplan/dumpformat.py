@@ -15,6 +15,7 @@ import codecs
 import gzip
 import hashlib
 import os
+import stat
 import zlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Collection, Iterable, Mapping, Union
@@ -327,8 +328,12 @@ class _Merge:
 # --- the collector's line layout ----------------------------------------------------------------
 
 def _is_streamable(path: str) -> bool:
-    """A dump in DumpWriter's line layout (its first line is exactly the envelope)."""
+    """A dump in DumpWriter's line layout (its first line is exactly the envelope), in a regular
+    file: a pipe (`<(oc get ... -o json)`) can be read once only, so it is read whole, as a
+    document (a line dump is one JSON document too)."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False
         head = read_head(path, len(STREAM_PREFIX) + 64)  # room for the line's end
     except (EOFError, OSError, zlib.error):
         return False  # the whole-document reader reports what is wrong (a missing file included)
@@ -676,9 +681,11 @@ def load_inputs(
             _check_version(header, path)
             meta = (*_check_header(header, path), "dump")
             _check_counts(header, found, path)
+            size = os.path.getsize(path)
         else:
             raw = read_bytes(path)
             hasher.update(raw)
+            size = len(raw)  # as read: a pipe has no size on disk
             groups, meta, malformed = _read_document(path, raw, merge)
             del raw  # a gzip file's bytes; the objects' JSON, inflated, lives on in groups
             for resource, items in groups:
@@ -686,7 +693,6 @@ def load_inputs(
                     merge.add(item, resource, f"{path}: {resource}[{index}]", malformed)
             del groups
         collected, cluster, namespace, source = meta
-        size = os.path.getsize(path)
         loaded.inputs.append(InputFile(path, hasher.hexdigest(), size, collected, cluster, namespace, source))
     _check_consistent(loaded)
     return loaded

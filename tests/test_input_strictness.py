@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import stat
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -450,9 +453,6 @@ def test_invalid_utf8_in_a_whole_document_is_reported_at_its_line_column_and_byt
 
 def _endless_device(tmp_path: Path) -> Path:
     """A zero device of the test's own (as root, as CI runs): it never ends."""
-    import os
-    import stat
-
     node = tmp_path / "zero"
     os.mknod(node, stat.S_IFCHR | 0o666, os.makedev(1, 5))
     return node
@@ -477,3 +477,22 @@ def test_an_endless_device_as_a_dump_or_a_plan_is_refused_at_once(tmp_path):
         result = run_cli(*args)
         assert result.code == code, (args, result.err)
         assert len(result.err_lines) == 1 and result.err_lines[0].startswith(message), result.err
+
+
+def test_a_dump_through_a_pipe_is_read_once_and_gives_the_files_plan(tmp_path):
+    """`analyze <(cat dump.json.gz)`: a pipe can be read once only, so it is read whole (a line
+    dump is one JSON document too); looking at its first line first used to eat it."""
+    dump = write_line_dump(tmp_path / "dump.json.gz", cluster())
+    from_file = tmp_path / "from-file.json"
+    assert run_cli("analyze", str(dump), "-o", str(from_file), "-q").code == 0
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_bytes(dump.read_bytes()))
+    writer.start()
+    from_pipe = tmp_path / "from-pipe.json"
+    result = run_cli("analyze", str(fifo), "-o", str(from_pipe), "-q")
+    writer.join()
+    assert result.code == 0, result.err
+    plan, expected = json.loads(from_pipe.read_text()), json.loads(from_file.read_text())
+    assert plan["source"]["dumpSha256"] == expected["source"]["dumpSha256"]
+    assert from_pipe.read_bytes().replace(str(fifo).encode(), b"") == from_file.read_bytes().replace(str(dump).encode(), b"")
