@@ -30,6 +30,7 @@ from .jsonwords import json_type
 from .kinds import BY_KIND, BY_RESOURCE, KINDS
 from .rawlines import GZIP_MAGIC, MAX_LINE, Hasher, LineTooLong, TooLarge, inflate_whole, read_head, read_line_batches
 from .timefmt import parse_time
+from .urls import without_userinfo
 
 DUMP_API_VERSION = "pruneplan.io/v1"
 DUMP_KIND = "ClusterDump"
@@ -117,7 +118,7 @@ class LoadedInputs:
         times = [i.collected_at for i in self.inputs if i.collected_at is not None]
         if len(times) < len(self.inputs):
             return None
-        return min(times)  # RFC 3339 UTC strings sort chronologically
+        return min(times, key=parse_time)  # by time: a time with an offset does not sort as text (checked at load)
 
     @property
     def cluster(self) -> dict[str, Any] | None:
@@ -698,8 +699,16 @@ def load_inputs(
     return loaded
 
 
+def _cluster_key(cluster: dict[str, Any]) -> bytes:
+    """A header's cluster as inputs are compared: an older dump's URL may carry credentials."""
+    server = cluster.get("apiServer")
+    if isinstance(server, str):
+        cluster = {**cluster, "apiServer": without_userinfo(server)}
+    return orjson.dumps(cluster, option=orjson.OPT_SORT_KEYS)
+
+
 def _check_consistent(loaded: LoadedInputs) -> None:
-    clusters = {orjson.dumps(i.cluster, option=orjson.OPT_SORT_KEYS) for i in loaded.inputs if i.cluster}
+    clusters = {_cluster_key(i.cluster) for i in loaded.inputs if i.cluster}
     if len(clusters) > 1:
         raise InputError("inputs come from different clusters; analyze one cluster at a time")
     namespaces = {i.namespace for i in loaded.inputs if i.namespace}

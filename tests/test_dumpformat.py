@@ -235,3 +235,24 @@ def test_a_typed_list_gives_its_items_kind_and_other_kinds_are_counted(tmp_path)
     loaded = load(path)
     assert [obj["metadata"]["name"] for obj in loaded.objects["images"]] == ["sha256:a", "sha256:b"]
     assert loaded.ignored_kinds == {"Secret": 1}
+
+
+def test_the_earliest_collection_time_of_several_inputs_is_found_by_time_not_by_text(tmp_path):
+    from builders import as_dump, write_json
+
+    later_as_text = write_json(tmp_path / "a.json", as_dump([], collected_at="2026-06-01T01:30:00+02:00"))  # 23:30Z
+    earlier_as_text = write_json(tmp_path / "b.json", as_dump([], collected_at="2026-05-31T23:45:00Z"))
+    loaded = load(later_as_text, earlier_as_text)
+    assert loaded.collected_at == "2026-06-01T01:30:00+02:00"
+
+
+def test_an_older_dump_with_credentials_in_its_url_is_of_the_same_cluster_as_a_new_one(tmp_path):
+    from builders import as_dump, write_json
+
+    cluster = {"apiServer": "https://api.example:6443", "clusterID": "c1"}
+    old = write_json(tmp_path / "old.json", as_dump([], cluster={**cluster, "apiServer": "https://admin:pw@api.example:6443"}))
+    new = write_json(tmp_path / "new.json", as_dump([], cluster=cluster))
+    assert len(load(old, new).inputs) == 2
+    other = write_json(tmp_path / "other.json", as_dump([], cluster={**cluster, "clusterID": "c2"}))
+    with pytest.raises(InputError, match="different clusters"):
+        load(new, other)
