@@ -320,6 +320,7 @@ class InputTooLarge(Exception):
 
 
 _HEAD = 64 * 1024  # what is read of a pipe or a device before its first bytes are judged
+_PIECE = 1 << 20  # then it is read a MiB at a time, to its end or past the limit
 
 
 def looks_like_json(head: bytes) -> bool:
@@ -338,15 +339,20 @@ def read_input(path: str, limit: int, looks_right: Callable[[bytes], bool] = loo
         if stat.S_ISREG(info.st_mode):
             if info.st_size > limit:
                 raise InputTooLarge(path)
-            data = handle.read(limit + 1)
-        else:
-            head = handle.read(min(_HEAD, limit + 1))
-            if not looks_right(head):
-                return head
-            data = head + handle.read(limit + 1 - len(head))
-    if len(data) > limit:
-        raise InputTooLarge(path)
-    return data
+            data = handle.read()  # what the file holds (read(limit) would reserve the limit at once)
+            if len(data) > limit:  # it grew since
+                raise InputTooLarge(path)
+            return data
+        head = handle.read(min(_HEAD, limit + 1))
+        if not looks_right(head):
+            return head
+        pieces, size = [head], len(head)
+        while piece := handle.read(_PIECE):
+            size += len(piece)
+            if size > limit:
+                raise InputTooLarge(path)
+            pieces.append(piece)
+    return b"".join(pieces)
 
 
 def read_limited(path: str, limit: int) -> bytes | None:
