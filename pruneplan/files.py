@@ -356,8 +356,9 @@ def read_input(path: str, limit: int, looks_right: Callable[[bytes], bool] = loo
 
 
 def read_limited(path: str, limit: int) -> bytes | None:
-    """The bytes of `path`, or None if it holds more than `limit`: reading stops there, so a
+    """read_input for a small file of any content (a key, a signature): None past `limit`, so a
     device that never ends (/dev/zero) is refused instead of read forever. OSError as open's."""
-    with open(path, "rb") as handle:
-        data = handle.read(limit + 1)
-    return data if len(data) <= limit else None
+    try:
+        return read_input(path, limit, looks_right=lambda _head: True)
+    except InputTooLarge:
+        return None

@@ -2,7 +2,7 @@
 
 zlib in 1 MiB chunks and bytes.split do in C what GzipFile.readline does a line at a time in
 Python. Every step is linear in the file's size, and what is held is bounded whatever the data
-(docs/dump-format.md, "Limits"): zlib yields at most CHUNK bytes a call, a line is at most
+(docs/dump-format.md, "Limits"): zlib yields at most INFLATED bytes a call, a line is at most
 MAX_LINE bytes, a whole document at most the limit its reader gives.
 """
 
@@ -17,8 +17,11 @@ from typing import IO, Any, Generator, Iterator, Protocol
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK = 1 << 20
 MAX_LINE = 64 << 20  # a line of a dump: an API object is at most a few MiB (etcd's request limit)
-# compressed bytes handed to zlib at a time: where a gzip member ends, zlib copies the rest of
-# what it was given, so many small members cost O(members x this), not O(members x file)
+# the most zlib inflates a call: big pieces keep the inflating thread's handoffs (and its waits
+# for the GIL) few; bounded, so a gzip bomb is refused a piece at a time (at most MAX_LINE)
+INFLATED = 8 << 20
+# compressed bytes handed to zlib at a time once a file has several members: where a member ends,
+# zlib copies the rest of what it was given, so many small members cost O(members x this)
 _FEED = 1 << 16
 _AHEAD = 8  # inflated chunks in flight: bounds how far (in memory) the thread runs ahead
 _END = object()
@@ -43,10 +46,11 @@ class Hasher(Protocol):
 
 
 def _inflated_chunks(handle: IO[bytes], gz: bool, hasher: Hasher | None, chunk_size: int = CHUNK) -> Generator[bytes, None, None]:
-    """The file's content in pieces of at most CHUNK bytes (a gzip bomb inflates a piece at a
+    """The file's content in pieces of at most INFLATED bytes (a gzip bomb inflates a piece at a
     time). Gzip members follow one another, with zero bytes between them or after the last, as
     gzip(1) and Python's gzip module accept."""
     inflater = zlib.decompressobj(wbits=31) if gz else None
+    feed = chunk_size  # compressed bytes given to zlib at a time: all of a chunk, until a member ends
     while chunk := handle.read(chunk_size):
         if hasher is not None:
             hasher.update(chunk)
@@ -54,25 +58,30 @@ def _inflated_chunks(handle: IO[bytes], gz: bool, hasher: Hasher | None, chunk_s
             yield chunk
             continue
         view = memoryview(chunk)
-        for start in range(0, len(view), _FEED):
-            data: bytes | memoryview = view[start:start + _FEED]
-            if inflater.eof:  # between members
-                data = bytes(data).lstrip(b"\x00")
-                if not data:
+        start = 0
+        while start < len(view):
+            if inflater.eof:  # between members: skip zero padding, then the next member
+                ahead = bytes(view[start:start + feed])
+                padding = len(ahead) - len(ahead.lstrip(b"\x00"))
+                start += padding
+                if padding == len(ahead):
                     continue
                 inflater = zlib.decompressobj(wbits=31)
+            data: bytes | memoryview = view[start:start + feed]
+            start += len(data)
             while True:
-                piece = inflater.decompress(data, CHUNK)
+                piece = inflater.decompress(data, INFLATED)
                 if piece:
                     yield piece
-                if inflater.eof:  # the next member, after any zero padding
-                    data = inflater.unused_data.lstrip(b"\x00")
-                    if not data:
-                        break
-                    inflater = zlib.decompressobj(wbits=31)
-                elif inflater.unconsumed_tail:
+                if inflater.eof:
+                    # zlib copies what follows the member into unused_data: read on from there
+                    # in small feeds, so a file of many small members costs O(members x _FEED)
+                    start -= len(inflater.unused_data)
+                    feed = _FEED
+                    break
+                if inflater.unconsumed_tail:
                     data = inflater.unconsumed_tail
-                elif len(piece) == CHUNK:
+                elif len(piece) == INFLATED:
                     data = b""  # all input taken but the output was capped: zlib may hold more
                 else:
                     break
@@ -153,7 +162,7 @@ def read_line_batches(path: str, hasher: Hasher | None = None) -> Generator[list
             chunks = _ahead(chunks)
         try:
             # the line the chunks so far cut, in pieces joined once it ends: linear, however many
-            # chunks it spans (a chunk holds at most CHUNK bytes, so only such a line can pass MAX_LINE)
+            # chunks it spans (a chunk holds at most INFLATED bytes, so only such a line can pass MAX_LINE)
             pending: list[bytes] = []
             pending_size = 0
             done = 0  # lines yielded
@@ -182,7 +191,7 @@ def read_line_batches(path: str, hasher: Hasher | None = None) -> Generator[list
 
 
 def inflate_whole(data: bytes, limit: int) -> bytes:
-    """The content of gzip `data`, TooLarge once it passes `limit` bytes (inflated a CHUNK at a
+    """The content of gzip `data`, TooLarge once it passes `limit` bytes (inflated a piece at a
     time: a small file that inflates to gigabytes is refused before it fills the memory);
     EOFError or zlib.error for truncated or corrupt data."""
     pieces = []
