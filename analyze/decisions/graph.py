@@ -37,7 +37,11 @@ image → blob uses networkx's node and edge dicts would cost about as much memo
 the whole analysis. A question about one blob adds that blob (explain asks about one or two).
 
 Indexes: `manifest_lists` is the one index derived from the graph (for stage 2); everything else
-reads the graph's own adjacency.
+reads the graph's own adjacency. The other way round for the referrers: their uses are gathered
+once, into analyze/decisions/referrers.py's References (keyed by tag and by image, which stage 1
+asks for every history item), and the referrer edges are made from it when the graph is first
+asked. Making the graph their first holder, with stage 1 reading an index derived from it, gave
+the same plans but built every referrer edge on every run, a run that writes a plan included.
 """
 
 from __future__ import annotations
