@@ -121,6 +121,24 @@ def as_dump(items: list[dict[str, Any]], collected_at: str = "2026-06-01T00:00:0
     }
 
 
+def write_line_dump(path: Path, items: list[dict[str, Any]], collected_at: str = "2026-06-01T00:00:00Z",
+                    cluster: dict[str, Any] | None = None) -> Path:
+    """The objects as `pruneplan collect` writes them: one object a line, grouped by resource
+    (the form analyze reads real dumps in)."""
+    from pruneplan.dumpformat import DumpWriter
+    from pruneplan.kinds import KINDS
+
+    writer = DumpWriter(str(path))
+    for kind in KINDS:
+        objects = [item for item in items if item["kind"] == kind.kind]
+        if objects:
+            writer.begin(kind.resource)
+            for obj in objects:
+                writer.add(obj)
+    writer.commit(collected_at, cluster or {"apiServer": "https://api.test.example:6443", "clusterID": "test"}, None)
+    return path
+
+
 def write_json(path: Path, doc: dict[str, Any], gz: bool = False) -> Path:
     data = json.dumps(doc, indent=1).encode()
     path.write_bytes(gzip.compress(data, mtime=0) if gz else data)

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from builders import OCI_INDEX, as_list, digest, image, stream, write_json
+from builders import OCI_INDEX, as_list, digest, image, stream, write_json, write_line_dump
 from clirunner import run_cli
 
 NOW = "2026-06-01T00:00:00Z"
@@ -72,21 +72,6 @@ def test_metadata_of_the_wrong_json_type_fails_the_graph_build_as_upstream_repor
         f"failed to read image metadata for {digest(8)}: json: cannot unmarshal string into Go value of type docker10.DockerImage",
         "error: failed to build graph - no changes made",
     ]
-
-
-def write_line_dump(path, items):
-    """A dump as collect writes it: one object a line (analyze decodes these lines itself)."""
-    from pruneplan.dumpformat import DumpWriter
-    from pruneplan.kinds import BY_KIND
-
-    writer = DumpWriter(str(path))
-    for resource in ("images", "imagestreams"):
-        writer.begin(resource)
-        for item in items:
-            if BY_KIND[item["kind"]].resource == resource:
-                writer.add(item)
-    writer.commit(NOW, {"apiServer": "https://api.test.example:6443", "clusterID": "test"}, None)
-    return path
 
 
 @pytest.mark.parametrize("form", ["list", "collected-dump"])

@@ -16,9 +16,11 @@ from typing import Any
 
 import pytest
 
+from builders import write_line_dump
 from pruneplan.cli import main
 
 CONFORMANCE = Path(__file__).resolve().parent.parent / "fixtures" / "conformance"
+CONFORMANCE_CLUSTER = {"apiServer": "https://api.conformance.example:6443", "clusterID": "conformance"}
 GENERATOR = CONFORMANCE / "generate.py"
 CASE_DIRS = sorted(p for p in CONFORMANCE.iterdir() if p.is_dir() and p.name[:3].isdigit())
 
@@ -64,24 +66,10 @@ def run_analyze(case_dir: Path, case: dict[str, Any], out: Path, form: str = "li
     collector's dumps, read a line at a time)."""
     source = case_dir / "input.json"
     if form == "line-dump":
-        source = write_line_dump(json.loads(source.read_text(encoding="utf-8"))["items"], out.parent / "dump.json.gz", case["now"])
+        items = json.loads(source.read_text(encoding="utf-8"))["items"]
+        source = write_line_dump(out.parent / "dump.json.gz", items, case["now"], CONFORMANCE_CLUSTER)
     argv = ["analyze", str(source), "-o", str(out), "--now", case["now"], *case["args"]]
     return main(argv)
-
-
-def write_line_dump(items: list[dict[str, Any]], path: Path, collected_at: str) -> Path:
-    """The objects as `pruneplan collect` writes them: one object a line, grouped by resource."""
-    from pruneplan.dumpformat import DumpWriter
-    from pruneplan.kinds import BY_KIND, KINDS
-
-    writer = DumpWriter(str(path))
-    for kind in KINDS:
-        writer.begin(kind.resource)
-        for item in items:
-            if BY_KIND[item["kind"]].resource == kind.resource:
-                writer.add(item)
-    writer.commit(collected_at, {"apiServer": "https://api.conformance.example:6443", "clusterID": "conformance"}, None)
-    return path
 
 
 def expected_bad_reference_report(errors: list[str]) -> list[str]:

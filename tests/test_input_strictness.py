@@ -18,10 +18,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from builders import as_dump, as_list, digest, image, stream, write_json
+from builders import as_dump, as_list, digest, image, stream, write_json, write_line_dump
 from clirunner import run_cli
 from pruneplan import dumpformat
-from pruneplan.dumpformat import HEADER_KEY, STREAM_PREFIX, DumpWriter
+from pruneplan.dumpformat import HEADER_KEY, STREAM_PREFIX
 from pruneplan.kinds import KINDS
 from pruneplan.rawlines import MAX_LINE, LineTooLong, read_line_batches
 from pruneplan.timefmt import format_time, parse_time
@@ -38,19 +38,6 @@ def cluster() -> list[dict[str, Any]]:
         image(digest(3), layers=[digest("c")]),
         stream("ns", "app", {"latest": [digest(1), digest(2)]}),
     ]
-
-
-def write_line_dump(path: Path, items: list[dict[str, Any]], collected_at: str = NOW) -> Path:
-    """A dump as collect writes it, one object a line."""
-    writer = DumpWriter(str(path))
-    for kind in KINDS:
-        objects = [item for item in items if item["kind"] == kind.kind]
-        if objects:
-            writer.begin(kind.resource)
-            for obj in objects:
-                writer.add(obj)
-    writer.commit(collected_at, CLUSTER, None)
-    return path
 
 
 def edit_header(path: Path, **changes: Any) -> Path:

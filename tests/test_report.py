@@ -643,3 +643,23 @@ def test_markdown_and_html_draw_the_same_sections_in_the_same_order(work: Path) 
                     assert "| " + " | ".join(shown) + " |" in markdown
                     row_html = "".join(f">{html_module.escape(cell)}</td>" for cell in cells)
                     assert re.sub(r"<td[^>]*", "", row_html) in re.sub(r"<td[^>]*", "", page)
+
+
+@pytest.mark.parametrize("field,value,must", [
+    ("keepTagRevisions", "three", "must be an integer or null, not a string"),
+    ("keepYoungerThan", [1], "must be a string or null, not a list"),
+    ("pruneRegistry", "yes", "must be a boolean"),
+])
+def test_report_dump_on_an_unsigned_plan_with_a_policy_value_of_the_wrong_type_is_one_error(
+    work: Path, field: str, value: Any, must: str
+) -> None:
+    """An unsigned plan is not trusted, but it is read strictly all the same: the re-analysis
+    that --dump runs with the plan's policy never sees a value of the wrong type."""
+    doc = load_plan()
+    doc["policy"][field] = value
+    (work / "bad.json").write_text(json.dumps(doc))
+    result = report("bad.json", "--dump", "dump.json", "-o", "r.md")
+    assert result.code == 13
+    assert len(result.err_lines) == 1 and result.err_lines[0].startswith(f"error: bad.json: plan field policy.{field} ")
+    assert must in result.err_lines[0]
+    assert not (work / "r.md").exists()

@@ -14,10 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pruneplan.analyze.decisions.inputs import load_inputs
-from builders import REGISTRY, as_dump, as_list, digest, image, pod, stream, write_json
+from builders import REGISTRY, as_dump, as_list, digest, image, pod, stream, write_json, write_line_dump
 from clirunner import run_cli
-from pruneplan.dumpformat import DumpWriter
-from pruneplan.kinds import BY_KIND, KINDS
+from pruneplan.kinds import BY_KIND
 
 NOW = "2026-06-01T00:00:00Z"
 FLAGS = ("--now", NOW, "--keep-tag-revisions=1")
@@ -28,19 +27,6 @@ FORMS = ("list", "whole-dump", "line-dump")
 
 def cluster() -> list[dict[str, Any]]:
     return [image(digest(2)), image(PINNED), stream("ns", "app", {"latest": [digest(2), PINNED]})]
-
-
-def write_line_dump(path, items):
-    """A dump as collect writes it, one object a line (the form analyze reads real dumps in)."""
-    writer = DumpWriter(str(path))
-    for kind in KINDS:
-        objects = [item for item in items if item["kind"] == kind.kind]
-        if objects:
-            writer.begin(kind.resource)
-            for obj in objects:
-                writer.add(obj)
-    writer.commit(NOW, {"apiServer": "https://api.test.example:6443", "clusterID": "test"}, None)
-    return path
 
 
 def analyze(tmp_path, form: str, items: list[dict[str, Any]]):
