@@ -12,7 +12,7 @@ from pruneplan.analyze.decisions.engine import analyze
 from pruneplan.analyze.plan.entries import plan_for
 from pruneplan.analyze.plan.writer import write_plan
 from pruneplan.analyze.decisions.rules import REMOVING_RULES
-from builders import OCI_INDEX, REGISTRY, as_dump, digest, image, limit_range, pod, stream
+from builders import OCI_INDEX, REGISTRY, as_dump, digest, image, limit_range, pod, stream, write_line_dump
 from pruneplan.analyze.decisions.inputs import load_inputs
 from pruneplan.planformat import dump_plan, plan_chunks
 from pruneplan.planmodel import Plan
@@ -202,13 +202,12 @@ def test_the_collectors_line_layout_a_whole_dump_and_a_list_give_the_same_plan(t
     """Every input form is decoded into the same objects: the same plan bytes, stdout and stderr
     whichever form analyze reads."""
     from clirunner import run_cli
-    from test_conformance import write_line_dump
 
     listing = tmp_path / "list.json"
     listing.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
     whole = tmp_path / "whole.json"
     whole.write_text(json.dumps(as_dump(items, collected_at=NOW)))
-    dump = write_line_dump(items, tmp_path / "dump.json.gz", NOW)
+    dump = write_line_dump(tmp_path / "dump.json.gz", items, NOW)
     results = []
     for source in (listing, whole, dump):
         plan = tmp_path / f"from-{source.name}"
