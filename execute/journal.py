@@ -1,5 +1,5 @@
 """The execution journal: a header line binding it to one plan, then one JSON line per action
-outcome, flushed and fsynced as it happens (docs/execute.md, "The journal").
+outcome, flushed and fsynced as it happens (docs/execute.md, "Journal and resume").
 
 A rerun with the same plan and journal skips what is done (ok, or 404 = already gone) and finishes
 the rest; a journal written for another plan is refused. Only outcomes are journalled, never
