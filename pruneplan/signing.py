@@ -67,6 +67,22 @@ class VerifiedPlan:
     signature_path: str
 
 
+class PlanExpired(PrunePlanError):
+    """A plan whose signature and fields are valid but whose validity ended: told apart from
+    a signature that does not verify, so a reviewer knows to re-analyze a fresh dump rather
+    than suspect tampering. `verified` is the plan as checked so far."""
+
+    def __init__(self, verified: VerifiedPlan, now: float) -> None:
+        not_after = verified.plan.metadata.not_after
+        super().__init__(
+            f"signature valid, but the plan expired on {not_after} (now is {format_time(now)}); "
+            "collect a fresh dump and analyze it again, or pass --valid-for to analyze",
+            EXIT_EXPIRED,
+        )
+        self.verified = verified
+        self.not_after = not_after
+
+
 # ---------------------------------------------------------------------------------------------
 # Writing files
 
@@ -319,14 +335,14 @@ def verify_plan(
     key_path = _check_signature(raw, signature, keys)
     # Only signed bytes are parsed: nothing an attacker wrote is interpreted before this point.
     plan = Plan.from_bytes(raw, plan_path)
-    not_after, deadline = plan.metadata.not_after, plan.metadata.not_after_seconds
-    current = time.time() if now is None else now
-    if current >= deadline:
-        raise PrunePlanError(f"plan expired at {not_after} (now is {format_time(current)})", EXIT_EXPIRED)
-    return VerifiedPlan(
+    verified = VerifiedPlan(
         plan=plan,
         raw=raw,
         sha256=hashlib.sha256(raw).hexdigest(),
         key_path=key_path,
         signature_path=sig_path,
     )
+    current = time.time() if now is None else now
+    if current >= plan.metadata.not_after_seconds:
+        raise PlanExpired(verified, current)
+    return verified

@@ -347,7 +347,9 @@ def test_expiry_is_checked_against_the_current_time_by_default(tmp_path: Path) -
     with pytest.raises(PrunePlanError) as failure:
         signing.verify_plan(str(plan), [public])
     assert failure.value.exit_code == EXIT_EXPIRED
-    assert str(failure.value).startswith("plan expired at 2000-01-08T00:00:00Z")
+    assert str(failure.value).startswith("signature valid, but the plan expired on 2000-01-08T00:00:00Z")
+    assert isinstance(failure.value, signing.PlanExpired)
+    assert failure.value.verified.key_path == public  # the signature was checked before the expiry
 
 
 # --------------------------------------------------------------------------------------------
@@ -625,7 +627,8 @@ def test_failure_messages_say_what_is_wrong(tmp_path: Path, run: Run) -> None:
         return assert_one_error_line(*run("verify", str(plan), *extra), expected=expected)
 
     assert error(EXIT_EXPIRED, "--key", public, "--now", "2030-02-01T00:00:00Z") == (
-        f"error: plan expired at {NOT_AFTER} (now is 2030-02-01T00:00:00Z)"
+        f"error: signature valid, but the plan expired on {NOT_AFTER} (now is 2030-02-01T00:00:00Z); "
+        "collect a fresh dump and analyze it again, or pass --valid-for to analyze"
     )
     assert error(EXIT_BAD_SIGNATURE, "--key", stranger, "--key", stranger2) == (
         "error: signature does not verify with any trusted key (tried 2)"
