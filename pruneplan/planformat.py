@@ -1,8 +1,10 @@
 """Plan format v1 (docs/plan-format.md): deterministic bytes; reading is pruneplan.planmodel.
 
 The plan is the contract between analyze, the reviewer and execute, so its bytes are fixed by
-its content alone: sorted keys, two-space indentation, lists sorted by the producer, a final
-newline. The signature (pruneplan.signing) covers exactly these bytes.
+its content alone: the top-level keys in a fixed order that reads from the top (what the plan is,
+where it comes from, its policy, its summary, then the actions in the order execute runs them),
+sorted keys below them, two-space indentation, lists sorted by the producer, a final newline. The
+signature (pruneplan.signing) covers exactly these bytes.
 
 `plan_chunks` is the one serialiser: `Plan.to_bytes` joins its pieces, analyze writes them to
 the plan file as they come, and tests dump hand-made (also malformed) documents through it.
@@ -25,13 +27,16 @@ ACTION_KEYS = (
     "imageDeletions",
 )
 SECTION_KEYS = ("metadata", "source", "policy", "summary")
-REQUIRED_KEYS = ("apiVersion", "kind", *SECTION_KEYS, *ACTION_KEYS, "errors")
+# The top-level keys in the order they are written: a reviewer opening the file sees what it
+# is and what it will do before the (long) action lists.
+REQUIRED_KEYS = ("apiVersion", "kind", *SECTION_KEYS, "errors", *ACTION_KEYS)
+_RANK = {key: rank for rank, key in enumerate(REQUIRED_KEYS)}
 
 # The most a plan file may hold when read: a plan for a million images is about 1.5 GB.
 MAX_PLAN = 4 << 30
 LIST_CHUNK = 2_000  # list entries serialised at once: a big plan never exists whole as bytes
 
-# Struct fields and dict keys alike come out sorted by their JSON names.
+# Below the top level, Struct fields and dict keys alike come out sorted by their JSON names.
 _ENCODER = msgspec.json.Encoder(order="sorted")
 
 # A value dumped inside a one-key object comes out indented as the plan needs it (a top-level
@@ -60,7 +65,8 @@ def dump_plan(document: Any) -> bytes:
 def plan_chunks(document: Any, chunk: int = LIST_CHUNK) -> Iterator[bytes | memoryview]:
     """dump_plan's bytes, a piece at a time: a top-level list is serialised `chunk` entries at a
     time. `document` is a pruneplan.planmodel.Plan or a mapping of JSON names to values."""
-    pairs = sorted(_top_level(document), key=lambda pair: pair[0])
+    # a key of no plan (a hand-made document in a test) goes after the plan's own, sorted
+    pairs = sorted(_top_level(document), key=lambda pair: (_RANK.get(pair[0], len(_RANK)), pair[0]))
     if not pairs:
         yield b"{}\n"
         return

@@ -375,20 +375,20 @@ class Plan(_Struct, frozen=True):
         return dump_plan(self)
 
     def check(self, where: str = "", path: str = "plan") -> None:
-        """Every value check of every section and entry, in the document's (sorted) key order,
-        then the cross-checks between sections."""
+        """Every value check of every section and entry, in the document's key order, then the
+        cross-checks between sections."""
+        for key, section in (("metadata", self.metadata), ("source", self.source), ("policy", self.policy)):
+            section.check(_join(where, key), path)
         for key, entries in (
-            ("blobDeletions", self.blob_deletions),
-            ("imageDeletions", self.image_deletions),
             ("imageStreamUpdates", self.image_stream_updates),
             ("layerLinkDeletions", self.layer_link_deletions),
             ("manifestLinkDeletions", self.manifest_link_deletions),
+            ("blobDeletions", self.blob_deletions),
+            ("imageDeletions", self.image_deletions),
         ):
             prefix = _join(where, key)
             for index, entry in enumerate(entries):
                 entry.check(f"{prefix}[{index}]", path)
-        for key, section in (("metadata", self.metadata), ("policy", self.policy), ("source", self.source)):
-            section.check(_join(where, key), path)
         self._check_references(path)
 
     def _check_references(self, path: str) -> None:

@@ -52,9 +52,16 @@ def test_the_plan_bytes_do_not_depend_on_the_chunk_size(plan: Plan, chunk: int) 
     assert b"".join(plan_chunks(plan, chunk)) == plan.to_bytes()
 
 
-def test_the_plan_bytes_are_sorted_keys_two_space_indentation_and_a_final_newline(plan: Plan) -> None:
+def test_the_plan_reads_from_the_top_then_sorted_keys_two_space_indentation_and_a_final_newline(plan: Plan) -> None:
     raw = plan.to_bytes()
-    assert raw == json.dumps(json.loads(raw), indent=2, sort_keys=True, ensure_ascii=False).encode() + b"\n"
+    document = json.loads(raw)
+    assert list(document) == [
+        "apiVersion", "kind", "metadata", "source", "policy", "summary", "errors",
+        "imageStreamUpdates", "layerLinkDeletions", "manifestLinkDeletions", "blobDeletions", "imageDeletions",
+    ]
+    below = {key: json.loads(json.dumps(value, sort_keys=True)) for key, value in document.items()}
+    assert raw == json.dumps(below, indent=2, ensure_ascii=False).encode() + b"\n"
+    assert raw.index(b'"summary"') < raw.index(b'"imageStreamUpdates"'), "the summary comes before the actions"
 
 
 def test_a_hand_made_document_and_the_typed_plan_come_out_the_same(plan: Plan) -> None:
