@@ -26,7 +26,8 @@ def analyze_command(
     prune_registry: bool = typer.Option(True, "--prune-registry/--no-prune-registry", help="Plan registry deletions too (false: only API objects)."),
     valid_for: str = typer.Option("168h", "--valid-for", metavar="DURATION", help="How long the plan stays valid after its analysis time (Go duration)."),
     sign_key: Optional[str] = typer.Option(None, "--sign-key", metavar="KEY", help="Private key (PEM) to sign the plan with; writes PLAN.sig."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print upstream's dry-run lines."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print neither upstream's dry-run lines nor the banner and closing summary (warnings and errors stay)."),
+    confirm: bool = typer.Option(False, "--confirm/--no-confirm", hidden=True, help="Refused: analyze deletes nothing (execute --confirm does)."),
 ) -> None:
     """Decide offline, exactly as `oc adm prune images` would, and write a reviewable plan."""
     from pruneplan.analyze.run import AnalyzeRequest, run_analyze
@@ -46,6 +47,7 @@ def analyze_command(
             valid_for=valid_for,
             sign_key=sign_key,
             quiet=quiet,
+            confirm=confirm,
         )
     )
 

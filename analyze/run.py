@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 from dataclasses import dataclass
 
 from pruneplan.dumpformat import LoadedInputs
 from pruneplan.errors import EXIT_FAILURE, EXIT_USAGE, AggregateError, FlagError, PrunePlanError
 from pruneplan.files import STDOUT, printing_to_stdout
+from pruneplan.planformat import SIGNATURE_SUFFIX
 from pruneplan.policy import Policy, build_policy, parse_duration_flag
 from pruneplan.goduration import format_go_duration
 from pruneplan.timefmt import LATEST, ZERO, format_time, parse_time, parse_user_time
 
 from pruneplan.analyze.decisions.engine import Analysis, BuildGraphError, analyze
 from pruneplan.analyze.decisions.inputs import load_inputs
+from pruneplan.analyze.plan.closing import BANNER, Written, closing_block, expiry_warning
 from pruneplan.analyze.plan.writer import Signer, write_plan
 
 
@@ -32,6 +36,7 @@ class AnalyzeRequest:
     valid_for: str = "168h"
     sign_key: str | None = None
     quiet: bool = False
+    confirm: bool = False  # refused: analyze deletes nothing
     release_raw: bool = True  # the plan needs only the counts of the raw objects
 
 
@@ -96,6 +101,11 @@ def signer(request: AnalyzeRequest) -> Signer | None:
 
 
 def run_analyze(request: AnalyzeRequest) -> None:
+    if request.confirm:
+        raise FlagError(
+            "analyze never deletes anything: it writes a plan; to delete, run "
+            "`pruneplan execute PLAN --key PUB --confirm` with the signed plan"
+        )
     sign = signer(request)
     try:
         analysis, loaded, _, valid_for = decide(request)
@@ -107,15 +117,36 @@ def run_analyze(request: AnalyzeRequest) -> None:
     # the plan on stdout (-o -) is not mixed with the dry-run lines: they are left out, as with -q
     dry_run = not request.quiet and request.output != STDOUT
     inputs = [*request.inputs, *([request.sign_key] if request.sign_key else [])]
-    lines = write_plan(request.output, analysis, loaded, valid_for, dry_run=dry_run, sign=sign, inputs=inputs)
+    result = write_plan(request.output, analysis, loaded, valid_for, dry_run=dry_run, sign=sign, inputs=inputs)
+    # the banner heads the run's output, as upstream's "Dry run enabled" line does; not before:
+    # a refused input stays one error line
     # one write: printed a line at a time, stderr (unbuffered) made two system calls per line
-    notes = analysis.log()
+    notes = ([] if request.quiet else [BANNER]) + analysis.log()
     if notes:
         sys.stderr.write("\n".join(notes) + "\n")
     with printing_to_stdout("the dry-run lines", f"the plan was written to {request.output}"):
-        lines.print_to(sys.stdout)
+        result.dry_run.print_to(sys.stdout)
+        sys.stdout.flush()  # the dry-run lines before the closing block, when both go to one terminal
+    written = Written(
+        plan_path=request.output,
+        signature_path=request.output + SIGNATURE_SUFFIX if sign else None,
+        public_key=_public_key_beside(request.sign_key),
+        inputs=tuple(request.inputs),
+        now_given=request.now is not None,
+    )
+    current = time.time()
+    closing = [] if request.quiet else closing_block(result.plan, written, current)
+    warning = expiry_warning(result.plan, written, current)  # a warning, so -q keeps it
+    sys.stderr.write("".join(f"{line}\n" for line in [*closing, *([warning] if warning else [])]))
     if analysis.errors:
         raise AggregateError(analysis.errors)
+
+
+def _public_key_beside(sign_key: str | None) -> str | None:
+    """KEY.pub, the public key `pruneplan keygen KEY` wrote beside the signing key, if it is there."""
+    if not sign_key or not os.path.isfile(sign_key + ".pub"):
+        return None
+    return sign_key + ".pub"
 
 
 def loaded_notes(loaded: LoadedInputs) -> dict[str, int]:

@@ -32,6 +32,8 @@ SECTION_KEYS = ("metadata", "source", "policy", "summary")
 REQUIRED_KEYS = ("apiVersion", "kind", *SECTION_KEYS, "errors", *ACTION_KEYS)
 _RANK = {key: rank for rank, key in enumerate(REQUIRED_KEYS)}
 
+SIGNATURE_SUFFIX = ".sig"  # a plan's detached signature is PLAN.sig unless named otherwise
+
 # The most a plan file may hold when read: a plan for a million images is about 1.5 GB.
 MAX_PLAN = 4 << 30
 LIST_CHUNK = 2_000  # list entries serialised at once: a big plan never exists whole as bytes

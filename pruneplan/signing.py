@@ -38,12 +38,11 @@ from .errors import (
     EXIT_USAGE,
     PrunePlanError,
 )
-from .planformat import MAX_PLAN
+from .planformat import MAX_PLAN, SIGNATURE_SUFFIX
 from .planmodel import Plan
 from .timefmt import format_time
 
 KEY_TYPES = ("ecdsa-p256", "ed25519")
-SIGNATURE_SUFFIX = ".sig"
 PUBLIC_KEY_SUFFIX = ".pub"
 
 PrivateKey = Union[ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey]

@@ -24,6 +24,8 @@ from typing import Iterator
 
 import pytest
 
+from pruneplan.analyze.plan.closing import BANNER
+
 from builders import as_dump, digest, image, stream, write_json
 from clirunner import run_cli
 from fakeapi import FakeAPI, sample_cluster
@@ -392,7 +394,7 @@ def test_a_full_stdout_is_one_error_line_saying_the_plan_was_written(tmp_path: P
     with open(full, "wb") as stdout:
         done = console("analyze", str(EXAMPLE_DUMP), "-o", str(out), stdout=stdout.fileno(), buffered=buffered)
     assert done.returncode == 4
-    errors = [line for line in done.stderr.splitlines() if not line.startswith(("warning: ", "imagestream "))]
+    errors = [line for line in done.stderr.splitlines() if not line.startswith(("warning: ", "imagestream ", "Dry run: "))]
     assert errors == [f"error: cannot print the dry-run lines to stdout: No space left on device (the plan was written to {out})"]
     assert json.loads(out.read_bytes())["apiVersion"] == "pruneplan.io/v1"
 
@@ -423,7 +425,8 @@ def test_a_closed_stdout_pipe_ends_analyze_quietly(tmp_path: Path, buffered: boo
     dump = write_json(tmp_path / "dump.json", as_dump(items))
     with closed_pipe() as stdout:
         done = console("analyze", str(dump), "-o", str(tmp_path / "plan.json"), stdout=stdout, buffered=buffered)
-    assert (done.returncode, done.stderr) == (1, "")
+    # the banner (stderr) came before the dry-run lines failed; nothing after it
+    assert (done.returncode, done.stderr) == (1, f"{BANNER}\n")
     assert json.loads((tmp_path / "plan.json").read_bytes())["apiVersion"] == "pruneplan.io/v1"
 
 

@@ -69,7 +69,7 @@ def test_a_hand_made_document_and_the_typed_plan_come_out_the_same(plan: Plan) -
 
 
 def test_the_dry_run_prints_the_streams_then_the_images_then_the_summary(decided, plan: Plan, tmp_path: Path) -> None:
-    dry_run = write_plan(str(tmp_path / "plan.json"), *decided)
+    dry_run = write_plan(str(tmp_path / "plan.json"), *decided).dry_run
     printed = io.StringIO()
 
     dry_run.print_to(printed)
@@ -87,7 +87,7 @@ def test_the_dry_run_prints_the_streams_then_the_images_then_the_summary(decided
 
 
 def test_a_quiet_write_prints_nothing(decided, tmp_path: Path) -> None:
-    dry_run = write_plan(str(tmp_path / "plan.json"), *decided, dry_run=False)
+    dry_run = write_plan(str(tmp_path / "plan.json"), *decided, dry_run=False).dry_run
     printed = io.StringIO()
     dry_run.print_to(printed)
     assert printed.getvalue() == ""

@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Iterator, TextIO
 
 from pruneplan.dumpformat import LoadedInputs
 from pruneplan.files import output_error, outputs
-from pruneplan.planformat import plan_chunks
+from pruneplan.planformat import SIGNATURE_SUFFIX, plan_chunks
 from pruneplan.planmodel import Plan
 
 from pruneplan.analyze.decisions.engine import Analysis
@@ -68,6 +68,14 @@ def _write_lines(out: TextIO, lines: list[str]) -> None:
 Signer = Callable[[bytes], bytes]  # the plan's bytes -> the signature file's
 
 
+@dataclass(slots=True)
+class Written:
+    """A plan now in its file, and upstream's dry-run lines still to print."""
+
+    plan: Plan
+    dry_run: DryRun
+
+
 def write_plan(
     path: str,
     analysis: Analysis,
@@ -77,19 +85,19 @@ def write_plan(
     dry_run: bool = True,
     sign: Signer | None = None,
     inputs: Iterable[str] = (),
-) -> DryRun:
+) -> Written:
     """Write the analysis' plan to `path` (replaced atomically) and, with `sign`, its signature
-    to `path.sig`; return the dry-run lines to print (none when `dry_run` is false)."""
+    to `path.sig`; return the plan and the dry-run lines to print (none when `dry_run` is false)."""
     plan = plan_for(analysis, loaded, valid_for_seconds)
     write_plan_file(path, plan, sign, inputs)
     if not dry_run:
-        return DryRun([])
+        return Written(plan, DryRun([]))
     # upstream's order: the streams' lines, then the images'
-    return DryRun(
+    return Written(plan, DryRun(
         dry_run_prologue(analysis),
         [stream_dry_run_text(analysis), image_dry_run_text(analysis)],
         [dry_run_epilogue(plan.summary)],
-    )
+    ))
 
 
 def write_plan_file(path: str, plan: Plan, sign: Signer | None = None, inputs: Iterable[str] = ()) -> None:
@@ -104,8 +112,6 @@ def write_plan_file(path: str, plan: Plan, sign: Signer | None = None, inputs: I
             handle = files.open(path, 0o666, replace=True, durable=False)  # umask applies
             signature = None
             if sign:
-                from pruneplan.signing import SIGNATURE_SUFFIX  # cryptography: loaded only to sign
-
                 signature = files.open(path + SIGNATURE_SUFFIX, 0o644, replace=True)
             signed: list[bytes] = []  # the bytes to sign (a copy: a chunk may be a view of a reused buffer)
             for piece in plan_chunks(plan):
