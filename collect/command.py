@@ -9,7 +9,7 @@ from pruneplan.errors import EXIT_USAGE, PrunePlanError
 from pruneplan.files import STDOUT, read_limited
 
 from pruneplan.collect.collector import Options, collect
-from pruneplan.collect.progress import Progress
+from pruneplan.collect.progress import Progress, objects
 from pruneplan.collect.redact import MIN_KEY_BYTES, Redactor
 
 # SIGINT and SIGTERM (exit 130, 143) are pruneplan.cli's: they unwind through the collector, whose
@@ -60,8 +60,14 @@ def run(
         result = collect(transport, options, sys.stderr, Progress(sys.stderr))
     finally:
         transport.close()
-    total = sum(result.counts.values())
-    if sys.stderr.isatty():
-        print(f"wrote {output}: {total} objects", file=sys.stderr)
-        if result.mapping_path:
-            print(f"redaction map (keep it private): {result.mapping_path}", file=sys.stderr)
+    # always said, terminal or not: a CronJob's log is the only record of what a run collected
+    where = "the dump to stdout" if output == STDOUT else output
+    print(f"wrote {where}: {collected_counts(result.counts)}", file=sys.stderr)
+    if result.mapping_path:
+        print(f"redaction map (keep it private): {result.mapping_path}", file=sys.stderr)
+
+
+def collected_counts(counts: dict[str, int]) -> str:
+    """'1,234 objects (images 300, pods 120, ...)': the total, then each kind that had any."""
+    kinds = ", ".join(f"{resource} {n:,}" for resource, n in counts.items() if n)
+    return objects(sum(counts.values())) + (f" ({kinds})" if kinds else "")

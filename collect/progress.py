@@ -8,6 +8,10 @@ from typing import TextIO
 REFRESH_SECONDS = 0.2
 
 
+def objects(count: int) -> str:
+    return f"{count:,} object{'' if count == 1 else 's'}"
+
+
 class Progress:
     def __init__(self, stream: TextIO, enabled: bool | None = None) -> None:
         self._stream = stream
@@ -25,7 +29,7 @@ class Progress:
         if now - self._last < REFRESH_SECONDS:
             return
         self._last = now
-        self._stream.write(f"\r\x1b[K{resource}: {count} objects")
+        self._stream.write(f"\r\x1b[K{resource}: {objects(count)}")
         self._stream.flush()
         self._open_line = True
 
@@ -33,7 +37,7 @@ class Progress:
         if not self.enabled:
             return
         suffix = f" ({note})" if note else ""
-        self._stream.write(f"\r\x1b[K{resource}: {count} objects{suffix}\n")
+        self._stream.write(f"\r\x1b[K{resource}: {objects(count)}{suffix}\n")
         self._stream.flush()
         self._open_line = False
         self._last = 0.0

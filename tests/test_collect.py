@@ -60,8 +60,11 @@ def test_multi_page_dump_equals_projected_source_objects(api, kubeconfig, tmp_pa
     out = tmp_path / "dump.json.gz"
     result = collect(kubeconfig, out, "--page-size", "3")
     assert result.code == 0, result.err
-    assert result.err == ""  # stderr is not a terminal: no progress
     dump = read_dump(out)
+    # stderr is not a terminal: no progress, only the closing line (a CronJob's log keeps it)
+    counts = {resource: len(objects) for resource, objects in dump["objects"].items()}
+    kinds = ", ".join(f"{resource} {n:,}" for resource, n in counts.items() if n)
+    assert result.err_lines == [f"wrote {out}: {sum(counts.values()):,} objects ({kinds})"]
     assert dump["objects"] == projected_source(api)
     # every kind really was paged: more than one request where there are more than 3 objects
     assert list_pages(api, "/api/v1/pods") == -(-len(api.objects("pods")) // 3) > 1
@@ -245,7 +248,7 @@ def test_progress_is_shown_per_kind_only_on_a_terminal():
         progress.done("builds", 0, "API not available")
     assert pipe.getvalue() == ""
     assert "pods: 500 objects" in tty.getvalue()
-    assert "pods: 1200 objects\n" in tty.getvalue()
+    assert "pods: 1,200 objects\n" in tty.getvalue()
     assert "builds: 0 objects (API not available)\n" in tty.getvalue()
 
 
@@ -260,3 +263,11 @@ def test_empty_namespace_flag_is_refused(tmp_path):
     result = run_cli("collect", "-o", str(tmp_path / "d.json"), "-n", "")
     assert result.code == 2
     assert result.err == "error: -n/--namespace must not be empty\n"
+
+
+def test_the_closing_line_counts_one_object_in_the_singular_and_names_only_kinds_it_found():
+    from pruneplan.collect.command import collected_counts
+
+    assert collected_counts({"images": 1, "pods": 0}) == "1 object (images 1)"
+    assert collected_counts({"images": 1200, "pods": 3}) == "1,203 objects (images 1,200, pods 3)"
+    assert collected_counts({"images": 0}) == "0 objects"

@@ -61,7 +61,7 @@ def test_not_found_is_tolerated_for_openshift_build_and_dc_apis(api, kubeconfig,
     out = tmp_path / "dump.json"
     result = run_cli("collect", "-o", str(out), "--kubeconfig", kubeconfig)
     assert result.code == 0, result.err
-    assert result.err == ""
+    assert [line.split(":")[0] for line in result.err_lines] == [f"wrote {out}"]  # no warning, the closing line
     dump = read_dump(out)
     assert dump["objects"][resource] == []
     assert dump["header"]["counts"][resource] == 0
@@ -86,7 +86,8 @@ def test_forbidden_apps_kinds_print_upstreams_warning_and_continue(api, kubeconf
     out = tmp_path / "dump.json"
     result = run_cli("collect", "-o", str(out), "--kubeconfig", kubeconfig)
     assert result.code == 0, result.err
-    assert result.err == f"Failed to list {resource}: {message}\n - * Make sure to update clusterRoleBindings.\n"
+    assert result.err_lines[:2] == [f"Failed to list {resource}: {message}", " - * Make sure to update clusterRoleBindings."]
+    assert result.err_lines[2].startswith(f"wrote {out}: ") and len(result.err_lines) == 3
     dump = read_dump(out)
     assert dump["objects"][resource] == []
     assert dump["header"]["counts"]["statefulsets"] == len(api.objects("statefulsets"))
