@@ -8,9 +8,9 @@ import typer
 
 
 def analyze_command(
-    inputs: List[str] = typer.Argument(..., metavar="INPUT...", help="Dump (.json or .json.gz) or `kind: List` JSON files."),
-    output: str = typer.Option("plan.json", "--output", "-o", help="Where to write the plan."),
-    now: Optional[str] = typer.Option(None, "--now", help="Analysis time (RFC 3339). Default: the dump's collection time."),
+    inputs: List[str] = typer.Argument(..., metavar="DUMP...", help="Dump (.json or .json.gz), or `kind: List` JSON from `oc get -o json`; several are merged; - reads stdin."),
+    output: str = typer.Option("plan.json", "--output", "-o", metavar="FILE", help="Where to write the plan; - writes it to stdout (without the dry-run lines)."),
+    now: Optional[str] = typer.Option(None, "--now", metavar="TIME", help="Analysis time (RFC 3339). Default: the dump's collection time."),
     keep_tag_revisions: Optional[str] = typer.Option(
         None, "--keep-tag-revisions", metavar="N", help="Specify the number of image revisions for a tag in an image stream that will be preserved. (upstream default 3)"
     ),
@@ -21,7 +21,7 @@ def analyze_command(
         None, "--prune-over-size-limit/--no-prune-over-size-limit", help="Specify if images which are exceeding LimitRanges in their namespace should be considered for pruning."
     ),
     all_images: bool = typer.Option(True, "--all/--no-all", help="Include images that were imported from external registries as candidates for pruning."),
-    namespace: Optional[str] = typer.Option(None, "--namespace", "-n", help="Prune only this namespace's image streams; no images or blobs are deleted."),
+    namespace: Optional[str] = typer.Option(None, "--namespace", "-n", metavar="NAMESPACE", help="Prune only this namespace's image streams; no images or blobs are deleted."),
     ignore_invalid_refs: bool = typer.Option(False, "--ignore-invalid-refs/--no-ignore-invalid-refs", help="Ignore invalid image references instead of failing."),
     prune_registry: bool = typer.Option(True, "--prune-registry/--no-prune-registry", help="Plan registry deletions too (false: only API objects)."),
     valid_for: str = typer.Option("168h", "--valid-for", metavar="DURATION", help="How long the plan stays valid after its analysis time (Go duration)."),
@@ -29,7 +29,21 @@ def analyze_command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print neither upstream's dry-run lines nor the banner and closing summary (warnings and errors stay)."),
     confirm: bool = typer.Option(False, "--confirm/--no-confirm", hidden=True, help="Refused: analyze deletes nothing (execute --confirm does)."),
 ) -> None:
-    """Decide offline, exactly as `oc adm prune images` would, and write a reviewable plan."""
+    """Decide offline, exactly as `oc adm prune images` would, and write a reviewable plan.
+
+    Prints oc's dry-run lines on stdout, then on stderr what the plan will do, its files, until
+    when it is valid and the commands to run next. Deletes nothing.
+
+    \b
+    Examples:
+      # oc's defaults (keep 3 revisions per tag, images younger than 60m), signed
+      pruneplan analyze dump.json.gz -o plan.json --sign-key review-key
+      # the flags of `oc adm prune images`, with their defaults and spellings
+      pruneplan analyze dump.json.gz --keep-tag-revisions=5 --keep-younger-than=96h --prune-over-size-limit
+      # from `oc get ... -o json` (no collection time: --now is required)
+      oc get is,images,pods,rc,dc,deploy,ds,rs,sts,jobs,cronjobs,bc,builds,limitranges -A -o json \\
+        | pruneplan analyze - --now 2026-12-06T00:00:00Z -o plan.json
+    """
     from pruneplan.analyze.run import AnalyzeRequest, run_analyze
 
     run_analyze(

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from pruneplan.dumpformat import LoadedInputs
 from pruneplan.errors import EXIT_FAILURE, EXIT_USAGE, AggregateError, FlagError, PrunePlanError
-from pruneplan.files import STDOUT, printing_to_stdout
+from pruneplan.files import STDOUT, input_path, printing_to_stdout
 from pruneplan.planformat import SIGNATURE_SUFFIX
 from pruneplan.policy import Policy, build_policy, parse_duration_flag
 from pruneplan.goduration import format_go_duration
@@ -75,7 +75,7 @@ def decide(request: AnalyzeRequest) -> tuple[Analysis, LoadedInputs, Policy, flo
     valid_for = parse_duration_flag(request.valid_for, "--valid-for")
     if valid_for <= 0:
         raise FlagError("--valid-for must be greater than 0")
-    loaded = load_inputs(request.inputs)  # the model is built while reading
+    loaded = load_inputs([input_path(name) for name in request.inputs])  # the model is built while reading
     policy = policy.with_now(resolve_now(request.now, loaded))
     if policy.keep_younger_than is not None and policy.threshold < ZERO:
         raise FlagError(
@@ -116,7 +116,7 @@ def run_analyze(request: AnalyzeRequest) -> None:
         print(f"note: {name}: {count}", file=sys.stderr)
     # the plan on stdout (-o -) is not mixed with the dry-run lines: they are left out, as with -q
     dry_run = not request.quiet and request.output != STDOUT
-    inputs = [*request.inputs, *([request.sign_key] if request.sign_key else [])]
+    inputs = [*map(input_path, request.inputs), *([request.sign_key] if request.sign_key else [])]
     result = write_plan(request.output, analysis, loaded, valid_for, dry_run=dry_run, sign=sign, inputs=inputs)
     # the banner heads the run's output, as upstream's "Dry run enabled" line does; not before:
     # a refused input stays one error line

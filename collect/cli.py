@@ -26,18 +26,25 @@ def register(app: typer.Typer) -> None:
         "collect",
         help=(
             "List every object kind that can reference an image (paged) and write only the fields "
-            "the prune rules read into a dump for `pruneplan analyze`."
+            "the prune rules read into a dump for `pruneplan analyze`.\n\n"
+            "\b\nExamples:\n"
+            "  # with the current kubeconfig context\n"
+            "  pruneplan collect -o dump.json.gz\n"
+            "  # one namespace's streams (images are cluster-scoped and always listed whole)\n"
+            "  pruneplan collect -n myproject -o dump.json.gz --context admin\n"
+            "  # for a support case: names replaced by stable pseudonyms\n"
+            "  pruneplan collect --redact -o dump.json.gz\n"
         ),
     )
     def collect_command(
-        output: Annotated[str, typer.Option("-o", "--output", help="Dump file to write (gzip when it ends in .gz).")] = "dump.json.gz",
-        kubeconfig: Annotated[Optional[str], typer.Option("--kubeconfig", help="Path to the kubeconfig file (default: $KUBECONFIG, ~/.kube/config, else the in-cluster service account).")] = None,
-        context: Annotated[Optional[str], typer.Option("--context", help="The kubeconfig context to use.")] = None,
-        namespace: Annotated[Optional[str], typer.Option("-n", "--namespace", help="Only this namespace (Images are cluster-scoped and always listed whole).")] = None,
+        output: Annotated[str, typer.Option("-o", "--output", metavar="FILE", help="Dump file to write (gzip when it ends in .gz); - writes it to stdout.")] = "dump.json.gz",
+        kubeconfig: Annotated[Optional[str], typer.Option("--kubeconfig", metavar="FILE", help="Path to the kubeconfig file (default: $KUBECONFIG, ~/.kube/config, else the in-cluster service account).")] = None,
+        context: Annotated[Optional[str], typer.Option("--context", metavar="CONTEXT", help="The kubeconfig context to use.")] = None,
+        namespace: Annotated[Optional[str], typer.Option("-n", "--namespace", metavar="NAMESPACE", help="Only this namespace (Images are cluster-scoped and always listed whole).")] = None,
         redact: Annotated[bool, typer.Option("--redact/--no-redact", help="Replace namespace, object and registry host names with stable pseudonyms; the mapping goes to <output>.redaction-map.json (mode 0600).")] = False,
-        redact_key_file: Annotated[Optional[str], typer.Option("--redact-key-file", help="Key for the pseudonyms (same key, same pseudonyms across runs); implies --redact. Default: a random key.")] = None,
-        page_size: Annotated[int, typer.Option("--page-size", min=1, help="Objects per list request.")] = DEFAULT_PAGE_SIZE,
-        request_timeout: Annotated[float, typer.Option("--request-timeout", min=0.001, max=MAX_REQUEST_TIMEOUT, callback=_a_number, help="Seconds to wait for each API answer.")] = 60.0,
+        redact_key_file: Annotated[Optional[str], typer.Option("--redact-key-file", metavar="FILE", help="Key for the pseudonyms (same key, same pseudonyms across runs); implies --redact. Default: a random key.")] = None,
+        page_size: Annotated[int, typer.Option("--page-size", min=1, metavar="N", help="Objects per list request.")] = DEFAULT_PAGE_SIZE,
+        request_timeout: Annotated[float, typer.Option("--request-timeout", min=0.001, max=MAX_REQUEST_TIMEOUT, callback=_a_number, metavar="SECONDS", help="Seconds to wait for each API answer.")] = 60.0,
     ) -> None:
         from pruneplan.collect.command import run
 

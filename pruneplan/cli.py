@@ -78,17 +78,79 @@ SUBCOMMAND_MODULES = (
 )
 
 
+ROOT_HELP = """Plan, review, sign and replay `oc adm prune images`, in three separate steps.
+
+\b
+Examples:
+  # read the cluster (paged) into one dump file
+  pruneplan collect -o dump.json.gz
+  # decide offline with oc's flags, write and sign the plan
+  pruneplan analyze dump.json.gz -o plan.json --keep-tag-revisions=3 --sign-key review-key
+  # review, then replay against the live cluster (a dry run without --confirm)
+  pruneplan report plan.json --dump dump.json.gz --key review-key.pub -o review.html
+  pruneplan execute plan.json --key review-key.pub --confirm
+"""
+
+
+def version_lines() -> list[str]:
+    """The tool's version and the versions of the files it reads and writes."""
+    from . import __version__
+    from .dumpformat import DUMP_API_VERSION, DUMP_KIND, FORMAT_VERSION
+    from .planformat import PLAN_API_VERSION, PLAN_KIND
+
+    return [
+        f"pruneplan {__version__}",
+        f"plan format: {PLAN_API_VERSION} {PLAN_KIND}",
+        f"dump format: {DUMP_API_VERSION} {DUMP_KIND}, formatVersion {FORMAT_VERSION}",
+        f"python: {sys.version.split()[0]}",
+    ]
+
+
+def _print_version() -> None:
+    from .files import printing_to_stdout
+
+    with printing_to_stdout("the version", "nothing was changed"):
+        sys.stdout.write("".join(f"{line}\n" for line in version_lines()))
+
+
+def version_command() -> None:
+    """Print pruneplan's version and the plan and dump format versions it reads and writes.
+
+    \b
+    Examples:
+      pruneplan version
+      pruneplan --version
+    """
+    _print_version()
+
+
+def _version_flag(value: bool) -> None:
+    if value:
+        _print_version()
+        raise typer.Exit(0)
+
+
+def root_callback(
+    version: bool = typer.Option(
+        False, "--version", is_eager=True, callback=_version_flag, help="Print the versions (as `pruneplan version`) and exit."
+    ),
+) -> None:
+    pass
+
+
 def build_app() -> typer.Typer:
     app = typer.Typer(
         name="pruneplan",
-        help="Plan, review, sign and replay `oc adm prune images`, in three separate steps.",
-        no_args_is_help=True,
-        add_completion=False,
+        help=ROOT_HELP,
+        add_completion=True,  # --install-completion / --show-completion for bash, zsh and fish
         pretty_exceptions_enable=False,
         rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},  # as oc and kubectl
     )
+    app.callback()(root_callback)
     for module in SUBCOMMAND_MODULES:
         importlib.import_module(module).register(app)
+    app.command("version")(version_command)
     return app
 
 
@@ -135,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: list[str]) -> int:
     try:
-        args = rewrite_bool_flags(args)
+        # bare `pruneplan` prints its usage, as oc and kubectl do: a request for help, not an error
+        args = rewrite_bool_flags(args) or ["--help"]
         command = typer.main.get_command(build_app())
         result = command.main(args=args, prog_name="pruneplan", standalone_mode=False)
         # without standalone mode click returns an exit status instead of raising (e.g. 130 on Ctrl-C)

@@ -28,6 +28,13 @@ from typing import BinaryIO, Callable, Iterable, Iterator, Protocol
 from .errors import EXIT_IO, PrunePlanError
 
 STDOUT = "-"  # the output name that means stdout, for every command
+STDIN = "-"  # and the input name that means stdin
+_STDIN_PATH = "/dev/stdin"  # read through a path, so a redirected file is still seekable
+
+
+def input_path(name: str) -> str:
+    """The path to read for an input argument: `-` is stdin."""
+    return _STDIN_PATH if name == STDIN else name
 # Characters of the output's name kept in its temporary file's name: with the prefix and the
 # suffix that stays well under the 255-byte limit on a file name (4 bytes a character at most).
 TEMP_NAME_CHARS = 32

@@ -24,7 +24,14 @@ def keygen(
     ] = "ecdsa-p256",
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing key files.")] = False,
 ) -> None:
-    """Generate a signing key pair (private key PEM with mode 0600, public key PEM)."""
+    """Generate a signing key pair (private key PEM with mode 0600, public key PEM).
+
+    \b
+    Examples:
+      # once per reviewer: review-key (keep it private) and review-key.pub (share it)
+      pruneplan keygen review-key
+      pruneplan keygen review-key --type ed25519
+    """
     from .files import printing_to_stdout
     from .signing import generate_key
 
@@ -35,7 +42,7 @@ def keygen(
 
 
 def verify(
-    plan: Annotated[str, typer.Argument(metavar="PLAN", help="The plan file (plan.json).")],
+    plan: Annotated[str, typer.Argument(metavar="PLAN", help="The plan file (plan.json); - reads stdin (then --signature is needed).")],
     keys: Annotated[
         Optional[list[str]],
         typer.Option("--key", metavar="PUB", help="Trusted public key PEM; repeat to trust several keys."),
@@ -44,16 +51,26 @@ def verify(
         Optional[str], typer.Option("--signature", metavar="SIG", help="Signature file (default: PLAN.sig).")
     ] = None,
     now: Annotated[
-        Optional[str], typer.Option("--now", metavar="RFC3339", help="Check expiry at this RFC 3339 time instead of the current time.")
+        Optional[str], typer.Option("--now", metavar="TIME", help="Check expiry at this RFC 3339 time instead of the current time.")
     ] = None,
 ) -> None:
-    """Check a plan's signature, format and expiry, then summarise what it would do."""
-    from .files import printing_to_stdout
+    """Check a plan's signature, format and expiry, then summarise what it would do.
+
+    \b
+    Examples:
+      pruneplan verify plan.json --key review-key.pub
+      # trust either of two reviewers' keys; check the expiry at the planned execution time
+      pruneplan verify plan.json --key alice.pub --key bob.pub --now 2026-12-07T02:00:00Z
+    """
+    from .errors import FlagError
+    from .files import STDIN, input_path, printing_to_stdout
     from .signing import verify_plan
     from .timefmt import parse_user_time
 
+    if plan == STDIN and signature is None:
+        raise FlagError("verify - reads the plan from stdin: name its signature file with --signature SIG")
     at = parse_user_time(now, "--now") if now is not None else None
-    verified = verify_plan(plan, keys or [], sig_path=signature, now=at)
+    verified = verify_plan(input_path(plan), keys or [], sig_path=signature, now=at)
     with printing_to_stdout("the summary", "the plan verified"):
         for line in summary_lines(verified):
             typer.echo(line)
