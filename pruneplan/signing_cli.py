@@ -77,8 +77,8 @@ def verify(
 
 
 def _value(value: Any) -> str:
-    if value is None:
-        return "null"
+    if value is None:  # the plan's null: a flag not given, an identity not known
+        return "not set"
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
@@ -98,7 +98,7 @@ def summary_lines(verified: VerifiedPlan) -> list[str]:
         f"not after:    {_value(metadata.not_after)}",
         f"cluster:      {_value(cluster and cluster.api_server)} (clusterID {_value(cluster and cluster.cluster_id)})",
         f"dump sha256:  {_value(source.dump_sha256)}",
-        "policy:       " + " ".join(f"{key}={_value(policy[key])}" for key in sorted(policy)),
+        "policy:       " + ", ".join(f"{key}={_value(policy[key])}" for key in sorted(policy)),
         f"counts:       {counts}",
         f"summary:      {_value(summary['text'])}",
     ]

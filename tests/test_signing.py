@@ -299,7 +299,7 @@ def test_verify_prints_a_review_summary(tmp_path: Path, run: Run) -> None:
         "https://api.example.test:6443",
         "cluster-1234",
         "d" * 64,
-        "all=true ignoreInvalidRefs=false keepTagRevisions=3 keepYoungerThan=1h0m0s namespace=null",
+        "all=true, ignoreInvalidRefs=false, keepTagRevisions=3, keepYoungerThan=1h0m0s, namespace=not set",
         "deletedBlobs=5, deletedImageStreamTagItems=0, deletedImages=2",
         "reclaimableBytes=4096",
         "deleted 2 image object(s), deleted 5 blob(s)",
