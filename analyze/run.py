@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from pruneplan.dumpformat import LoadedInputs
 from pruneplan.errors import EXIT_FAILURE, EXIT_USAGE, AggregateError, FlagError, PrunePlanError
-from pruneplan.files import STDOUT, input_path, printing_to_stdout
+from pruneplan.files import STDOUT, input_path, printing_to_stdout, refuse_own_inputs
 from pruneplan.planformat import SIGNATURE_SUFFIX
 from pruneplan.policy import Policy, build_policy, parse_duration_flag
 from pruneplan.goduration import format_go_duration
@@ -107,6 +107,8 @@ def run_analyze(request: AnalyzeRequest) -> None:
             "`pruneplan execute PLAN --key PUB --confirm` with the signed plan"
         )
     sign = signer(request)
+    inputs = [*map(input_path, request.inputs), *([request.sign_key] if request.sign_key else [])]
+    refuse_own_inputs([request.output, *([request.output + SIGNATURE_SUFFIX] if sign else [])], inputs)
     try:
         analysis, loaded, _, valid_for = decide(request)
     except BuildGraphError as err:
@@ -116,7 +118,6 @@ def run_analyze(request: AnalyzeRequest) -> None:
         print(f"note: {name}: {count}", file=sys.stderr)
     # the plan on stdout (-o -) is not mixed with the dry-run lines: they are left out, as with -q
     dry_run = not request.quiet and request.output != STDOUT
-    inputs = [*map(input_path, request.inputs), *([request.sign_key] if request.sign_key else [])]
     result = write_plan(request.output, analysis, loaded, valid_for, dry_run=dry_run, sign=sign, inputs=inputs)
     # the banner heads the run's output, as upstream's "Dry run enabled" line does; not before:
     # a refused input stays one error line

@@ -185,12 +185,29 @@ def temp_directory(path: str) -> str | None:
     return os.path.dirname(os.path.abspath(path))
 
 
+def _identities(inputs: Iterable[str]) -> set[tuple[int, int]]:
+    return {ident for ident in (_identity(p) for p in inputs if p != STDOUT) if ident is not None}
+
+
+def _own_input(path: str) -> PrunePlanError:
+    return PrunePlanError(f"refusing to write {path}: it is one of this command's inputs", EXIT_IO)
+
+
+def refuse_own_inputs(paths: Iterable[str], inputs: Iterable[str]) -> None:
+    """Refuse at once an output that is one of the command's inputs: the check OutputSet makes as
+    it opens the output, made before a long run so that its work is not thrown away at the end."""
+    own = _identities(inputs)
+    for path in paths:
+        if path != STDOUT and _identity(path) in own:
+            raise _own_input(path)
+
+
 class OutputSet:
     """Outputs of one command, put in place together once all are complete (see the module's
     docstring). Use through outputs(): it commits when its block ends and aborts on an exception."""
 
     def __init__(self, inputs: Iterable[str] = ()) -> None:
-        self._inputs = {ident for ident in (_identity(p) for p in inputs if p != STDOUT) if ident is not None}
+        self._inputs = _identities(inputs)
         self._open: list[tuple[Output, bool]] = []
 
     def open(self, path: str, mode: int, replace: bool, durable: bool = True) -> Output:
@@ -212,7 +229,7 @@ class OutputSet:
         except OSError as err:
             raise output_error(path, err) from None
         if info is not None and (info.st_dev, info.st_ino) in self._inputs:
-            raise PrunePlanError(f"refusing to write {path}: it is one of this command's inputs", EXIT_IO)
+            raise _own_input(path)
         flags = os.O_WRONLY | os.O_CLOEXEC
         if info is not None and (not stat.S_ISREG(info.st_mode) or _through_proc(path)):
             if stat.S_ISDIR(info.st_mode):

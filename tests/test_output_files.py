@@ -223,6 +223,14 @@ def test_analyze_refuses_to_write_the_plan_over_its_dump(tmp_path: Path) -> None
     assert temp_files(tmp_path) == []
 
 
+def test_analyze_refuses_its_own_input_as_output_before_it_reads_anything(tmp_path: Path) -> None:
+    dump = tmp_path / "broken.json"
+    dump.write_bytes(b"not json at all")  # reading it would fail: the refusal comes first
+    result = run_cli("analyze", str(dump), "-o", str(dump), "--now", "2026-01-01T00:00:00Z")
+    assert (result.code, result.err_lines) == (4, [f"error: refusing to write {dump}: it is one of this command's inputs"])
+    assert dump.read_bytes() == b"not json at all"
+
+
 def test_analyze_refuses_to_write_the_plan_over_its_sign_key(tmp_path: Path) -> None:
     key = keygen(tmp_path / "key")
     before = key.read_bytes()
