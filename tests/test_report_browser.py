@@ -164,3 +164,67 @@ def test_the_html_references_nothing_on_the_network(golden_html: Path) -> None:
         before = text[: match.start()]
         assert before.rfind("<") < before.rfind(">"), text[match.start() - 80: match.end() + 20]
     assert "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">" in text
+
+
+def _png_rgb_rows(png: bytes) -> list[list[tuple[int, int, int]]]:
+    """The screenshot's pixels as rows of (r, g, b): 8-bit RGB or RGBA, filters undone."""
+    width, height, data = _png_size_and_pixels(png)
+    bit_depth, colour_type = png[24], png[25]
+    assert bit_depth == 8 and colour_type in (2, 6), (bit_depth, colour_type)
+    step = 3 if colour_type == 2 else 4
+    stride = width * step
+    rows: list[list[tuple[int, int, int]]] = []
+    previous = bytearray(stride)
+    for y in range(height):
+        start = y * (stride + 1)
+        kind, line = data[start], bytearray(data[start + 1:start + 1 + stride])
+        for x in range(stride):
+            left = line[x - step] if x >= step else 0
+            up = previous[x]
+            corner = previous[x - step] if x >= step else 0
+            if kind == 1:
+                line[x] = (line[x] + left) & 0xFF
+            elif kind == 2:
+                line[x] = (line[x] + up) & 0xFF
+            elif kind == 3:
+                line[x] = (line[x] + (left + up) // 2) & 0xFF
+            elif kind == 4:
+                guess = left + up - corner
+                near = min((abs(guess - left), 0), (abs(guess - up), 1), (abs(guess - corner), 2))[1]
+                line[x] = (line[x] + (left, up, corner)[near]) & 0xFF
+        rows.append([tuple(line[x:x + 3]) for x in range(0, stride, step)])  # type: ignore[misc]
+        previous = line
+    return rows
+
+
+EXPIRED_BACKGROUND = (0xFF, 0xF0, 0xE0)  # .status.expired in analyze/report/html.py
+FAILED_BACKGROUND = (0xFD, 0xEC, 0xEA)  # .status.failed
+
+
+def test_chromium_shows_a_valid_signature_on_an_expired_plan_as_expired_not_as_not_verified(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copy(GOLDEN_PLAN, tmp_path / "plan.json")
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("keygen", "signer").code == 0
+    from pruneplan.signing import write_signature
+
+    write_signature("plan.json", "signer")
+    result = run_cli("report", "plan.json", "--key", "signer.pub", "--now", "2026-06-09T00:00:00Z", "-o", "report.html")
+    assert result.code == 0, result.err
+    page = (tmp_path / "report.html").as_uri()
+
+    dom = run_chromium(tmp_path, "--dump-dom", page).stdout
+    banner = re.search(r'<div id="signature" class="status expired">(.*?)</div>', dom, re.S)
+    assert banner is not None, dom[:2000]
+    text = re.sub(r"<[^>]+>", "", banner.group(1))
+    assert text.startswith("Signature: valid (verified with signer.pub) — plan EXPIRED on 2026-06-08T00:00:00Z.")
+    assert "NOT VERIFIED" not in dom
+
+    shot = tmp_path / "report.png"
+    run_chromium(tmp_path, f"--screenshot={shot}", "--window-size=1200,600", page)
+    rows = _png_rgb_rows(shot.read_bytes())
+    # the banner is drawn in the expired colours near the top of the page, never in the failed ones
+    top = [pixel for row in rows[:200] for pixel in row]
+    assert top.count(EXPIRED_BACKGROUND) > 10_000, "no expired banner in the first 200 pixel rows"
+    assert FAILED_BACKGROUND not in top

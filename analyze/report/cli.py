@@ -1,4 +1,4 @@
-"""`pruneplan report`: options only; the work happens in analyze.report_run (imported when called)."""
+"""`pruneplan report`: options only; the work happens in analyze/report/run.py (imported when called)."""
 
 from __future__ import annotations
 
@@ -6,24 +6,52 @@ from typing import List, Optional
 
 import typer
 
+from pruneplan.analyze.report.review import DEFAULT_TOP
+
 
 def report_command(
     plan: str = typer.Argument(..., metavar="PLAN", help="The plan file (plan.json)."),
-    output: str = typer.Option(..., "--output", "-o", metavar="FILE", help="Where to write the report ('-' for stdout)."),
+    output: str = typer.Option(
+        "-", "--output", "-o", metavar="FILE", show_default=False,
+        help="Where to write the report. Default: stdout ('-'), as Markdown unless --format html.",
+    ),
     fmt: Optional[str] = typer.Option(
-        None, "--format", metavar="md|html", help="Markdown for a ticket, or one self-contained HTML file. Default: from FILE's extension (.html → html, else md)."
+        None, "--format", metavar="FORMAT",
+        help="md (Markdown for a ticket) or html (one self-contained file). Default: html when FILE ends in .html or .htm, else md.",
     ),
     dumps: Optional[List[str]] = typer.Option(
-        None, "--dump", metavar="DUMP", help="The plan's dump (repeat for several inputs): enables the single-referrer list and attribution by image stream history."
+        None, "--dump", metavar="DUMP",
+        help="The plan's dump (repeat for several inputs): adds tags and positions from the dump, the single-referrer list and attribution by image stream history.",
     ),
     keys: Optional[List[str]] = typer.Option(
         None, "--key", metavar="PUB", help="Trusted public key PEM to verify the plan's signature with; repeat for several."
     ),
-    signature: Optional[str] = typer.Option(None, "--signature", metavar="SIG", help="Signature file (default: PLAN.sig)."),
-    now: Optional[str] = typer.Option(None, "--now", metavar="RFC3339", help="Check the plan's expiry at this time instead of the current time."),
-    top: int = typer.Option(20, "--top", metavar="N", help="Rows in each ranked table (largest deletions, stream updates, single-referrer items)."),
+    signature: Optional[str] = typer.Option(
+        None, "--signature", metavar="SIG", help="Signature file. Default: PLAN.sig."
+    ),
+    now: Optional[str] = typer.Option(
+        None, "--now", metavar="TIME", help="Check the plan's expiry at this time (RFC 3339) instead of the current time."
+    ),
+    top: int = typer.Option(
+        DEFAULT_TOP, "--top", metavar="N",
+        help="Rows in each table of namespaces, repositories, images, blobs, streams and single-referrer items; a cut table says how many more.",
+    ),
 ) -> None:
-    """Write a review of a plan for a change ticket: policy, source, counts, reclaimable bytes, signature."""
+    """Write a review of a plan for a change ticket: signature, policy, source and what it will delete.
+
+    Markdown goes to stdout unless -o FILE is given; -o review.html (or --format html) writes one
+    self-contained HTML file. A signature that does not verify, or a valid one on an expired plan,
+    is shown at the top of the report and warned about on stderr; it is not an error.
+
+    \b
+    Examples:
+      # Markdown on stdout, to paste into a ticket
+      pruneplan report plan.json --dump dump.json.gz --key review-key.pub
+      # one self-contained HTML file to attach
+      pruneplan report plan.json --dump dump.json.gz --key review-key.pub -o review.html
+      # the five largest rows of each table, expiry checked at a given time
+      pruneplan report plan.json --top 5 --now 2026-06-02T00:00:00Z -o review.md
+    """
     from pruneplan.analyze.report.run import ReportRequest, run_report
 
     run_report(

@@ -17,6 +17,7 @@ from pruneplan.analyze.report.sections import (
     Block,
     Chart,
     Code,
+    Digest,
     Facts,
     Mono,
     More,
@@ -24,10 +25,13 @@ from pruneplan.analyze.report.sections import (
     Table,
     Text,
     report_sections,
+    signature_headline,
+    will_delete,
+    will_free,
     with_bytes,
 )
 
-CHART_TOP = 20  # namespaces drawn; the rest are summed into one "other namespaces" bar
+CHART_TOP = 10  # namespaces drawn by default; the rest are summed into one "other namespaces" bar
 _LABEL_CHARS = 34
 _ROW = 28
 _BAR = 20
@@ -54,6 +58,8 @@ table.kv th { width: 220px; }
 .status { border-radius: 6px; padding: 10px 14px; margin: 10px 0; font-size: 15px; border: 2px solid; }
 .status.verified { background: #e7f6ec; border-color: #2e8b57; }
 .status.failed { background: #fdecea; border-color: #c62828; }
+.status.expired { background: #fff0e0; border-color: #e65100; border-width: 3px; }
+.status.expired strong { color: #a63c00; }
 .status.unchecked, .status.unsigned { background: #fff6e0; border-color: #d08a00; }
 .warning { background: #fff6e0; border-left: 5px solid #d08a00; padding: 8px 12px; margin: 10px 0; }
 .error { background: #fdecea; border-left: 5px solid #c62828; padding: 8px 12px; margin: 10px 0; }
@@ -69,26 +75,22 @@ svg.chart .axis { fill: #6b7382; font-size: 11px; }
 footer { margin-top: 32px; font-size: 12px; color: #4a5263; border-top: 1px solid #d8dce3; padding-top: 10px; }
 """
 
-_SIGNATURE_TITLES = {
-    "verified": "Signature: verified.",
-    "failed": "Signature: NOT VERIFIED.",
-    "unchecked": "Signature: not checked.",
-    "unsigned": "Signature: none (unsigned plan).",
-}
-
-
 def esc(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
+def _piece(piece: str | Mono | Code | Digest) -> str:
+    if isinstance(piece, Digest):  # the full digest is the tooltip (and selectable in devtools)
+        return f'<span class="mono" title="{esc(piece.full)}">{esc(piece.short)}</span>'
+    if isinstance(piece, Mono):
+        return f'<span class="mono">{esc(piece.text)}</span>'
+    if isinstance(piece, Code):
+        return f"<code>{esc(piece.text)}</code>"
+    return esc(piece)
+
+
 def _text(text: Text) -> str:
-    if isinstance(text, str):
-        return esc(text)
-    return "".join(
-        f'<span class="mono">{esc(piece.text)}</span>' if isinstance(piece, Mono)
-        else f"<code>{esc(piece.text)}</code>" if isinstance(piece, Code) else esc(piece)
-        for piece in text
-    )
+    return esc(text) if isinstance(text, str) else "".join(map(_piece, text))
 
 
 def _class(kind: str) -> str:
@@ -112,7 +114,7 @@ def _block(block: Block) -> str:
     if isinstance(block, More):
         return f'<p class="more">… and {block.count} more {esc(block.what)}.</p>'
     if isinstance(block, Chart):
-        return (f"<figure>{chart_svg(block.groups)}<figcaption class=\"note\">Bytes of freed blobs of known "
+        return (f"<figure>{chart_svg(block.groups, block.top)}<figcaption class=\"note\">Bytes of freed blobs of known "
                 "size attributed to each namespace (see the attribution note at the end).</figcaption></figure>")
     return ""  # the attribution reference: the note is this page's footer
 
@@ -185,8 +187,8 @@ def chart_svg(groups: list[GroupBytes], top: int = CHART_TOP) -> str:
 
 
 def render_html(review: Review) -> str:
-    source = dict(review.source)
-    title = f"Image prune plan review: {source.get('cluster API server', 'null')}"
+    server = dict(review.source).get("cluster API server")
+    title = "Image prune plan review" + (f": {server}" if server else "")
     parts: list[str] = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -201,16 +203,15 @@ def render_html(review: Review) -> str:
     add = parts.append
     status = review.signature
     add(f'<div id="signature" class="status {esc(status.state)}"><strong>'
-        f"{esc(_SIGNATURE_TITLES.get(status.state, status.state))}</strong> {esc(status.message)}</div>")
+        f"{_text(signature_headline(status))}</strong> {esc(status.message)}</div>")
     for warning in review.warnings:
         add(f'<div class="warning"><strong>Warning:</strong> {esc(warning)}</div>')
     if review.errors:
         items = "".join(f"<li>{esc(e)}</li>" for e in review.errors)
         add(f'<div class="error"><strong>The plan records {len(review.errors)} error(s) upstream would report:</strong>'
             f"<ul>{items}</ul></div>")
-    add(f'<p class="summary"><strong>Summary:</strong> {esc(review.summary_text)}. Reclaimable: '
-        f"<strong>{esc(with_bytes(review.reclaimable_bytes))}</strong> in {review.freed_blobs} freed blob(s), "
-        f"{review.unknown_size_blobs} of them of unknown size (not counted).</p>")
+    add(f'<p class="summary"><strong>Will delete:</strong> {esc(will_delete(review))}. '
+        f"<strong>Will free: {esc(with_bytes(review.reclaimable_bytes))}</strong> {esc(will_free(review))}.</p>")
 
     for section in report_sections(review):
         add(f'<section id="{esc(section.anchor)}"><h2>{esc(section.title)}</h2>')

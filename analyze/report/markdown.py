@@ -18,13 +18,19 @@ from pruneplan.analyze.report.sections import (
     AttributionRef,
     Block,
     Code,
+    Digest,
     Facts,
     Mono,
     More,
     Paragraph,
+    Section,
     Table,
     Text,
+    digests_in,
     report_sections,
+    signature_headline,
+    will_delete,
+    will_free,
     with_bytes,
 )
 
@@ -67,7 +73,11 @@ def _text(text: Text, in_table: bool = False) -> str:
     """A sentence of the tool's words (escaped) with literals in it (code spans)."""
     if isinstance(text, str):
         return md(text)
-    return "".join(code(piece.text, in_table) if isinstance(piece, (Code, Mono)) else md(piece) for piece in text)
+    return "".join(
+        code(piece.short, in_table) if isinstance(piece, Digest)
+        else code(piece.text, in_table) if isinstance(piece, (Code, Mono)) else md(piece)
+        for piece in text
+    )
 
 
 def _value(text: Text) -> str:
@@ -75,15 +85,22 @@ def _value(text: Text) -> str:
     return code(text, in_table=True) if isinstance(text, str) else _text(text, in_table=True)
 
 
+_SIGNATURE_ICONS = {"verified": "✅", "expired": "⌛", "failed": "❌", "unchecked": "⚠️", "unsigned": "⚠️"}
+
+
 def _signature_lines(review: Review) -> list[str]:
     status = review.signature
-    title = {
-        "verified": "✅ **Signature: verified.**",
-        "failed": "❌ **Signature: NOT VERIFIED.**",
-        "unchecked": "⚠️ **Signature: not checked.**",
-        "unsigned": "⚠️ **Signature: none (unsigned plan).**",
-    }.get(status.state, f"**Signature: {md(status.state)}.**")
-    return [f"> {title} {md(status.message)}"]
+    icon = _SIGNATURE_ICONS.get(status.state, "⚠️")
+    return [f"> {icon} **{_text(signature_headline(status))}** {md(status.message)}"]
+
+
+def _appendix(sections: list[Section]) -> list[str]:
+    """The full digests of the short ones in the tables, once each, in reading order."""
+    shown = list(dict.fromkeys(digests_in(sections)))
+    if not shown:
+        return []
+    rows = [(code(digest.short, in_table=True), code(digest.full, in_table=True)) for digest in shown]
+    return ["", "## Appendix: full digests", "", *_table(["digest", "full digest"], rows)]
 
 
 def _block(block: Block) -> list[str]:
@@ -107,8 +124,8 @@ def _block(block: Block) -> list[str]:
 def render_markdown(review: Review) -> str:
     out: list[str] = []
     add = out.append
-    cluster = dict(review.source)
-    add(f"# Image prune plan review: {code(cluster.get('cluster API server', 'null'))}")
+    server = dict(review.source).get("cluster API server")
+    add("# Image prune plan review" + (f": {code(server)}" if server else ""))
     add("")
     out += _signature_lines(review)
     for warning in review.warnings:
@@ -119,16 +136,18 @@ def render_markdown(review: Review) -> str:
         add(f"> ❌ **The plan records {len(review.errors)} error(s) upstream would report:** "
             + "; ".join(code(e) for e in review.errors))
     add("")
-    add(f"**Summary:** {md(review.summary_text)}. Reclaimable: **{with_bytes(review.reclaimable_bytes)}** "
-        f"in {review.freed_blobs} freed blob(s), {review.unknown_size_blobs} of them of unknown size (not counted).")
+    add(f"**Will delete:** {md(will_delete(review))}. "
+        f"**Will free: {with_bytes(review.reclaimable_bytes)}** {md(will_free(review))}.")
 
-    for section in report_sections(review):
+    sections = report_sections(review)
+    for section in sections:
         add("")
         add(f"## {md(section.title)}")
         for lines in map(_block, section.blocks):
             if lines:
                 add("")
                 out += lines
+    out += _appendix(sections)
 
     add("")
     add("---")

@@ -20,8 +20,11 @@ if TYPE_CHECKING:  # the engine (networkx) is only needed when a dump is given
 
     from pruneplan.analyze.decisions.engine import Analysis
 
-DEFAULT_TOP = 20
+# Rows per table: keeps the Markdown of a 20,000-image plan under 300 lines, short enough to
+# paste into a ticket (every cut table says how many rows it left out).
+DEFAULT_TOP = 10
 UNKNOWN = "(unknown)"
+NOT_SET = "not set"  # an absent value (JSON null), as a reviewer reads it
 # A repository is (namespace, name): kept apart because a user-controlled namespace may itself
 # contain a "/", and joining then splitting would attribute bytes to the wrong namespace.
 Repository = tuple[str, str]
@@ -41,13 +44,15 @@ POLICY_LABELS: tuple[tuple[str, str], ...] = (
     ("now", "analysis time (now)"),
     ("threshold", "age threshold (now - keep-younger-than)"),
 )
+# What the plan will do, counted (a plan deletes nothing yet: the report says "will").
+UPDATED_STREAMS = "updatedImageStreams"
 COUNTER_LABELS: tuple[tuple[str, str], ...] = (
-    ("deletedImages", "image objects deleted"),
-    ("deletedImageStreamTagItems", "image stream tag items deleted"),
-    ("updatedImageStreams", "image streams updated"),
-    ("deletedLayerLinks", "layer links deleted"),
-    ("deletedManifestLinks", "manifest links deleted"),
-    ("deletedBlobs", "blobs deleted"),
+    ("deletedImages", "image objects"),
+    ("deletedImageStreamTagItems", "image stream tag items"),
+    (UPDATED_STREAMS, "image streams updated (not deleted)"),
+    ("deletedLayerLinks", "layer links"),
+    ("deletedManifestLinks", "manifest links"),
+    ("deletedBlobs", "blobs"),
 )
 
 
@@ -57,11 +62,18 @@ COUNTER_LABELS: tuple[tuple[str, str], ...] = (
 
 @dataclass(frozen=True, slots=True)
 class SignatureStatus:
-    """state: verified | failed | unchecked (a .sig exists, no --key) | unsigned (no .sig)."""
+    """state: verified | expired (the signature verifies but notAfter has passed) | failed |
+    unchecked (a .sig exists, no --key) | unsigned (no .sig). `message` is the detail."""
 
     state: str
     message: str
     key: str | None = None
+    not_after: str | None = None
+
+
+def expired_text(key: str, not_after: str) -> str:
+    """The one wording of a valid signature on an expired plan (report banner and stderr)."""
+    return f"valid (verified with {key}) — plan EXPIRED on {not_after}"
 
 
 @dataclass(slots=True)
@@ -75,6 +87,16 @@ class GroupBytes:
     images: int = 0
 
 
+@dataclass(frozen=True, slots=True, order=True)
+class Position:
+    """One history item naming an image: stream `ns/name`, tag, index (0 = newest, as the plan's
+    removedItems[].index)."""
+
+    stream: str
+    tag: str
+    index: int
+
+
 @dataclass(frozen=True, slots=True)
 class ImageRow:
     name: str
@@ -84,6 +106,7 @@ class ImageRow:
     freed_blobs: int
     unknown_size_blobs: int
     created: str | None
+    positions: tuple[Position, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,9 +156,9 @@ class Review:
     created_at: str | None
     not_after: str | None
     tool: str
-    source: list[tuple[str, str]]
+    source: list[tuple[str, str | None]]  # None: not set
     dump_sha256: str | None
-    policy: list[tuple[str, str, str]]  # (key, label, value)
+    policy: list[tuple[str, str, str | None]]  # (key, label, value); None: not set
     counters: list[tuple[str, str, str]]  # (key, label, value)
     summary_text: str
     errors: list[str]
@@ -161,9 +184,9 @@ class Review:
 
 
 def show(value: Any) -> str:
-    """A plan value as the reviewer reads it: JSON spelling for null and booleans."""
+    """A plan value as the reviewer reads it: JSON spelling for booleans, "not set" for null."""
     if value is None:
-        return "null"
+        return NOT_SET
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (dict, list)):
@@ -171,6 +194,11 @@ def show(value: Any) -> str:
 
         return json.dumps(value, sort_keys=True)
     return str(value)
+
+
+def optional(value: Any) -> str | None:
+    """`show(value)`, but None stays None: the renderers draw an absent value as words, not data."""
+    return None if value is None else show(value)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -347,20 +375,39 @@ def single_referrer_rows(analysis: Analysis) -> list[SingleReferrerRow]:
     return rows
 
 
+def _positions(plan: Plan, analysis: Analysis | None, deleted: set[str]) -> dict[str, tuple[Position, ...]]:
+    """Where each deleted image sits in image stream history: with the dump, every history item
+    that names it; without, the items the plan removes (the plan records only those)."""
+    found: dict[str, list[Position]] = {}
+    if analysis is not None:
+        for stream in analysis.streams:
+            name = f"{stream.namespace}/{stream.name}"
+            for tag in stream.tags:
+                for index, digest in enumerate(tag.images):
+                    if digest in deleted:
+                        found.setdefault(digest, []).append(Position(name, tag.tag, index))
+    else:
+        for update in plan.image_stream_updates:
+            for item in update.removed_items:
+                if item.image in deleted:
+                    found.setdefault(item.image, []).append(Position(update.repository, item.tag, item.index))
+    return {digest: tuple(sorted(positions)) for digest, positions in found.items()}
+
+
 def _describe_referrer(referrer: Any) -> str:
     if referrer.namespace:
         return f"{referrer.resource} {referrer.namespace}/{referrer.name}"
     return f"{referrer.resource} {referrer.name}"
 
 
-def _source_rows(plan: Plan) -> list[tuple[str, str]]:
+def _source_rows(plan: Plan) -> list[tuple[str, str | None]]:
     source = plan.source
     cluster = source.cluster
     return [
         ("dump sha256", show(source.dump_sha256)),
-        ("collected at", show(source.collected_at)),
-        ("cluster API server", show(cluster and cluster.api_server)),
-        ("cluster ID", show(cluster and cluster.cluster_id)),
+        ("collected at", optional(source.collected_at)),
+        ("cluster API server", optional(cluster and cluster.api_server)),
+        ("cluster ID", optional(cluster and cluster.cluster_id)),
         ("dump scope", "cluster-wide" if source.namespace is None else f"namespace {show(source.namespace)}"),
         ("input files", str(len(source.inputs))),
     ]
@@ -389,6 +436,7 @@ def build_review(
         for entry in plan.image_deletions
     ]
     users, image_repos = _attribute(deletions, blobs, analysis)
+    positions = _positions(plan, analysis, {d.name for d in deletions})
 
     image_rows = []
     for deletion in deletions:
@@ -402,6 +450,7 @@ def build_review(
                 freed_blobs=len(freed),
                 unknown_size_blobs=sum(b.size is None for b in freed),
                 created=deletion.created,
+                positions=positions.get(deletion.name, ()),
             )
         )
     image_rows.sort(key=lambda r: (-r.freed_bytes, -r.freed_blobs, r.name))
@@ -423,8 +472,8 @@ def build_review(
         tool=f"{show(metadata.tool.name)} {show(metadata.tool.version)}",
         source=_source_rows(plan),
         dump_sha256=source.dump_sha256,
-        policy=[(key, label, show(policy.get(key))) for key, label in POLICY_LABELS if key in policy]
-        + [(key, key, show(policy[key])) for key in sorted(policy) if key not in dict(POLICY_LABELS)],
+        policy=[(key, label, optional(policy.get(key))) for key, label in POLICY_LABELS if key in policy]
+        + [(key, key, optional(policy[key])) for key in sorted(policy) if key not in dict(POLICY_LABELS)],
         counters=[(key, label, show(summary.get(key))) for key, label in COUNTER_LABELS if key in summary],
         summary_text=show(summary.get("text")),
         errors=[show(e) for e in plan.errors],

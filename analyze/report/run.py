@@ -11,14 +11,14 @@ import os
 import sys
 from dataclasses import dataclass, field
 
-from pruneplan.files import InputTooLarge, read_input, write_or_fail
+from pruneplan.files import STDOUT, InputTooLarge, read_input, write_or_fail
 from pruneplan.errors import EXIT_BAD_INPUT, EXIT_UNKNOWN_PLAN, EXIT_USAGE, PrunePlanError
 from pruneplan.planformat import MAX_PLAN
 from pruneplan.planmodel import Plan
-from pruneplan.signing import SIGNATURE_SUFFIX, verify_plan
+from pruneplan.signing import SIGNATURE_SUFFIX, PlanExpired, verify_plan
 from pruneplan.timefmt import parse_user_time
 
-from pruneplan.analyze.report.review import DEFAULT_TOP, Review, SignatureStatus, build_review
+from pruneplan.analyze.report.review import DEFAULT_TOP, Review, SignatureStatus, build_review, expired_text
 
 FORMATS = ("md", "html")
 
@@ -26,7 +26,7 @@ FORMATS = ("md", "html")
 @dataclass(slots=True)
 class ReportRequest:
     plan: str
-    output: str
+    output: str = STDOUT
     format: str | None = None
     dumps: list[str] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)
@@ -36,7 +36,8 @@ class ReportRequest:
 
 
 def resolve_format(requested: str | None, output: str) -> str:
-    """--format wins; otherwise the output's extension (.html/.htm → html), else Markdown."""
+    """--format wins; otherwise the output's extension (.html/.htm → html), else Markdown
+    (stdout included)."""
     if requested is not None:
         if requested not in FORMATS:
             raise PrunePlanError(f'invalid argument "{requested}" for "--format" flag: choose md or html', EXIT_USAGE)
@@ -63,19 +64,35 @@ def signature_status(
     plan_path: str, raw: bytes, keys: list[str], sig_path: str | None, now: float | None
 ) -> SignatureStatus:
     """Verify with --key when given (any failure becomes the status, not an error); without a
-    key only say whether a signature file is there."""
+    key only say whether a signature file is there. A valid signature on a plan past its
+    notAfter is "expired", not "failed": the plan is authentic, only too old to execute."""
     sig = sig_path or plan_path + SIGNATURE_SUFFIX
     if keys:
         try:
             verified = verify_plan(plan_path, keys, sig_path=sig, now=now)
+        except PlanExpired as expired:
+            if expired.verified.raw != raw:
+                return _changed(plan_path)
+            return SignatureStatus(
+                "expired",
+                f"{sig} verifies, but the plan's notAfter has passed: execute refuses it; "
+                "collect a fresh dump and analyze it again",
+                expired.verified.key_path,
+                expired.not_after,
+            )
         except PrunePlanError as err:
             return SignatureStatus("failed", err.message)
-        if verified.raw != raw:  # the file was replaced between our read and verify's
-            return SignatureStatus("failed", f"{plan_path} changed while the report was being made")
+        if verified.raw != raw:
+            return _changed(plan_path)
         return SignatureStatus("verified", f"signature verified with {verified.key_path} ({sig})", verified.key_path)
     if os.path.exists(sig):
         return SignatureStatus("unchecked", f"{sig} exists but was not checked (pass --key PUB to verify it)")
     return SignatureStatus("unsigned", f"no signature file {sig}; this plan is not signed")
+
+
+def _changed(plan_path: str) -> SignatureStatus:
+    # the file was replaced between our read and verify's: what was verified is not what we show
+    return SignatureStatus("failed", f"{plan_path} changed while the report was being made")
 
 
 def make_review(request: ReportRequest) -> Review:
@@ -127,8 +144,11 @@ def run_report(request: ReportRequest) -> None:
     text = render(review, fmt)
     for warning in review.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    if review.signature.state == "failed":
-        print(f"warning: signature NOT verified: {review.signature.message}", file=sys.stderr)
+    status = review.signature
+    if status.state == "failed":
+        print(f"warning: signature NOT verified: {status.message}", file=sys.stderr)
+    elif status.state == "expired":
+        print(f"warning: signature {expired_text(status.key or '', status.not_after or '')}", file=sys.stderr)
     sig = request.signature or request.plan + SIGNATURE_SUFFIX
     write_report(request.output, text.encode("utf-8"), [request.plan, sig, *request.dumps, *request.keys])
 

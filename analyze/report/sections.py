@@ -2,34 +2,84 @@
 
 One list for Markdown and HTML, so the two reports cannot drift apart: a section is its anchor,
 its title and blocks (facts, tables, paragraphs, "… and N more" lines). Text is a plain string
-or a sequence of inline pieces (`Mono` for a digest inside a sentence, `Code` for a literal);
-renderers escape every piece. Two blocks belong to one format only: the bar chart (HTML) and
-the reference to the attribution footnote (Markdown, where the note is a footnote).
+or a sequence of inline pieces (`Mono` for a hash inside a sentence, `Code` for a literal,
+`Digest` for a digest shown short); renderers escape every piece. A plain string as a table cell
+is data (Markdown shows it as a literal); the tool's own words in a cell are a sequence holding
+a plain string (so "not set" never looks like a value). Two blocks belong to one format only: the
+bar chart (HTML) and the reference to the attribution footnote (Markdown, where the note is a
+footnote).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Sequence, Union
+from typing import Callable, Iterable, Iterator, Sequence, Union
 
-from pruneplan.analyze.report.review import GroupBytes, Limited, Review, exact_bytes, human_bytes
+from pruneplan.analyze.report.review import (
+    NOT_SET,
+    UPDATED_STREAMS,
+    GroupBytes,
+    Limited,
+    Position,
+    Review,
+    SignatureStatus,
+    exact_bytes,
+    expired_text,
+    human_bytes,
+)
+
+SHORT_HEX = 12  # hex digits of a digest shown in a table; the full one is a tooltip or in the appendix
+MAX_POSITIONS = 3  # history items listed per image; the rest are counted
+_DIGEST = re.compile(r"([A-Za-z0-9][A-Za-z0-9+._-]*):([0-9a-f]+)")
 
 
 @dataclass(frozen=True, slots=True)
 class Mono:
-    """Text shown in a monospace font (digests, hashes)."""
+    """Text shown in a monospace font (hashes)."""
 
     text: str
 
 
 @dataclass(frozen=True, slots=True)
 class Code:
-    """A literal: a flag, a command's output line."""
+    """A literal: a flag, a command's output line, a name."""
 
     text: str
 
 
-Inline = Union[str, Mono, Code]
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """A digest shown as `algorithm:` and its first `digits` hex digits; the renderers give the
+    full one (HTML: a title attribute, Markdown: the appendix). Anything that is not an
+    `algorithm:hex` digest longer than that is shown whole."""
+
+    full: str
+    digits: int = SHORT_HEX
+
+    @property
+    def short(self) -> str:
+        return _shorten(self.full, self.digits)
+
+
+def _shorten(full: str, digits: int) -> str:
+    found = _DIGEST.fullmatch(full)
+    if found is None or len(found.group(2)) <= digits:
+        return full
+    return f"{found.group(1)}:{found.group(2)[:digits]}"
+
+
+def short_digits(digests: Iterable[str]) -> int:
+    """The fewest hex digits (at least SHORT_HEX) that tell the given digests apart, so that
+    one short form never stands for two digests in a report."""
+    distinct = set(digests)
+    digits = SHORT_HEX
+    while len({_shorten(d, digits) for d in distinct}) < len(distinct):
+        digits += 4
+    return digits
+
+
+Inline = Union[str, Mono, Code, Digest]
 Text = Union[str, Sequence[Inline]]
 
 # Column and cell kinds: "" plain, "num" right-aligned figures, "mono" digests, "nw" not wrapped,
@@ -64,7 +114,7 @@ class Paragraph:
 
 @dataclass(frozen=True, slots=True)
 class More:
-    """'… and N more WHAT.' under a ranked table that was cut at --top."""
+    """'… and N more WHAT.' under a table that was cut at --top."""
 
     count: int
     what: str
@@ -72,9 +122,10 @@ class More:
 
 @dataclass(frozen=True, slots=True)
 class Chart:
-    """Reclaimable bytes per namespace as bars (HTML only)."""
+    """Reclaimable bytes per namespace as bars (HTML only): the first `top` groups, the rest summed."""
 
     groups: list[GroupBytes]
+    top: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,43 +143,124 @@ class Section:
     blocks: list[Block]
 
 
-def with_bytes(value: int) -> str:
+def words(text: str) -> tuple[str]:
+    """The tool's own words as a table cell or fact value (not shown as data)."""
+    return (text,)
+
+
+def value(text: str | None) -> Text:
+    """A value from the plan or dump; an absent one is said in words."""
+    return words(NOT_SET) if text is None else text
+
+
+def with_bytes(amount: int) -> str:
     """'7.0 GiB (7,475,523,173 B)', or the exact count below 1 KiB."""
-    return f"{human_bytes(value)} ({exact_bytes(value)})" if value >= 1024 else exact_bytes(value)
+    return f"{human_bytes(amount)} ({exact_bytes(amount)})" if amount >= 1024 else exact_bytes(amount)
+
+
+def digests_in(sections: Sequence[Section]) -> Iterator[Digest]:
+    """Every digest shown short in the tables, in reading order (repeats included)."""
+    for section in sections:
+        for block in section.blocks:
+            if isinstance(block, Table):
+                for row in block.rows:
+                    for cell in row:
+                        if not isinstance(cell, str):
+                            yield from (piece for piece in cell if isinstance(piece, Digest) and piece.short != piece.full)
+
+
+# ---------------------------------------------------------------------------------------------
+# Heading: signature banner and summary
+
+
+def signature_headline(status: SignatureStatus) -> Text:
+    """The banner's first words; a valid signature on an expired plan is told apart from a
+    failed one: the plan is authentic, it is only too old to execute."""
+    if status.state == "expired":
+        return ["Signature: valid (verified with ", Code(status.key or NOT_SET), ") — plan EXPIRED on ",
+                Code(status.not_after or NOT_SET), "."]
+    return {
+        "verified": "Signature: verified.",
+        "failed": "Signature: NOT VERIFIED.",
+        "unchecked": "Signature: not checked.",
+        "unsigned": "Signature: none (unsigned plan).",
+    }.get(status.state, f"Signature: {status.state}.")
+
+
+def will_delete(review: Review) -> str:
+    """'6 image objects, …, 20 blobs; will update 3 image streams' from the plan's counters."""
+    deleted = [f"{count} {label}" for key, label, count in review.counters if key != UPDATED_STREAMS]
+    updated = [count for key, _, count in review.counters if key == UPDATED_STREAMS]
+    text = ", ".join(deleted) or "nothing"
+    return text + (f"; will update {updated[0]} image streams" if updated else "")
+
+
+def will_free(review: Review) -> str:
+    """The sentence after the bold 'Will free:' (the bytes themselves are bold too)."""
+    return (f"in {review.freed_blobs} blobs, {review.unknown_size_blobs} of them of unknown size "
+            "(not counted)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Sections
 
 
 def _more(limited: Limited, what: str) -> list[Block]:
     return [More(limited.more, what)] if limited.more else []
 
 
-def _groups(groups: list[GroupBytes], what: str, chart: bool) -> list[Block]:
+def _ranked(what: str, top: int, by: str, total: int, extra: str = "") -> str:
+    return f"{what} (top {top} by {by}, of {total}{extra})"
+
+
+def _groups(groups: list[GroupBytes], what: str, plural: str, top: int, chart: bool) -> list[Block]:
     if not groups:
-        return [Paragraph("No blobs are deleted by this plan.")]
+        return [Paragraph("This plan will delete no blob.")]
     table = Table(
         (Column(what), Column("reclaimable", NUM), Column("bytes", NUM), Column("blobs", NUM),
-         Column("blobs of unknown size", NUM), Column("images deleted", NUM)),
-        [(g.name, human_bytes(g.bytes), f"{g.bytes:,}", str(g.blobs), str(g.unknown_size_blobs), str(g.images)) for g in groups],
+         Column("blobs of unknown size", NUM), Column("images", NUM)),
+        [(g.name, human_bytes(g.bytes), f"{g.bytes:,}", str(g.blobs), str(g.unknown_size_blobs), str(g.images))
+         for g in groups[:top]],
     )
-    return [*([Chart(groups)] if chart else []), table, AttributionRef()]
+    more: list[Block] = [More(len(groups) - top, plural)] if len(groups) > top else []
+    return [*([Chart(groups, top)] if chart else []), table, *more, AttributionRef()]
 
 
 def _source_facts(review: Review) -> Facts:
-    rows: list[tuple[str, Text]] = [(label, [Mono(value)] if "sha256" in label else value) for label, value in review.source]
+    rows: list[tuple[str, Text]] = [
+        (label, [Mono(text)] if "sha256" in label and text is not None else value(text)) for label, text in review.source
+    ]
     if review.dumps:
         for name, sha in review.dumps:
             rows.append(("dump given to this report", [Mono(name), " (sha256 ", Mono(sha), ")"]))
-        rows.append(("matches the plan's dump", "no, see the warning above" if review.warnings else "yes"))
+        rows.append(("matches the plan's dump", words("no, see the warning above" if review.warnings else "yes")))
     else:
-        rows.append(("dump given to this report", "none (--dump not given)"))
+        rows.append(("dump given to this report", words("none (--dump not given)")))
     return Facts(rows)
 
 
-def _counts(review: Review) -> list[Block]:
-    rows: list[tuple[Text, ...]] = [(label, value) for _, label, value in review.counters]
+def _plan_facts(review: Review) -> Facts:
+    status = review.signature
+    expiry: Text = value(review.not_after)
+    if status.state == "expired" and review.not_after is not None:
+        expiry = [Code(review.not_after), " — EXPIRED"]
+    return Facts([
+        ("plan file", review.plan_name),
+        ("plan sha256", [Mono(review.plan_sha256)]),
+        ("created at (analysis time)", value(review.created_at)),
+        ("not after (expiry)", expiry),
+        ("tool", review.tool),
+        ("signature", expired_text(status.key or NOT_SET, review.not_after or NOT_SET) if status.state == "expired"
+         else status.message),
+    ])
+
+
+def _totals(review: Review) -> list[Block]:
+    rows: list[tuple[Text, ...]] = [(label, count) for _, label, count in review.counters]
     rows.append(("reclaimable bytes (each freed blob once)", with_bytes(review.reclaimable_bytes)))
-    rows.append(("freed blobs of unknown size (not counted)", str(review.unknown_size_blobs)))
+    rows.append(("blobs of unknown size (not counted in bytes)", str(review.unknown_size_blobs)))
     blocks: list[Block] = [
-        Table((Column("counter", LABEL), Column("value", NUM)), rows),
+        Table((Column("will delete", LABEL), Column("count", NUM)), rows),
         Paragraph(["Upstream's summary line: ", Code(f"Summary: {review.summary_text}")]),
     ]
     if review.plan_reclaimable_bytes != review.reclaimable_bytes:
@@ -140,29 +272,45 @@ def _counts(review: Review) -> list[Block]:
     return blocks
 
 
-def _top_images(review: Review) -> list[Block]:
+def _positions(positions: tuple[Position, ...]) -> Text:
+    """`ns/name:tag` #index for each history item naming an image, at most MAX_POSITIONS."""
+    if not positions:
+        return words("in no image stream")
+    pieces: list[Inline] = []
+    for n, position in enumerate(positions[:MAX_POSITIONS]):
+        pieces += [", " if n else "", Code(f"{position.stream}:{position.tag}"), f" #{position.index}"]
+    if len(positions) > MAX_POSITIONS:
+        pieces.append(f" and {len(positions) - MAX_POSITIONS} more")
+    return [piece for piece in pieces if piece != ""]
+
+
+DigestCell = Callable[[str], Text]
+
+
+def _top_images(review: Review, digest: DigestCell) -> list[Block]:
     if not review.top_images.total:
-        return [Paragraph("No image objects are deleted by this plan.")]
-    columns = (Column("#", NUM), Column("image", MONO), Column("repository"), Column("freed", NUM), Column("bytes", NUM),
-               Column("blobs freed", NUM), Column("of unknown size", NUM), Column("created", NOWRAP))
+        return [Paragraph("This plan will delete no image object.")]
+    columns = (Column("#", NUM), Column("image", MONO), Column("repository"), Column("tags (#position, 0 = newest)"),
+               Column("freed", NUM), Column("bytes", NUM), Column("blobs freed", NUM), Column("of unknown size", NUM),
+               Column("created", NOWRAP))
     rows: list[tuple[Text, ...]] = [
-        (str(n), r.name, ", ".join(r.repositories), human_bytes(r.freed_bytes), f"{r.freed_bytes:,}", str(r.freed_blobs),
-         str(r.unknown_size_blobs), r.created or "null")
+        (str(n), digest(r.name), ", ".join(r.repositories), _positions(r.positions), human_bytes(r.freed_bytes),
+         f"{r.freed_bytes:,}", str(r.freed_blobs), str(r.unknown_size_blobs), value(r.created))
         for n, r in enumerate(review.top_images.rows, 1)
     ]
     return [Table(columns, rows), *_more(review.top_images, "images")]
 
 
-def _top_blobs(review: Review) -> list[Block]:
+def _top_blobs(review: Review, digest: DigestCell) -> list[Block]:
     blocks: list[Block] = []
     if review.unknown_size_blobs:
-        blocks.append(Paragraph(f"{review.unknown_size_blobs} freed blob(s) of unknown size are not ranked.", note=True))
+        blocks.append(Paragraph(f"{review.unknown_size_blobs} blob(s) of unknown size are not ranked.", note=True))
     if not review.top_blobs.total:
-        return [*blocks, Paragraph("No freed blob has a known size.")]
+        return [*blocks, Paragraph("No blob this plan will delete has a known size.")]
     columns = (Column("#", NUM), Column("blob", MONO), Column("kind"), Column("size", NUM), Column("bytes", NUM),
                Column("freed with image", MONO))
     rows: list[tuple[Text, ...]] = [
-        (str(n), b.digest, b.kind, human_bytes(b.size or 0), f"{b.size or 0:,}", b.image)
+        (str(n), digest(b.digest), b.kind, human_bytes(b.size or 0), f"{b.size or 0:,}", digest(b.image))
         for n, b in enumerate(review.top_blobs.rows, 1)
     ]
     return [*blocks, Table(columns, rows), *_more(review.top_blobs, "blobs")]
@@ -170,17 +318,17 @@ def _top_blobs(review: Review) -> list[Block]:
 
 def _stream_updates(review: Review) -> list[Block]:
     if not review.stream_updates.total:
-        return [Paragraph("No image stream is updated by this plan.")]
+        return [Paragraph("This plan will update no image stream.")]
     columns = (Column("image stream"), Column("items removed", NUM), Column("tags removed"), Column("reasons"))
     rows: list[tuple[Text, ...]] = [
-        (r.stream, str(r.items_removed), ", ".join(r.tags_removed) if r.tags_removed else "none",
+        (r.stream, str(r.items_removed), ", ".join(r.tags_removed) if r.tags_removed else words("none"),
          ", ".join(f"{reason} ×{count}" for reason, count in r.reasons))
         for r in review.stream_updates.rows
     ]
     return [Table(columns, rows), *_more(review.stream_updates, "image streams")]
 
 
-def _single_referrer(review: Review) -> list[Block]:
+def _single_referrer(review: Review, digest: DigestCell) -> list[Block]:
     fragile = review.single_referrer
     if fragile is None:
         return [Paragraph(["Not computed: pass the plan's dump with ", Code("--dump"),
@@ -190,7 +338,7 @@ def _single_referrer(review: Review) -> list[Block]:
     columns = (Column("image stream"), Column("tag"), Column("item", NUM), Column("image", MONO), Column("rule", NOWRAP),
                Column("referrer"), Column("via", NOWRAP), Column("reference", MONO))
     rows: list[tuple[Text, ...]] = [
-        (r.stream, r.tag, str(r.index), r.image, r.rule, r.referrer, r.via, r.reference) for r in fragile.rows
+        (r.stream, r.tag, str(r.index), digest(r.image), r.rule, r.referrer, r.via, r.reference) for r in fragile.rows
     ]
     return [
         Paragraph(f"{fragile.total} history item(s) are kept only because exactly one object uses them; "
@@ -203,27 +351,33 @@ def _single_referrer(review: Review) -> list[Block]:
 def report_sections(review: Review) -> list[Section]:
     """The report's sections after its heading (title, signature, warnings, errors, summary)."""
     top = review.top
+    namespaces, repositories = len(review.per_namespace), len(review.per_repository)
+    shown = [r.name for r in review.top_images.rows]
+    shown += [d for b in review.top_blobs.rows for d in (b.digest, b.image)]
+    shown += [r.image for r in review.single_referrer.rows] if review.single_referrer else []
+    digits = short_digits(shown)
+
+    def digest(full: str) -> Text:
+        return [Digest(full, digits)]
+
     return [
-        Section("plan", "Plan", [Facts([
-            ("plan file", review.plan_name),
-            ("plan sha256", [Mono(review.plan_sha256)]),
-            ("created at (analysis time)", review.created_at or "null"),
-            ("not after (expiry)", review.not_after or "null"),
-            ("tool", review.tool),
-            ("signature", review.signature.message),
-        ])]),
+        Section("plan", "Plan", [_plan_facts(review)]),
         Section("source", "Source", [_source_facts(review)]),
         Section("policy", "Policy", [
-            Table((Column("flag"), Column("value")), [(label, value) for _, label, value in review.policy]),
+            Table((Column("flag"), Column("value")), [(label, value(text)) for _, label, text in review.policy]),
         ]),
-        Section("counts", "Counts", _counts(review)),
-        Section("per-namespace", "Reclaimable bytes per namespace", _groups(review.per_namespace, "namespace", chart=True)),
-        Section("per-repository", "Reclaimable bytes per repository", _groups(review.per_repository, "repository", chart=False)),
-        Section("top-images", f"Largest image deletions (top {top} by freed bytes, of {review.top_images.total})",
-                _top_images(review)),
-        Section("top-blobs", f"Largest blobs (top {top} by size, of {review.top_blobs.total} with a known size)",
-                _top_blobs(review)),
-        Section("stream-updates", f"Image stream updates (top {top} by items removed, of {review.stream_updates.total})",
+        Section("totals", "Will delete: totals", _totals(review)),
+        Section("per-namespace", _ranked("Will delete, per namespace", top, "bytes", namespaces),
+                _groups(review.per_namespace, "namespace", "namespaces", top, chart=True)),
+        Section("per-repository", _ranked("Will delete, per repository", top, "bytes", repositories),
+                _groups(review.per_repository, "repository", "repositories", top, chart=False)),
+        Section("top-images", _ranked("Will delete: largest images", top, "bytes freed", review.top_images.total),
+                _top_images(review, digest)),
+        Section("top-blobs", _ranked("Will delete: largest blobs", top, "size", review.top_blobs.total, " with a known size"),
+                _top_blobs(review, digest)),
+        Section("stream-updates", _ranked("Will delete from image streams", top, "items removed", review.stream_updates.total),
                 _stream_updates(review)),
-        Section("single-referrer", "Kept by a single referrer", _single_referrer(review)),
+        Section("single-referrer", "Kept by a single referrer" + (
+            "" if review.single_referrer is None else f" (first {top} by image stream, of {review.single_referrer.total})"),
+            _single_referrer(review, digest)),
     ]
