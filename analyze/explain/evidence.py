@@ -1,10 +1,12 @@
 """Why is this image, stream tag or blob kept or pruned? Answers by walking the reference graph.
 
 `explain(analysis, target)` returns JSON-ready dicts: the verdict, the upstream rule that decided
-it (named and described), and the evidence: referrers that keep a history item, the item's
-position in its tag ("ns/app:v2 at position 4 out of 5"), the surviving images that still use a
-blob, and for a kept image or blob the path through the graph that keeps it, from its root (a
-referrer, or a history item kept by its own rule) to the target (docs/explain.md).
+it (named and described), and the evidence: every reason that keeps an item or image
+(analyze/explain/reasons.py), referrers that keep a history item, the item's position in its tag
+("ns/app:v2 at position 3 out of 5", counted from 0 as the plan's `index`), the surviving images
+that still use a blob, and for a kept image or blob the path through the graph that keeps it,
+from its root (a referrer, or a history item kept by its own rule) to the target
+(docs/explain.md).
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from pruneplan.timefmt import format_time
 from pruneplan.analyze.decisions import rules as R
 from pruneplan.analyze.decisions.engine import Analysis
 from pruneplan.analyze.decisions.graph import Node, blob_node, image_node, isimage_node, istag_node, label, path_labels
-from pruneplan.analyze.decisions.model import TagHistory
+from pruneplan.analyze.decisions.model import Stream, TagHistory
+
+from pruneplan.analyze.explain.reasons import ItemAt, Limits, age_facts, image_reasons, item_reasons, pruned_item_facts, size_facts
 
 SAMPLE = 3  # referrers shown before "and N more"
 
@@ -25,7 +29,7 @@ RULES: dict[str, tuple[str, str]] = {
     # code: (verdict, description naming upstream's flag and the section of docs/rules.md)
     R.KEEP_STREAM_YOUNG: ("kept", "the image stream is younger than --keep-younger-than, so none of its history is pruned (docs/rules.md: Stage 1, young stream)"),
     R.KEEP_ITEM_YOUNG: ("kept", "the history item was created after now - --keep-younger-than (docs/rules.md: Stage 1, step a)"),
-    R.KEEP_TAG_IN_USE: ("kept", "it is the newest item (position 1) of a tag used as an ImageStreamTag (docs/rules.md: Stage 1, step b)"),
+    R.KEEP_TAG_IN_USE: ("kept", "it is the newest item (position 0) of a tag used as an ImageStreamTag (docs/rules.md: Stage 1, step b)"),
     R.REMOVE_IMAGE_MISSING: ("pruned", "the item's image is not among the cluster's Images; it is removed even inside the --keep-tag-revisions window (docs/rules.md: Stage 1, step c)"),
     R.KEEP_UNDER_SIZE_LIMIT: ("kept", "--prune-over-size-limit: the image does not exceed an openshift.io/Image LimitRange of the namespace (docs/rules.md: Stage 1, step d)"),
     R.KEEP_WITHIN_REVISIONS: ("kept", "its position is within the newest --keep-tag-revisions items of the tag (docs/rules.md: Stage 1, step d)"),
@@ -59,14 +63,14 @@ def _referrers_of(analysis: Analysis, node: Node) -> list[str]:
     return sorted(label(graph, user, node) for user in graph.predecessors(node) if user[0] == "referrer")
 
 
-def _listing(analysis: Analysis, ns: str, name: str, tag: str, index: int, digest: str | None = None) -> tuple[TagHistory, list[str]]:
+def _listing(analysis: Analysis, ns: str, name: str, tag: str, index: int, digest: str | None = None) -> tuple[Stream, TagHistory, list[str]]:
     """The tag's history in its stream's status and the stage-1 rules of its items.
 
     A status may list a tag twice, and the graph has one node per tag and position: the first
     listing with that position (naming `digest`, when given) is the one."""
     outcome = next(o for o in analysis.stream_outcomes if o.stream.namespace == ns and o.stream.name == name)
     return next(
-        (history, rules)
+        (outcome.stream, history, rules)
         for history, rules in zip(outcome.stream.tags, outcome.rules)
         if history.tag == tag and index < len(history.images) and digest in (None, history.images[index])
     )
@@ -74,22 +78,29 @@ def _listing(analysis: Analysis, ns: str, name: str, tag: str, index: int, diges
 
 def _item_rule(analysis: Analysis, item: Node, digest: str | None) -> str:
     _, ns, name, tag, index = item
-    return _listing(analysis, ns, name, tag, index, digest)[1][index]
+    return _listing(analysis, ns, name, tag, index, digest)[2][index]
 
 
-def history_item(analysis: Analysis, ns: str, name: str, tag: str, index: int, digest: str | None = None) -> dict[str, Any]:
-    """History item `index` of the tag (naming `digest`, when given), its rule and who uses it."""
-    history, rules = _listing(analysis, ns, name, tag, index, digest)
+def history_item(analysis: Analysis, ns: str, name: str, tag: str, index: int, digest: str | None = None,
+                 limits: Limits | None = None) -> dict[str, Any]:
+    """History item `index` of the tag (naming `digest`, when given), its rule, every reason that
+    keeps it (`reasons`, empty when pruned; `facts` says why none holds) and who uses it.
+    `limits`: the LimitRanges' image limits by namespace, for the size facts of over-size mode."""
+    stream, history, rules = _listing(analysis, ns, name, tag, index, digest)
     rule = rules[index]
+    at = ItemAt(stream, history, index)
     entry: dict[str, Any] = {
         "istag": f"{ns}/{name}:{tag}",
-        "position": index + 1,
+        "position": index,
         "of": len(history.images),
         "image": history.images[index],
         "created": format_time(history.created[index]),
-        "where": f"{ns}/{name}:{tag} at position {index + 1} out of {len(history.images)}",
+        "where": at.where,
         **describe(rule),
+        "reasons": item_reasons(analysis, at, rule, limits),
     }
+    if entry["verdict"] == "pruned":
+        entry["facts"] = pruned_item_facts(analysis, at, rule, limits)
     if rule == R.KEEP_TAG_IN_USE:
         entry["usedBy"] = _sample(_referrers_of(analysis, istag_node(ns, name, tag)))
     elif rule == R.KEEP_IMAGE_IN_USE:
@@ -103,8 +114,21 @@ def _users(analysis: Analysis, node: Node, kind: str) -> list[Node]:
     return sorted(user for user in graph.predecessors(node) if user[0] == kind) if node in graph else []
 
 
-def _items_naming(analysis: Analysis, digest: str) -> list[dict[str, Any]]:
-    return [history_item(analysis, ns, name, tag, index, digest) for _, ns, name, tag, index in _users(analysis, image_node(digest), "item")]
+def _items_naming(analysis: Analysis, digest: str, limits: Limits | None = None) -> list[dict[str, Any]]:
+    return [
+        history_item(analysis, ns, name, tag, index, digest, limits)
+        for _, ns, name, tag, index in _users(analysis, image_node(digest), "item")
+    ]
+
+
+def _kept_items_naming(analysis: Analysis, digest: str) -> list[tuple[ItemAt, str]]:
+    """The kept history items naming the image, with their rules (the items stage 2 counts)."""
+    kept = []
+    for _, ns, name, tag, index in _users(analysis, image_node(digest), "item"):
+        stream, history, rules = _listing(analysis, ns, name, tag, index, digest)
+        if RULES[rules[index]][0] == "kept":
+            kept.append((ItemAt(stream, history, index), rules[index]))
+    return kept
 
 
 def _lists_containing(analysis: Analysis, digest: str) -> list[str]:
@@ -160,7 +184,14 @@ def keeping_path(analysis: Analysis, node: Node, seen: set[Node] | None = None, 
 
 def _path(analysis: Analysis, node: Node) -> dict[str, list[str]]:
     path = keeping_path(analysis, node)
-    return {"path": path_labels(analysis.graph, path)} if path else {}
+    if not path:
+        return {}
+    labels = path_labels(analysis.graph, path)
+    # an item's place counted from 0, as everywhere explain prints one (the graph's label counts from 1)
+    for i, step in enumerate(path):
+        if step[0] == "item":
+            labels[i] = f"{step[1]}/{step[2]}:{step[3]} at position {step[4]}"
+    return {"path": labels}
 
 
 def _freed_blobs(analysis: Analysis) -> dict[str, str]:
@@ -178,10 +209,11 @@ def _image_rule(analysis: Analysis, digest: str) -> str:
     return analysis.stage2.outcomes[digest].rule
 
 
-def explain_image(analysis: Analysis, digest: str) -> dict[str, Any]:
+def explain_image(analysis: Analysis, digest: str, limits: Limits | None = None) -> dict[str, Any]:
     image = analysis.images[digest]
     rule = _image_rule(analysis, digest)
-    items = _items_naming(analysis, digest)
+    items = _items_naming(analysis, digest, limits)
+    verdict = RULES[rule][0]
     result: dict[str, Any] = {
         "target": digest,
         "type": "image",
@@ -189,13 +221,17 @@ def explain_image(analysis: Analysis, digest: str) -> dict[str, Any]:
         **(_path(analysis, image_node(digest)) if rule in (R.KEEP_REFERENCED, R.KEEP_CHILD_OF_LIST) else {}),
         "created": format_time(image.created),
         "managed": image.managed,
+        "reasons": image_reasons(analysis, image, _kept_items_naming(analysis, digest), limits) if verdict == "kept" else [],
+        "age": age_facts(analysis.policy, image.created),
         "historyItems": items,
     }
+    if analysis.policy.over_size:  # the limits of each namespace whose streams name it
+        namespaces = sorted({item["istag"].split("/", 1)[0] for item in items})
+        result["sizeLimits"] = [size_facts(image, ns, limits) for ns in namespaces]
     if rule == R.KEEP_CHILD_OF_LIST:
-        parents = [p for p in _lists_containing(analysis, digest) if _image_rule(analysis, p) == R.KEEP_REFERENCED
-                   or any(i["verdict"] == "kept" for i in _items_naming(analysis, p))]
+        parents = [p for p in _lists_containing(analysis, digest) if _image_rule(analysis, p) in (R.KEEP_REFERENCED, R.KEEP_CHILD_OF_LIST)]
         result["manifestLists"] = [
-            {"image": parent, "historyItems": [i for i in _items_naming(analysis, parent) if i["verdict"] == "kept"]}
+            {"image": parent, "historyItems": [i for i in _items_naming(analysis, parent, limits) if i["verdict"] == "kept"]}
             for parent in parents
         ]
     elif rule == R.KEEP_IMAGE_YOUNG:
@@ -205,10 +241,10 @@ def explain_image(analysis: Analysis, digest: str) -> dict[str, Any]:
     return result
 
 
-def explain_missing_image(analysis: Analysis, digest: str) -> dict[str, Any] | None:
+def explain_missing_image(analysis: Analysis, digest: str, limits: Limits | None = None) -> dict[str, Any] | None:
     """A digest that history items name but no Image object has (docs/rules.md: Stage 1, step c)."""
     items = [
-        history_item(analysis, stream.namespace, stream.name, tag.tag, index)
+        history_item(analysis, stream.namespace, stream.name, tag.tag, index, digest, limits)
         for stream in analysis.streams
         for tag in stream.tags
         for index, image in enumerate(tag.images)
@@ -227,7 +263,7 @@ def explain_missing_image(analysis: Analysis, digest: str) -> dict[str, Any] | N
     }
 
 
-def explain_istag(analysis: Analysis, ns: str, name: str, tag: str) -> dict[str, Any]:
+def explain_istag(analysis: Analysis, ns: str, name: str, tag: str, limits: Limits | None = None) -> dict[str, Any]:
     stream = next((s for s in analysis.streams if s.namespace == ns and s.name == name), None)
     if stream is None:
         raise PrunePlanError(f"image stream {ns}/{name} is not in the dump (or not in the analysed namespace)")
@@ -235,7 +271,8 @@ def explain_istag(analysis: Analysis, ns: str, name: str, tag: str) -> dict[str,
     if history is None:
         tags = ", ".join(t.tag for t in stream.tags) or "none"
         raise PrunePlanError(f"image stream {ns}/{name} has no tag {tag} in its status (tags: {tags})")
-    items = [history_item(analysis, ns, name, tag, index) for index in range(len(history.images))]
+    # the listing of this tag (a status may list a tag twice: the first is the one)
+    items = [history_item(analysis, ns, name, tag, index, history.images[index], limits) for index in range(len(history.images))]
     removed = sum(item["verdict"] == "pruned" for item in items)
     verdict = "pruned" if removed == len(items) else "kept"
     return {
@@ -287,73 +324,31 @@ def explain_blob(analysis: Analysis, digest: str) -> dict[str, Any]:
     }
 
 
-def explain(analysis: Analysis, target: str) -> list[dict[str, Any]]:
-    """Explain TARGET: `ns/name:tag`, an image name, or a blob digest (an image's own digest is
-    also its manifest blob; both answers are given)."""
-    if "/" in target and ":" in target.split("/", 1)[1] and "@" not in target:
+def is_istag(target: str) -> bool:
+    """`ns/name:tag` (a digest reference `ns/name@sha256:...` is not one)."""
+    return "/" in target and ":" in target.split("/", 1)[1] and "@" not in target
+
+
+def explain(analysis: Analysis, target: str, limits: Limits | None = None) -> list[dict[str, Any]]:
+    """Explain TARGET: `ns/name:tag`, an image name, or a blob digest, in full (an image's own
+    digest is also its manifest blob; both answers are given). `limits`: reasons.named_limits."""
+    if is_istag(target):
         ns, rest = target.split("/", 1)
         name, tag = rest.rsplit(":", 1)
-        return [explain_istag(analysis, ns, name, tag)]
+        return [explain_istag(analysis, ns, name, tag, limits)]
     answers = []
     if target in analysis.images:
-        answers.append(explain_image(analysis, target))
+        answers.append(explain_image(analysis, target, limits))
     users = analysis.blob_users(target)
     if any(user != target for user in users) or (target not in analysis.images and users):
         answers.append(explain_blob(analysis, target))
     if not answers:
-        missing = explain_missing_image(analysis, target)
+        missing = explain_missing_image(analysis, target, limits)
         if missing is not None:
             return [missing]
-        raise PrunePlanError(f"{target} is not an image, a blob or an image stream tag (ns/name:tag) of the dump")
+        raise PrunePlanError(unknown_target(target))
     return answers
 
 
-def render_text(answers: list[dict[str, Any]]) -> str:
-    lines: list[str] = []
-    for answer in answers:
-        lines.append(f"{answer['type']} {answer['target']}: {answer['verdict'].upper()}")
-        if "rule" in answer:
-            lines.append(f"  rule: {answer['rule']}: {answer['description']}")
-        if "path" in answer:
-            lines.append(f"  path: {' → '.join(answer['path'])}")
-        if answer["type"] == "imagestreamtag":
-            lines.append(f"  {answer['removedItems']} of {len(answer['items'])} history items are removed")
-            _used_by(lines, answer["usedBy"], "  tag used by")
-            for item in answer["items"]:
-                _item_lines(lines, item, "  ")
-        elif answer["type"] in ("image", "missing-image"):
-            if "created" in answer:
-                lines.append(f"  created {answer['created'] or 'never (zero time)'}, managed={str(answer['managed']).lower()}")
-            if "threshold" in answer:
-                lines.append(f"  threshold (now - --keep-younger-than): {answer['threshold']}")
-            if not answer["historyItems"]:
-                lines.append("  no image stream history item names it")
-            for item in answer["historyItems"]:
-                _item_lines(lines, item, "  ")
-            for parent in answer.get("manifestLists", []):
-                lines.append(f"  child of manifest list {parent['image']}")
-                for item in parent["historyItems"]:
-                    _item_lines(lines, item, "    ")
-            if answer.get("freesBlobs"):
-                lines.append(f"  deleting it frees {len(answer['freesBlobs'])} blob(s): {', '.join(answer['freesBlobs'])}")
-        else:
-            _used_by(lines, answer["usedBy"], "  used by images")
-            _used_by(lines, answer["survivingUsers"], "  surviving users")
-            if answer["linksDeletedIn"]:
-                lines.append(f"  repository links deleted in: {', '.join(answer['linksDeletedIn'])}")
-    return "\n".join(lines) + "\n"
-
-
-def _used_by(lines: list[str], sample: dict[str, Any], label: str) -> None:
-    if not sample["total"]:
-        lines.append(f"{label}: none")
-        return
-    more = f" and {sample['more']} more" if sample["more"] else ""
-    lines.append(f"{label}: {', '.join(sample['shown'])}{more}")
-
-
-def _item_lines(lines: list[str], item: dict[str, Any], indent: str) -> None:
-    lines.append(f"{indent}{item['where']}: {item['verdict']} ({item['rule']}) image {item['image']}")
-    lines.append(f"{indent}  {item['description']}")
-    if "usedBy" in item:
-        _used_by(lines, item["usedBy"], f"{indent}  used by")
+def unknown_target(target: str) -> str:
+    return f"{target} is not an image, a blob or an image stream tag (ns/name:tag) of the dump"
