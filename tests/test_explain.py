@@ -92,19 +92,6 @@ def decided(answer: dict[str, Any], item: int | None) -> dict[str, Any]:
     return entry
 
 
-# The cases' evidence strings name items' places as generate.py writes them. Written counting
-# from 1 (a place "at position n out of n" can only be so), they are read as explain counts: from 0.
-_PLACE = re.compile(r"at position (\d+) out of (\d+)")
-_EVIDENCE = [e for case in CASES.values() for entry in case.get("explain", []) for e in entry["evidence"]]
-COUNTED_FROM_ONE = any(m and m[1] == m[2] for m in map(_PLACE.search, _EVIDENCE))
-
-
-def as_explain_counts(evidence: str) -> str:
-    if not COUNTED_FROM_ONE:
-        return evidence
-    return _PLACE.sub(lambda m: f"at position {int(m[1]) - 1} out of {m[2]}", evidence)
-
-
 def evidence_pool(answer: dict[str, Any], item: int | None) -> list[str]:
     """Strings an evidence entry may appear in: referrers (usedBy `shown`), items' places
     ("ns/name:tag at position i out of n"), a blob's surviving users."""
@@ -166,7 +153,7 @@ def test_explain_shows_the_cases_evidence(name: str, index: int, entry: dict[str
     """The referrers, item places and surviving users the case turns on appear in the answer."""
     answer = pick(answers(capsys, name, entry["target"]), target_type(name, entry["target"]))
     pool = evidence_pool(answer, entry.get("item"))
-    missing = [e for e in map(as_explain_counts, entry["evidence"]) if not any(e in s for s in pool)]
+    missing = [e for e in entry["evidence"] if not any(e in s for s in pool)]
     assert not missing, f"{CASES[name]['name']}: {entry['target']}: {missing} not in {pool}"
 
 

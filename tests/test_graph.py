@@ -164,7 +164,7 @@ def test_nodes_are_told_from_their_fields(small: Analysis) -> None:
     assert label(graph, isimage_node("ns", "app", B)) == f"isimage ns/app@{B}"
     path = [web, v1, item_node("ns", "app", "v1", 0), image_node(A), blob_node(digest(20))]
     assert path_labels(graph, path) == [
-        "pod/web namespace=ns (container c1)", "istag ns/app:v1", "ns/app:v1 at position 1", f"image {A}",
+        "pod/web namespace=ns (container c1)", "istag ns/app:v1", "ns/app:v1 at position 0", f"image {A}",
         f"blob {digest(20)} (config)",
     ]
     assert path_labels(graph, [image_node(LIST), image_node(C)]) == [f"image {LIST} (manifest list)", f"image {C}"]

@@ -280,7 +280,7 @@ def label(graph: Graph, node: Node, used: Node | None = None) -> str:
         case ("isimage", namespace, name, digest):
             return f"isimage {namespace}/{name}@{digest}"
         case ("item", namespace, name, tag, index):
-            return f"{namespace}/{name}:{tag} at position {index + 1}"
+            return f"{namespace}/{name}:{tag} at position {index}"  # from 0, as the plan's index
         case ("image", digest):
             return f"image {digest}"
         case ("blob", digest):

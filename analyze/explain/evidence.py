@@ -186,12 +186,7 @@ def _path(analysis: Analysis, node: Node) -> dict[str, list[str]]:
     path = keeping_path(analysis, node)
     if not path:
         return {}
-    labels = path_labels(analysis.graph, path)
-    # an item's place counted from 0, as everywhere explain prints one (the graph's label counts from 1)
-    for i, step in enumerate(path):
-        if step[0] == "item":
-            labels[i] = f"{step[1]}/{step[2]}:{step[3]} at position {step[4]}"
-    return {"path": labels}
+    return {"path": path_labels(analysis.graph, path)}
 
 
 def _freed_blobs(analysis: Analysis) -> dict[str, str]:
