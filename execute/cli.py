@@ -11,29 +11,67 @@ def execute_command(
     plan: str = typer.Argument(..., metavar="PLAN", help="The plan file (PLAN.sig beside it)."),
     keys: List[str] = typer.Option([], "--key", metavar="PUB", help="Trusted public key (PEM); repeatable."),
     confirm: bool = typer.Option(False, "--confirm/--no-confirm", help="Really delete. Without it: a dry run."),
-    kubeconfig: Optional[str] = typer.Option(None, "--kubeconfig"),
-    context: Optional[str] = typer.Option(None, "--context"),
-    registry_url: Optional[str] = typer.Option(None, "--registry-url", help="The registry's address; default: found from the newest managed image."),
-    certificate_authority: Optional[str] = typer.Option(None, "--certificate-authority", metavar="CA", help="Extra CA bundle for the registry."),
+    kubeconfig: Optional[str] = typer.Option(
+        None, "--kubeconfig", metavar="FILE", help="Kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, or the pod's service account)."
+    ),
+    context: Optional[str] = typer.Option(None, "--context", metavar="NAME", help="Kubeconfig context to use (default: its current context)."),
+    api_server_aliases: List[str] = typer.Option(
+        [], "--api-server-alias", metavar="URL",
+        help="Another URL of this cluster's API server; repeatable. Used only for a plan whose dump has no cluster ID: "
+             "the plan's API server URL must then be the live one or an alias.",
+    ),
+    registry_url: Optional[str] = typer.Option(None, "--registry-url", metavar="URL", help="The registry's address; default: found from the newest managed image."),
+    certificate_authority: Optional[str] = typer.Option(None, "--certificate-authority", metavar="FILE", help="Extra CA bundle for the registry."),
     force_insecure: bool = typer.Option(False, "--force-insecure/--no-force-insecure", help="Allow plain HTTP and skip TLS verification."),
     num_workers: str = typer.Option("5", "--num-workers", metavar="N", help="Parallel workers (below 1 means 5)."),
-    journal: Optional[str] = typer.Option(None, "--journal", metavar="FILE", help="Journal for resuming (default PLAN.journal)."),
-    registry_flavor: str = typer.Option("openshift", "--registry-flavor", help="openshift (blobs via /admin/blobs) or distribution (garbage-collect reclaims blobs)."),
+    journal: Optional[str] = typer.Option(
+        None, "--journal", metavar="FILE",
+        help="Journal for resuming (default PLAN.journal). An existing directory DIR means DIR/<plan sha256>.journal.",
+    ),
+    registry_flavor: str = typer.Option(
+        "openshift", "--registry-flavor", metavar="FLAVOR",
+        help="openshift (blobs via /admin/blobs) or distribution (garbage-collect reclaims blobs).",
+    ),
     restart_registry: bool = typer.Option(False, "--restart-registry/--no-restart-registry", help="Roll out the registry deployment afterwards."),
-    output_format: str = typer.Option("text", "--format", help="text or json"),
+    allow_mostly_absent: bool = typer.Option(
+        False, "--allow-mostly-absent/--no-allow-mostly-absent",
+        help="Go on when nearly every registry deletion answers 404 (by default the run stops: wrong registry?).",
+    ),
+    skipped_exit_code: int = typer.Option(
+        0, "--skipped-exit-code", metavar="N",
+        help="Exit with N when the run completed but the re-check skipped planned actions (default 0, as oc).",
+    ),
+    output_format: str = typer.Option("text", "--format", metavar="FORMAT", help="text or json (a report on stdout; the lines go to stderr)."),
     signature: Optional[str] = typer.Option(None, "--signature", metavar="SIG", help="Signature file (default PLAN.sig)."),
-) -> None:
-    """Verify a signed plan, re-check it against the live cluster, and replay what is still justified."""
+) -> int:
+    """Verify a signed plan, re-check it against the live cluster, and replay what is still justified.
+
+    Without --confirm it is a dry run: it reads the cluster (and the journal, if there is one)
+    and prints what it would do.
+
+    \b
+    Examples:
+      # dry run: what would be deleted now
+      pruneplan execute plan.json --key review-key.pub
+      # delete, then restart the registry to clear its blob cache
+      pruneplan execute plan.json --key review-key.pub --confirm --restart-registry
+      # in the cluster: one journal per plan in /state, exit 5 when the re-check skipped actions
+      pruneplan execute /plan/plan.json --key /keys/review-key.pub --confirm --journal=/state/ --skipped-exit-code=5
+      # a plan without a cluster ID, collected through another URL of the same API server
+      pruneplan execute plan.json --key review-key.pub --api-server-alias https://api.example:6443
+    """
     from pruneplan.policy import parse_int_flag
 
     from pruneplan.execute.command import ExecuteRequest, run
 
     workers = parse_int_flag(num_workers, "--num-workers")  # oc reads it as Go does: 010 is 8
-    run(ExecuteRequest(
+    return run(ExecuteRequest(
         plan=plan, keys=keys, confirm=confirm, kubeconfig=kubeconfig, context=context, registry_url=registry_url,
         certificate_authority=certificate_authority, force_insecure=force_insecure,
         num_workers=workers if workers >= 1 else 5, journal=journal, registry_flavor=registry_flavor,
         restart_registry=restart_registry, output_format=output_format, signature=signature,
+        api_server_aliases=api_server_aliases, skipped_exit_code=skipped_exit_code,
+        allow_mostly_absent=allow_mostly_absent,
     ))
 
 

@@ -2,7 +2,8 @@
 
 Order matters for safety: every refusal (flags, signature, expiry, plan version, journal of
 another plan, wrong cluster, live references that do not parse) happens before the first write
-to the cluster or the registry.
+to the cluster or the registry. Once the plan and the cluster are accepted, a header on stderr
+says which plan, which key, which cluster and which journal.
 """
 
 from __future__ import annotations
@@ -11,16 +12,15 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 import orjson
 
-from pruneplan.errors import EXIT_USAGE, EXIT_WRONG_CLUSTER, AggregateError, PrunePlanError
-from pruneplan.planmodel import Plan
-from pruneplan.signing import verify_plan
-from pruneplan.urls import without_userinfo
+from pruneplan import errors
+from pruneplan.errors import EXIT_USAGE, AggregateError, PrunePlanError
+from pruneplan.signing import VerifiedPlan, verify_plan
 
 REGISTRY_NAMESPACE = "openshift-image-registry"
 REGISTRY_DEPLOYMENT = "image-registry"
@@ -54,39 +54,35 @@ class ExecuteRequest:
     output_format: str = "text"
     signature: str | None = None
     request_timeout: float = 30.0
+    api_server_aliases: list[str] = field(default_factory=list)
+    skipped_exit_code: int = 0
+    allow_mostly_absent: bool = False
 
 
-def check_cluster(plan: Plan, api_server: str, cluster_id: str | None) -> None:
-    """Refuse a plan made for another cluster (API server URL and ClusterVersion clusterID), or
-    when the cluster is not identified: a URL alone names no cluster (an in-cluster URL is the
-    same on every cluster), so both the plan and the live cluster must have a cluster ID."""
-    bound = plan.source.cluster
-    if bound is None:
+def validate_skipped_exit_code(code: int) -> None:
+    """--skipped-exit-code must not be mistaken for another of pruneplan's statuses."""
+    taken = sorted({value for name, value in vars(errors).items() if name.startswith("EXIT_")})
+    if not 0 <= code <= 255 or code in taken:
         raise PrunePlanError(
-            "the plan names no cluster (it was made from a List, not a collected dump); refusing to execute it",
-            EXIT_WRONG_CLUSTER,
+            f"--skipped-exit-code must be 0 (the default) or a status from 1 to 255 that pruneplan does not use "
+            f"for anything else (not {', '.join(map(str, taken))}), not {code}",
+            EXIT_USAGE,
         )
-    if not bound.cluster_id:
-        raise PrunePlanError(
-            "the plan's dump has no cluster ID (its cluster's ClusterVersion was not readable when it was collected), "
-            "so the cluster cannot be identified; refusing to execute it",
-            EXIT_WRONG_CLUSTER,
-        )
-    if not cluster_id:
-        raise PrunePlanError(
-            f"this cluster has no cluster ID (ClusterVersion version is not readable), so it cannot be identified as "
-            f"cluster {bound.cluster_id}; refusing to execute the plan",
-            EXIT_WRONG_CLUSTER,
-        )
-    # credentials in a URL (a kubeconfig's, or an older plan's) neither identify a cluster nor are shown
-    want_server, live_server = (without_userinfo(url).rstrip("/") for url in (bound.api_server, api_server))
-    if want_server != live_server:
-        raise PrunePlanError(f"the plan was made for the cluster at {want_server}, not {live_server}", EXIT_WRONG_CLUSTER)
-    if bound.cluster_id != cluster_id:
-        raise PrunePlanError(
-            f"the plan was made for cluster ID {bound.cluster_id}, but this cluster's ID is {cluster_id}",
-            EXIT_WRONG_CLUSTER,
-        )
+
+
+def header_lines(verified: VerifiedPlan, plan_path: str, cluster: str, journal: str | None, journal_exists: bool) -> list[str]:
+    """What execute says before it starts: which plan, verified by which key, which cluster, when."""
+    meta = verified.plan.metadata
+    if journal is None:
+        journal_line = "Journal: none read (a dry run without a journal)"
+    else:
+        journal_line = f"Journal: {journal}" + ("" if journal_exists else " (new)")
+    return [
+        f"Plan: {plan_path} sha256:{verified.sha256}, verified with key {verified.key_path}",
+        f"Cluster: {cluster}",
+        f"Created: {meta.created_at}, expires: {meta.not_after}",
+        journal_line,
+    ]
 
 
 def snapshot(transport: Any, namespace: str | None) -> Any:
@@ -109,7 +105,8 @@ def snapshot(transport: Any, namespace: str | None) -> Any:
 def run(request: ExecuteRequest) -> int:
     from pruneplan.analyze.decisions.engine import BuildGraphError, analyze
 
-    from pruneplan.execute.journal import Journal
+    from pruneplan.execute.identity import check_cluster, validate_aliases
+    from pruneplan.execute.journal import Journal, journal_path
     from pruneplan.execute.registry_setup import RegistrySetup, validate_flags
     from pruneplan.execute.runner import Executor
 
@@ -120,10 +117,15 @@ def run(request: ExecuteRequest) -> int:
     if not request.keys:
         raise PrunePlanError("execute needs at least one trusted --key", EXIT_USAGE)
     validate_flags(request.registry_url, request.certificate_authority, request.force_insecure)
+    validate_aliases(request.api_server_aliases)
+    validate_skipped_exit_code(request.skipped_exit_code)
     verified = verify_plan(request.plan, request.keys, request.signature)
     plan = verified.plan  # every field validated: a malformed plan was refused (exit 13) above
     policy = plan.policy.to_policy()
-    journal = Journal(request.journal or request.plan + ".journal", verified.sha256) if request.confirm else None
+    path = journal_path(request.journal, request.plan, verified.sha256)
+    journal_exists = os.path.lexists(path)
+    # a dry run reads an existing journal to leave out what is done, and never creates one
+    journal = Journal(path, verified.sha256) if request.confirm or journal_exists else None
 
     from pruneplan.collect.client import load_configuration
     from pruneplan.collect.collector import cluster_identity
@@ -132,7 +134,9 @@ def run(request: ExecuteRequest) -> int:
     config = load_configuration(request.kubeconfig, request.context)
     transport = KubeTransport(config, request.request_timeout)
     _, cluster_id = cluster_identity(transport)
-    check_cluster(plan, config.host, cluster_id)
+    matched = check_cluster(plan.source.cluster, config.host, cluster_id, request.api_server_aliases)
+    header = header_lines(verified, request.plan, matched, journal.path if journal else None, journal_exists)
+    sys.stderr.write("".join(f"{line}\n" for line in header))
 
     try:
         loaded = snapshot(transport, policy.namespace)  # unreadable image metadata fails as the analysis does
@@ -164,7 +168,9 @@ def run(request: ExecuteRequest) -> int:
 
     api = KubeApi(config, timeout=request.request_timeout) if request.confirm else None
     executor = Executor(
-        api, registry, journal, out, confirm=request.confirm, prune_registry=policy.prune_registry, workers=request.num_workers
+        api, registry, journal, out, confirm=request.confirm, prune_registry=policy.prune_registry,
+        workers=request.num_workers, registry_url=getattr(registry, "base_url", ""),
+        absent_check=not request.allow_mostly_absent,
     )
     try:
         report = executor.run(plan, fresh)  # opens the journal before the first change
@@ -174,7 +180,7 @@ def run(request: ExecuteRequest) -> int:
     report.errors += fresh.errors  # stage 2 halted by unreadable metadata: no image was deleted
     for skip in report.skipped:
         print(f"Skipped: {skip.action}: {skip.reason}", file=out)
-    print(f"Summary: {report.summary_text()}", file=out)
+    print(f"Summary: {report.summary_line()}", file=out)
     if report.deferred_blobs:
         print(
             f"{report.deferred_blobs} blob(s) are left for the registry's garbage collector: stop the registry, run "
@@ -198,4 +204,8 @@ def run(request: ExecuteRequest) -> int:
         sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n")
     if report.errors:
         raise FailedRun(report.errors)
+    if report.skipped and request.skipped_exit_code:
+        print(f"{len(report.skipped)} planned action(s) skipped by the re-check: exit status "
+              f"{request.skipped_exit_code} (--skipped-exit-code)", file=sys.stderr)
+        return request.skipped_exit_code
     return 0

@@ -2,8 +2,10 @@
 outcome, flushed and fsynced as it happens (docs/execute.md, "Journal and resume").
 
 A rerun with the same plan and journal skips what is done (ok, or 404 = already gone) and finishes
-the rest; a journal written for another plan is refused. Only outcomes are journalled, never
-decisions: a rerun re-checks the live cluster, so a skip is decided afresh each time.
+the rest; a journal written for another plan is refused. A later record that is not done undoes
+an earlier one that was (404s withdrawn when the registry answered 404 to nearly everything).
+Only outcomes are journalled, never decisions: a rerun re-checks the live cluster, so a skip is
+decided afresh each time.
 
 Reading is strict, because a line read wrongly can skip a change the plan depends on: the first
 line must be the header of this plan; every other line a record (an object with a string `key`
@@ -33,6 +35,18 @@ from pruneplan.errors import EXIT_BAD_INPUT, EXIT_IO, PrunePlanError
 
 DONE = frozenset({"ok", "notfound"})
 HEADER_MARK = "pruneplan"  # the header's `journal` value
+
+
+def journal_path(given: str | None, plan: str, plan_sha256: str) -> str:
+    """Where the journal is: PLAN.journal by default; in a directory given as `--journal DIR`,
+    DIR/<plan sha256>.journal, so a newly approved plan in the same place starts a fresh one."""
+    if given is None:
+        return plan + ".journal"
+    if os.path.isdir(given):
+        return os.path.join(given, f"{plan_sha256}.journal")
+    if given.endswith("/"):
+        raise JournalError(f"journal directory {given} does not exist")
+    return given
 
 
 def _now() -> str:
@@ -105,6 +119,8 @@ class Journal:
                 raise self._refuse(f"is corrupt at line {number} (not a record of an action)")
             if entry["status"] in DONE:
                 self.done.add(entry["key"])
+            else:  # a later record withdraws an earlier one (a 404 from a registry not trusted)
+                self.done.discard(entry["key"])
 
     def is_done(self, key: str) -> bool:
         return key in self.done
@@ -183,6 +199,8 @@ class Journal:
                 raise self._failed from None
             if status in DONE:
                 self.done.add(key)
+            else:
+                self.done.discard(key)
 
     def close(self) -> None:
         with self._lock:

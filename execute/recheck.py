@@ -70,6 +70,19 @@ def key_image(name: str) -> str:
     return f"image {name}"
 
 
+def plan_actions(plan: Plan) -> list[tuple[str, str]]:
+    """Every action the plan holds, as (journal key, upstream's words), in the plan's order."""
+    actions = [(key_stream(u.namespace, u.name), deleting_items(len(u.removed_items), u.repository))
+               for u in plan.image_stream_updates]
+    actions += [(key_layer_link(d.repository, d.digest), deleting_layer_link(d.digest, d.repository))
+                for d in plan.layer_link_deletions]
+    actions += [(key_manifest_link(d.repository, d.digest), deleting_manifest_link(d.digest, d.repository))
+                for d in plan.manifest_link_deletions]
+    actions += [(key_blob(b.digest), deleting_blob(b.digest)) for b in plan.blob_deletions]
+    actions += [(key_image(i.name), deleting_image(i.name)) for i in plan.image_deletions]
+    return actions
+
+
 @dataclass(slots=True)
 class Skip:
     key: str

@@ -7,7 +7,13 @@ be read is left alone: no link is deleted, its images stay), layer links, the st
 5 tries, never deleting a layer link twice), then manifest links only after the update succeeded.
 Then per image: blobs (layers, config, manifest blob), then the Image object, unless every blob
 deletion that was tried failed. A stream whose update failed keeps all its images and their
-blobs. Dry run: the same lines (no GET: upstream's dry run reads nothing either), nothing sent.
+blobs. Dry run: the same lines (no GET: upstream's dry run reads nothing either), nothing sent;
+with a journal, what an earlier run did is left out and counted.
+
+A 404 is done (the object is already absent) but is no deletion: it is counted apart. A registry
+that answers 404 to nearly every deletion is not the one the plan was made for: the run stops,
+and the journal withdraws those 404s so a rerun against the right registry repeats them
+(docs/execute.md, "Summary, already absent, skipped").
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Collection, TextIO
 
 from pruneplan.analyze.decisions.engine import Analysis
+from pruneplan.errors import EXIT_FAILURE, PrunePlanError
 from pruneplan.planmodel import Plan
 from pruneplan.wording import deleting_blob, deleting_image, deleting_items, deleting_layer_link, deleting_manifest_link
 
@@ -35,11 +42,18 @@ from pruneplan.execute.recheck import (
     key_manifest_link,
     key_stream,
     match_items,
+    plan_actions,
     stage_one,
     stage_two,
 )
 
 STATUS_UPDATE_ATTEMPTS = 5  # client-go's DefaultRetry, as upstream
+# A registry that answered 404 to at least this share of at least this many deletions of one run
+# is taken for the wrong registry (an empty one, a mirror): a real one was pruned by this plan's
+# own analysis moments ago, so nearly everything it lists is there.
+ABSENT_CHECK_MIN = 20
+ABSENT_CHECK_SHARE = 0.9
+UNTRUSTED = "untrusted"  # journal status withdrawing a 404: not done
 
 
 @dataclass
@@ -53,27 +67,90 @@ class Counts:
 
 
 @dataclass
+class Absent:
+    """Actions answered 404: done, but nothing was deleted by this run."""
+
+    imageStreams: int = 0
+    layerLinks: int = 0
+    manifestLinks: int = 0
+    blobs: int = 0
+    images: int = 0
+
+
+ABSENT_WORDS = (
+    ("images", "{} image object(s)"),
+    ("imageStreams", "{} image stream(s)"),
+    ("layerLinks", "{} layer link(s)"),
+    ("manifestLinks", "{} manifest link(s)"),
+    ("blobs", "{} blob(s)"),
+)
+
+
+@dataclass
 class Report:
     dry_run: bool
     counts: Counts = field(default_factory=Counts)
+    absent: Absent = field(default_factory=Absent)
     performed: list[dict[str, Any]] = field(default_factory=list)
+    would_perform: list[dict[str, str]] = field(default_factory=list)  # dry run: what --confirm would send
+    done_earlier: list[dict[str, str]] = field(default_factory=list)  # the plan's actions the journal says are done
     skipped: list[Skip] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     deferred_blobs: int = 0
 
     def summary_text(self) -> str:
+        """Upstream's Summary words for this run's deletions."""
         from pruneplan.analyze.plan.entries import summary_text
 
         return summary_text(vars(self.counts))
 
+    def summary_line(self) -> str:
+        """Upstream's words, then what upstream does not tell apart: 404s, actions the re-check
+        skipped, actions an earlier run did (each only when there are any, so an ordinary run
+        prints upstream's line)."""
+        text = self.summary_text()
+        absent = [words.format(getattr(self.absent, name)) for name, words in ABSENT_WORDS if getattr(self.absent, name)]
+        if absent:
+            text += f"; already absent (404): {', '.join(absent)}"
+        if self.skipped:
+            text += f"; skipped by the re-check: {len(self.skipped)} action(s)"
+        if self.done_earlier:
+            text += f"; done by an earlier run (journal): {len(self.done_earlier)} action(s)"
+        return text
+
     def to_json(self) -> dict[str, Any]:
+        summary = {
+            **vars(self.counts),
+            "alreadyAbsent": vars(self.absent),
+            "skippedActions": len(self.skipped),
+            "doneEarlier": len(self.done_earlier),
+            "text": self.summary_line(),
+            "blobsLeftForGarbageCollect": self.deferred_blobs,
+        }
+        document: dict[str, Any] = {"dryRun": self.dry_run, "summary": summary}
+        if self.dry_run:
+            document["wouldPerform"] = self.would_perform
+        else:
+            document["performed"] = self.performed
         return {
-            "dryRun": self.dry_run,
-            "summary": {**vars(self.counts), "text": self.summary_text(), "blobsLeftForGarbageCollect": self.deferred_blobs},
-            "performed": self.performed,
+            **document,
+            "doneEarlier": self.done_earlier,
             "skipped": [{"key": s.key, "action": s.action, "reason": s.reason} for s in self.skipped],
             "errors": self.errors,
         }
+
+
+class MostlyAbsent(PrunePlanError):
+    """The registry answered 404 to nearly every deletion: the run stops (exit 1)."""
+
+    def __init__(self, registry: str, absent: int, sent: int) -> None:
+        super().__init__(
+            f"the registry at {registry} answered 404 (not found) to {absent} of the {sent} deletions sent to it: is "
+            "this the cluster's integrated registry? Stopped before anything else was sent, and the journal does not "
+            "count those 404s as done; give the right address with --registry-url, or add --allow-mostly-absent if "
+            "something else already pruned this registry",
+            EXIT_FAILURE,
+        )
 
 
 def remove_items(stream: dict[str, Any], removals: list[Item], removed_tags: Collection[str]) -> int:
@@ -116,6 +193,8 @@ class Executor:
         prune_registry: bool,
         workers: int = 5,
         on_action: Callable[[str], None] | None = None,
+        registry_url: str = "",
+        absent_check: bool = True,
     ) -> None:
         self.api = api
         self.registry = registry
@@ -127,7 +206,12 @@ class Executor:
         self.report = Report(dry_run=not confirm)
         self._lock = threading.Lock()
         self._on_action = on_action  # test hook: called before each real call
-        self._stopped: JournalError | None = None  # set when an outcome could not be journalled
+        self._stopped: PrunePlanError | None = None  # set when an outcome could not be journalled, or on MostlyAbsent
+        self.registry_url = registry_url or "the registry"
+        self.absent_check = absent_check
+        self._registry_sent = 0  # registry deletions answered in this run
+        self._registry_absent: list[str] = []  # the keys of those answered 404
+        self._halt: MostlyAbsent | None = None
 
     # -- bookkeeping -------------------------------------------------------------------------
     def _say(self, line: str) -> None:
@@ -145,11 +229,36 @@ class Executor:
                 print(line, file=sys.stderr)
             self.report.errors.append(error)
 
-    def _count(self, counter: str, n: int = 1, outcome: Outcome | None = None) -> None:
+    def _count(self, counter: str, n: int = 1, outcome: Outcome | None = None, absent: str | None = None) -> None:
+        """Count a done action: a deletion, or (a 404, `absent` given) an object already absent."""
         if outcome is not None and outcome.status == EARLIER:
             return  # the summary counts this run's work only
         with self._lock:
-            setattr(self.report.counts, counter, getattr(self.report.counts, counter) + n)
+            if outcome is not None and outcome.status == NOT_FOUND and absent is not None:
+                setattr(self.report.absent, absent, getattr(self.report.absent, absent) + 1)
+            else:
+                setattr(self.report.counts, counter, getattr(self.report.counts, counter) + n)
+
+    def _registry_answer(self, key: str, outcome: Outcome) -> None:
+        """Tally a registry deletion's answer; stop the run when nearly all were 404."""
+        if not self.confirm or outcome.status in (EARLIER, DEFERRED):
+            return
+        with self._lock:
+            self._registry_sent += 1
+            if outcome.status == NOT_FOUND:
+                self._registry_absent.append(key)
+            sent, absent = self._registry_sent, len(self._registry_absent)
+            if (self.absent_check and self._halt is None and sent >= ABSENT_CHECK_MIN
+                    and absent >= ABSENT_CHECK_SHARE * sent):
+                self._halt = MostlyAbsent(self.registry_url, absent, sent)
+                self._stopped = self._stopped or self._halt
+
+    def _withdraw_absent(self) -> None:
+        """After MostlyAbsent: the 404s of this run are not done (a rerun repeats them)."""
+        if self.journal is None:
+            return
+        for key in self._registry_absent:
+            self.journal.record(key, UNTRUSTED, "404 from a registry that answered 404 to nearly every deletion")
 
     def _done(self, key: str) -> bool:
         return self.journal is not None and self.journal.is_done(key)
@@ -163,6 +272,8 @@ class Executor:
             raise self._stopped
         self._say(line)
         if not self.confirm:
+            with self._lock:
+                self.report.would_perform.append({"key": key, "action": line})
             return Outcome(OK, "dry run")
         if self._on_action:
             self._on_action(key)
@@ -232,8 +343,10 @@ class Executor:
                 key, line = key_layer_link(repo, digest), deleting_layer_link(digest, repo)
                 call = lambda d=digest: self._registry().delete_layer_link(repo, d)  # noqa: E731
             outcome = self._perform(key, line, call)
+            self._registry_answer(key, outcome)
             if outcome.done:
-                self._count("deletedManifestLinks" if manifest else "deletedLayerLinks", outcome=outcome)
+                self._count("deletedManifestLinks" if manifest else "deletedLayerLinks", outcome=outcome,
+                            absent="manifestLinks" if manifest else "layerLinks")
             elif manifest:
                 self._error(f"error deleting manifest link {digest} from repository {repo}: {outcome.message}",
                             f"imagestream {repo}: failed to delete manifest link {digest}: {outcome.message}")
@@ -253,7 +366,9 @@ class Executor:
             got, stream = self._get_stream(work)
             if stream is None:
                 self._record(key, got)
-                if got.status != NOT_FOUND:
+                if got.status == NOT_FOUND:
+                    self._count("updatedImageStreams", outcome=got, absent="imageStreams")
+                else:
                     self._error(None, f"imagestream {repo}: {got.message}")
                 return True
         if self.prune_registry:
@@ -271,7 +386,9 @@ class Executor:
                 self._count("deletedImageStreamTagItems", len(work.removals), outcome=outcome)
             else:
                 failed = True
-                if outcome.status != NOT_FOUND:
+                if outcome.status == NOT_FOUND:  # gone meanwhile: its images stay, as for a failed update
+                    self._count("updatedImageStreams", outcome=outcome, absent="imageStreams")
+                else:
                     line = None if any(failed_get) else (
                         f"error updating image stream {repo} to remove image references: {outcome.message}")
                     self._error(line, f"imagestream {repo}: {outcome.message}")
@@ -287,12 +404,13 @@ class Executor:
             for digest in work.blobs:
                 delete = lambda d=digest: self._registry().delete_blob(d)  # noqa: E731
                 outcome = self._perform(key_blob(digest), deleting_blob(digest), delete)
+                self._registry_answer(key_blob(digest), outcome)
                 if outcome.status == DEFERRED:
                     with self._lock:
                         self.report.deferred_blobs += 1
                 elif outcome.done:
                     deleted += 1
-                    self._count("deletedBlobs", outcome=outcome)
+                    self._count("deletedBlobs", outcome=outcome, absent="blobs")
                 else:
                     failures += 1
                     kind = "manifest blob" if digest == work.name else "blob"
@@ -302,7 +420,7 @@ class Executor:
             return  # upstream keeps the Image object when every blob deletion it tried failed
         outcome = self._perform(key_image(work.name), deleting_image(work.name), lambda: self._api().delete_image(work.name))
         if outcome.done:
-            self._count("deletedImages", outcome=outcome)
+            self._count("deletedImages", outcome=outcome, absent="images")
         else:
             self._error(f"error deleting image {work.name} from server: {outcome.message}",
                         f"image {work.name}: failed to delete image {work.name}: {outcome.message}")
@@ -314,13 +432,22 @@ class Executor:
         an outcome that cannot be journalled, before the next call."""
         if self.confirm and self.journal is not None:
             self.journal.open()
-        first = stage_one(plan, fresh)
-        self.report.skipped += first.skipped
-        with ThreadPoolExecutor(self.workers) as pool:
-            results = list(pool.map(self._stream, first.streams))
-        failed = {w.repository for w, bad in zip(first.streams, results) if bad}
-        images, skipped = stage_two(plan, fresh, first.streams, failed)
-        self.report.skipped += skipped
-        with ThreadPoolExecutor(self.workers) as pool:
-            list(pool.map(self._image, images))
+        if self.journal is not None:  # before this run adds to it: what earlier runs did
+            self.report.done_earlier = [{"key": key, "action": action} for key, action in plan_actions(plan)
+                                        if self.journal.is_done(key)]
+        try:
+            first = stage_one(plan, fresh)
+            self.report.skipped += first.skipped
+            with ThreadPoolExecutor(self.workers) as pool:
+                results = list(pool.map(self._stream, first.streams))
+            failed = {w.repository for w, bad in zip(first.streams, results) if bad}
+            images, skipped = stage_two(plan, fresh, first.streams, failed)
+            self.report.skipped += skipped
+            with ThreadPoolExecutor(self.workers) as pool:
+                list(pool.map(self._image, images))
+        except PrunePlanError:
+            if self._halt is None:
+                raise
+            self._withdraw_absent()  # every worker has stopped: no record races these
+            raise self._halt from None
         return self.report

@@ -339,20 +339,37 @@ def test_the_fakes_answer_every_call_of_the_ports():
         assert calls and calls <= {name for name in vars(fake) if not name.startswith("_")}, port.__name__
 
 
-def test_credentials_in_a_plans_or_the_live_url_neither_tell_clusters_apart_nor_are_shown(tmp_path):
-    """An older plan may record the kubeconfig's URL with its credentials: the URLs compare without
-    them, and a refusal shows neither."""
-    import msgspec
-
-    from pruneplan.execute.command import check_cluster
+def test_credentials_in_a_plans_or_the_live_url_neither_tell_clusters_apart_nor_are_shown():
+    """An older plan may record the kubeconfig's URL with its credentials: without a cluster ID the
+    URLs compare without them (and without a trailing slash), and a refusal shows neither."""
+    from pruneplan.execute.identity import check_cluster
     from pruneplan.planmodel import Cluster
 
-    objects, _, _ = _cluster()
-    plan = _plan(tmp_path, objects)
-    source = msgspec.structs.replace(plan.source, cluster=Cluster("https://admin:s3cret@api.example:6443", "id-1"))
-    old = msgspec.structs.replace(plan, source=source)
-    check_cluster(old, "https://api.example:6443/", "id-1")
-    check_cluster(old, "https://other:pw@api.example:6443", "id-1")
+    old = Cluster("https://admin:s3cret@api.example:6443", None)
+    check_cluster(old, "https://api.example:6443/", None, [])
+    check_cluster(old, "https://other:pw@api.example:6443", "some-id", [])
     with pytest.raises(PrunePlanError) as refused:
-        check_cluster(old, "https://root:pw2@api.elsewhere:6443", "id-1")
-    assert str(refused.value) == "the plan was made for the cluster at https://api.example:6443, not https://api.elsewhere:6443"
+        check_cluster(old, "https://root:pw2@api.elsewhere:6443", None, [])
+    assert "s3cret" not in str(refused.value) and "pw2" not in str(refused.value)
+    assert str(refused.value).startswith(
+        "the plan was made for the API server at https://api.example:6443 and its dump has no cluster ID, "
+        "but this is https://api.elsewhere:6443")
+
+
+def test_a_cluster_id_identifies_the_cluster_whatever_url_reaches_it():
+    from pruneplan.execute.identity import check_cluster
+    from pruneplan.planmodel import Cluster
+
+    bound = Cluster("https://api.example:6443", "id-1")
+    assert check_cluster(bound, "https://172.30.0.1:443", "id-1", []) == "cluster ID id-1 (as in the plan)"
+    with pytest.raises(PrunePlanError) as refused:
+        check_cluster(bound, "https://api.example:6443", "id-2", [])
+    assert refused.value.exit_code == 15
+
+
+def test_urls_of_one_api_server_compare_with_the_default_port_and_case_ignored():
+    from pruneplan.execute.identity import same_server_key
+
+    assert same_server_key("https://172.30.0.1") == same_server_key("HTTPS://172.30.0.1:443/")
+    assert same_server_key("https://Api.Example:6443") == same_server_key("https://api.example:6443")
+    assert same_server_key("https://api.example:6443") != same_server_key("https://api.example:443")
