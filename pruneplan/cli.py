@@ -31,6 +31,7 @@ BOOL_FLAGS = (
     "force-insecure",
     "restart-registry",
     "redact",
+    "allow-mostly-absent",
 )
 # typer re-exports the click it runs on (its own vendored copy from 0.26 on, which depends on no
 # click package): Exit and Abort by name, ClickException as a base of BadParameter. So click is
