@@ -12,7 +12,6 @@ the case's `faults` name, with upstream's "err".
 
 from __future__ import annotations
 
-import io
 import json
 import contextlib
 import io
