@@ -26,10 +26,17 @@ does for the calls pruneplan makes:
 
 Use it as a context manager; `kubeconfig()` writes a kubeconfig pointing at it (trusting the
 throwaway CA when the fake serves with it).
+
+Run from the checkout, it serves the objects of a dump until Ctrl-C, for a rehearsal of
+collect -> analyze -> verify -> report -> execute without a cluster (README.md, "Try it without a
+cluster"):
+
+    python3 -m tests.fakeapi serve --dump fixtures/example-dump.json.gz --kubeconfig rehearsal.kubeconfig
 """
 
 from __future__ import annotations
 
+import argparse
 import atexit
 import base64
 import copy
@@ -38,9 +45,12 @@ import ipaddress
 import json
 import os
 import re
+import secrets
 import shutil
+import signal
 import socket
 import ssl
+import sys
 import tempfile
 import threading
 import uuid
@@ -220,10 +230,13 @@ class FakeAPI:
         tls: tuple[str, str] | None = _DEFAULT,
         resources: tuple[Resource, ...] = DEFAULT_RESOURCES,
         date: str | None = None,
+        port: int = 0,
     ) -> None:
         """`tls`: left out, HTTPS with the session's throwaway CA (`ca_file` is its certificate);
-        None, plain HTTP; (cert_path, key_path), HTTPS with that certificate (no `ca_file`)."""
+        None, plain HTTP; (cert_path, key_path), HTTPS with that certificate (no `ca_file`).
+        `port`: where to listen on 127.0.0.1; 0, any free port."""
         self.token = token
+        self.bind_port = port
         self.ca_file: str | None = None
         if tls is _DEFAULT:
             ca = throwaway_ca()
@@ -245,7 +258,7 @@ class FakeAPI:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> "FakeAPI":
-        server = _Server(("127.0.0.1", 0), _Handler)
+        server = _Server(("127.0.0.1", self.bind_port), _Handler)
         server.api = self
         if self.tls:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -289,15 +302,21 @@ class FakeAPI:
         context: str = "fake",
         namespace: str | None = None,
         server: str | None = None,
+        embed_ca: bool = False,
     ) -> str:
         """Write a kubeconfig (JSON is YAML) for this server with a bearer token.
 
         `certificate-authority` is `ca_file`; left out, the throwaway CA when the fake serves with
-        it (not with `insecure`, which client-go refuses alongside a CA); None, none at all."""
+        it (not with `insecure`, which client-go refuses alongside a CA); None, none at all.
+        `embed_ca`: the CA's certificate goes into the file (`certificate-authority-data`), so the
+        kubeconfig stays usable wherever it is copied. The file is private (0600): it holds a token."""
         cluster: dict[str, Any] = {"server": server or self.url}
         if ca_file is _DEFAULT:
             ca_file = None if insecure else self.ca_file
-        if ca_file:
+        if ca_file and embed_ca:
+            with open(ca_file, "rb") as pem:
+                cluster["certificate-authority-data"] = base64.b64encode(pem.read()).decode("ascii")
+        elif ca_file:
             cluster["certificate-authority"] = ca_file
         if insecure:
             cluster["insecure-skip-tls-verify"] = True
@@ -312,7 +331,7 @@ class FakeAPI:
             "contexts": [{"name": context, "context": ctx}],
             "current-context": context,
         }
-        with open(path, "w") as handle:
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
             json.dump(doc, handle)
         return path
 
@@ -1030,3 +1049,82 @@ def sample_cluster(scale: int = 1) -> list[dict[str, Any]]:
     objects.append({"kind": "ClusterVersion", "apiVersion": "config.openshift.io/v1", "metadata": {"name": "version"},
                     "spec": {"clusterID": "9a5c1b7e-0000-4000-8000-00000000c1d0"}})
     return objects
+
+
+# -- a dump's objects, served ----------------------------------------------------------------
+
+def dump_objects(path: str) -> list[dict[str, Any]]:
+    """The objects of a dump (any input form analyze reads) as API objects, read with
+    pruneplan.dumpformat's readers, plus the ClusterVersion that gives the fake the dump's
+    cluster ID (so a plan made from a collect of the fake names a cluster execute can check)."""
+    import msgspec
+
+    from pruneplan.dumpformat import Identity, Reader, load_inputs
+    from pruneplan.kinds import KINDS, Kind
+
+    def reader(kind: Kind) -> Reader:
+        def read(raw: bytes) -> tuple[Identity, Any]:
+            obj = msgspec.json.decode(raw)
+            meta = obj.get("metadata") if isinstance(obj, dict) else None
+            if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
+                raise msgspec.DecodeError("an object without metadata.name")
+            obj["kind"], obj["apiVersion"] = kind.kind, kind.api_version
+            identity: Identity = (str(meta.get("namespace", "")), meta["name"]) if kind.namespaced else meta["name"]
+            return identity, obj
+        return read
+
+    loaded = load_inputs([path], {kind.resource: reader(kind) for kind in KINDS})
+    objects = [obj for kind in KINDS for obj in loaded.objects[kind.resource]]
+    cluster_id = (loaded.cluster or {}).get("clusterID")
+    if isinstance(cluster_id, str) and cluster_id:
+        objects.append({"kind": "ClusterVersion", "apiVersion": "config.openshift.io/v1", "metadata": {"name": "version"},
+                        "spec": {"clusterID": cluster_id}})
+    return objects
+
+
+def serve(dump: str, kubeconfig: str, port: int = 0) -> int:
+    """Serve a dump's objects over TLS until SIGINT or SIGTERM; the kubeconfig (throwaway CA
+    embedded, a fresh token) is written once the fake listens, so its presence means ready."""
+    objects = dump_objects(dump)
+    api = FakeAPI(token=secrets.token_urlsafe(24), port=port)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    with api:
+        api.add_all(objects)
+        api.kubeconfig(kubeconfig, embed_ca=True, context="rehearsal")
+        print(f"fake API server listening on {api.url} with {len(objects)} objects from {dump}", flush=True)
+        print(f"kubeconfig: {kubeconfig} (use --kubeconfig {kubeconfig}); Ctrl-C stops", flush=True)
+        while not stop.wait(3600):
+            pass
+    print("stopped", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python3 -m tests.fakeapi",
+        description="The tests' fake Kubernetes/OpenShift API server, for a rehearsal without a cluster.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = commands.add_parser("serve", help="Serve the objects of a dump until Ctrl-C.",
+                              description="Serve the objects of a dump on 127.0.0.1 over TLS until Ctrl-C.")
+    run.add_argument("--dump", required=True, metavar="DUMP", help="A dump (or `oc get -o json` List) whose objects to serve.")
+    run.add_argument("--kubeconfig", required=True, metavar="FILE", help="The kubeconfig to write for --kubeconfig (0600).")
+    run.add_argument("--port", type=int, default=0, metavar="N", help="Port on 127.0.0.1 (default: any free port).")
+    args = parser.parse_args(argv)
+    from pruneplan.errors import PrunePlanError
+
+    try:
+        return serve(args.dump, args.kubeconfig, args.port)
+    except PrunePlanError as err:
+        print(f"error: {err.message}", file=sys.stderr)
+        return err.exit_code
+    except OSError as err:
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"error: {where}{err.strerror or err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

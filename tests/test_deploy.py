@@ -1,31 +1,65 @@
-"""deploy/: the manifests parse, bind the right roles, and run commands our CLI accepts."""
+"""deploy/: the manifests parse, bind the right roles, and run as deploy/README.md walks through
+them: the Job's and the CronJob's exact container args run in the in-cluster environment (service
+account token and CA files, KUBERNETES_SERVICE_HOST/PORT) against the fake API and a real
+registry, each volume a directory, and the README's `oc cp` / `oc create configmap` steps copy
+the files where the pods read them."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import shlex
+import shutil
 from pathlib import Path
+from typing import Any
 
+import pytest
 import typer
 import yaml
 
+from clirunner import Result, run_cli
+from execute_world import build_world
+from fakeapi import FakeAPI
 from pruneplan.cli import build_app, rewrite_bool_flags
+from registry_harness import CertAuthority, RegistryServer
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
+NAMESPACE = "pruneplan"
+SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"  # where a pod finds its service account
+REGISTRY_SERVICE_URL = "https://image-registry.openshift-image-registry.svc:5000"
+REGISTRY_DEPLOYMENT = {
+    "kind": "Deployment", "apiVersion": "apps/v1",
+    "metadata": {"namespace": "openshift-image-registry", "name": "image-registry"},
+    "spec": {"template": {"metadata": {"labels": {"app": "registry"}},
+                          "spec": {"containers": [{"name": "registry", "image": "quay.io/openshift/registry"}]}}},
+}
 
 
-def documents() -> list[dict]:
+def documents(path: Path | None = None) -> list[dict]:
     docs = []
-    for path in sorted(DEPLOY.glob("*.yaml")):
-        docs += [d for d in yaml.safe_load_all(path.read_text()) if d]
+    for file in [path] if path else sorted(DEPLOY.glob("*.yaml")):
+        docs += [d for d in yaml.safe_load_all(file.read_text()) if d]
     return docs
+
+
+def one(kind: str, name: str) -> dict:
+    (found,) = [d for d in documents() if d["kind"] == kind and d["metadata"]["name"] == name]
+    return found
+
+
+def pod_spec(doc: dict) -> dict:
+    """The pod a Pod, Job or CronJob runs."""
+    if doc["kind"] == "Pod":
+        return doc["spec"]
+    spec = doc["spec"]
+    return (spec.get("jobTemplate", {}).get("spec", {}).get("template") or spec["template"])["spec"]
 
 
 def container_args() -> list[list[str]]:
     found = []
     for doc in documents():
-        spec = doc.get("spec", {})
-        template = spec.get("jobTemplate", {}).get("spec", {}).get("template") or spec.get("template")
-        if template:
-            found += [c["args"] for c in template["spec"]["containers"]]
+        if doc["kind"] in ("Job", "CronJob"):
+            found += [c["args"] for c in pod_spec(doc)["containers"]]
     return found
 
 
@@ -50,8 +84,234 @@ def test_job_and_cronjob_run_commands_the_cli_accepts():
         sub.make_context(args[0], rewrite_bool_flags(args[1:]))
 
 
-def test_cronjob_executes_for_real_with_a_trusted_key_and_a_journal():
-    execute_args = next(a for a in container_args() if a[0] == "execute")
-    assert "--confirm" in execute_args
-    assert any(a.startswith("--key=") for a in execute_args)
-    assert any(a.startswith("--journal=") for a in execute_args)
+def test_cronjob_executes_for_real_with_a_trusted_key_and_a_journal_per_plan_on_the_volume():
+    cronjob = one("CronJob", "pruneplan-execute")
+    (container,) = pod_spec(cronjob)["containers"]
+    args = container["args"]
+    assert "--confirm" in args
+    assert any(a.startswith("--key=") for a in args)
+    assert "--journal=/state/" in args  # a directory: DIR/<plan sha256>.journal
+    volumes = {v["name"]: v for v in pod_spec(cronjob)["volumes"]}
+    state = next(m for m in container["volumeMounts"] if m["mountPath"] == "/state")
+    assert "persistentVolumeClaim" in volumes[state["name"]] and not state.get("readOnly")
+
+
+def test_every_pod_uses_the_one_volume_a_service_account_and_a_configmap_that_deploy_creates():
+    claims = {d["metadata"]["name"] for d in documents() if d["kind"] == "PersistentVolumeClaim"}
+    accounts = {d["metadata"]["name"] for d in documents() if d["kind"] == "ServiceAccount"}
+    created = {tokens[3] for tokens in readme_commands() if tokens[:3] == ["oc", "create", "configmap"]}
+    pods = [d for d in documents() if d["kind"] in ("Pod", "Job", "CronJob")]
+    assert {d["metadata"]["name"] for d in pods} == {"pruneplan-files", "pruneplan-collect", "pruneplan-execute"}
+    for doc in pods:
+        spec = pod_spec(doc)
+        assert doc["metadata"]["namespace"] == NAMESPACE
+        assert spec["serviceAccountName"] in accounts
+        # what OpenShift's restricted profile asks for, so no pod is refused or warned about
+        assert spec["securityContext"]["runAsNonRoot"] is True
+        assert all(c["securityContext"]["allowPrivilegeEscalation"] is False for c in spec["containers"])
+        for volume in spec["volumes"]:
+            if "persistentVolumeClaim" in volume:
+                assert volume["persistentVolumeClaim"]["claimName"] in claims
+            else:
+                assert volume["configMap"]["name"] in created
+    assert len(claims) == 1
+    users = [line.split()[1] for line in (DEPLOY / "Containerfile").read_text().splitlines() if line.startswith("USER ")]
+    assert users[-1] not in ("0", "root")  # runAsNonRoot needs the image to say so
+
+
+# -- deploy/README.md, run against the fake cluster -----------------------------------------------
+
+def readme_sections() -> list[tuple[str, list[str]]]:
+    """(heading, shell command lines) of each `## ` section of deploy/README.md."""
+    text = (DEPLOY / "README.md").read_text()
+    sections = []
+    for chunk in text.split("\n## ")[1:]:
+        heading, _, body = chunk.partition("\n")
+        lines: list[str] = []
+        for block in body.split("```sh\n")[1:]:
+            lines += [line for line in block.split("```")[0].splitlines() if line.strip()]
+        sections.append((heading, lines))
+    return sections
+
+
+def readme_commands() -> list[list[str]]:
+    """Every command line of the README as words, `-n pruneplan` taken out of oc's."""
+    commands = []
+    for _, lines in readme_sections():
+        for line in lines:
+            tokens = shlex.split(line, comments=True)
+            if tokens[:3] == ["oc", "-n", NAMESPACE]:
+                tokens = ["oc", *tokens[3:]]
+            commands.append(tokens)
+    return commands
+
+
+class FakeCluster:
+    """What the manifests run in, mapped onto the test's directories: every PersistentVolumeClaim
+    and ConfigMap a directory, the pod's service account directory (token, ca.crt and OpenShift's
+    service-ca.crt), the fake API as the in-cluster API server, the real registry as the
+    registry's service. Pods run as the manifests say, with their paths mapped."""
+
+    def __init__(self, tmp: Path, api: FakeAPI, registry_url: str, registry_ca: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.tmp, self.api, self.registry_url = tmp, api, registry_url
+        self.admin = tmp / "admin"  # the administrator's working directory
+        self.admin.mkdir()
+        self.service_account = tmp / "serviceaccount"
+        self.service_account.mkdir()
+        assert api.token and api.ca_file
+        (self.service_account / "token").write_text(api.token)
+        shutil.copy(api.ca_file, self.service_account / "ca.crt")
+        shutil.copy(registry_ca, self.service_account / "service-ca.crt")
+        from kubernetes.config import incluster_config
+
+        from pruneplan.collect import client
+
+        monkeypatch.setenv(incluster_config.SERVICE_HOST_ENV_NAME, "127.0.0.1")
+        monkeypatch.setenv(incluster_config.SERVICE_PORT_ENV_NAME, str(api.port))
+        monkeypatch.delenv("KUBECONFIG", raising=False)
+        monkeypatch.setenv("HOME", str(tmp / "home"))  # no ~/.kube/config: the service account it is
+        sa_paths = {SA_DIR: self.service_account}
+        monkeypatch.setattr(client, "SERVICE_TOKEN_FILE", self._map(incluster_config.SERVICE_TOKEN_FILENAME, sa_paths))
+        monkeypatch.setattr(client, "SERVICE_CA_FILE", self._map(incluster_config.SERVICE_CERT_FILENAME, sa_paths))
+        monkeypatch.chdir(self.admin)
+        self.running: set[str] = set()  # pods up (the files pod)
+        self.applied: set[str] = set()
+        self.logs: dict[str, Result] = {}
+
+    def volume_dir(self, volume: dict[str, Any]) -> Path:
+        if "persistentVolumeClaim" in volume:
+            path = self.tmp / "pvc" / volume["persistentVolumeClaim"]["claimName"]
+        else:
+            path = self.tmp / "configmap" / volume["configMap"]["name"]
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def mounts(self, spec: dict[str, Any]) -> dict[str, Path]:
+        (container,) = spec["containers"]
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        mounts = {m["mountPath"]: self.volume_dir(volumes[m["name"]]) for m in container.get("volumeMounts", [])}
+        return {**mounts, SA_DIR: self.service_account}
+
+    @staticmethod
+    def _map(value: str, mounts: dict[str, Path]) -> str:
+        for mount in sorted(mounts, key=len, reverse=True):
+            if value == mount or value.startswith(mount + "/"):
+                return str(mounts[mount]) + value[len(mount):]
+        return value
+
+    def pod_args(self, spec: dict[str, Any]) -> list[str]:
+        """The container's args as the pod would see its files, mapped to the test's directories."""
+        (container,) = spec["containers"]
+        mounts = self.mounts(spec)
+        mapped = []
+        for arg in container["args"]:
+            name, eq, value = arg.partition("=") if arg.startswith("--") else ("", "", arg)
+            value = self.registry_url if value == REGISTRY_SERVICE_URL else self._map(value, mounts)
+            mapped.append(f"{name}{eq}{value}")
+        return mapped
+
+    def run_pod(self, doc: dict[str, Any]) -> Result:
+        return run_cli(*self.pod_args(pod_spec(doc)))
+
+    def files_pod_path(self, path: str) -> Path:
+        assert "pruneplan-files" in self.running, "oc cp to a pod that is not running"
+        mapped = self._map(path, self.mounts(pod_spec(one("Pod", "pruneplan-files"))))
+        assert mapped != path, f"{path} is on no volume of the files pod"
+        return Path(mapped)
+
+    def oc(self, tokens: list[str]) -> None:
+        verb = tokens[1]
+        if verb == "apply":
+            for doc in documents(DEPLOY.parent / tokens[3]):  # `oc apply -f deploy/X.yaml`, this checkout's
+                name = doc["metadata"]["name"]
+                self.applied.add(name)
+                if doc["kind"] == "Job":
+                    self.logs[name] = result = self.run_pod(doc)
+                    assert result.code == 0, f"Job {name}: {result.err}"
+                elif doc["kind"] == "Pod":
+                    self.running.add(name)
+        elif verb == "cp":
+            source, target = tokens[2:4]
+            if source.startswith("pruneplan-files:"):
+                shutil.copy(self.files_pod_path(source.split(":", 1)[1]), self.admin / target)
+            else:
+                shutil.copy(self.admin / source, self.files_pod_path(target.split(":", 1)[1]))
+        elif tokens[1:3] == ["create", "configmap"]:
+            directory = self.volume_dir({"configMap": {"name": tokens[3]}})
+            for option in tokens[4:]:
+                shutil.copy(self.admin / option.removeprefix("--from-file="), directory)
+        elif tokens[1:3] == ["create", "job"]:
+            name, source = tokens[3], tokens[4].removeprefix("--from=cronjob/")
+            assert source in self.applied, f"job from cronjob {source}, which was not applied"
+            self.logs[name] = self.run_pod(one("CronJob", source))
+        elif verb == "logs":
+            name = tokens[2].removeprefix("job/")
+            result = self.logs[name]
+            assert result.code == 0, f"Job {name}: exit {result.code}\n{result.err}"
+        elif verb == "delete" and tokens[2] == "pod":
+            self.running.discard(tokens[3])
+        else:
+            assert verb in ("wait", "delete", "get"), f"the test does not know `{shlex.join(tokens)}`"
+
+    def run(self, line: str) -> None:
+        tokens = shlex.split(line, comments=True)
+        if tokens[:3] == ["oc", "-n", NAMESPACE]:
+            tokens = ["oc", *tokens[3:]]
+        if tokens[0] == "oc":
+            self.oc(tokens)
+        else:
+            assert tokens[0] == "pruneplan", f"the test does not know `{line}`"
+            result = run_cli(*tokens[1:])
+            assert result.code == 0, f"{line}: exit {result.code}\n{result.err}"
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    ca = CertAuthority(tmp_path / "registry-ca")
+    registry = RegistryServer(tmp_path / "registry", tls=ca.issue()).start()
+    api = FakeAPI().start()
+    try:
+        _, objects = build_world(registry.api(), registry.host)
+        api.add_all([*objects, REGISTRY_DEPLOYMENT])
+        yield FakeCluster(tmp_path, api, registry.url, ca.ca_file, monkeypatch)
+    finally:
+        api.stop()
+        registry.stop()
+
+
+def run_sections(cluster: FakeCluster, *, every_cycle_only: bool) -> None:
+    for heading, lines in readme_sections():
+        if heading.startswith("1. Build"):
+            continue  # podman: the image is this checkout
+        if every_cycle_only and "(every cycle" not in heading:
+            continue
+        for line in lines:
+            cluster.run(line)
+
+
+def test_the_deploy_readme_walks_from_the_namespace_to_a_pruned_cluster_in_cluster(cluster: FakeCluster):
+    run_sections(cluster, every_cycle_only=False)
+    volume = cluster.volume_dir({"persistentVolumeClaim": {"claimName": "pruneplan-files"}})
+    plan_bytes = (volume / "plan.json").read_bytes()
+    assert plan_bytes == (cluster.admin / "plan.json").read_bytes()
+    # the collect Job wrote the dump in the cluster, as the in-cluster API server named it
+    dump = cluster.admin / "dump.json.gz"
+    assert dump.read_bytes() == (volume / "dump.json.gz").read_bytes()
+    plan = json.loads(plan_bytes)
+    assert plan["source"]["cluster"]["apiServer"] == f"https://127.0.0.1:{cluster.api.port}"
+    deleted = [d["name"] for d in plan["imageDeletions"]]
+    assert deleted and all(cluster.api.get("images", name) is None for name in deleted)
+    out = cluster.logs["pruneplan-execute-now"].out
+    assert "Summary: deleted" in out and "Restarted deployment openshift-image-registry/image-registry" in out
+    assert sorted(p.name for p in volume.glob("*.journal")) == [hashlib.sha256(plan_bytes).hexdigest() + ".journal"]
+
+
+def test_a_newly_approved_plan_runs_with_a_journal_of_its_own(cluster: FakeCluster):
+    run_sections(cluster, every_cycle_only=False)
+    volume = cluster.volume_dir({"persistentVolumeClaim": {"claimName": "pruneplan-files"}})
+    first = hashlib.sha256((volume / "plan.json").read_bytes()).hexdigest()
+    run_sections(cluster, every_cycle_only=True)  # collect, fetch, review, approve, run again
+    second = hashlib.sha256((volume / "plan.json").read_bytes()).hexdigest()
+    assert first != second
+    assert sorted(p.name for p in volume.glob("*.journal")) == sorted([f"{first}.journal", f"{second}.journal"])
+    assert cluster.logs["pruneplan-execute-now"].code == 0

@@ -4,8 +4,13 @@ enough for `oc get is,images,pods,rc,dc,...` and the `all` category to resolve."
 
 from __future__ import annotations
 
+import base64
+import gzip
 import http.client
 import json
+import os
+import shutil
+from pathlib import Path
 
 import pytest
 import urllib3
@@ -14,7 +19,9 @@ from kubernetes import client, config
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.resource import ResourceList
 
-from fakeapi import FakeAPI, sample_cluster, throwaway_ca
+from fakeapi import FakeAPI, dump_objects, sample_cluster, throwaway_ca
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "fixtures" / "example-dump.json.gz"
 
 
 def api_client(kubeconfig: str, retries: int | None = None) -> client.ApiClient:
@@ -240,3 +247,34 @@ def test_every_served_subresource_is_listed_with_its_parent(cluster):
         assert [n for n in names if n.startswith(res.resource + "/")] == [f"{res.resource}/{s}" for s in res.subresources]
     pods = resolve(dyn, "po")
     assert pods.subresources["status"].verbs == STATUS
+
+
+# -- serving a dump (the rehearsal, README.md "Try it without a cluster") ------------------------
+
+def test_a_kubeconfig_with_the_ca_embedded_is_private_and_trusted_wherever_it_is_copied(tmp_path):
+    with FakeAPI() as api:
+        api.add_all(sample_cluster())
+        path = api.kubeconfig(str(tmp_path / "kc"), embed_ca=True)
+        entry = cluster_entry(path)
+        assert "certificate-authority" not in entry
+        assert x509.load_pem_x509_certificate(base64.b64decode(entry["certificate-authority-data"])).subject == \
+            x509.load_pem_x509_certificate(open(api.ca_file, "rb").read()).subject
+        assert os.stat(path).st_mode & 0o077 == 0  # it holds the token
+        moved = shutil.copy(path, tmp_path / "elsewhere")
+        pods = client.CoreV1Api(api_client(str(moved))).list_pod_for_all_namespaces()
+        assert len(pods.items) == len(api.objects("pods")) > 0
+
+
+def test_dump_objects_are_every_object_of_the_dump_with_its_cluster_id():
+    from pruneplan.kinds import KINDS
+
+    objects = dump_objects(str(EXAMPLE))
+    with gzip.open(EXAMPLE) as handle:
+        header = json.loads(handle.read())["header"]
+    for kind in KINDS:
+        assert sum(1 for o in objects if o["kind"] == kind.kind) == header["counts"][kind.resource]
+    (version,) = [o for o in objects if o["kind"] == "ClusterVersion"]
+    assert version["spec"]["clusterID"] == header["cluster"]["clusterID"]
+    with FakeAPI() as api:
+        api.add_all(objects)  # every object has what the fake needs: kind, apiVersion, name, namespace
+        assert len(api.objects("images")) == header["counts"]["images"]

@@ -53,3 +53,21 @@ def test_no_module_imports_a_stage_package_by_its_top_level_name() -> None:
                 if module.split(".")[0] in TOP_LEVEL:
                     offenders.append(f"{path.relative_to(ROOT)}: {module}")
     assert offenders == []
+
+
+def test_every_package_of_the_checkout_is_in_pyprojects_package_list() -> None:
+    """`pip install .` installs only the packages pyproject.toml lists: a sub-package left out works
+    in the checkout and is missing from every install (README.md, "Set-up")."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(config["packages"])
+    folders = {name: ROOT / path for name, path in config["package-dir"].items()} | {"pruneplan": ROOT / "pruneplan"}
+    found = set()
+    for name, folder in folders.items():
+        for init in folder.rglob("__init__.py"):
+            relative = init.parent.relative_to(folder)
+            if name == "pruneplan" and relative.parts and relative.parts[0] in TOP_LEVEL:
+                continue  # the symlinks: their own entries cover them
+            found.add(".".join([name, *relative.parts]))
+    assert found == listed
