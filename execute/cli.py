@@ -8,7 +8,7 @@ import typer
 
 
 def execute_command(
-    plan: str = typer.Argument(..., metavar="PLAN", help="The plan file (PLAN.sig beside it)."),
+    plan: str = typer.Argument(..., metavar="PLAN", help="The plan file (PLAN.sig beside it); - reads stdin (then --signature is needed)."),
     keys: List[str] = typer.Option([], "--key", metavar="PUB", help="Trusted public key (PEM); repeatable."),
     confirm: bool = typer.Option(False, "--confirm/--no-confirm", help="Really delete. Without it: a dry run."),
     kubeconfig: Optional[str] = typer.Option(

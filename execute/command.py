@@ -20,6 +20,7 @@ import orjson
 
 from pruneplan import errors
 from pruneplan.errors import EXIT_USAGE, AggregateError, PrunePlanError
+from pruneplan.files import STDIN, input_path
 from pruneplan.signing import VerifiedPlan, verify_plan
 
 REGISTRY_NAMESPACE = "openshift-image-registry"
@@ -119,7 +120,9 @@ def run(request: ExecuteRequest) -> int:
     validate_flags(request.registry_url, request.certificate_authority, request.force_insecure)
     validate_aliases(request.api_server_aliases)
     validate_skipped_exit_code(request.skipped_exit_code)
-    verified = verify_plan(request.plan, request.keys, request.signature)
+    if request.plan == STDIN and request.signature is None:
+        raise PrunePlanError("execute - reads the plan from stdin: name its signature file with --signature SIG", EXIT_USAGE)
+    verified = verify_plan(input_path(request.plan), request.keys, request.signature)
     plan = verified.plan  # every field validated: a malformed plan was refused (exit 13) above
     policy = plan.policy.to_policy()
     path = journal_path(request.journal, request.plan, verified.sha256)

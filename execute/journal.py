@@ -32,16 +32,18 @@ from typing import Any
 import orjson
 
 from pruneplan.errors import EXIT_BAD_INPUT, EXIT_IO, PrunePlanError
+from pruneplan.files import STDIN
 
 DONE = frozenset({"ok", "notfound"})
 HEADER_MARK = "pruneplan"  # the header's `journal` value
 
 
 def journal_path(given: str | None, plan: str, plan_sha256: str) -> str:
-    """Where the journal is: PLAN.journal by default; in a directory given as `--journal DIR`,
+    """Where the journal is: PLAN.journal by default (<plan sha256>.journal for a plan read from
+    stdin); in a directory given as `--journal DIR`,
     DIR/<plan sha256>.journal, so a newly approved plan in the same place starts a fresh one."""
-    if given is None:
-        return plan + ".journal"
+    if given is None:  # a plan read from stdin has no name: its journal is named after its sha256
+        return f"{plan_sha256}.journal" if plan == STDIN else plan + ".journal"
     if os.path.isdir(given):
         return os.path.join(given, f"{plan_sha256}.journal")
     if given.endswith("/"):

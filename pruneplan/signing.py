@@ -320,16 +320,20 @@ def verify_plan(
     keys: Sequence[str],
     sig_path: str | None = None,
     now: float | None = None,
+    raw: bytes | None = None,
 ) -> VerifiedPlan:
     """Decide whether a plan may be trusted; raise PrunePlanError with a distinct status if not.
 
     Checks, in order: the signature file is present and well-formed, the signature verifies with
     one of `keys` (public key PEM paths), the plan is one this tool knows and every field of it
     is valid (pruneplan.planmodel.Plan.from_bytes: exit 13), and the plan is not past
-    metadata.notAfter at `now` (epoch seconds; default: the current time).
+    metadata.notAfter at `now` (epoch seconds; default: the current time). `raw`: the plan's
+    bytes when the caller has read them already (stdin cannot be read twice), so what is
+    verified is exactly what the caller shows.
     """
     sig_path = sig_path or plan_path + SIGNATURE_SUFFIX
-    raw = read_plan_bytes(plan_path)
+    if raw is None:
+        raw = read_plan_bytes(plan_path)
     signature = _read_signature_file(sig_path)
     key_path = _check_signature(raw, signature, keys)
     # Only signed bytes are parsed: nothing an attacker wrote is interpreted before this point.

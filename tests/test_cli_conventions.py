@@ -109,3 +109,27 @@ def test_shell_completion_script_and_completion_of_command_names() -> None:
     done = console(env={"_PRUNEPLAN_COMPLETE": "complete_bash", "COMP_WORDS": "pruneplan ana", "COMP_CWORD": "1"})
     assert done.returncode == 0
     assert done.stdout.decode().split() == ["analyze"]
+
+
+def test_report_and_explain_read_the_plan_from_stdin_and_report_checks_its_signature_over_those_bytes(tmp_path: Path) -> None:
+    key = tmp_path / "key"
+    assert run_cli("keygen", str(key)).code == 0
+    plan = tmp_path / "plan.json"
+    assert run_cli("analyze", str(EXAMPLE_DUMP), "-o", str(plan), "--now", NOW, "-q", "--sign-key", str(key)).code == 0
+    report = console("report", "-", "--key", f"{key}.pub", "--signature", f"{plan}.sig", stdin=plan.read_bytes())
+    assert report.returncode == 0, report.stderr
+    assert b"Signature: verified" in report.stdout or b"signature verified" in report.stdout
+    assert b"NOT VERIFIED" not in report.stdout
+    import json
+
+    pruned = json.loads(plan.read_bytes())["imageDeletions"][0]["name"]
+    explain = console("explain", "--plan", "-", str(EXAMPLE_DUMP), pruned, stdin=plan.read_bytes())
+    explained = console("explain", "--plan", str(plan), str(EXAMPLE_DUMP), pruned)
+    assert explained.returncode == 0 and pruned.encode() in explained.stdout
+    assert (explain.returncode, explain.stdout, explain.stderr) == (explained.returncode, explained.stdout, explained.stderr)
+
+
+def test_execute_dash_needs_the_signature_named(tmp_path: Path) -> None:
+    done = console("execute", "-", "--key", "unused.pub", stdin=b"{}")
+    assert (done.returncode, done.stderr.decode()) == (
+        2, "error: execute - reads the plan from stdin: name its signature file with --signature SIG\n")

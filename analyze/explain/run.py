@@ -119,10 +119,11 @@ def _from_plan(plan_path: str, dumps: list[str]) -> tuple[Analysis, Limits]:
     from pruneplan.analyze.decisions.engine import analyze
     from pruneplan.analyze.decisions.inputs import load_inputs
     from pruneplan.planmodel import Plan
+    from pruneplan.files import input_path
     from pruneplan.signing import read_plan_bytes
 
-    plan = Plan.from_bytes(read_plan_bytes(plan_path), plan_path)  # exit 13 for anything that is not a valid plan
-    loaded = load_inputs(dumps)
+    plan = Plan.from_bytes(read_plan_bytes(input_path(plan_path)), plan_path)  # exit 13 for anything that is not a valid plan
+    loaded = load_inputs([input_path(name) for name in dumps])
     if loaded.dump_sha256 != plan.source.dump_sha256:
         given = "the dumps given" if len(dumps) > 1 else dumps[0]
         raise PrunePlanError(

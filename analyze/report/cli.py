@@ -10,7 +10,7 @@ from pruneplan.analyze.report.review import DEFAULT_TOP
 
 
 def report_command(
-    plan: str = typer.Argument(..., metavar="PLAN", help="The plan file (plan.json)."),
+    plan: str = typer.Argument(..., metavar="PLAN", help="The plan file (plan.json); - reads stdin."),
     output: str = typer.Option(
         "-", "--output", "-o", metavar="FILE", show_default=False,
         help="Where to write the report. Default: stdout ('-'), as Markdown unless --format html.",

@@ -11,7 +11,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 
-from pruneplan.files import STDOUT, InputTooLarge, read_input, write_or_fail
+from pruneplan.files import STDOUT, InputTooLarge, input_path, read_input, write_or_fail
 from pruneplan.errors import EXIT_BAD_INPUT, EXIT_UNKNOWN_PLAN, EXIT_USAGE, PrunePlanError
 from pruneplan.planformat import MAX_PLAN
 from pruneplan.planmodel import Plan
@@ -69,10 +69,8 @@ def signature_status(
     sig = sig_path or plan_path + SIGNATURE_SUFFIX
     if keys:
         try:
-            verified = verify_plan(plan_path, keys, sig_path=sig, now=now)
+            verified = verify_plan(plan_path, keys, sig_path=sig, now=now, raw=raw)  # the bytes this report shows
         except PlanExpired as expired:
-            if expired.verified.raw != raw:
-                return _changed(plan_path)
             return SignatureStatus(
                 "expired",
                 f"{sig} verifies, but the plan's notAfter has passed: execute refuses it; "
@@ -82,24 +80,17 @@ def signature_status(
             )
         except PrunePlanError as err:
             return SignatureStatus("failed", err.message)
-        if verified.raw != raw:
-            return _changed(plan_path)
         return SignatureStatus("verified", f"signature verified with {verified.key_path} ({sig})", verified.key_path)
     if os.path.exists(sig):
         return SignatureStatus("unchecked", f"{sig} exists but was not checked (pass --key PUB to verify it)")
     return SignatureStatus("unsigned", f"no signature file {sig}; this plan is not signed")
 
 
-def _changed(plan_path: str) -> SignatureStatus:
-    # the file was replaced between our read and verify's: what was verified is not what we show
-    return SignatureStatus("failed", f"{plan_path} changed while the report was being made")
-
-
 def make_review(request: ReportRequest) -> Review:
     if request.top < 1:
         raise PrunePlanError("--top must be at least 1", EXIT_USAGE)
     now = parse_user_time(request.now, "--now") if request.now is not None else None
-    plan, raw = read_plan(request.plan)
+    plan, raw = read_plan(input_path(request.plan))
     analysis = None
     dumps: list[tuple[str, str]] = []
     dump_sha256 = None
@@ -110,7 +101,7 @@ def make_review(request: ReportRequest) -> Review:
         from pruneplan.analyze.decisions.inputs import load_inputs
 
         try:
-            loaded = load_inputs(request.dumps)
+            loaded = load_inputs([input_path(name) for name in request.dumps])
         except (ObjectError, BuildGraphError) as err:  # the dump reads, but the analysis cannot use an object
             raise _not_rerun(err) from None
         policy = plan.policy.to_policy()
