@@ -10,17 +10,11 @@ import threading
 
 import pytest
 
-from execute_env import load, make_env
-from fakeapi import REGISTRY, FakeAPI, sample_cluster
+from execute_env import load
+from fakeapi import REGISTRY, FakeAPI
 
 NO_REGISTRY = "--prune-registry=false"
 
-
-@pytest.fixture
-def env(tmp_path):
-    with FakeAPI() as api:
-        api.add_all(sample_cluster())
-        yield make_env(api, tmp_path)
 
 
 def stream_items(api: FakeAPI, ns: str, name: str) -> set[tuple[str, str]]:

@@ -8,20 +8,13 @@ import hashlib
 import json
 from datetime import datetime, timezone
 
-import pytest
 
 from clirunner import run_cli
-from execute_env import load, make_env
+from execute_env import load
 from fakeapi import FakeAPI, sample_cluster
 
 NO_REGISTRY = "--prune-registry=false"
 
-
-@pytest.fixture
-def env(tmp_path):
-    with FakeAPI() as api:
-        api.add_all(sample_cluster())
-        yield make_env(api, tmp_path)
 
 
 def through_localhost(env) -> str:

@@ -9,18 +9,12 @@ import json
 
 import pytest
 
-from execute_env import load, make_env
-from fakeapi import REGISTRY, FakeAPI, sample_cluster
+from execute_env import load
+from fakeapi import REGISTRY
 from registry_harness import FrontProxy, RegistryServer
 
 NO_REGISTRY = "--prune-registry=false"
 
-
-@pytest.fixture
-def env(tmp_path):
-    with FakeAPI() as api:
-        api.add_all(sample_cluster())
-        yield make_env(api, tmp_path)
 
 
 @pytest.fixture

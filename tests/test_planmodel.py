@@ -16,8 +16,7 @@ import pytest
 
 from builders import as_list, digest, image, stream, write_json
 from clirunner import run_cli
-from execute_env import load, make_env
-from fakeapi import FakeAPI, sample_cluster
+from execute_env import load
 from pruneplan import signing
 from pruneplan.errors import EXIT_UNKNOWN_PLAN, PrunePlanError
 from pruneplan.planformat import dump_plan
@@ -398,12 +397,6 @@ def test_verify_refuses_a_signed_malformed_plan_with_exit_13_and_one_line(
     assert result.err_lines[0].startswith(f"error: {plan}: plan field {message}"), result.err
     assert "Traceback" not in result.err
 
-
-@pytest.fixture
-def env(tmp_path: Path):
-    with FakeAPI() as api:
-        api.add_all(sample_cluster())
-        yield make_env(api, tmp_path)
 
 
 @pytest.mark.parametrize("tamper, message", TAMPERED, ids=TAMPERED_IDS)
