@@ -18,3 +18,17 @@ def env(tmp_path: Path) -> Iterator[Env]:
     with FakeAPI() as api:
         api.add_all(sample_cluster())
         yield make_env(api, tmp_path)
+
+
+@pytest.fixture
+def api() -> Iterator[FakeAPI]:
+    """The fake API serving the sample cluster (a module may serve other objects under this name)."""
+    with FakeAPI() as server:
+        server.add_all(sample_cluster())
+        yield server
+
+
+@pytest.fixture
+def kubeconfig(api: FakeAPI, tmp_path: Path) -> str:
+    """A kubeconfig for the module's `api`."""
+    return api.kubeconfig(str(tmp_path / "kubeconfig"))

@@ -26,10 +26,6 @@ def api():
         yield server
 
 
-@pytest.fixture
-def kubeconfig(api, tmp_path):
-    return api.kubeconfig(str(tmp_path / "kubeconfig"))
-
 
 def read_dump(path: Path) -> dict[str, Any]:
     raw = path.read_bytes()

@@ -19,16 +19,6 @@ from fakeapi import FakeAPI, make_cert, sample_cluster, status_body
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture
-def api():
-    with FakeAPI() as server:
-        server.add_all(sample_cluster())
-        yield server
-
-
-@pytest.fixture
-def kubeconfig(api, tmp_path):
-    return api.kubeconfig(str(tmp_path / "kubeconfig"))
 
 
 def read_dump(path: Path) -> dict:

@@ -189,10 +189,6 @@ def api():
         yield server
 
 
-@pytest.fixture
-def kubeconfig(api, tmp_path):
-    return api.kubeconfig(str(tmp_path / "kubeconfig"))
-
 
 @pytest.fixture
 def key_file(tmp_path) -> str:

@@ -12,19 +12,9 @@ import pytest
 
 from clirunner import run_cli
 from execute_env import make_env
-from fakeapi import FakeAPI, sample_cluster, sha
+from fakeapi import sha
 
 
-@pytest.fixture
-def api():
-    with FakeAPI() as server:
-        server.add_all(sample_cluster())
-        yield server
-
-
-@pytest.fixture
-def kubeconfig(api, tmp_path):
-    return api.kubeconfig(str(tmp_path / "kubeconfig"))
 
 
 def leftovers(directory: Path) -> list[str]:
