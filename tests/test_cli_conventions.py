@@ -133,3 +133,16 @@ def test_execute_dash_needs_the_signature_named(tmp_path: Path) -> None:
     done = console("execute", "-", "--key", "unused.pub", stdin=b"{}")
     assert (done.returncode, done.stderr.decode()) == (
         2, "error: execute - reads the plan from stdin: name its signature file with --signature SIG\n")
+
+
+def test_help_loads_no_command_machinery() -> None:
+    """Each command's options are declared apart from its work, so `pruneplan --help` (and shell
+    completion, which builds the same app) starts fast."""
+    code = (
+        "import sys; from pruneplan.cli import build_app; build_app(); "
+        "heavy = ('networkx', 'msgspec', 'cryptography', 'kubernetes', 'requests', 'pruneplan.analyze.report.review', "
+        "'pruneplan.analyze.decisions', 'pruneplan.execute.runner', 'pruneplan.collect.collector'); "
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
+    assert done.stdout.strip() == "[]"

@@ -6,7 +6,7 @@ from typing import List, Optional
 
 import typer
 
-from pruneplan.analyze.report.review import DEFAULT_TOP
+from pruneplan.analyze.report.defaults import DEFAULT_TOP
 
 
 def report_command(

@@ -15,14 +15,13 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable
 
+from pruneplan.analyze.report.defaults import DEFAULT_TOP
+
 if TYPE_CHECKING:  # the engine (networkx) is only needed when a dump is given
     from pruneplan.planmodel import Plan
 
     from pruneplan.analyze.decisions.engine import Analysis
 
-# Rows per table: keeps the Markdown of a 20,000-image plan under 300 lines, short enough to
-# paste into a ticket (every cut table says how many rows it left out).
-DEFAULT_TOP = 10
 UNKNOWN = "(unknown)"
 NOT_SET = "not set"  # an absent value (JSON null), as a reviewer reads it
 # A repository is (namespace, name): kept apart because a user-controlled namespace may itself
