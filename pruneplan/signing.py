@@ -38,6 +38,7 @@ from .errors import (
     EXIT_USAGE,
     PrunePlanError,
 )
+from .approvals import BUNDLE_SUFFIX, PAYLOAD_TYPE as PAYLOAD_TYPE_EXPECTED, Envelope, key_id, pae, read_bundle, statement_of
 from .planformat import MAX_PLAN, SIGNATURE_SUFFIX
 from .planmodel import Plan
 from .timefmt import format_time
@@ -56,14 +57,29 @@ _ED25519_SIGNATURE_SIZE = 64
 
 
 @dataclass(frozen=True)
+class SignatureCheck:
+    """One signature over the plan, as verify lists it: where it is, which trusted key verified
+    it, what it says (an approval's annotations), and whether it counts toward the threshold."""
+
+    source: str  # PLAN.sig, or "PLAN.approvals, approval N"
+    key: str | None  # the trusted key file that verified it; None when none did
+    annotations: dict[str, str]
+    valid: bool
+    counted: bool  # valid, and the first valid signature of its key: two by one key count once
+    problem: str = ""  # why it is not valid, or not counted
+
+
+@dataclass(frozen=True)
 class VerifiedPlan:
-    """A plan whose signature, every field and expiry have been checked."""
+    """A plan whose signatures (enough of them), every field and expiry have been checked."""
 
     plan: Plan
     raw: bytes
     sha256: str
-    key_path: str
+    key_path: str  # the key of the first counted signature
     signature_path: str
+    signatures: tuple[SignatureCheck, ...] = ()
+    threshold: int = 1
 
 
 class PlanExpired(PrunePlanError):
@@ -214,11 +230,15 @@ def sign_bytes(data: bytes, private_key_path: str) -> bytes:
 
 def sign_with(key: PrivateKey, data: bytes) -> bytes:
     """The detached signature of `data` by a loaded key, as sign_bytes returns it."""
+    return base64.b64encode(raw_signature(key, data)) + b"\n"
+
+
+def raw_signature(key: PrivateKey, data: bytes) -> bytes:
+    """The signature's bytes: DER for ECDSA P-256 / SHA-256 (as OpenSSL and cosign make and
+    expect it), 64 bytes for Ed25519."""
     if isinstance(key, ec.EllipticCurvePrivateKey):
-        signature = key.sign(data, ec.ECDSA(hashes.SHA256()))  # DER, as OpenSSL and cosign expect
-    else:
-        signature = key.sign(data)
-    return base64.b64encode(signature) + b"\n"
+        return key.sign(data, ec.ECDSA(hashes.SHA256()))
+    return key.sign(data)
 
 
 def read_plan_bytes(plan_path: str) -> bytes:
@@ -268,7 +288,7 @@ def decode_signature(text: bytes, label: str = "signature") -> bytes:
     return raw
 
 
-def _matches(key: PublicKey, signature: bytes, data: bytes) -> bool:
+def matches(key: PublicKey, signature: bytes, data: bytes) -> bool:
     try:
         if isinstance(key, ec.EllipticCurvePublicKey):
             key.verify(signature, data, ec.ECDSA(hashes.SHA256()))
@@ -279,17 +299,38 @@ def _matches(key: PublicKey, signature: bytes, data: bytes) -> bool:
     return True
 
 
-def _check_signature(data: bytes, signature: bytes, public_key_paths: Sequence[str]) -> str:
+def _load_trusted(public_key_paths: Sequence[str]) -> list[tuple[str, PublicKey, str]]:
+    """The trusted keys: (path, key, id). Every key is loaded first: a broken trust configuration
+    is reported even if another key would match."""
     if not public_key_paths:
         raise PrunePlanError("no trusted public key given (--key PUB)", EXIT_BAD_KEY)
-    # Load every key first: a broken trust configuration is reported even if another key matches.
-    keys = [(path, load_public_key(path)) for path in public_key_paths]
-    for path, key in keys:
-        if _matches(key, signature, data):
-            return path
-    raise PrunePlanError(
-        f"signature does not verify with any trusted key (tried {len(keys)})", EXIT_BAD_SIGNATURE
-    )
+    return [(path, key, _key_id(key)) for path in public_key_paths for key in [load_public_key(path)]]
+
+
+def public_key_id(key: PublicKey | PrivateKey) -> str:
+    """A key's id (pruneplan.approvals.key_id), from its public half."""
+    public = key.public_key() if isinstance(key, (ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)) else key
+    return _key_id(public)
+
+
+def _key_id(key: PublicKey) -> str:
+    return key_id(key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
+
+
+def _verifying_key(trusted: list[tuple[str, PublicKey, str]], signature: bytes, data: bytes) -> tuple[str, str] | None:
+    for path, key, ident in trusted:
+        if matches(key, signature, data):
+            return path, ident
+    return None
+
+
+def _check_signature(data: bytes, signature: bytes, public_key_paths: Sequence[str]) -> str:
+    found = _verifying_key(_load_trusted(public_key_paths), signature, data)
+    if found is None:
+        raise PrunePlanError(
+            f"signature does not verify with any trusted key (tried {len(public_key_paths)})", EXIT_BAD_SIGNATURE
+        )
+    return found[0]
 
 
 def verify_bytes(data: bytes, signature_b64: bytes, public_key_paths: Sequence[str]) -> str:
@@ -315,35 +356,145 @@ def _read_signature_file(sig_path: str) -> bytes:
     return decode_signature(text, f"signature file {sig_path}")
 
 
+def _approval_checks(
+    envelope: Envelope, where: str, plan_sha256: str, trusted: list[tuple[str, PublicKey, str]]
+) -> list[tuple[SignatureCheck, str | None]]:
+    """Each signature of one approval: checked over the PAE of its own statement's bytes, for
+    this plan only. (check, verifying key's id)."""
+    try:
+        body, statement = statement_of(envelope)
+    except PrunePlanError as err:
+        return [(SignatureCheck(where, None, {}, False, False, err.message), None)]
+    annotations = dict(statement.annotations)
+    if envelope.payload_type != PAYLOAD_TYPE_EXPECTED:
+        return [(SignatureCheck(where, None, annotations, False, False, f"payload type {envelope.payload_type!r} is not an approval"), None)]
+    if statement.plan_sha256 != plan_sha256:
+        return [(SignatureCheck(where, None, annotations, False, False, f"approves another plan (sha256 {statement.plan_sha256})"), None)]
+    data = pae(envelope.payload_type, body)
+    if not envelope.signatures:
+        return [(SignatureCheck(where, None, annotations, False, False, "has no signature"), None)]
+    checks: list[tuple[SignatureCheck, str | None]] = []
+    for entry in envelope.signatures:
+        try:
+            signature = decode_signature(entry.sig.encode(), "its signature")
+        except PrunePlanError as err:
+            checks.append((SignatureCheck(where, None, annotations, False, False, err.message), None))
+            continue
+        found = _verifying_key(trusted, signature, data)
+        if found is None:
+            checks.append((SignatureCheck(where, None, annotations, False, False,
+                                          f"does not verify with any trusted key (keyid {entry.keyid})"), None))
+        else:
+            checks.append((SignatureCheck(where, found[0], annotations, True, False), found[1]))
+    return checks
+
+
+def check_signatures(
+    raw: bytes, public_key_paths: Sequence[str], sig_path: str, approvals_path: str, sig_required: bool = False
+) -> list[SignatureCheck]:
+    """Every signature over the plan's bytes `raw`: the detached signature at `sig_path` (when
+    there is one) and each approval of the bundle at `approvals_path`, in that order, each
+    verified with the trusted keys; a key's first valid signature is counted, later ones are not.
+    Raises (one line, its exit status) for what makes the question unanswerable: a trusted key
+    that cannot be read, a signature file or bundle that is malformed, neither of them there, or
+    no signature file where one was named (`sig_required`)."""
+    # the signatures are read before the keys: a missing signature is reported first
+    bundle = read_bundle(approvals_path)
+    signature = None
+    if sig_required or bundle is None or os.path.lexists(sig_path):
+        signature = _read_signature_file(sig_path)
+    trusted = _load_trusted(public_key_paths)
+    plan_sha256 = hashlib.sha256(raw).hexdigest()
+    found: list[tuple[SignatureCheck, str | None]] = []
+    if signature is not None:
+        verifier = _verifying_key(trusted, signature, raw)
+        if verifier is None:
+            found.append((SignatureCheck(sig_path, None, {}, False, False, "does not verify with any trusted key"), None))
+        else:
+            found.append((SignatureCheck(sig_path, verifier[0], {}, True, False), verifier[1]))
+    for number, envelope in enumerate(bundle.approvals if bundle else [], 1):
+        found += _approval_checks(envelope, f"{approvals_path}, approval {number}", plan_sha256, trusted)
+    counted_keys: set[str] = set()
+    checks = []
+    for check, ident in found:
+        if check.valid and ident is not None:
+            if ident in counted_keys:
+                check = SignatureCheck(check.source, check.key, check.annotations, True, False,
+                                       "not counted: its key already signed")
+            else:
+                counted_keys.add(ident)
+                check = SignatureCheck(check.source, check.key, check.annotations, True, True)
+        checks.append(check)
+    return checks
+
+
+def _threshold_error(checks: list[SignatureCheck], threshold: int, tried: int) -> PrunePlanError:
+    signers = [check.key for check in checks if check.counted and check.key]
+    if threshold == 1:  # the words of a single signature, as they always were
+        return PrunePlanError(f"signature does not verify with any trusted key (tried {tried})", EXIT_BAD_SIGNATURE)
+    who = f"signed by {', '.join(signers)}" if signers else "no trusted key signed it"
+    return PrunePlanError(
+        f"{len(signers)} of the {threshold} required trusted keys signed this plan ({who}); "
+        f"an approver adds a signature with `pruneplan approve PLAN --key KEY`",
+        EXIT_BAD_SIGNATURE,
+    )
+
+
+def check_threshold(threshold: int, public_key_paths: Sequence[str]) -> None:
+    """--threshold must be reachable with the trusted keys given (two files of one key are one)."""
+    if threshold < 1:
+        raise PrunePlanError(f"--threshold must be at least 1, not {threshold}", EXIT_USAGE)
+    if threshold == 1:
+        return
+    distinct = {ident for _, _, ident in _load_trusted(public_key_paths)}
+    if threshold > len(distinct):
+        raise PrunePlanError(
+            f"--threshold {threshold} needs at least {threshold} distinct trusted keys (--key), not {len(distinct)}",
+            EXIT_USAGE,
+        )
+
+
 def verify_plan(
     plan_path: str,
     keys: Sequence[str],
     sig_path: str | None = None,
     now: float | None = None,
     raw: bytes | None = None,
+    threshold: int = 1,
+    approvals_path: str | None = None,
 ) -> VerifiedPlan:
     """Decide whether a plan may be trusted; raise PrunePlanError with a distinct status if not.
 
-    Checks, in order: the signature file is present and well-formed, the signature verifies with
-    one of `keys` (public key PEM paths), the plan is one this tool knows and every field of it
-    is valid (pruneplan.planmodel.Plan.from_bytes: exit 13), and the plan is not past
-    metadata.notAfter at `now` (epoch seconds; default: the current time). `raw`: the plan's
-    bytes when the caller has read them already (stdin cannot be read twice), so what is
-    verified is exactly what the caller shows.
+    Checks, in order: the signatures (the detached PLAN.sig and the approvals in PLAN.approvals,
+    see check_signatures) of at least `threshold` distinct trusted keys among `keys` (public key
+    PEM paths) verify; the plan is one this tool knows and every field of it is valid
+    (pruneplan.planmodel.Plan.from_bytes: exit 13); and the plan is not past metadata.notAfter
+    at `now` (epoch seconds; default: the current time). `raw`: the plan's bytes when the caller
+    has read them already (stdin cannot be read twice), so what is verified is exactly what the
+    caller shows.
     """
+    if threshold < 1:
+        raise PrunePlanError(f"--threshold must be at least 1, not {threshold}", EXIT_USAGE)
+    named = sig_path is not None
     sig_path = sig_path or plan_path + SIGNATURE_SUFFIX
+    approvals_path = approvals_path or plan_path + BUNDLE_SUFFIX
     if raw is None:
         raw = read_plan_bytes(plan_path)
-    signature = _read_signature_file(sig_path)
-    key_path = _check_signature(raw, signature, keys)
+    checks = check_signatures(raw, keys, sig_path, approvals_path, sig_required=named)
+    check_threshold(threshold, keys)
+    counted = [check for check in checks if check.counted]
+    if len(counted) < threshold:
+        raise _threshold_error(checks, threshold, len(keys))
     # Only signed bytes are parsed: nothing an attacker wrote is interpreted before this point.
     plan = Plan.from_bytes(raw, plan_path)
     verified = VerifiedPlan(
         plan=plan,
         raw=raw,
         sha256=hashlib.sha256(raw).hexdigest(),
-        key_path=key_path,
-        signature_path=sig_path,
+        key_path=counted[0].key or "",
+        signature_path=counted[0].source if counted[0].source == sig_path else sig_path,
+        signatures=tuple(checks),
+        threshold=threshold,
     )
     current = time.time() if now is None else now
     if current >= plan.metadata.not_after_seconds:

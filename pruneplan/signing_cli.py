@@ -6,6 +6,7 @@ imported inside the command bodies so that `pruneplan --help` stays fast.
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
@@ -53,14 +54,22 @@ def verify(
     now: Annotated[
         Optional[str], typer.Option("--now", metavar="TIME", help="Check expiry at this RFC 3339 time instead of the current time.")
     ] = None,
+    threshold: Annotated[
+        int, typer.Option("--threshold", metavar="N", help="How many distinct trusted keys must have signed (PLAN.sig and approvals).")
+    ] = 1,
+    approvals: Annotated[
+        Optional[str], typer.Option("--approvals", metavar="FILE", help="The plan's approval bundle (default: PLAN.approvals).")
+    ] = None,
 ) -> None:
-    """Check a plan's signature, format and expiry, then summarise what it would do.
+    """Check a plan's signatures, format and expiry, then summarise what it would do.
 
     \b
     Examples:
       pruneplan verify plan.json --key review-key.pub
       # trust either of two reviewers' keys; check the expiry at the planned execution time
       pruneplan verify plan.json --key alice.pub --key bob.pub --now 2026-12-07T02:00:00Z
+      # four eyes: the author's and an approver's signatures, each by its own key
+      pruneplan verify plan.json --key author.pub --key approver.pub --threshold 2
     """
     from .errors import FlagError
     from .files import STDIN, input_path, printing_to_stdout
@@ -70,7 +79,8 @@ def verify(
     if plan == STDIN and signature is None:
         raise FlagError("verify - reads the plan from stdin: name its signature file with --signature SIG")
     at = parse_user_time(now, "--now") if now is not None else None
-    verified = verify_plan(input_path(plan), keys or [], sig_path=signature, now=at)
+    verified = verify_plan(input_path(plan), keys or [], sig_path=signature, now=at, threshold=threshold,
+                           approvals_path=approvals)
     with printing_to_stdout("the summary", "the plan verified"):
         for line in summary_lines(verified):
             typer.echo(line)
@@ -90,8 +100,14 @@ def summary_lines(verified: VerifiedPlan) -> list[str]:
     policy, summary = plan.policy.to_dict(), plan.summary.to_dict()
     cluster = source.cluster
     counts = ", ".join(f"{key}={_value(summary[key])}" for key in sorted(summary) if key != "text")
+    counted = [check for check in verified.signatures if check.counted]
+    if len(verified.signatures) == 1:  # a single detached signature: the words it always had
+        first = f"verified: {verified.signature_path} is a valid signature of the plan"
+    else:
+        first = (f"verified: {len(counted)} distinct trusted key(s) signed the plan "
+                 f"(threshold {verified.threshold}), of {len(verified.signatures)} signature(s)")
     return [
-        f"verified: {verified.signature_path} is a valid signature of the plan",
+        first,
         f"plan sha256:  {verified.sha256}",
         f"signed by:    {verified.key_path}",
         f"created:      {_value(metadata.created_at)}",
@@ -101,9 +117,81 @@ def summary_lines(verified: VerifiedPlan) -> list[str]:
         "policy:       " + ", ".join(f"{key}={_value(policy[key])}" for key in sorted(policy)),
         f"counts:       {counts}",
         f"summary:      {_value(summary['text'])}",
+        *signature_lines(verified),
     ]
+
+
+def signature_lines(verified: VerifiedPlan) -> list[str]:
+    """Each signature: where, valid or not, counted or not, by which trusted key, what it says."""
+    lines = [f"signatures:   {sum(c.counted for c in verified.signatures)} counted, threshold {verified.threshold}"]
+    for check in verified.signatures:
+        state = ("valid, counted" if check.counted else f"valid, {check.problem}") if check.valid else f"NOT valid: {check.problem}"
+        said = " ".join(f"{key}={value}" for key, value in sorted(check.annotations.items()))
+        lines.append(f"  {check.source}: {state}" + (f"; key {check.key}" if check.key else "") + (f"; {said}" if said else ""))
+    return lines
+
+
+def approve(
+    plan: Annotated[str, typer.Argument(metavar="PLAN", help="The plan to approve (plan.json).")],
+    key: Annotated[
+        Optional[str], typer.Option("--key", metavar="KEY", help="Your private key (PEM): sign the approval with it.")
+    ] = None,
+    annotations: Annotated[
+        Optional[list[str]],
+        typer.Option("--annotation", metavar="KEY=VALUE", help="Signed with the approval (ticket, approver, comment); repeatable. "
+                     "time is added when signing with --key unless given."),
+    ] = None,
+    approvals: Annotated[
+        Optional[str], typer.Option("--approvals", metavar="FILE", help="The approval bundle to add to (default: PLAN.approvals).")
+    ] = None,
+    signing_input: Annotated[
+        Optional[str], typer.Option("--signing-input", metavar="FILE", help="Only write the bytes to sign, for OpenSSL or cosign; - for stdout.")
+    ] = None,
+    signature: Annotated[
+        Optional[str], typer.Option("--signature", metavar="SIG", help="Add a signature made outside pruneplan over --signing-input's bytes (DER or base64).")
+    ] = None,
+    public_key: Annotated[
+        Optional[str], typer.Option("--public-key", metavar="PUB", help="The public key of --signature's signer: it must verify before the approval is added.")
+    ] = None,
+) -> None:
+    """Approve a plan: add a signature over the plan and your annotations to PLAN.approvals.
+
+    Each approval is a DSSE envelope whose statement names the plan by its sha256 and holds the
+    annotations, so neither can be changed nor moved to another plan. `verify` and `execute`
+    count distinct trusted keys against --threshold.
+
+    \b
+    Examples:
+      # the approver signs, binding the change ticket into the signature
+      pruneplan approve plan.json --key approver-key --annotation ticket=CHG-1234 --annotation approver=bob
+      # with OpenSSL: write the bytes, sign them, attach the signature
+      pruneplan approve plan.json --annotation ticket=CHG-1234 --annotation time=2026-12-06T09:00:00Z --signing-input approval.bin
+      openssl dgst -sha256 -sign approver-key -out approval.sig approval.bin
+      pruneplan approve plan.json --annotation ticket=CHG-1234 --annotation time=2026-12-06T09:00:00Z \\
+          --signature approval.sig --public-key approver-key.pub
+    """
+    from .approvals import parse_annotations
+    from .approve import ApproveRequest, approve as add_approval
+    from .files import printing_to_stdout, write_or_fail
+
+    request = ApproveRequest(
+        plan=plan, annotations=parse_annotations(annotations or []), key=key, signature=signature,
+        public_key=public_key, signing_input=signing_input, approvals=approvals,
+    )
+    result = add_approval(request)
+    if isinstance(result, bytes):
+        assert signing_input is not None
+        write_or_fail(signing_input, result, 0o644, replace=True, inputs=[plan])
+        if signing_input != "-":
+            print(f"wrote the bytes to sign to {signing_input}", file=sys.stderr)
+        return
+    said = " ".join(f"{k}={v}" for k, v in sorted(result.annotations.items()))
+    with printing_to_stdout("the approval", f"the approval was added to {result.approvals_path}"):
+        typer.echo(f"approved: plan sha256 {result.plan_sha256} by key {result.key_id}" + (f"; {said}" if said else ""))
+        typer.echo(f"{result.approvals_path}: {result.count} approval(s)")
 
 
 def register(app: typer.Typer) -> None:
     app.command("keygen")(keygen)
+    app.command("approve")(approve)
     app.command("verify")(verify)

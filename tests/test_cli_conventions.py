@@ -46,7 +46,7 @@ def test_a_bare_pruneplan_prints_its_usage_on_stdout_and_exits_0() -> None:
     assert done.stderr == b""
 
 
-@pytest.mark.parametrize("command", ["", "collect", "analyze", "explain", "report", "keygen", "verify", "execute", "version"])
+@pytest.mark.parametrize("command", ["", "collect", "analyze", "explain", "report", "keygen", "approve", "verify", "execute", "version"])
 def test_dash_h_is_help_for_every_command(command: str) -> None:
     args = [command] if command else []
     short, long = run_cli(*args, "-h"), run_cli(*args, "--help")
@@ -77,7 +77,7 @@ def test_every_command_has_examples_and_help_on_every_option_with_upper_case_pla
             if isinstance(param, typer.core.TyperOption) and not param.help:
                 missing.append(f"{name} {param.opts[0]}: no help")
             metavar = param.metavar
-            if metavar and not re.fullmatch(r"[A-Z][A-Z0-9_]*(\.\.\.)?( [A-Z][A-Z0-9_]*(\.\.\.)?)*|[a-z0-9-]+(\|[a-z0-9-]+)+", metavar):
+            if metavar and not re.fullmatch(r"[A-Z][A-Z0-9_]*(\.\.\.)?( [A-Z][A-Z0-9_]*(\.\.\.)?)*|[A-Z]+=[A-Z]+|[a-z0-9-]+(\|[a-z0-9-]+)+", metavar):
                 missing.append(f"{name} {param.name}: placeholder {metavar!r} is not an upper-case word or a list of choices")
     assert missing == []
 
