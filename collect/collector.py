@@ -155,7 +155,6 @@ class Collector:
     def run(self) -> Result:
         opts = self.options
         writer = _open_writer(opts.output, opts.inputs)
-        mapping_tmp: str | None = None
         try:
             if opts.redactor is not None:
                 _check_not_a_directory(mapping_path_for(opts.output))  # before the cluster is contacted
@@ -168,23 +167,14 @@ class Collector:
             if opts.redactor is not None:
                 cluster = opts.redactor.redact_header_cluster(cluster)
                 namespace = opts.redactor.namespace(namespace) if namespace else None
-                mapping_tmp = _write_private(mapping_path_for(opts.output), opts.redactor.mapping_document())
+                # a redacted dump without its map is unreadable: both are put in place, or neither
+                document = orjson.dumps(opts.redactor.mapping_document(), option=orjson.OPT_INDENT_2) + b"\n"
+                writer.attach(mapping_path_for(opts.output), document, 0o600)
             writer.commit(collected_at, cluster, namespace)
-            if mapping_tmp is not None:
-                try:
-                    os.replace(mapping_tmp, mapping_path_for(opts.output))
-                except OSError as err:
-                    # a redacted dump without its map is unreadable: neither stays (a device keeps what it got)
-                    if os.path.isfile(opts.output) and not os.path.islink(opts.output):
-                        os.unlink(opts.output)
-                    message = f"cannot write {mapping_path_for(opts.output)}: {err.strerror or err}"
-                    raise PrunePlanError(message, EXIT_IO) from None
-                mapping_tmp = None
+            if opts.redactor is not None:
                 self.result.mapping_path = mapping_path_for(opts.output)
         except BaseException:
             writer.abort()
-            if mapping_tmp is not None and os.path.exists(mapping_tmp):
-                os.unlink(mapping_tmp)
             raise
         self.result.counts = dict(writer.counts)
         return self.result
@@ -249,19 +239,6 @@ def _open_writer(path: str, inputs: tuple[str, ...]) -> DumpWriter:
 def _check_not_a_directory(path: str) -> None:
     if os.path.isdir(path):
         raise PrunePlanError(f"cannot write {path}: Is a directory", EXIT_IO)
-
-
-def _write_private(path: str, document: dict[str, Any]) -> str:
-    """Write `document` to a 0600 temp file beside `path`; the caller renames it into place."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".pruneplan-map-", dir=directory)  # mkstemp: mode 0600
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return tmp
 
 
 def collect(transport: Transport, options: Options, err: TextIO, progress: Progress | None = None) -> Result:

@@ -780,6 +780,11 @@ class DumpWriter:
         self._out.write(orjson.dumps(obj))
         self.counts[self._resource] += 1
 
+    def attach(self, path: str, data: bytes, mode: int) -> None:
+        """A file that belongs with the dump (a redaction map): put in place with it by commit(),
+        or not at all."""
+        self._outputs.open(path, mode, replace=True).write(data)
+
     def commit(self, collected_at: str, cluster: dict[str, Any], namespace: str | None) -> None:
         if self._resource is not None:
             self._out.write(b"\n]")

@@ -257,16 +257,25 @@ class OutputSet:
 
     def commit(self) -> None:
         """Finish every output, then put the temporary files in place (nothing is renamed unless
-        all of them were written in full)."""
+        all of them were written in full). Should a rename fail, the outputs this commit already
+        put in place are removed: related files (a plan and its signature, a dump and its map)
+        are there together or not at all."""
         for output, durable in self._open:
             output._finish(durable)
+        placed: list[str] = []
         for output, _ in self._open:
             if output._temp is not None:
                 try:
                     os.replace(output._temp, output.final)
                 except OSError as err:
+                    for path in placed:
+                        try:
+                            os.unlink(path)
+                        except OSError:
+                            pass
                     raise output_error(output.path, err) from None
                 output._temp = None
+                placed.append(output.final)
             output._created = False
         self._open = []
 

@@ -532,3 +532,19 @@ def test_a_full_collect_spool_is_named_in_the_error_and_no_dump_is_left(kubeconf
     assert done.stderr == f"error: cannot write a temporary spool file in {tmp_path}: File too large\n"
     assert not out.exists()
     assert temp_files(tmp_path) == []
+
+
+def test_when_one_rename_of_related_outputs_fails_the_ones_already_in_place_are_removed(tmp_path: Path) -> None:
+    from pruneplan.errors import PrunePlanError
+    from pruneplan.files import outputs
+
+    plan, signature = tmp_path / "plan.json", tmp_path / "plan.json.sig"
+    with pytest.raises(PrunePlanError) as failure:
+        with outputs() as pair:
+            pair.open(str(plan), 0o644, replace=True).write(b"plan")
+            pair.open(str(signature), 0o644, replace=True).write(b"signature")
+            signature.mkdir()  # its place is taken while both are written: its rename fails
+            (signature / "kept").write_text("")
+    assert str(failure.value).startswith(f"cannot write {signature}: ")
+    assert not plan.exists(), "a plan without its signature is not left in place"
+    assert temp_files(tmp_path) == []
