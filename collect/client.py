@@ -8,8 +8,10 @@ the status, headers and body bytes. Transport failures (refused, TLS, timeout) b
 
 from __future__ import annotations
 
+import logging
 import os
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import urllib3
 import yaml  # type: ignore[import-untyped]  # PyYAML comes with kubernetes; its stubs are not a dependency
@@ -42,12 +44,15 @@ def load_configuration(kubeconfig: str | None, context: str | None) -> k8s_clien
         if kubeconfig and not paths:
             raise ClusterError(f"kubeconfig {kubeconfig}: no such file")
         if paths:
-            kube_config.load_kube_config(
-                config_file=os.pathsep.join(paths),
-                context=context,
-                client_configuration=config,
-                persist_config=False,
-            )
+            with _logged_errors() as logged:
+                kube_config.load_kube_config(
+                    config_file=os.pathsep.join(paths),
+                    context=context,
+                    client_configuration=config,
+                    persist_config=False,
+                )
+            if logged:  # the loader went on without the credentials it could not get
+                raise ClusterError(f"cannot load the client configuration: the kubeconfig's exec credential plugin failed: {logged[0]}")
         elif os.environ.get(incluster_config.SERVICE_HOST_ENV_NAME):
             if context:
                 raise ClusterError("--context needs a kubeconfig, and none was found")
@@ -69,6 +74,26 @@ def load_configuration(kubeconfig: str | None, context: str | None) -> k8s_clien
     config.host = without_userinfo(config.host)
     _keep_host_without_userinfo(config)
     return config
+
+
+@contextmanager
+def _logged_errors() -> Iterator[list[str]]:
+    """The messages the kubernetes client's kubeconfig loader logs as errors while it runs: it
+    reports a failed exec credential plugin with logging.error on the root logger (a stray
+    `ERROR:root:` line) and goes on without credentials. Collected here, they become one error."""
+    messages: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(record.getMessage())
+
+    handler = Collect(logging.ERROR)
+    root = logging.getLogger()
+    root.addHandler(handler)  # a root logger with a handler is not given logging's default one
+    try:
+        yield messages
+    finally:
+        root.removeHandler(handler)
 
 
 def _keep_host_without_userinfo(config: k8s_client.Configuration) -> None:

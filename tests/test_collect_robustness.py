@@ -5,10 +5,13 @@ and a redaction map that cannot be written are each one `error:` line, with noth
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml  # type: ignore[import-untyped]
 
 from clirunner import run_cli
 from execute_env import make_env
@@ -187,3 +190,21 @@ def test_redaction_map_path_that_becomes_a_folder_mid_collection_leaves_neither_
     assert result.err.startswith(f"error: cannot write {folder}: ")
     assert not out.exists() and folder.is_dir() and not any(folder.iterdir())
     assert leftovers(tmp_path) == [folder.name]
+
+
+def test_a_failing_exec_credential_plugin_is_one_error_line_not_a_logged_one(api, tmp_path):
+    """The client's loader logs the plugin's failure on the root logger and goes on without
+    credentials; collect says it in one error line and contacts nothing."""
+    kubeconfig = tmp_path / "kubeconfig"
+    server = api.kubeconfig(str(tmp_path / "base-kubeconfig"))
+    config = yaml.safe_load(Path(server).read_text())
+    config["users"][0]["user"] = {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": "/bin/false",
+                                           "interactiveMode": "Never"}}
+    kubeconfig.write_text(yaml.safe_dump(config))
+    done = subprocess.run([sys.executable, "-m", "pruneplan.cli", "collect", "--kubeconfig", str(kubeconfig),
+                           "-o", str(tmp_path / "dump.json")], capture_output=True, text=True, check=False, timeout=120)
+    lines = done.stderr.splitlines()
+    assert done.returncode == 20 and len(lines) == 1, done.stderr
+    assert lines[0].startswith("error: cannot load the client configuration: the kubeconfig's exec credential plugin failed: ")
+    assert not (tmp_path / "dump.json").exists()
+    assert not api.requests
