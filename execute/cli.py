@@ -9,7 +9,14 @@ import typer
 
 def execute_command(
     plan: str = typer.Argument(..., metavar="PLAN", help="The plan file (PLAN.sig beside it); - reads stdin (then --signature is needed)."),
-    keys: List[str] = typer.Option([], "--key", metavar="PUB", help="Trusted public key (PEM); repeatable."),
+    keys: List[str] = typer.Option([], "--key", metavar="PUB", help="Trusted public key (PEM); repeatable (the author's and an approver's)."),
+    threshold: int = typer.Option(
+        1, "--threshold", metavar="N",
+        help="How many distinct trusted keys must have signed (PLAN.sig and the approvals); at most the number of --key.",
+    ),
+    approvals: Optional[str] = typer.Option(
+        None, "--approvals", metavar="FILE", help="The plan's approval bundle, made by `pruneplan approve` (default: PLAN.approvals).",
+    ),
     confirm: bool = typer.Option(False, "--confirm/--no-confirm", help="Really delete. Without it: a dry run."),
     kubeconfig: Optional[str] = typer.Option(
         None, "--kubeconfig", metavar="FILE", help="Kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, or the pod's service account)."
@@ -47,16 +54,21 @@ def execute_command(
     """Verify a signed plan, re-check it against the live cluster, and replay what is still justified.
 
     Without --confirm it is a dry run: it reads the cluster (and the journal, if there is one)
-    and prints what it would do.
+    and prints what it would do. With --threshold N it runs only a plan signed by N distinct
+    trusted keys: its author's PLAN.sig and the approvers' PLAN.approvals.
 
     \b
     Examples:
       # dry run: what would be deleted now
       pruneplan execute plan.json --key review-key.pub
+      # four eyes: the author signed with analyze --sign-key, an approver adds a signature and the ticket
+      pruneplan approve plan.json --key approver-key --annotation ticket=CHG-1234
+      pruneplan execute plan.json --key author-key.pub --key approver-key.pub --threshold 2 --confirm
       # delete, then restart the registry to clear its blob cache
       pruneplan execute plan.json --key review-key.pub --confirm --restart-registry
       # in the cluster: one journal per plan in /state, exit 5 when the re-check skipped actions
-      pruneplan execute /plan/plan.json --key /keys/review-key.pub --confirm --journal=/state/ --skipped-exit-code=5
+      pruneplan execute /state/plan.json --key /trust/author-key.pub --key /trust/approver-key.pub --threshold 2 \\
+          --confirm --journal=/state/ --skipped-exit-code=5
       # a plan without a cluster ID, collected through another URL of the same API server
       pruneplan execute plan.json --key review-key.pub --api-server-alias https://api.example:6443
     """
@@ -71,7 +83,7 @@ def execute_command(
         num_workers=workers if workers >= 1 else 5, journal=journal, registry_flavor=registry_flavor,
         restart_registry=restart_registry, output_format=output_format, signature=signature,
         api_server_aliases=api_server_aliases, skipped_exit_code=skipped_exit_code,
-        allow_mostly_absent=allow_mostly_absent,
+        allow_mostly_absent=allow_mostly_absent, threshold=threshold, approvals=approvals,
     ))
 
 

@@ -3,11 +3,13 @@
 Order matters for safety: every refusal (flags, signature, expiry, plan version, journal of
 another plan, wrong cluster, live references that do not parse) happens before the first write
 to the cluster or the registry. Once the plan and the cluster are accepted, a header on stderr
-says which plan, which key, which cluster and which journal.
+says which plan, which keys signed it (with what each approval says), which cluster and which
+journal.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -21,7 +23,7 @@ import orjson
 from pruneplan import errors
 from pruneplan.errors import EXIT_USAGE, AggregateError, PrunePlanError
 from pruneplan.files import STDIN, input_path
-from pruneplan.signing import VerifiedPlan, verify_plan
+from pruneplan.signing import SignatureCheck, VerifiedPlan, check_threshold, verify_plan
 
 REGISTRY_NAMESPACE = "openshift-image-registry"
 REGISTRY_DEPLOYMENT = "image-registry"
@@ -58,6 +60,8 @@ class ExecuteRequest:
     api_server_aliases: list[str] = field(default_factory=list)
     skipped_exit_code: int = 0
     allow_mostly_absent: bool = False
+    threshold: int = 1  # distinct trusted keys that must have signed (PLAN.sig and approvals)
+    approvals: str | None = None  # the approval bundle; default PLAN.approvals
 
 
 def validate_skipped_exit_code(code: int) -> None:
@@ -71,15 +75,49 @@ def validate_skipped_exit_code(code: int) -> None:
         )
 
 
+def _annotation_text(annotations: dict[str, str]) -> str:
+    """`key=value ...`, a value quoted when it has spaces or control characters, so that an
+    annotation can neither run into the next one nor start a line of its own in the log."""
+    def shown(value: str) -> str:
+        plain = value and value.isprintable() and '"' not in value and not any(c.isspace() for c in value)
+        return value if plain else json.dumps(value)
+    return " ".join(f"{key}={shown(value)}" for key, value in sorted(annotations.items()))
+
+
+def signature_lines(verified: VerifiedPlan) -> list[str]:
+    """One line per counted signature (its key and what it says), then one per signature that did
+    not count (without its annotations: an untrusted signer's words are not repeated)."""
+    lines = []
+    for check in verified.signatures:
+        if check.counted:
+            said = _annotation_text(check.annotations)
+            lines.append(f"Signed: {check.source}, key {check.key}" + (f"; {said}" if said else ""))
+    for check in verified.signatures:
+        if not check.counted:  # a problem may quote a bundle's keyid, which anyone could have written
+            problem = check.problem if check.problem.isprintable() else json.dumps(check.problem)
+            lines.append(f"Not counted: {check.source}: {problem}")
+    return lines
+
+
+def counted_signatures(verified: VerifiedPlan) -> list[SignatureCheck]:
+    return [check for check in verified.signatures if check.counted]
+
+
 def header_lines(verified: VerifiedPlan, plan_path: str, cluster: str, journal: str | None, journal_exists: bool) -> list[str]:
-    """What execute says before it starts: which plan, verified by which key, which cluster, when."""
+    """What execute says before it starts: which plan, verified by which keys, which cluster, when."""
     meta = verified.plan.metadata
     if journal is None:
         journal_line = "Journal: none read (a dry run without a journal)"
     else:
         journal_line = f"Journal: {journal}" + ("" if journal_exists else " (new)")
+    if verified.threshold == 1 and len(verified.signatures) <= 1:  # one detached signature: its words as they were
+        trust = [f"Plan: {plan_path} sha256:{verified.sha256}, verified with key {verified.key_path}"]
+    else:
+        trust = [f"Plan: {plan_path} sha256:{verified.sha256}, signed by {len(counted_signatures(verified))} "
+                 f"distinct trusted key(s), threshold {verified.threshold}",
+                 *signature_lines(verified)]
     return [
-        f"Plan: {plan_path} sha256:{verified.sha256}, verified with key {verified.key_path}",
+        *trust,
         f"Cluster: {cluster}",
         f"Created: {meta.created_at}, expires: {meta.not_after}",
         journal_line,
@@ -120,9 +158,14 @@ def run(request: ExecuteRequest) -> int:
     validate_flags(request.registry_url, request.certificate_authority, request.force_insecure)
     validate_aliases(request.api_server_aliases)
     validate_skipped_exit_code(request.skipped_exit_code)
+    # a threshold the trusted keys cannot reach is a usage error, found before the plan is read
+    check_threshold(request.threshold, request.keys)
     if request.plan == STDIN and request.signature is None:
         raise PrunePlanError("execute - reads the plan from stdin: name its signature file with --signature SIG", EXIT_USAGE)
-    verified = verify_plan(input_path(request.plan), request.keys, request.signature)
+    if request.plan == STDIN and request.threshold > 1 and request.approvals is None:
+        raise PrunePlanError("execute - reads the plan from stdin: name its approvals with --approvals FILE", EXIT_USAGE)
+    verified = verify_plan(input_path(request.plan), request.keys, request.signature, threshold=request.threshold,
+                           approvals_path=request.approvals)
     plan = verified.plan  # every field validated: a malformed plan was refused (exit 13) above
     policy = plan.policy.to_policy()
     path = journal_path(request.journal, request.plan, verified.sha256)
@@ -203,7 +246,9 @@ def run(request: ExecuteRequest) -> int:
         else:
             report.errors.append(f"failed to restart the registry: {outcome.message}")
     if request.output_format == "json":
-        document = {"planSha256": verified.sha256, "key": verified.key_path, **report.to_json()}
+        signed = [{"source": c.source, "key": c.key, "annotations": c.annotations} for c in counted_signatures(verified)]
+        document = {"planSha256": verified.sha256, "key": verified.key_path, "threshold": verified.threshold,
+                    "signatures": signed, **report.to_json()}
         sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n")
     if report.errors:
         raise FailedRun(report.errors)

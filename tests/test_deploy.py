@@ -84,16 +84,22 @@ def test_job_and_cronjob_run_commands_the_cli_accepts():
         sub.make_context(args[0], rewrite_bool_flags(args[1:]))
 
 
-def test_cronjob_executes_for_real_with_a_trusted_key_and_a_journal_per_plan_on_the_volume():
+def test_cronjob_executes_for_real_with_two_trusted_keys_and_a_journal_per_plan_on_the_volume():
     cronjob = one("CronJob", "pruneplan-execute")
     (container,) = pod_spec(cronjob)["containers"]
     args = container["args"]
     assert "--confirm" in args
-    assert any(a.startswith("--key=") for a in args)
     assert "--journal=/state/" in args  # a directory: DIR/<plan sha256>.journal
     volumes = {v["name"]: v for v in pod_spec(cronjob)["volumes"]}
     state = next(m for m in container["volumeMounts"] if m["mountPath"] == "/state")
     assert "persistentVolumeClaim" in volumes[state["name"]] and not state.get("readOnly")
+    # four eyes: both keys of the trust ConfigMap, the author's and the approver's, must have signed
+    assert "--threshold=2" in args
+    trust = next(m for m in container["volumeMounts"] if volumes[m["name"]].get("configMap", {}).get("name") == "pruneplan-trust")
+    keys = [a.removeprefix("--key=") for a in args if a.startswith("--key=")]
+    assert len(set(keys)) == 2 and all(k.startswith(trust["mountPath"] + "/") for k in keys)
+    (created,) = [tokens for tokens in readme_commands() if tokens[:4] == ["oc", "create", "configmap", "pruneplan-trust"]]
+    assert sorted(k.rsplit("/", 1)[1] for k in keys) == sorted(o.removeprefix("--from-file=") for o in created[4:])
 
 
 def test_every_pod_uses_the_one_volume_a_service_account_and_a_configmap_that_deploy_creates():
@@ -259,6 +265,9 @@ class FakeCluster:
             tokens = ["oc", *tokens[3:]]
         if tokens[0] == "oc":
             self.oc(tokens)
+        elif tokens[:2] == ["rm", "-f"]:
+            for name in tokens[2:]:
+                (self.admin / name).unlink(missing_ok=True)
         else:
             assert tokens[0] == "pruneplan", f"the test does not know `{line}`"
             result = run_cli(*tokens[1:])
@@ -279,14 +288,25 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         registry.stop()
 
 
-def run_sections(cluster: FakeCluster, *, every_cycle_only: bool) -> None:
+def run_sections(cluster: FakeCluster, *, every_cycle_only: bool, until: str = "", leave_out=lambda line: False) -> None:
+    """The README's sections in order (those before the heading starting with `until`, if given),
+    each command line but those `leave_out` picks."""
     for heading, lines in readme_sections():
+        if until and heading.startswith(until):
+            return
         if heading.startswith("1. Build"):
             continue  # podman: the image is this checkout
         if every_cycle_only and "(every cycle" not in heading:
             continue
         for line in lines:
-            cluster.run(line)
+            if not leave_out(line):
+                cluster.run(line)
+
+
+def approval_annotations() -> list[str]:
+    """The annotations the README's `pruneplan approve` signs."""
+    (approve,) = [tokens for tokens in readme_commands() if tokens[:2] == ["pruneplan", "approve"]]
+    return [value for option, value in zip(approve, approve[1:]) if option == "--annotation"]
 
 
 def test_the_deploy_readme_walks_from_the_namespace_to_a_pruned_cluster_in_cluster(cluster: FakeCluster):
@@ -304,6 +324,12 @@ def test_the_deploy_readme_walks_from_the_namespace_to_a_pruned_cluster_in_clust
     out = cluster.logs["pruneplan-execute-now"].out
     assert "Summary: deleted" in out and "Restarted deployment openshift-image-registry/image-registry" in out
     assert sorted(p.name for p in volume.glob("*.journal")) == [hashlib.sha256(plan_bytes).hexdigest() + ".journal"]
+    # the log's header names both signers, and what the approver signed with the approval
+    header = cluster.logs["pruneplan-execute-now"].err_lines
+    trust = cluster.volume_dir({"configMap": {"name": "pruneplan-trust"}})
+    assert f"Signed: {volume}/plan.json.sig, key {trust}/author-key.pub" in header
+    (approved,) = [line for line in header if line.startswith(f"Signed: {volume}/plan.json.approvals, approval 1, key {trust}/approver-key.pub; ")]
+    assert approval_annotations() and all(annotation in approved.split() for annotation in approval_annotations())
 
 
 def test_a_newly_approved_plan_runs_with_a_journal_of_its_own(cluster: FakeCluster):
@@ -315,3 +341,23 @@ def test_a_newly_approved_plan_runs_with_a_journal_of_its_own(cluster: FakeClust
     assert first != second
     assert sorted(p.name for p in volume.glob("*.journal")) == sorted([f"{first}.journal", f"{second}.journal"])
     assert cluster.logs["pruneplan-execute-now"].code == 0
+
+
+def test_the_cronjob_refuses_a_plan_the_approver_did_not_approve_and_changes_nothing(cluster: FakeCluster):
+    def approval(line: str) -> bool:  # the approve step, the check of it, the copy of its bundle
+        return "pruneplan approve" in line or "--threshold" in line or "cp plan.json.approvals" in line
+
+    run_sections(cluster, every_cycle_only=False, until="9.", leave_out=approval)
+    volume = cluster.volume_dir({"persistentVolumeClaim": {"claimName": "pruneplan-files"}})
+    assert (volume / "plan.json.sig").exists() and not (volume / "plan.json.approvals").exists()
+    before = len(cluster.api.requests)
+    cluster.oc(["oc", "create", "job", "pruneplan-execute-now", "--from=cronjob/pruneplan-execute"])
+    result = cluster.logs["pruneplan-execute-now"]
+    assert result.code == 10
+    trust = cluster.volume_dir({"configMap": {"name": "pruneplan-trust"}})
+    assert result.err_lines == [
+        f"error: 1 of the 2 required trusted keys signed this plan (signed by {trust}/author-key.pub); "
+        "an approver adds a signature with `pruneplan approve PLAN --key KEY`"
+    ]
+    assert cluster.api.requests[before:] == []
+    assert list(volume.glob("*.journal")) == []
