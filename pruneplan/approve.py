@@ -14,7 +14,7 @@ import hashlib
 import time
 from dataclasses import dataclass
 
-from .approvals import BUNDLE_SUFFIX, empty_bundle, new_envelope, read_bundle, signing_input
+from .approvals import BUNDLE_SUFFIX, Envelope, empty_bundle, new_envelope, read_bundle, signing_input, statement_of
 from .errors import EXIT_BAD_SIGNATURE, EXIT_EXPIRED, EXIT_NO_SIGNATURE, EXIT_USAGE, PrunePlanError
 from .files import input_path, read_limited, write_or_fail
 from .planmodel import Plan
@@ -50,6 +50,7 @@ class Approved:
     key_id: str
     annotations: dict[str, str]
     count: int  # approvals in the bundle now
+    dropped: int  # approvals of another plan (or of nothing) removed from the bundle
 
 
 def _mode(request: ApproveRequest) -> str:
@@ -115,7 +116,18 @@ def approve(request: ApproveRequest) -> Approved | bytes:
         raise PrunePlanError("approve - reads the plan from stdin: name its bundle with --approvals FILE", EXIT_USAGE)
     bundle_path = request.approvals or request.plan + BUNDLE_SUFFIX
     bundle = read_bundle(bundle_path) or empty_bundle()
-    bundle.approvals.append(new_envelope(sha, annotations, ident, signature))
+    # approvals of an earlier plan under the same name count for nothing now: they go, or the
+    # bundle would grow with every review cycle
+    kept = [envelope for envelope in bundle.approvals if _approves(envelope, sha)]
+    dropped = len(bundle.approvals) - len(kept)
+    bundle.approvals = [*kept, new_envelope(sha, annotations, ident, signature)]
     inputs = [path, *(p for p in (request.key, request.signature, request.public_key) if p)]
     write_or_fail(bundle_path, bundle.to_bytes(), 0o644, replace=True, inputs=inputs)
-    return Approved(bundle_path, sha, ident, annotations, len(bundle.approvals))
+    return Approved(bundle_path, sha, ident, annotations, len(bundle.approvals), dropped)
+
+
+def _approves(envelope: Envelope, plan_sha256: str) -> bool:
+    try:
+        return statement_of(envelope)[1].plan_sha256 == plan_sha256
+    except PrunePlanError:  # not a statement at all: approves nothing
+        return False

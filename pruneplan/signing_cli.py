@@ -122,12 +122,17 @@ def summary_lines(verified: VerifiedPlan) -> list[str]:
 
 
 def signature_lines(verified: VerifiedPlan) -> list[str]:
-    """Each signature: where, valid or not, counted or not, by which trusted key, what it says."""
+    """Each signature: where, valid or not, counted or not, by which trusted key, what it says.
+    A bundle's text (annotations, a keyid) is anyone's: its control characters are escaped, so a
+    newline in it cannot make a line of its own."""
+    from .cli import one_line
+
     lines = [f"signatures:   {sum(c.counted for c in verified.signatures)} counted, threshold {verified.threshold}"]
     for check in verified.signatures:
         state = ("valid, counted" if check.counted else f"valid, {check.problem}") if check.valid else f"NOT valid: {check.problem}"
         said = " ".join(f"{key}={value}" for key, value in sorted(check.annotations.items()))
-        lines.append(f"  {check.source}: {state}" + (f"; key {check.key}" if check.key else "") + (f"; {said}" if said else ""))
+        line = f"  {check.source}: {state}" + (f"; key {check.key}" if check.key else "") + (f"; {said}" if said else "")
+        lines.append(one_line(line))
     return lines
 
 
@@ -188,7 +193,8 @@ def approve(
     said = " ".join(f"{k}={v}" for k, v in sorted(result.annotations.items()))
     with printing_to_stdout("the approval", f"the approval was added to {result.approvals_path}"):
         typer.echo(f"approved: plan sha256 {result.plan_sha256} by key {result.key_id}" + (f"; {said}" if said else ""))
-        typer.echo(f"{result.approvals_path}: {result.count} approval(s)")
+        typer.echo(f"{result.approvals_path}: {result.count} approval(s)"
+                   + (f"; removed {result.dropped} of another plan" if result.dropped else ""))
 
 
 def register(app: typer.Typer) -> None:

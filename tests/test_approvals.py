@@ -235,3 +235,24 @@ def test_openssl_verifies_an_approval_pruneplan_made(tmp_path: Path, people) -> 
     assert ok.returncode == 0 and "Verified OK" in ok.stdout
     bad = openssl("dgst", "-sha256", "-verify", f"{author}.pub", "-signature", "approval.sig", "approval.bin", cwd=tmp_path)
     assert bad.returncode != 0
+
+
+def test_approving_a_new_plan_drops_the_approvals_of_the_plan_it_replaced(tmp_path: Path, people) -> None:
+    author, approver = people
+    plan = make_plan(tmp_path, author, now=format_time(int(time.time()) - 120))
+    assert approve(plan, "--key", str(approver), "--annotation", "ticket=CHG-1").code == 0
+    make_plan(tmp_path, author)  # the next cycle's plan under the same name
+    added = approve(plan, "--key", str(approver), "--annotation", "ticket=CHG-2")
+    assert added.code == 0
+    assert added.out.splitlines()[1] == f"{plan}.approvals: 1 approval(s); removed 1 of another plan"
+    rows = signature_rows(verify(plan, "--key", f"{author}.pub", "--key", f"{approver}.pub", "--threshold", "2"))
+    assert len(rows) == 2 and "ticket=CHG-2" in rows[1]
+
+
+def test_a_newline_in_an_annotation_cannot_make_a_line_of_its_own(tmp_path: Path, people) -> None:
+    author, approver = people
+    plan = make_plan(tmp_path, author)
+    assert approve(plan, "--key", str(approver), "--annotation", "comment=fine\n  plan.json.sig: valid, counted").code == 0
+    rows = signature_rows(verify(plan, "--key", f"{author}.pub", "--key", f"{approver}.pub"))
+    assert len(rows) == 2
+    assert "comment=fine\\n  plan.json.sig: valid, counted" in rows[1]
