@@ -390,28 +390,54 @@ def _approval_checks(
 
 
 def check_signatures(
-    raw: bytes, public_key_paths: Sequence[str], sig_path: str, approvals_path: str, sig_required: bool = False
+    raw: bytes,
+    public_key_paths: Sequence[str],
+    sig_path: str,
+    approvals_path: str,
+    sig_required: bool = False,
+    unreadable_as_row: bool = False,
 ) -> list[SignatureCheck]:
     """Every signature over the plan's bytes `raw`: the detached signature at `sig_path` (when
     there is one) and each approval of the bundle at `approvals_path`, in that order, each
     verified with the trusted keys; a key's first valid signature is counted, later ones are not.
     Raises (one line, its exit status) for what makes the question unanswerable: a trusted key
     that cannot be read, a signature file or bundle that is malformed, neither of them there, or
-    no signature file where one was named (`sig_required`)."""
+    no signature file where one was named (`sig_required`). With `unreadable_as_row` (a report,
+    which lists what it can), an unreadable signature file or bundle is a not-valid row saying
+    why instead, and the other's signatures are still checked; a key file still raises."""
+    rows: dict[str, SignatureCheck] = {}  # the unreadable files, as rows
+
+    def unreadable(path: str, err: PrunePlanError) -> None:
+        if not unreadable_as_row:
+            raise err
+        rows[path] = SignatureCheck(path, None, {}, False, False, err.message)
+
     # the signatures are read before the keys: a missing signature is reported first
-    bundle = read_bundle(approvals_path)
+    bundle = None
+    try:
+        bundle = read_bundle(approvals_path)
+    except PrunePlanError as err:
+        unreadable(approvals_path, err)
+    bundled = bundle is not None or os.path.lexists(approvals_path)
     signature = None
-    if sig_required or bundle is None or os.path.lexists(sig_path):
-        signature = _read_signature_file(sig_path)
+    if sig_required or not bundled or os.path.lexists(sig_path):
+        try:
+            signature = _read_signature_file(sig_path)
+        except PrunePlanError as err:
+            unreadable(sig_path, err)
     trusted = _load_trusted(public_key_paths)
     plan_sha256 = hashlib.sha256(raw).hexdigest()
     found: list[tuple[SignatureCheck, str | None]] = []
+    if sig_path in rows:
+        found.append((rows[sig_path], None))
     if signature is not None:
         verifier = _verifying_key(trusted, signature, raw)
         if verifier is None:
             found.append((SignatureCheck(sig_path, None, {}, False, False, "does not verify with any trusted key"), None))
         else:
             found.append((SignatureCheck(sig_path, verifier[0], {}, True, False), verifier[1]))
+    if approvals_path in rows:
+        found.append((rows[approvals_path], None))
     for number, envelope in enumerate(bundle.approvals if bundle else [], 1):
         found += _approval_checks(envelope, f"{approvals_path}, approval {number}", plan_sha256, trusted)
     counted_keys: set[str] = set()

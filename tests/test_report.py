@@ -396,7 +396,7 @@ def test_signature_with_a_wrong_key_is_reported_but_the_report_is_written(signed
     assert result.code == 0
     assert result.err_lines == ["warning: signature NOT verified: signature does not verify with any trusted key (tried 1)"]
     text = (signed / "report.md").read_text()
-    assert "> ❌ **Signature: NOT VERIFIED.** signature does not verify with any trusted key (tried 1)" in text
+    assert "> ❌ **Signature: NOT VERIFIED (0 of 1 trusted keys signed).** signature does not verify with any trusted key (tried 1)" in text
     assert "## Will delete, per namespace (top 10 by bytes, of 3)" in text
 
 
@@ -405,7 +405,7 @@ def test_a_changed_plan_does_not_verify(signed: Path) -> None:
     plan.write_bytes(plan.read_bytes().replace(b'"keepTagRevisions": 3', b'"keepTagRevisions": 0'))
     result = report("plan.json", "--key", "signer.pub", "--now", "2026-06-02T00:00:00Z", "-o", "report.md")
     assert result.code == 0
-    assert "**Signature: NOT VERIFIED.**" in (signed / "report.md").read_text()
+    assert "**Signature: NOT VERIFIED (0 of 1 trusted keys signed).**" in (signed / "report.md").read_text()
 
 
 EXPIRED = "Signature: valid (verified with signer.pub) — plan EXPIRED on 2026-06-08T00:00:00Z."
@@ -429,7 +429,7 @@ def test_a_plan_past_its_expiry_whose_signature_does_not_verify_stays_not_verifi
     assert result.code == 0
     assert result.err_lines == ["warning: signature NOT verified: signature does not verify with any trusted key (tried 1)"]
     text = (signed / "report.md").read_text()
-    assert "> ❌ **Signature: NOT VERIFIED.** signature does not verify with any trusted key (tried 1)" in text
+    assert "> ❌ **Signature: NOT VERIFIED (0 of 1 trusted keys signed).** signature does not verify with any trusted key (tried 1)" in text
     assert "EXPIRED" not in text
 
 
@@ -460,7 +460,7 @@ def test_an_unsigned_plan_says_so(work: Path) -> None:
 def test_signature_status_appears_prominently_in_html(signed: Path) -> None:
     assert report("plan.json", "--key", "other.pub", "--now", "2026-06-02T00:00:00Z", "--format", "html", "-o", "r.html").code == 0
     text = (signed / "r.html").read_text()
-    banner = '<div id="signature" class="status failed"><strong>Signature: NOT VERIFIED.</strong>'
+    banner = '<div id="signature" class="status failed"><strong>Signature: NOT VERIFIED (0 of 1 trusted keys signed).</strong>'
     assert banner in text
     assert text.index(banner) < text.index("<h2>")  # above every section
 
@@ -860,5 +860,6 @@ def test_help_describes_every_option_with_upper_case_placeholders_and_examples()
     assert result.code == 0
     assert "\n  Examples:\n    # Markdown on stdout, to paste into a ticket\n" \
            "    pruneplan report plan.json --dump dump.json.gz --key review-key.pub\n" in result.out
-    for line in ("-o, --output FILE", "--format FORMAT", "--dump DUMP", "--key PUB", "--signature SIG", "--now TIME", "--top N"):
+    for line in ("-o, --output FILE", "--format FORMAT", "--dump DUMP", "--key PUB", "--signature SIG", "--now TIME", "--top N",
+                 "--threshold N", "--approvals FILE"):
         assert f"  {line}  " in result.out, line

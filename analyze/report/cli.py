@@ -24,10 +24,16 @@ def report_command(
         help="The plan's dump (repeat for several inputs): adds tags and positions from the dump, the single-referrer list and attribution by image stream history.",
     ),
     keys: Optional[List[str]] = typer.Option(
-        None, "--key", metavar="PUB", help="Trusted public key PEM to verify the plan's signature with; repeat for several."
+        None, "--key", metavar="PUB", help="Trusted public key PEM to verify the plan's signature and approvals with; repeat for several."
     ),
     signature: Optional[str] = typer.Option(
         None, "--signature", metavar="SIG", help="Signature file. Default: PLAN.sig."
+    ),
+    threshold: int = typer.Option(
+        1, "--threshold", metavar="N", help="How many distinct trusted keys must have signed (PLAN.sig and approvals) for the plan to show as verified."
+    ),
+    approvals: Optional[str] = typer.Option(
+        None, "--approvals", metavar="FILE", help="The plan's approval bundle. Default: PLAN.approvals."
     ),
     now: Optional[str] = typer.Option(
         None, "--now", metavar="TIME", help="Check the plan's expiry at this time (RFC 3339) instead of the current time."
@@ -37,11 +43,13 @@ def report_command(
         help="Rows in each table of namespaces, repositories, images, blobs, streams and single-referrer items; a cut table says how many more.",
     ),
 ) -> None:
-    """Write a review of a plan for a change ticket: signature, policy, source and what it will delete.
+    """Write a review of a plan for a change ticket: signatures, approvals, policy, source and what it will delete.
 
     Markdown goes to stdout unless -o FILE is given; -o review.html (or --format html) writes one
-    self-contained HTML file. A signature that does not verify, or a valid one on an expired plan,
-    is shown at the top of the report and warned about on stderr; it is not an error.
+    self-contained HTML file. A signature that does not verify, too few trusted keys for
+    --threshold, or valid signatures on an expired plan are shown at the top of the report and
+    warned about on stderr; they are not errors. The Approvals section lists every signature
+    (PLAN.sig and each approval) with its annotations.
 
     \b
     Examples:
@@ -51,6 +59,8 @@ def report_command(
       pruneplan report plan.json --dump dump.json.gz --key review-key.pub -o review.html
       # the five largest rows of each table, expiry checked at a given time
       pruneplan report plan.json --top 5 --now 2026-06-02T00:00:00Z -o review.md
+      # four eyes: verified only when the author's and an approver's keys both signed
+      pruneplan report plan.json --key author.pub --key approver.pub --threshold 2 -o review.md
     """
     from pruneplan.analyze.report.run import ReportRequest, run_report
 
@@ -64,6 +74,8 @@ def report_command(
             signature=signature,
             now=now,
             top=top,
+            threshold=threshold,
+            approvals=approvals,
         )
     )
 

@@ -110,7 +110,7 @@ def _block(block: Block) -> list[str]:
     if isinstance(block, Table):
         align = "".join("r" if column.kind == NUM else "l" for column in block.columns)
         words = [column.kind in (NUM, LABEL) for column in block.columns]
-        rows = [[_text(cell) if ours else _value(cell) for ours, cell in zip(words, row)] for row in block.rows]
+        rows = [[_text(cell, in_table=True) if ours else _value(cell) for ours, cell in zip(words, row)] for row in block.rows]
         return _table([md(column.title) for column in block.columns], rows, align)
     if isinstance(block, Paragraph):
         return [_text(block.text)]

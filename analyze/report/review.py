@@ -59,15 +59,38 @@ COUNTER_LABELS: tuple[tuple[str, str], ...] = (
 # The review
 
 
+# A signature row's state: it verifies with a trusted key, it does not, or no --key was given.
+VALID, INVALID, UNCHECKED = "valid", "invalid", "unchecked"
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureRow:
+    """One signature over the plan (PLAN.sig, or one signature of an approval), as checked."""
+
+    source: str  # PLAN.sig, or "PLAN.approvals, approval N"
+    state: str  # VALID | INVALID | UNCHECKED
+    key: str | None = None  # the trusted key file that verified it
+    keyid: str | None = None  # the key id an unchecked approval names (its claim, not checked)
+    annotations: tuple[tuple[str, str], ...] = ()
+    counted: bool = False  # toward the threshold: the first valid signature of its key
+    problem: str = ""  # why it is not valid, or not counted
+
+
 @dataclass(frozen=True, slots=True)
 class SignatureStatus:
-    """state: verified | expired (the signature verifies but notAfter has passed) | failed |
-    unchecked (a .sig exists, no --key) | unsigned (no .sig). `message` is the detail."""
+    """state: verified | expired (the signatures verify but notAfter has passed) | failed |
+    unchecked (a .sig or approvals exist, no --key) | unsigned (neither). `message` is the
+    detail. `rows` are the signatures found; `signed` the distinct trusted keys that signed
+    (None when nothing could be checked); `checked` whether --key was given."""
 
     state: str
     message: str
     key: str | None = None
     not_after: str | None = None
+    threshold: int = 1
+    signed: int | None = None
+    checked: bool = False
+    rows: tuple[SignatureRow, ...] = ()
 
 
 def expired_text(key: str, not_after: str) -> str:

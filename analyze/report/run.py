@@ -7,18 +7,18 @@ that does not verify is not an error here: the report is still written and says 
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass, field
 
+from pruneplan.approvals import BUNDLE_SUFFIX
 from pruneplan.files import STDOUT, InputTooLarge, input_path, read_input, write_or_fail
 from pruneplan.errors import EXIT_BAD_INPUT, EXIT_UNKNOWN_PLAN, EXIT_USAGE, PrunePlanError
-from pruneplan.planformat import MAX_PLAN
+from pruneplan.planformat import MAX_PLAN, SIGNATURE_SUFFIX
 from pruneplan.planmodel import Plan
-from pruneplan.signing import SIGNATURE_SUFFIX, PlanExpired, verify_plan
 from pruneplan.timefmt import parse_user_time
 
-from pruneplan.analyze.report.review import DEFAULT_TOP, Review, SignatureStatus, build_review, expired_text
+from pruneplan.analyze.report.review import DEFAULT_TOP, Review, build_review, expired_text
+from pruneplan.analyze.report.signatures import check_threshold_flag, signature_status
 
 FORMATS = ("md", "html")
 
@@ -33,6 +33,8 @@ class ReportRequest:
     signature: str | None = None
     now: str | None = None
     top: int = DEFAULT_TOP
+    threshold: int = 1
+    approvals: str | None = None
 
 
 def resolve_format(requested: str | None, output: str) -> str:
@@ -60,36 +62,11 @@ def read_plan(path: str) -> tuple[Plan, bytes]:
     return Plan.from_bytes(raw, path), raw
 
 
-def signature_status(
-    plan_path: str, raw: bytes, keys: list[str], sig_path: str | None, now: float | None
-) -> SignatureStatus:
-    """Verify with --key when given (any failure becomes the status, not an error); without a
-    key only say whether a signature file is there. A valid signature on a plan past its
-    notAfter is "expired", not "failed": the plan is authentic, only too old to execute."""
-    sig = sig_path or plan_path + SIGNATURE_SUFFIX
-    if keys:
-        try:
-            verified = verify_plan(plan_path, keys, sig_path=sig, now=now, raw=raw)  # the bytes this report shows
-        except PlanExpired as expired:
-            return SignatureStatus(
-                "expired",
-                f"{sig} verifies, but the plan's notAfter has passed: execute refuses it; "
-                "collect a fresh dump and analyze it again",
-                expired.verified.key_path,
-                expired.not_after,
-            )
-        except PrunePlanError as err:
-            return SignatureStatus("failed", err.message)
-        return SignatureStatus("verified", f"signature verified with {verified.key_path} ({sig})", verified.key_path)
-    if os.path.exists(sig):
-        return SignatureStatus("unchecked", f"{sig} exists but was not checked (pass --key PUB to verify it)")
-    return SignatureStatus("unsigned", f"no signature file {sig}; this plan is not signed")
-
-
 def make_review(request: ReportRequest) -> Review:
     if request.top < 1:
         raise PrunePlanError("--top must be at least 1", EXIT_USAGE)
     now = parse_user_time(request.now, "--now") if request.now is not None else None
+    check_threshold_flag(request.threshold, request.keys)  # a bad command line, before any work
     plan, raw = read_plan(input_path(request.plan))
     analysis = None
     dumps: list[tuple[str, str]] = []
@@ -111,7 +88,7 @@ def make_review(request: ReportRequest) -> Review:
             raise _not_rerun(err) from None
         dumps = [(i.path, i.sha256) for i in loaded.inputs]
         dump_sha256 = loaded.dump_sha256
-    status = signature_status(request.plan, raw, request.keys, request.signature, now)
+    status = signature_status(request.plan, raw, request.keys, request.signature, now, request.threshold, request.approvals)
     return build_review(plan, raw, request.plan, status, analysis, dumps, dump_sha256, request.top)
 
 
@@ -141,7 +118,8 @@ def run_report(request: ReportRequest) -> None:
     elif status.state == "expired":
         print(f"warning: signature {expired_text(status.key or '', status.not_after or '')}", file=sys.stderr)
     sig = request.signature or request.plan + SIGNATURE_SUFFIX
-    write_report(request.output, text.encode("utf-8"), [request.plan, sig, *request.dumps, *request.keys])
+    bundle = request.approvals or request.plan + BUNDLE_SUFFIX
+    write_report(request.output, text.encode("utf-8"), [request.plan, sig, bundle, *request.dumps, *request.keys])
 
 
 def write_report(path: str, data: bytes, inputs: list[str] | None = None) -> None:

@@ -17,12 +17,15 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Sequence, Union
 
 from pruneplan.analyze.report.review import (
+    INVALID,
     NOT_SET,
+    UNCHECKED,
     UPDATED_STREAMS,
     GroupBytes,
     Limited,
     Position,
     Review,
+    SignatureRow,
     SignatureStatus,
     exact_bytes,
     expired_text,
@@ -179,12 +182,31 @@ def signature_headline(status: SignatureStatus) -> Text:
     if status.state == "expired":
         return ["Signature: valid (verified with ", Code(status.key or NOT_SET), ") — plan EXPIRED on ",
                 Code(status.not_after or NOT_SET), "."]
+    if status.state == "verified" and status.threshold > 1:
+        return f"Signature: verified ({_keys(status.signed or 0)} signed, threshold {status.threshold})."
+    if status.state == "failed" and status.signed is not None and status.signed < status.threshold:
+        return f"Signature: NOT VERIFIED ({status.signed} of {status.threshold} trusted keys signed)."
     return {
         "verified": "Signature: verified.",
         "failed": "Signature: NOT VERIFIED.",
         "unchecked": "Signature: not checked.",
         "unsigned": "Signature: none (unsigned plan).",
     }.get(status.state, f"Signature: {status.state}.")
+
+
+def _keys(count: int) -> str:
+    return f"{count} distinct trusted key" + ("" if count == 1 else "s")
+
+
+def threshold_line(status: SignatureStatus) -> str:
+    """Whether enough distinct trusted keys signed, in the words of the Approvals section."""
+    if not status.checked:
+        return f"threshold {status.threshold}: not checked (pass --key PUB to verify the signatures)"
+    if status.signed is None:
+        return f"threshold {status.threshold}: NOT met (no signature could be checked: see the signature status above)"
+    if status.signed >= status.threshold:
+        return f"threshold {status.threshold}: met ({_keys(status.signed)})"
+    return f"threshold {status.threshold}: NOT met ({status.signed} of {status.threshold})"
 
 
 def will_delete(review: Review) -> str:
@@ -348,6 +370,57 @@ def _single_referrer(review: Review, digest: DigestCell) -> list[Block]:
     ]
 
 
+def _signature_key(row: SignatureRow, digest: DigestCell) -> Text:
+    if row.key is not None:
+        return row.key
+    if row.state != UNCHECKED:
+        return words("no trusted key")
+    return ["not checked (keyid ", *digest(row.keyid), ")"] if row.keyid else words("not checked")
+
+
+def _annotations(row: SignatureRow) -> Text:
+    """Each annotation a literal: it is the approver's text, so it can hold anything."""
+    if not row.annotations:
+        return words("none")
+    pieces: list[Inline] = []
+    for n, (key, text) in enumerate(row.annotations):
+        pieces += [", "] if n else []
+        pieces.append(Code(f"{key}={text}"))
+    return pieces
+
+
+def _validity(row: SignatureRow) -> Text:
+    if row.state == UNCHECKED:
+        return words("not checked")
+    if row.state == INVALID:  # the reason can quote the bundle (a keyid, a payload type): a literal
+        return ["NOT valid: ", Code(row.problem)]
+    return words("valid")
+
+
+def _counted(row: SignatureRow) -> Text:
+    if row.counted:
+        return words("counted")
+    if row.state == UNCHECKED:
+        return words("not checked")
+    return words(row.problem if row.state != INVALID and row.problem else "not counted")
+
+
+def _approvals(review: Review, digest: DigestCell) -> list[Block]:
+    """One row per signature (PLAN.sig, then each approval's), and whether the threshold is met."""
+    status = review.signature
+    rows = _limit_rows(status.rows, review.top)
+    table = Table(
+        (Column("signature"), Column("trusted key"), Column("annotations"), Column("valid", LABEL), Column("counted", LABEL)),
+        [(row.source, _signature_key(row, digest), _annotations(row), _validity(row), _counted(row)) for row in rows.rows],
+    )
+    return [table, *_more(rows, "signatures"), Paragraph(threshold_line(status))]
+
+
+def _limit_rows(rows: tuple[SignatureRow, ...], top: int) -> Limited:
+    # a bundle may hold any number of approvals; the threshold line counts them all
+    return Limited(rows[:top], len(rows))
+
+
 def report_sections(review: Review) -> list[Section]:
     """The report's sections after its heading (title, signature, warnings, errors, summary)."""
     top = review.top
@@ -355,13 +428,16 @@ def report_sections(review: Review) -> list[Section]:
     shown = [r.name for r in review.top_images.rows]
     shown += [d for b in review.top_blobs.rows for d in (b.digest, b.image)]
     shown += [r.image for r in review.single_referrer.rows] if review.single_referrer else []
+    shown += [r.keyid for r in review.signature.rows if r.keyid]
     digits = short_digits(shown)
 
     def digest(full: str) -> Text:
         return [Digest(full, digits)]
 
+    signed = review.signature.checked or review.signature.rows
     return [
         Section("plan", "Plan", [_plan_facts(review)]),
+        *([Section("approvals", "Approvals", _approvals(review, digest))] if signed else []),
         Section("source", "Source", [_source_facts(review)]),
         Section("policy", "Policy", [
             Table((Column("flag"), Column("value")), [(label, value(text)) for _, label, text in review.policy]),
