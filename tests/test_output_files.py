@@ -28,7 +28,7 @@ from pruneplan.analyze.plan.closing import BANNER
 
 from builders import as_dump, digest, image, stream, write_json
 from clirunner import run_cli
-from fakeapi import FakeAPI, sample_cluster
+from fakeapi import FakeAPI
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_DUMP = REPO / "fixtures" / "example-dump.json.gz"
@@ -481,16 +481,7 @@ def test_verify_refuses_an_endless_signature_file(tmp_path: Path) -> None:
 # -- collect ---------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def api() -> Iterator[FakeAPI]:
-    with FakeAPI() as server:
-        server.add_all(sample_cluster())
-        yield server
-
-
-@pytest.fixture
-def kubeconfig(api: FakeAPI, tmp_path: Path) -> str:
-    return api.kubeconfig(str(tmp_path / "kubeconfig"))
+# the api (the sample cluster) and kubeconfig fixtures are conftest's
 
 
 def test_collect_writes_the_dump_into_a_null_device_and_leaves_the_node(kubeconfig: str, tmp_path: Path) -> None:
