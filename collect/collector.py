@@ -13,10 +13,23 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import IO, Any, TextIO
+from typing import IO, Any, Callable, TextIO, TypeVar
 
+import msgspec
 import orjson
 
+from pruneplan.clustersettings import (
+    IMAGE_CONFIG_PATH,
+    IMAGE_PRUNER_PATH,
+    REGISTRY_CONFIG_PATH,
+    ClusterSettings,
+    ImageConfig,
+    ImagePruner,
+    RegistryConfig,
+    project_image_config,
+    project_image_pruner,
+    project_registry_config,
+)
 from pruneplan.dumpformat import DumpWriter
 from pruneplan.errors import EXIT_IO, PrunePlanError
 from pruneplan.files import temp_directory
@@ -37,6 +50,8 @@ from pruneplan.collect.paging import DEFAULT_PAGE_SIZE
 from pruneplan.collect.progress import Progress
 from pruneplan.collect.redact import Redactor
 from pruneplan.collect.transport import ClusterError, Transport
+
+S = TypeVar("S", ImagePruner, RegistryConfig, ImageConfig)
 
 CLUSTER_VERSION_PATH = "/apis/config.openshift.io/v1/clusterversions/version"
 
@@ -91,6 +106,36 @@ def cluster_identity(transport: Transport) -> tuple[str, str | None]:
         raise ClusterError(f"invalid JSON in clusterversions/version: {err}") from None
     cluster_id = ((doc.get("spec") or {}) if isinstance(doc, dict) else {}).get("clusterID")
     return collected_at, cluster_id if isinstance(cluster_id, str) and cluster_id else None
+
+
+def cluster_settings(transport: Transport) -> ClusterSettings:
+    """The cluster's own pruning settings (pruneplan.clustersettings): each is optional, absent
+    (404) or forbidden (403) recorded as such, as upstream tolerates some lists."""
+    return ClusterSettings(
+        image_pruner=_read_setting(transport, IMAGE_PRUNER_PATH, "imagepruners/cluster", project_image_pruner, ImagePruner),
+        registry_config=_read_setting(transport, REGISTRY_CONFIG_PATH, "configs.imageregistry/cluster", project_registry_config,
+                                      RegistryConfig),
+        image_config=_read_setting(transport, IMAGE_CONFIG_PATH, "images.config/cluster", project_image_config, ImageConfig),
+    )
+
+
+def _read_setting(transport: Transport, path: str, name: str, project_one: Callable[[dict[str, Any]], S], missing: type[S]) -> S:
+    answer = transport.get(path)
+    if answer.status == 404:
+        return missing(state="absent")
+    if answer.status == 403:
+        return missing(state="forbidden")
+    if answer.status != 200:
+        raise ClusterError(f"cannot read {name}: {_status_text(answer.status, status_message(answer))}")
+    try:
+        doc = orjson.loads(answer.body)
+        if not isinstance(doc, dict):
+            raise ClusterError(f"{name}: the answer is not an object")
+        return project_one(doc)
+    except orjson.JSONDecodeError as err:
+        raise ClusterError(f"invalid JSON in {name}: {err}") from None
+    except msgspec.ValidationError as err:  # the server sent what its own API cannot hold
+        raise ClusterError(f"{name}: {err}") from None
 
 
 def _status_text(status: int, message: str) -> str:
@@ -159,18 +204,20 @@ class Collector:
             if opts.redactor is not None:
                 _check_not_a_directory(mapping_path_for(opts.output))  # before the cluster is contacted
             collected_at, cluster_id = cluster_identity(self.transport)
+            settings = cluster_settings(self.transport)
             directory = temp_directory(opts.output)  # stdout, a device: the system's temporary directory
             for kind in KINDS:
                 self._collect_kind(kind, writer, directory)
             cluster: dict[str, Any] = {"apiServer": without_userinfo(self.transport.host), "clusterID": cluster_id}
             namespace = opts.namespace
             if opts.redactor is not None:
+                settings = opts.redactor.redact_settings(settings)
                 cluster = opts.redactor.redact_header_cluster(cluster)
                 namespace = opts.redactor.namespace(namespace) if namespace else None
                 # a redacted dump without its map is unreadable: both are put in place, or neither
                 document = orjson.dumps(opts.redactor.mapping_document(), option=orjson.OPT_INDENT_2) + b"\n"
                 writer.attach(mapping_path_for(opts.output), document, 0o600)
-            writer.commit(collected_at, cluster, namespace)
+            writer.commit(collected_at, cluster, namespace, settings)
             if opts.redactor is not None:
                 self.result.mapping_path = mapping_path_for(opts.output)
         except BaseException:

@@ -15,6 +15,10 @@ import re
 from typing import Any, Callable
 from urllib.parse import urlsplit, urlunsplit
 
+import msgspec
+
+from pruneplan.clustersettings import ClusterSettings
+
 from pruneplan.reference import InvalidReference, match_reference
 from pruneplan.errors import PrunePlanError
 from pruneplan.urls import without_userinfo
@@ -211,6 +215,14 @@ class Redactor:
                     source["name"] = self.reference(name)
                 else:
                     source["name"] = self.stream_name(name)
+
+    def redact_settings(self, settings: ClusterSettings) -> ClusterSettings:
+        """The registry's host name is a name like any other; the pruner's policy is not."""
+        hostname = settings.image_config.internal_registry_hostname
+        if not hostname:
+            return settings
+        return msgspec.structs.replace(
+            settings, image_config=msgspec.structs.replace(settings.image_config, internal_registry_hostname=self.host(hostname)))
 
     def redact_header_cluster(self, cluster: dict[str, Any]) -> dict[str, Any]:
         out = dict(cluster)

@@ -24,6 +24,7 @@ import msgspec
 import orjson
 
 from . import TOOL_NAME, __version__
+from .clustersettings import ClusterSettings, decode_settings
 from .errors import InputError, PrunePlanError
 from .files import InputTooLarge, Output, OutputSet, read_input
 from .jsonwords import json_type
@@ -92,6 +93,7 @@ class InputFile:
     cluster: dict[str, Any] | None
     namespace: str | None
     source: str  # "dump" or "list"
+    settings: ClusterSettings | None = None  # None: not collected (a List, an older dump)
 
 
 @dataclass(slots=True)
@@ -123,6 +125,12 @@ class LoadedInputs:
     @property
     def cluster(self) -> dict[str, Any] | None:
         known = [i.cluster for i in self.inputs if i.cluster]
+        return known[0] if known else None
+
+    @property
+    def cluster_settings(self) -> ClusterSettings | None:
+        """The cluster's pruning settings, from the first input that recorded them."""
+        known = [i.settings for i in self.inputs if i.settings is not None]
         return known[0] if known else None
 
     @property
@@ -504,7 +512,8 @@ _decode_raw_map = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
 _decode_raw_list = msgspec.json.Decoder(list[msgspec.Raw]).decode
 _decode_item_kind = msgspec.json.Decoder(_ItemKind).decode
 
-InputMeta = tuple[str | None, dict[str, Any] | None, str | None, str]  # collectedAt, cluster, namespace, source
+# collectedAt, cluster, namespace, cluster settings, source
+InputMeta = tuple[str | None, dict[str, Any] | None, str | None, ClusterSettings | None, str]
 
 
 Groups = list[tuple[str, list[msgspec.Raw]]]  # the objects' JSON by resource
@@ -544,7 +553,7 @@ def _read_document(path: str, raw: bytes, merge: _Merge) -> tuple[Groups, InputM
             raise InputError(f"{path}: unsupported dump apiVersion {_json_text(doc.api_version)} (expected {DUMP_API_VERSION})")
         return (*_dump_document(path, doc, malformed), malformed)
     if isinstance(kind, str) and kind.endswith("List") and len(doc.items):
-        return _list_document(path, kind, doc.items, merge, malformed), (None, None, None, "list"), malformed
+        return _list_document(path, kind, doc.items, merge, malformed), (None, None, None, None, "list"), malformed
     raise InputError(f"{path}: not a pruneplan dump or a Kubernetes List (kind {_json_text(kind)})")
 
 
@@ -622,7 +631,7 @@ def _check_version(header: dict[str, Any], path: str) -> None:
         raise InputError(f"{path}: unsupported dump format version {_json_text(version)} (this tool reads {FORMAT_VERSION})")
 
 
-def _check_header(header: dict[str, Any], path: str) -> tuple[str | None, dict | None, str | None]:
+def _check_header(header: dict[str, Any], path: str) -> tuple[str | None, dict | None, str | None, ClusterSettings | None]:
     collected = header.get("collectedAt")
     if collected is not None and not isinstance(collected, str):
         raise InputError(f"{path}: header.collectedAt must be an RFC 3339 string")
@@ -639,7 +648,13 @@ def _check_header(header: dict[str, Any], path: str) -> tuple[str | None, dict |
         raise InputError(f"{path}: header.namespace must be a string")
     if namespace == "":  # the collector writes null for a cluster-wide dump and refuses -n ""
         raise InputError(f'{path}: header.namespace is "": null for a cluster-wide dump, else the namespace collected')
-    return collected or None, cluster or None, namespace
+    settings = None
+    if "clusterSettings" in header:  # a dump of an older collector has none
+        try:
+            settings = decode_settings(header["clusterSettings"])
+        except msgspec.ValidationError as err:
+            raise InputError(f"{path}: header.clusterSettings: {err}") from None
+    return collected or None, cluster or None, namespace, settings
 
 
 def _check_counts(header: dict[str, Any], found: Mapping[str, int], path: str) -> None:
@@ -693,8 +708,8 @@ def load_inputs(
                 for index, item in enumerate(items):
                     merge.add(item, resource, f"{path}: {resource}[{index}]", malformed)
             del groups
-        collected, cluster, namespace, source = meta
-        loaded.inputs.append(InputFile(path, hasher.hexdigest(), size, collected, cluster, namespace, source))
+        collected, cluster, namespace, settings, source = meta
+        loaded.inputs.append(InputFile(path, hasher.hexdigest(), size, collected, cluster, namespace, source, settings))
     _check_consistent(loaded)
     return loaded
 
@@ -723,8 +738,9 @@ def make_header(
     cluster: dict[str, Any],
     namespace: str | None,
     counts: dict[str, int],
+    settings: ClusterSettings | None = None,
 ) -> dict[str, Any]:
-    return {
+    header = {
         "formatVersion": FORMAT_VERSION,
         "collectedAt": collected_at,
         "cluster": cluster,
@@ -732,6 +748,9 @@ def make_header(
         "tool": {"name": TOOL_NAME, "version": __version__},
         "counts": counts,
     }
+    if settings is not None:  # a reader of older dumps finds no such key
+        header["clusterSettings"] = settings.to_json()
+    return header
 
 
 class DumpWriter:
@@ -785,11 +804,13 @@ class DumpWriter:
         or not at all."""
         self._outputs.open(path, mode, replace=True).write(data)
 
-    def commit(self, collected_at: str, cluster: dict[str, Any], namespace: str | None) -> None:
+    def commit(
+        self, collected_at: str, cluster: dict[str, Any], namespace: str | None, settings: ClusterSettings | None = None
+    ) -> None:
         if self._resource is not None:
             self._out.write(b"\n]")
         counts = {k.resource: self.counts.get(k.resource, 0) for k in KINDS}
-        header = make_header(collected_at, cluster, namespace, counts)
+        header = make_header(collected_at, cluster, namespace, counts, settings)
         self._out.write(b"\n},\n" + HEADER_KEY + orjson.dumps(header) + b"}\n")
         if isinstance(self._out, gzip.GzipFile):
             self._out.close()  # its trailer; the file itself stays open for the commit

@@ -128,6 +128,11 @@ DEFAULT_RESOURCES: tuple[Resource, ...] = (
     Resource("image.openshift.io/v1", "images", "Image", False),
     Resource("image.openshift.io/v1", "imagestreams", "ImageStream", True, ("status",), short_names=("is",), categories=_ALL),
     Resource("config.openshift.io/v1", "clusterversions", "ClusterVersion", False, ("status",), verbs=CRD_VERBS),
+    # the cluster's own pruning settings (pruneplan.clustersettings); the cluster-wide Image config
+    # shares its plural with image.openshift.io's images, which is the one `images` names here
+    Resource("config.openshift.io/v1", "images", "Image", False, ("status",), verbs=CRD_VERBS),
+    Resource("imageregistry.operator.openshift.io/v1", "imagepruners", "ImagePruner", False, ("status",), verbs=CRD_VERBS),
+    Resource("imageregistry.operator.openshift.io/v1", "configs", "Config", False, ("status",), verbs=CRD_VERBS),
 )
 
 _REASONS = {
@@ -347,6 +352,8 @@ class FakeAPI:
 
     def resource(self, resource: str, group_version: str | None = None) -> Resource:
         matches = [r for (gv, name), r in self.resources.items() if name == resource and (group_version in (None, gv))]
+        if group_version is None and len(matches) > 1:  # as kubectl's group priority: the first registered
+            matches = matches[:1]
         if len(matches) != 1:
             raise KeyError(f"unknown or ambiguous resource {resource!r} ({group_version})")
         return matches[0]

@@ -134,6 +134,10 @@ def resolve(dyn: DynamicClient, arg: str):
     """What `oc get <arg>` resolves to: a short name first, then the plural, then the singular."""
     for field, value in (("short_names", [arg]), ("name", arg), ("singular_name", arg)):
         found = [r for r in dyn.resources.search(**{field: value}) if not isinstance(r, ResourceList)]
+        if len(found) > 1:
+            # `images` is also the cluster Image config's plural; OpenShift's API group priority
+            # puts image.openshift.io ahead of config.openshift.io, so `oc get images` lists Images
+            found = [r for r in found if not r.group_version.startswith("config.openshift.io/")]
         if found:
             assert len(found) == 1, found
             return found[0]
