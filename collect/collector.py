@@ -33,6 +33,7 @@ from pruneplan.clustersettings import (
 from pruneplan.dumpformat import DumpWriter
 from pruneplan.errors import EXIT_IO, PrunePlanError
 from pruneplan.files import temp_directory
+from pruneplan.jsonwords import describe_validation
 from pruneplan.kinds import KINDS, Kind
 from pruneplan.projection import ProjectionError, project
 from pruneplan.urls import without_userinfo
@@ -135,7 +136,8 @@ def _read_setting(transport: Transport, path: str, name: str, project_one: Calla
     except orjson.JSONDecodeError as err:
         raise ClusterError(f"invalid JSON in {name}: {err}") from None
     except msgspec.ValidationError as err:  # the server sent what its own API cannot hold
-        raise ClusterError(f"{name}: {err}") from None
+        field, problem = describe_validation(str(err))
+        raise ClusterError(f"{name}: {field} {problem}") from None
 
 
 def _status_text(status: int, message: str) -> str:

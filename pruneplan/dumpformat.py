@@ -26,6 +26,7 @@ import orjson
 from . import TOOL_NAME, __version__
 from .clustersettings import ClusterSettings, decode_settings
 from .errors import InputError, PrunePlanError
+from .jsonwords import describe_validation
 from .files import InputTooLarge, Output, OutputSet, read_input
 from .jsonwords import json_type
 from .kinds import BY_KIND, BY_RESOURCE, KINDS
@@ -653,7 +654,8 @@ def _check_header(header: dict[str, Any], path: str) -> tuple[str | None, dict |
         try:
             settings = decode_settings(header["clusterSettings"])
         except msgspec.ValidationError as err:
-            raise InputError(f"{path}: header.clusterSettings: {err}") from None
+            field, problem = describe_validation(str(err), "header.clusterSettings")
+            raise InputError(f"{path}: {field} {problem}") from None
     return collected or None, cluster or None, namespace, settings
 
 
