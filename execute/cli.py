@@ -48,6 +48,11 @@ def execute_command(
         0, "--skipped-exit-code", metavar="N",
         help="Exit with N when the run completed but the re-check skipped planned actions (default 0, as oc).",
     ),
+    require_pruner_suspended: bool = typer.Option(
+        False, "--require-pruner-suspended/--no-require-pruner-suspended",
+        help="Refuse to run (exit 16) while the cluster's automatic image pruner (ImagePruner cluster) is active, "
+             "or when it cannot be read; without it, execute only warns.",
+    ),
     output_format: str = typer.Option("text", "--format", metavar="FORMAT", help="text or json (a report on stdout; the lines go to stderr)."),
     signature: Optional[str] = typer.Option(None, "--signature", metavar="SIG", help="Signature file (default PLAN.sig)."),
 ) -> int:
@@ -55,7 +60,8 @@ def execute_command(
 
     Without --confirm it is a dry run: it reads the cluster (and the journal, if there is one)
     and prints what it would do. With --threshold N it runs only a plan signed by N distinct
-    trusted keys: its author's PLAN.sig and the approvers' PLAN.approvals.
+    trusted keys: its author's PLAN.sig and the approvers' PLAN.approvals. It warns when the
+    cluster's automatic image pruner is active; --require-pruner-suspended refuses instead.
 
     \b
     Examples:
@@ -69,6 +75,8 @@ def execute_command(
       # in the cluster: one journal per plan in /state, exit 5 when the re-check skipped actions
       pruneplan execute /state/plan.json --key /trust/author-key.pub --key /trust/approver-key.pub --threshold 2 \\
           --confirm --journal=/state/ --skipped-exit-code=5
+      # never beside the automatic pruner: refuse unless the ImagePruner is suspended (or absent)
+      pruneplan execute plan.json --key review-key.pub --confirm --require-pruner-suspended
       # a plan without a cluster ID, collected through another URL of the same API server
       pruneplan execute plan.json --key review-key.pub --api-server-alias https://api.example:6443
     """
@@ -84,6 +92,7 @@ def execute_command(
         restart_registry=restart_registry, output_format=output_format, signature=signature,
         api_server_aliases=api_server_aliases, skipped_exit_code=skipped_exit_code,
         allow_mostly_absent=allow_mostly_absent, threshold=threshold, approvals=approvals,
+        require_pruner_suspended=require_pruner_suspended,
     ))
 
 

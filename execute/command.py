@@ -1,10 +1,10 @@
 """The body of `pruneplan execute`: refuse, re-check, act, report. Imported only when it runs.
 
 Order matters for safety: every refusal (flags, signature, expiry, plan version, journal of
-another plan, wrong cluster, live references that do not parse) happens before the first write
-to the cluster or the registry. Once the plan and the cluster are accepted, a header on stderr
-says which plan, which keys signed it (with what each approval says), which cluster and which
-journal.
+another plan, wrong cluster, live references that do not parse, an active automatic pruner
+with --require-pruner-suspended) happens before the first write to the cluster or the registry.
+Once the plan and the cluster are accepted, a header on stderr says which plan, which keys signed
+it (with what each approval says), which cluster and which journal.
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ class ExecuteRequest:
     allow_mostly_absent: bool = False
     threshold: int = 1  # distinct trusted keys that must have signed (PLAN.sig and approvals)
     approvals: str | None = None  # the approval bundle; default PLAN.approvals
+    require_pruner_suspended: bool = False  # refuse unless the automatic pruner is suspended or absent
 
 
 def validate_skipped_exit_code(code: int) -> None:
@@ -146,6 +147,7 @@ def run(request: ExecuteRequest) -> int:
 
     from pruneplan.execute.identity import check_cluster, validate_aliases
     from pruneplan.execute.journal import Journal, journal_path
+    from pruneplan.execute.pruner import automatic_pruner, check_suspended, warning
     from pruneplan.execute.registry_setup import RegistrySetup, validate_flags
     from pruneplan.execute.runner import Executor
 
@@ -190,6 +192,14 @@ def run(request: ExecuteRequest) -> int:
     except BuildGraphError as err:  # upstream's report and words; nothing was sent
         print(err.report(), file=sys.stderr)
         raise
+
+    # the live state, read by the snapshot; said (or refused) before anything is changed
+    pruner = automatic_pruner(loaded.cluster_settings)
+    if request.require_pruner_suspended:
+        check_suspended(pruner)
+    said = warning(pruner)
+    if said:
+        print(said, file=sys.stderr)
 
     registry = None
     out = sys.stderr if request.output_format == "json" else sys.stdout
@@ -248,7 +258,7 @@ def run(request: ExecuteRequest) -> int:
     if request.output_format == "json":
         signed = [{"source": c.source, "key": c.key, "annotations": c.annotations} for c in counted_signatures(verified)]
         document = {"planSha256": verified.sha256, "key": verified.key_path, "threshold": verified.threshold,
-                    "signatures": signed, **report.to_json()}
+                    "signatures": signed, "automaticPruner": pruner.to_json(), **report.to_json()}
         sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n")
     if report.errors:
         raise FailedRun(report.errors)

@@ -19,6 +19,7 @@ EXIT_EXPIRED = 12  # plan past metadata.notAfter
 EXIT_UNKNOWN_PLAN = 13  # not a plan, or a plan version this tool does not know
 EXIT_BAD_KEY = 14  # key file missing, unreadable or of an unsupported type
 EXIT_WRONG_CLUSTER = 15  # plan made for another cluster
+EXIT_PRUNER_ACTIVE = 16  # execute --require-pruner-suspended: the automatic pruner is active, or cannot be read
 EXIT_CLUSTER = 20  # cluster unreachable / API failure (collect, execute)
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
 EXIT_TERMINATED = 143  # 128 + SIGTERM

@@ -2,7 +2,8 @@
 them: the Job's and the CronJob's exact container args run in the in-cluster environment (service
 account token and CA files, KUBERNETES_SERVICE_HOST/PORT) against the fake API and a real
 registry, each volume a directory, and the README's `oc cp` / `oc create configmap` steps copy
-the files where the pods read them."""
+the files where the pods read them, and its `oc patch` suspends and resumes the automatic pruner
+(the ImagePruner `cluster`), without which the CronJob refuses to run."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import typer
 import yaml
 
@@ -33,6 +35,15 @@ REGISTRY_DEPLOYMENT = {
     "spec": {"template": {"metadata": {"labels": {"app": "registry"}},
                           "spec": {"containers": [{"name": "registry", "image": "quay.io/openshift/registry"}]}}},
 }
+
+
+# the automatic pruner as the registry operator creates it: active, daily at midnight
+IMAGE_PRUNER = {
+    "kind": "ImagePruner", "apiVersion": "imageregistry.operator.openshift.io/v1",
+    "metadata": {"name": "cluster"}, "spec": {"schedule": "0 0 * * *", "suspend": False},
+}
+# what the README's `oc patch TYPE/NAME` may name, and where the API serves it
+PATCHABLE = {"imagepruner.imageregistry.operator.openshift.io": "/apis/imageregistry.operator.openshift.io/v1/imagepruners"}
 
 
 def documents(path: Path | None = None) -> list[dict]:
@@ -254,10 +265,26 @@ class FakeCluster:
             name = tokens[2].removeprefix("job/")
             result = self.logs[name]
             assert result.code == 0, f"Job {name}: exit {result.code}\n{result.err}"
+        elif verb == "patch":
+            self.patch(tokens[2], tokens[3:])
         elif verb == "delete" and tokens[2] == "pod":
             self.running.discard(tokens[3])
         else:
             assert verb in ("wait", "delete", "get"), f"the test does not know `{shlex.join(tokens)}`"
+
+    def patch(self, target: str, options: list[str]) -> None:
+        """`oc patch TYPE/NAME --type=merge -p JSON`: a merge patch sent to the API as oc sends it."""
+        kind, _, name = target.partition("/")
+        assert kind in PATCHABLE and name, f"the test does not know `oc patch {target}`"
+        assert "--type=merge" in options and "-p" in options, f"the test does not know `oc patch {shlex.join(options)}`"
+        body = options[options.index("-p") + 1]
+        with requests.Session() as session:
+            session.trust_env = False  # straight to the fake API, never through a proxy
+            answer = session.patch(
+                f"{self.api.url}{PATCHABLE[kind]}/{name}", data=body, timeout=30, verify=self.api.ca_file,
+                headers={"Authorization": f"Bearer {self.api.token}", "Content-Type": "application/merge-patch+json"},
+            )
+        assert answer.status_code == 200, f"oc patch {target}: HTTP {answer.status_code} {answer.text}"
 
     def run(self, line: str) -> None:
         tokens = shlex.split(line, comments=True)
@@ -281,18 +308,21 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     api = FakeAPI().start()
     try:
         _, objects = build_world(registry.api(), registry.host)
-        api.add_all([*objects, REGISTRY_DEPLOYMENT])
+        api.add_all([*objects, REGISTRY_DEPLOYMENT, IMAGE_PRUNER])
         yield FakeCluster(tmp_path, api, registry.url, ca.ca_file, monkeypatch)
     finally:
         api.stop()
         registry.stop()
 
 
+RUN_NOW = "Run now"  # the heading of the step that runs the CronJob's Job
+
+
 def run_sections(cluster: FakeCluster, *, every_cycle_only: bool, until: str = "", leave_out=lambda line: False) -> None:
-    """The README's sections in order (those before the heading starting with `until`, if given),
-    each command line but those `leave_out` picks."""
+    """The README's sections in order (those before the first heading containing `until`, if
+    given), each command line but those `leave_out` picks."""
     for heading, lines in readme_sections():
-        if until and heading.startswith(until):
+        if until and until in heading:
             return
         if heading.startswith("1. Build"):
             continue  # podman: the image is this checkout
@@ -347,7 +377,7 @@ def test_the_cronjob_refuses_a_plan_the_approver_did_not_approve_and_changes_not
     def approval(line: str) -> bool:  # the approve step, the check of it, the copy of its bundle
         return "pruneplan approve" in line or "--threshold" in line or "cp plan.json.approvals" in line
 
-    run_sections(cluster, every_cycle_only=False, until="9.", leave_out=approval)
+    run_sections(cluster, every_cycle_only=False, until=RUN_NOW, leave_out=approval)
     volume = cluster.volume_dir({"persistentVolumeClaim": {"claimName": "pruneplan-files"}})
     assert (volume / "plan.json.sig").exists() and not (volume / "plan.json.approvals").exists()
     before = len(cluster.api.requests)
@@ -361,3 +391,49 @@ def test_the_cronjob_refuses_a_plan_the_approver_did_not_approve_and_changes_not
     ]
     assert cluster.api.requests[before:] == []
     assert list(volume.glob("*.journal")) == []
+
+
+def pruner_patch(suspend: bool) -> str:
+    """The README's `oc patch` line that sets the ImagePruner's spec.suspend to `suspend`."""
+    wanted = {"spec": {"suspend": suspend}}
+    (line,) = [line for _, lines in readme_sections() for line in lines
+               if line.startswith("oc patch ") and json.loads(shlex.split(line)[-1]) == wanted]
+    return line
+
+
+def test_the_readme_suspends_the_automatic_pruner_for_the_cycle_and_resumes_it_at_the_end(cluster: FakeCluster):
+    headings = [heading for heading, _ in readme_sections()]
+    suspend_step, resume_step = (next(i for i, (_, lines) in enumerate(readme_sections()) if pruner_patch(flag) in lines)
+                                 for flag in (True, False))
+    collect_step = next(i for i, heading in enumerate(headings) if "Collect" in heading)
+    run_step = next(i for i, heading in enumerate(headings) if RUN_NOW in heading)
+    assert suspend_step < collect_step < run_step < resume_step
+    assert all("(every cycle" in headings[i] for i in (suspend_step, resume_step))
+    run_sections(cluster, every_cycle_only=False)
+    assert cluster.logs["pruneplan-execute-now"].code == 0
+    assert cluster.api.get("imagepruners", "cluster")["spec"] == {"schedule": "0 0 * * *", "suspend": False}
+
+
+def test_the_cronjob_refuses_while_the_automatic_pruner_is_active_and_runs_once_it_is_suspended(cluster: FakeCluster):
+    (container,) = pod_spec(one("CronJob", "pruneplan-execute"))["containers"]
+    assert "--require-pruner-suspended" in container["args"]
+    suspend = pruner_patch(True)
+    run_sections(cluster, every_cycle_only=False, until=RUN_NOW, leave_out=lambda line: line == suspend)
+    volume = cluster.volume_dir({"persistentVolumeClaim": {"claimName": "pruneplan-files"}})
+    before = len(cluster.api.requests)
+    cluster.oc(["oc", "create", "job", "pruneplan-execute-now", "--from=cronjob/pruneplan-execute"])
+    refused = cluster.logs["pruneplan-execute-now"]
+    assert refused.code == 16
+    assert refused.err_lines[-1] == (
+        'error: the automatic image pruner is active (ImagePruner cluster, schedule "0 0 * * *") and '
+        f"--require-pruner-suspended is given; suspend it with {suspend}, then run again"
+    )
+    assert [r.method for r in cluster.api.requests[before:] if r.method not in ("GET", "HEAD")] == []
+    assert list(volume.glob("*.journal")) == []
+    cluster.run(suspend)  # the README's step, as the admin runs it
+    cluster.oc(["oc", "create", "job", "pruneplan-execute-now", "--from=cronjob/pruneplan-execute"])
+    result = cluster.logs["pruneplan-execute-now"]
+    assert result.code == 0, result.err
+    assert "Summary: deleted" in result.out and not any("automatic image pruner" in line for line in result.err_lines)
+    deleted = [d["name"] for d in json.loads((volume / "plan.json").read_text())["imageDeletions"]]
+    assert deleted and all(cluster.api.get("images", name) is None for name in deleted)
