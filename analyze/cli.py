@@ -20,10 +20,13 @@ def analyze_command(
     prune_over_size_limit: Optional[bool] = typer.Option(
         None, "--prune-over-size-limit/--no-prune-over-size-limit", help="Specify if images which are exceeding LimitRanges in their namespace should be considered for pruning."
     ),
-    all_images: bool = typer.Option(True, "--all/--no-all", help="Include images that were imported from external registries as candidates for pruning."),
+    all_images: Optional[bool] = typer.Option(None, "--all/--no-all", help="Include images that were imported from external registries as candidates for pruning (default true)."),
     namespace: Optional[str] = typer.Option(None, "--namespace", "-n", metavar="NAMESPACE", help="Prune only this namespace's image streams; no images or blobs are deleted."),
-    ignore_invalid_refs: bool = typer.Option(False, "--ignore-invalid-refs/--no-ignore-invalid-refs", help="Ignore invalid image references instead of failing."),
-    prune_registry: bool = typer.Option(True, "--prune-registry/--no-prune-registry", help="Plan registry deletions too (false: only API objects)."),
+    ignore_invalid_refs: Optional[bool] = typer.Option(None, "--ignore-invalid-refs/--no-ignore-invalid-refs", help="Ignore invalid image references instead of failing (default false)."),
+    prune_registry: Optional[bool] = typer.Option(None, "--prune-registry/--no-prune-registry", help="Plan registry deletions too (false: only API objects; default true)."),
+    policy_from_cluster: bool = typer.Option(
+        False, "--policy-from-cluster", help="Take every policy flag the cluster's automatic pruner (its ImagePruner `cluster`) gives from the dump; flags given here override them. Refused (exit 3) for a dump without an ImagePruner."
+    ),
     valid_for: str = typer.Option("168h", "--valid-for", metavar="DURATION", help="How long the plan stays valid after its analysis time (Go duration)."),
     sign_key: Optional[str] = typer.Option(None, "--sign-key", metavar="KEY", help="Private key (PEM) to sign the plan with; writes PLAN.sig."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print neither upstream's dry-run lines nor the banner and closing summary (warnings and errors stay)."),
@@ -40,6 +43,8 @@ def analyze_command(
       pruneplan analyze dump.json.gz -o plan.json --sign-key review-key
       # the flags of `oc adm prune images`, with their defaults and spellings
       pruneplan analyze dump.json.gz --keep-tag-revisions=5 --keep-younger-than=96h --prune-over-size-limit
+      # the policy of the cluster's automatic pruner, keeping 5 revisions instead of its own
+      pruneplan analyze dump.json.gz --policy-from-cluster --keep-tag-revisions=5 -o plan.json
       # from `oc get ... -o json` (no collection time: --now is required)
       oc get is,images,pods,rc,dc,deploy,ds,rs,sts,jobs,cronjobs,bc,builds,limitranges -A -o json \\
         | pruneplan analyze - --now 2026-12-06T00:00:00Z -o plan.json
@@ -58,6 +63,7 @@ def analyze_command(
             namespace=namespace,
             ignore_invalid_refs=ignore_invalid_refs,
             prune_registry=prune_registry,
+            policy_from_cluster=policy_from_cluster,
             valid_for=valid_for,
             sign_key=sign_key,
             quiet=quiet,

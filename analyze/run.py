@@ -6,13 +6,15 @@ import os
 import sys
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from pruneplan.dumpformat import LoadedInputs
-from pruneplan.errors import EXIT_FAILURE, EXIT_USAGE, AggregateError, FlagError, PrunePlanError
+from pruneplan.errors import EXIT_FAILURE, EXIT_USAGE, AggregateError, FlagError, InputError, PrunePlanError
 from pruneplan.files import STDOUT, input_path, printing_to_stdout, refuse_own_inputs
 from pruneplan.planformat import SIGNATURE_SUFFIX
 from pruneplan.policy import Policy, build_policy, parse_duration_flag
 from pruneplan.goduration import format_go_duration
+from pruneplan.prunerpolicy import PrunerSpecError, automatic_pruner, merged_flags, refusal
 from pruneplan.timefmt import LATEST, ZERO, format_time, parse_time, parse_user_time
 
 from pruneplan.analyze.decisions.engine import Analysis, BuildGraphError, analyze
@@ -29,10 +31,12 @@ class AnalyzeRequest:
     keep_tag_revisions: str | None = None
     keep_younger_than: str | None = None
     prune_over_size_limit: bool | None = None
-    all_images: bool = True
+    # None: not given (oc's default, or the automatic pruner's value with policy_from_cluster)
+    all_images: bool | None = None
     namespace: str | None = None
-    ignore_invalid_refs: bool = False
-    prune_registry: bool = True
+    ignore_invalid_refs: bool | None = None
+    prune_registry: bool | None = None
+    policy_from_cluster: bool = False
     valid_for: str = "168h"
     sign_key: str | None = None
     quiet: bool = False
@@ -58,25 +62,71 @@ def resolve_now(request_now: str | None, loaded: LoadedInputs) -> float:
     return now
 
 
+def given_flags(request: AnalyzeRequest) -> dict[str, Any]:
+    """The policy flags given on the command line, by oc's names; None: not given."""
+    return {
+        "keep-tag-revisions": request.keep_tag_revisions,
+        "keep-younger-than": request.keep_younger_than,
+        "prune-over-size-limit": request.prune_over_size_limit,
+        "all": request.all_images,
+        "namespace": request.namespace,
+        "ignore-invalid-refs": request.ignore_invalid_refs,
+        "prune-registry": request.prune_registry,
+    }
+
+
+def policy_of(values: dict[str, Any], sources: dict[str, str], now: float) -> Policy:
+    """upstream's validation of the flags' values (None: not given), with where each came from."""
+    all_images, ignore, registry = values["all"], values["ignore-invalid-refs"], values["prune-registry"]
+    policy = build_policy(
+        now=now,
+        keep_tag_revisions=None if values["keep-tag-revisions"] is None else str(values["keep-tag-revisions"]),
+        keep_younger_than=values["keep-younger-than"],
+        prune_over_size_limit=values["prune-over-size-limit"],
+        all_images=True if all_images is None else all_images,
+        namespace=values["namespace"],
+        ignore_invalid_refs=bool(ignore),
+        prune_registry=True if registry is None else registry,
+    )
+    return policy.with_sources(sources)
+
+
+def cluster_policy(request: AnalyzeRequest, loaded: LoadedInputs, now: float) -> Policy:
+    """--policy-from-cluster: the automatic pruner's flags, those given on the command line
+    overriding them; InputError when the dump cannot say what the automatic pruner runs."""
+    settings = loaded.cluster_settings
+    dump = next((i.path for i in loaded.inputs if i.settings is not None), loaded.inputs[0].path)
+    try:
+        pruner = None if settings is None else automatic_pruner(settings)
+    except PrunerSpecError as err:
+        raise InputError(f"{dump}: {err}") from None
+    given = given_flags(request)
+    why = refusal(pruner, given)
+    if why is not None:
+        names = ", ".join(i.path for i in loaded.inputs)
+        raise InputError(f"{names if settings is None else dump}: {why}")
+    values, sources = merged_flags(given, pruner)
+    try:
+        return policy_of(values, sources, now)
+    except FlagError as err:
+        raise FlagError(f"{err} (with --policy-from-cluster, the automatic pruner gives --keep-tag-revisions "
+                        "and --keep-younger-than)") from None
+
+
 def decide(request: AnalyzeRequest) -> tuple[Analysis, LoadedInputs, Policy, float]:
     """Everything but output: usable by explain and execute."""
     if request.now is not None:
         parse_user_time(request.now, "--now")  # a bad --now fails before any file is read
-    policy = build_policy(
-        now=0.0,
-        keep_tag_revisions=request.keep_tag_revisions,
-        keep_younger_than=request.keep_younger_than,
-        prune_over_size_limit=request.prune_over_size_limit,
-        all_images=request.all_images,
-        namespace=request.namespace,
-        ignore_invalid_refs=request.ignore_invalid_refs,
-        prune_registry=request.prune_registry,
-    )
+    # the command line's flags are checked before any file is read (with the automatic pruner's
+    # flags they are checked again, below)
+    values, sources = merged_flags(given_flags(request), None)
+    policy = policy_of(values, sources, 0.0)
     valid_for = parse_duration_flag(request.valid_for, "--valid-for")
     if valid_for <= 0:
         raise FlagError("--valid-for must be greater than 0")
     loaded = load_inputs([input_path(name) for name in request.inputs])  # the model is built while reading
-    policy = policy.with_now(resolve_now(request.now, loaded))
+    now = resolve_now(request.now, loaded)
+    policy = cluster_policy(request, loaded, now) if request.policy_from_cluster else policy.with_now(now)
     if policy.keep_younger_than is not None and policy.threshold < ZERO:
         raise FlagError(
             f"--keep-younger-than {format_go_duration(policy.keep_younger_than)} before {format_time(policy.now)} "

@@ -31,6 +31,7 @@ from msgspec import Meta
 
 from .errors import EXIT_UNKNOWN_PLAN, PrunePlanError
 from .goduration import parse_go_duration
+from .prunerpolicy import FROM_PRUNER, FROM_PRUNER_DEFAULT, LOGLEVELS, POLICY_FLAGS, PRUNER_FLAGS, SOURCES
 from .planformat import ACTION_KEYS, PLAN_API_VERSION, PLAN_KIND, REQUIRED_KEYS, SECTION_KEYS, dump_plan
 from .timefmt import ZERO, format_time, parse_time
 
@@ -57,6 +58,7 @@ SHA256_HEX_RE = re.compile(r"[0-9a-f]{64}")
 ITEM_REASONS = ("beyond-keep-tag-revisions", "image-missing", "over-size-limit")
 IMAGE_REASONS = ("unreferenced",)
 BLOB_KINDS = ("layer", "config", "manifest")
+PRUNER_STATES = ("found", "absent", "forbidden")  # pruneplan.clustersettings.State
 
 NonNegative = Annotated[int, Meta(ge=0)]
 
@@ -257,13 +259,72 @@ class InputFile(_Struct, frozen=True):
         _match(self.sha256, "sha256", SHA256_HEX_RE, "a sha256 (64 lower-case hex digits)")
 
 
-class Source(_Struct, frozen=True):
+class PrunerFlags(_Struct, frozen=True, omit_defaults=True):
+    """The automatic pruner's oc flags (pruneplan.prunerpolicy.AutomaticPruner)."""
+
+    keep_tag_revisions: int
+    keep_younger_than: str
+    ignore_invalid_refs: bool
+    loglevel: int
+    prune_registry: Optional[bool]  # null: the cluster Image config was not read
+    registry_url: Optional[str] = None
+
+    def _check_values(self) -> None:
+        try:
+            parse_go_duration(self.keep_younger_than)
+        except ValueError:
+            raise _BadField("keepYoungerThan", f"must be a Go duration, not {self.keep_younger_than!r}") from None
+        levels = tuple(sorted(set(LOGLEVELS.values())))
+        if self.loglevel not in levels:
+            raise _BadField("loglevel", f"must be one of {', '.join(map(str, levels))}, not {self.loglevel!r}")
+        if (self.registry_url is not None) != bool(self.prune_registry):
+            raise _BadField("registryUrl", "must be given exactly when pruneRegistry is true")
+        if self.registry_url is not None and not self.registry_url.startswith("https://"):
+            raise _BadField("registryUrl", f"must be an https:// URL, not {self.registry_url!r}")
+
+    def flag_values(self) -> dict[str, Any]:
+        """oc's flag names to the values the automatic pruner gives (pruneplan.prunerpolicy)."""
+        return {
+            "keep-tag-revisions": self.keep_tag_revisions,
+            "keep-younger-than": self.keep_younger_than,
+            "ignore-invalid-refs": self.ignore_invalid_refs,
+            "prune-registry": self.prune_registry,
+        }
+
+
+class AutomaticPrunerRecord(_Struct, frozen=True, omit_defaults=True):
+    """The cluster's automatic pruner as the dump saw it: the ImagePruner's state and, when
+    found, the CronJob the operator makes of it."""
+
+    state: str
+    schedule: Optional[str] = None
+    suspended: Optional[bool] = None
+    flags: Optional[PrunerFlags] = None
+
+    def _check_values(self) -> None:
+        _one_of(self.state, "state", PRUNER_STATES)
+        found = self.state == "found"
+        for name, field in (("schedule", self.schedule), ("suspended", self.suspended), ("flags", self.flags)):
+            if (field is None) == found:
+                raise _BadField(name, "must be given exactly when state is found")
+        if self.schedule is not None:
+            _nonempty(self.schedule, "schedule")
+
+    def check(self, where: str = "", path: str = "plan") -> None:
+        super().check(where, path)
+        if self.flags is not None:
+            self.flags.check(_join(where, "flags"), path)
+
+
+class Source(_Struct, frozen=True, omit_defaults=True):
     dump_sha256: str
     inputs: tuple[InputFile, ...]
     collected_at: Optional[str]
     cluster: Optional[Cluster]
     namespace: Optional[str]
     counts: dict[str, NonNegative]
+    # absent in a plan of a dump without cluster settings (a List, an older dump)
+    automatic_pruner: Optional[AutomaticPrunerRecord] = None
 
     def _check_values(self) -> None:
         _match(self.dump_sha256, "dumpSha256", SHA256_HEX_RE, "a sha256 (64 lower-case hex digits)")
@@ -272,9 +333,11 @@ class Source(_Struct, frozen=True):
         for index, item in enumerate(self.inputs):
             item.check(_join(where, f"inputs[{index}]"), path)
         super().check(where, path)
+        if self.automatic_pruner is not None:
+            self.automatic_pruner.check(_join(where, "automaticPruner"), path)
 
 
-class PlanPolicy(_Struct, frozen=True):
+class PlanPolicy(_Struct, frozen=True, omit_defaults=True):
     """The policy as the plan records it (pruneplan.policy.Policy.to_json); `to_policy()` is
     Policy.from_json of it."""
 
@@ -287,8 +350,15 @@ class PlanPolicy(_Struct, frozen=True):
     prune_over_size_limit: Optional[bool]
     prune_registry: bool
     threshold: Optional[str]
+    # flag name -> where its value comes from (pruneplan.prunerpolicy.SOURCES); absent in older plans
+    sources: Optional[dict[str, str]] = None
 
     def _check_values(self) -> None:
+        for flag, origin in sorted((self.sources or {}).items()):
+            _one_of(flag, "sources", POLICY_FLAGS)
+            _one_of(origin, f"sources.{flag}", SOURCES)
+            if origin in (FROM_PRUNER, FROM_PRUNER_DEFAULT) and flag not in PRUNER_FLAGS:
+                raise _BadField(f"sources.{flag}", f"cannot be {origin}: the automatic pruner never gives --{flag}")
         if self.keep_younger_than is not None:
             try:
                 duration = parse_go_duration(self.keep_younger_than)
@@ -305,6 +375,18 @@ class PlanPolicy(_Struct, frozen=True):
         )
         if self.threshold != derived:
             raise _BadField("threshold", f"must be now - keepYoungerThan ({derived or 'null'}), not {self.threshold!r}")
+
+    def flag_values(self) -> dict[str, Any]:
+        """oc's flag names to the plan's values (None: not given)."""
+        return {
+            "keep-tag-revisions": self.keep_tag_revisions,
+            "keep-younger-than": self.keep_younger_than,
+            "prune-over-size-limit": self.prune_over_size_limit,
+            "all": self.all_images,
+            "namespace": self.namespace,
+            "ignore-invalid-refs": self.ignore_invalid_refs,
+            "prune-registry": self.prune_registry,
+        }
 
     def to_policy(self) -> Policy:
         from .policy import Policy
@@ -421,6 +503,7 @@ class Plan(_Struct, frozen=True):
             for k, digest in enumerate(image.blobs):
                 if digest not in planned:
                     raise bad(f"imageDeletions[{i}].blobs[{k}]", f"{digest} has no blobDeletions entry")
+        self._check_pruner_sources(path)
         summary = self.summary
         for name, value, expected in (
             ("deletedImages", summary.deleted_images, len(self.image_deletions)),
@@ -434,6 +517,29 @@ class Plan(_Struct, frozen=True):
         ):
             if value != expected:
                 raise bad(f"summary.{name}", f"must be {expected} (what the action lists add up to), not {value}")
+
+
+    def _check_pruner_sources(self, path: str) -> None:
+        """A policy value the plan says came from the automatic pruner is the pruner's."""
+        pruner = self.source.automatic_pruner
+        policy = self.policy
+        for flag, origin in sorted((policy.sources or {}).items()):
+            if origin not in (FROM_PRUNER, FROM_PRUNER_DEFAULT):
+                continue
+            where = f"policy.sources.{flag}"
+            if pruner is None or pruner.flags is None:
+                raise PlanFieldError(where, f"is {origin}, but source.automaticPruner records no automatic pruner", path)
+            planned, theirs = {
+                "keep-tag-revisions": (policy.keep_tag_revisions, pruner.flags.keep_tag_revisions),
+                "keep-younger-than": (
+                    None if policy.keep_younger_than is None else parse_go_duration(policy.keep_younger_than),
+                    parse_go_duration(pruner.flags.keep_younger_than),
+                ),
+                "ignore-invalid-refs": (policy.ignore_invalid_refs, pruner.flags.ignore_invalid_refs),
+                "prune-registry": (policy.prune_registry, pruner.flags.prune_registry),
+            }[flag]
+            if planned != theirs:
+                raise PlanFieldError(where, f"is {origin}, but the policy's value is not the automatic pruner's", path)
 
 
 # --- envelope ------------------------------------------------------------------------------------

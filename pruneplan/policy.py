@@ -27,6 +27,8 @@ class Policy:
     ignore_invalid_refs: bool
     prune_registry: bool
     now: float  # epoch seconds
+    # flag name -> where its value comes from (pruneplan.prunerpolicy.SOURCES); None: not recorded
+    sources: tuple[tuple[str, str], ...] | None = None
 
     @property
     def over_size(self) -> bool:
@@ -44,7 +46,9 @@ class Policy:
         return self.now - self.keep_younger_than / 1e9
 
     def to_json(self) -> dict[str, Any]:
+        recorded = {} if self.sources is None else {"sources": dict(self.sources)}
         return {
+            **recorded,
             "all": self.all_images,
             "ignoreInvalidRefs": self.ignore_invalid_refs,
             "keepTagRevisions": self.keep_tag_revisions,
@@ -72,12 +76,16 @@ class Policy:
                 ignore_invalid_refs=bool(data["ignoreInvalidRefs"]),
                 prune_registry=bool(data["pruneRegistry"]),
                 now=parse_time(data["now"]),
+                sources=None if data.get("sources") is None else tuple(sorted(data["sources"].items())),
             )
-        except (KeyError, TypeError, ValueError) as err:
+        except (AttributeError, KeyError, TypeError, ValueError) as err:  # AttributeError: sources not an object
             raise PrunePlanError(f"plan policy is malformed: {err}") from None
 
     def with_now(self, now: float) -> "Policy":
         return replace(self, now=now)
+
+    def with_sources(self, sources: dict[str, str]) -> "Policy":
+        return replace(self, sources=tuple(sorted(sources.items())))
 
 
 def parse_int_flag(value: str, flag: str) -> int:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 if TYPE_CHECKING:
+    from .planmodel import Plan
     from .signing import VerifiedPlan
 
 
@@ -114,10 +115,40 @@ def summary_lines(verified: VerifiedPlan) -> list[str]:
         f"not after:    {_value(metadata.not_after)}",
         f"cluster:      {_value(cluster and cluster.api_server)} (clusterID {_value(cluster and cluster.cluster_id)})",
         f"dump sha256:  {_value(source.dump_sha256)}",
-        "policy:       " + ", ".join(f"{key}={_value(policy[key])}" for key in sorted(policy)),
+        "policy:       " + ", ".join(f"{key}={_value(policy[key])}" for key in sorted(policy) if key != "sources"),
+        *(["  from:       " + ", ".join(f"{flag}={origin}" for flag, origin in sorted(plan.policy.sources.items()))]
+          if plan.policy.sources else []),
+        *pruner_lines(plan),
         f"counts:       {counts}",
         f"summary:      {_value(summary['text'])}",
         *signature_lines(verified),
+    ]
+
+
+def pruner_lines(plan: Plan) -> list[str]:
+    """The cluster's automatic pruner as the plan's dump saw it, and where the plan's policy
+    differs from what it runs; nothing for a plan of a dump without cluster settings."""
+    from .prunerpolicy import policy_differences
+
+    pruner = plan.source.automatic_pruner
+    if pruner is None:
+        return []
+    if pruner.state == "absent":
+        return ["automatic:    no ImagePruner cluster (no automatic pruner)"]
+    if pruner.flags is None:
+        return [f"automatic:    ImagePruner cluster not known ({pruner.state} to the collector)"]
+    flags = pruner.flags.flag_values()
+    sources = plan.policy.sources or {}
+    differences = policy_differences(plan.policy.flag_values(), flags)
+    return [
+        f"automatic:    ImagePruner cluster found: schedule {pruner.schedule}, "
+        + ("suspended" if pruner.suspended else "not suspended"),
+        "  flags:      " + " ".join(f"{flag}={_value(value)}" for flag, value in flags.items())
+        + f" loglevel={pruner.flags.loglevel}"
+        + (f" registry-url={pruner.flags.registry_url}" if pruner.flags.registry_url else ""),
+        *[f"  differs:    {flag}: plan {_value(ours)}" + (f" ({sources[flag]})" if flag in sources else "")
+          + f", automatic pruner {_value(theirs)}" for flag, ours, theirs in differences],
+        *([] if differences else ["  same policy as the plan"]),
     ]
 
 

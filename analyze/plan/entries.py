@@ -13,6 +13,7 @@ from pruneplan.dumpformat import LoadedInputs
 from pruneplan.errors import InputError
 from pruneplan.planformat import PLAN_API_VERSION, PLAN_KIND
 from pruneplan.planmodel import (
+    AutomaticPrunerRecord,
     BlobDeletion,
     Cluster,
     ImageDeletion,
@@ -23,11 +24,13 @@ from pruneplan.planmodel import (
     Plan,
     PlanFieldError,
     PlanPolicy,
+    PrunerFlags,
     RemovedItem,
     Source,
     Summary,
     Tool,
 )
+from pruneplan.prunerpolicy import PrunerSpecError, automatic_pruner
 from pruneplan.timefmt import format_time
 from pruneplan.urls import without_userinfo
 from pruneplan.wording import blob_block, deleting_image, deleting_items, layer_link_block, manifest_link_block
@@ -101,6 +104,38 @@ def _source(loaded: LoadedInputs) -> Source:
         cluster=_cluster(loaded),
         namespace=loaded.namespace,
         counts=loaded.counts(),
+        automatic_pruner=_automatic_pruner(loaded),
+    )
+
+
+def _automatic_pruner(loaded: LoadedInputs) -> AutomaticPrunerRecord | None:
+    """The automatic pruner as the dump saw it, recorded whether or not the policy is its own,
+    so a reviewer always sees what the cluster runs on its own; None for a dump without cluster
+    settings."""
+    settings = loaded.cluster_settings
+    if settings is None:
+        return None
+    try:
+        pruner = automatic_pruner(settings)
+    except PrunerSpecError as err:
+        path = next(i.path for i in loaded.inputs if i.settings is not None)
+        raise InputError(f"{path}: {err}") from None
+    if not pruner.found:
+        return AutomaticPrunerRecord(state=pruner.state)
+    assert pruner.keep_tag_revisions is not None and pruner.keep_younger_than is not None
+    assert pruner.loglevel is not None
+    return AutomaticPrunerRecord(
+        state=pruner.state,
+        schedule=pruner.schedule,
+        suspended=pruner.suspended,
+        flags=PrunerFlags(
+            keep_tag_revisions=pruner.keep_tag_revisions,
+            keep_younger_than=pruner.keep_younger_than,
+            ignore_invalid_refs=bool(pruner.ignore_invalid_refs),
+            loglevel=pruner.loglevel,
+            prune_registry=pruner.prune_registry,
+            registry_url=pruner.registry_url,
+        ),
     )
 
 

@@ -171,6 +171,36 @@ class Limited:
         return self.total - len(self.rows)
 
 
+@dataclass(frozen=True, slots=True)
+class PrunerRow:
+    """One policy flag: the plan's value, where it came from, and the automatic pruner's."""
+
+    flag: str
+    plan: str | None  # None: not set
+    source: str | None  # None: the plan does not say (a plan made before sources were recorded)
+    pruner: str | None
+    differs: bool
+    pruner_words: str | None = None  # the tool's words in place of a value the pruner does not give
+
+
+@dataclass(frozen=True, slots=True)
+class AutomaticPrunerView:
+    """The cluster's automatic pruner as the plan's dump saw it, next to the plan's policy."""
+
+    state: str  # found, absent, forbidden
+    schedule: str | None = None
+    suspended: bool | None = None
+    loglevel: int | None = None
+    registry_url: str | None = None
+    rows: tuple[PrunerRow, ...] = ()
+
+    @property
+    def differences(self) -> list[str]:
+        """'keep-tag-revisions: plan 5, automatic pruner 3' for each flag where they differ."""
+        return [f"{row.flag}: plan {row.plan or NOT_SET}, automatic pruner {row.pruner or row.pruner_words or NOT_SET}"
+                for row in self.rows if row.differs]
+
+
 @dataclass(slots=True)
 class Review:
     plan_name: str
@@ -199,6 +229,7 @@ class Review:
     dumps: list[tuple[str, str]]  # (file name, sha256) of the dumps given
     warnings: list[str] = field(default_factory=list)
     top: int = DEFAULT_TOP
+    automatic_pruner: AutomaticPrunerView | None = None  # None: the dump recorded no cluster settings
 
 
 # ---------------------------------------------------------------------------------------------
@@ -435,6 +466,31 @@ def _source_rows(plan: Plan) -> list[tuple[str, str | None]]:
     ]
 
 
+def _automatic_pruner(plan: Plan) -> AutomaticPrunerView | None:
+    from pruneplan.prunerpolicy import POLICY_FLAGS, policy_differences
+
+    pruner = plan.source.automatic_pruner
+    if pruner is None:
+        return None
+    if pruner.flags is None:
+        return AutomaticPrunerView(state=pruner.state)
+    ours, theirs = plan.policy.flag_values(), pruner.flags.flag_values()
+    differing = {flag for flag, _, _ in policy_differences(ours, theirs)}
+    sources = plan.policy.sources or {}
+
+    def said(flag: str) -> str | None:
+        if flag not in theirs:
+            return "not given (oc's default)"
+        return "unknown (the Image config was not read)" if theirs[flag] is None else None
+
+    rows = tuple(
+        PrunerRow(flag, optional(ours[flag]), sources.get(flag), optional(theirs.get(flag)), flag in differing, said(flag))
+        for flag in POLICY_FLAGS
+    )
+    return AutomaticPrunerView(pruner.state, pruner.schedule, pruner.suspended, pruner.flags.loglevel,
+                               pruner.flags.registry_url, rows)
+
+
 def build_review(
     plan: Plan,
     raw: bytes,
@@ -495,7 +551,8 @@ def build_review(
         source=_source_rows(plan),
         dump_sha256=source.dump_sha256,
         policy=[(key, label, optional(policy.get(key))) for key, label in POLICY_LABELS if key in policy]
-        + [(key, key, optional(policy[key])) for key in sorted(policy) if key not in dict(POLICY_LABELS)],
+        + [(key, key, optional(policy[key])) for key in sorted(policy)
+           if key not in dict(POLICY_LABELS) and key != "sources"],  # sources: with the automatic pruner
         counters=[(key, label, show(summary.get(key))) for key, label in COUNTER_LABELS if key in summary],
         summary_text=show(summary.get("text")),
         errors=[show(e) for e in plan.errors],
@@ -514,6 +571,7 @@ def build_review(
         dumps=list(dumps or []),
         warnings=warnings,
         top=top,
+        automatic_pruner=_automatic_pruner(plan),
     )
 
 

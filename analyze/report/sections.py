@@ -18,6 +18,7 @@ from typing import Callable, Iterable, Iterator, Sequence, Union
 
 from pruneplan.analyze.report.review import (
     INVALID,
+    AutomaticPrunerView,
     NOT_SET,
     UNCHECKED,
     UPDATED_STREAMS,
@@ -421,6 +422,33 @@ def _limit_rows(rows: tuple[SignatureRow, ...], top: int) -> Limited:
     return Limited(rows[:top], len(rows))
 
 
+def _automatic_pruner(view: AutomaticPrunerView) -> list[Block]:
+    """The automatic pruner's CronJob, and the plan's policy beside its flags."""
+    if view.state == "absent":
+        return [Paragraph(["The cluster has no ImagePruner ", Code("cluster"), ": no automatic pruner runs."])]
+    if view.state != "found":
+        return [Paragraph(["The collector could not read the ImagePruner ", Code("cluster"),
+                           f" ({view.state}): whether an automatic pruner runs, and with which flags, is not known."])]
+    facts = Facts([
+        ("schedule", value(view.schedule)),
+        ("suspended", words("yes: it does not run" if view.suspended else "no: it runs on its schedule")),
+        ("oc --loglevel", str(view.loglevel)),
+        ("registry URL", value(view.registry_url)),
+    ])
+    rows: list[tuple[Text, ...]] = [
+        ([Code(f"--{row.flag}")], value(row.plan), words(row.source or NOT_SET),
+         words(row.pruner_words) if row.pruner_words else value(row.pruner),
+         words("differs" if row.differs else "same"))
+        for row in view.rows
+    ]
+    table = Table((Column("flag", LABEL), Column("plan"), Column("plan's value from", LABEL),
+                   Column("automatic pruner"), Column("", LABEL)), rows)
+    differences = view.differences
+    summary = Paragraph("Differences: " + "; ".join(differences) + "." if differences
+                        else "The plan's policy is the automatic pruner's.")
+    return [facts, table, summary]
+
+
 def report_sections(review: Review) -> list[Section]:
     """The report's sections after its heading (title, signature, warnings, errors, summary)."""
     top = review.top
@@ -442,6 +470,8 @@ def report_sections(review: Review) -> list[Section]:
         Section("policy", "Policy", [
             Table((Column("flag"), Column("value")), [(label, value(text)) for _, label, text in review.policy]),
         ]),
+        *([Section("automatic-pruner", "Automatic pruner (the cluster's own image-pruner CronJob)",
+                   _automatic_pruner(review.automatic_pruner))] if review.automatic_pruner is not None else []),
         Section("totals", "Will delete: totals", _totals(review)),
         Section("per-namespace", _ranked("Will delete, per namespace", top, "bytes", namespaces),
                 _groups(review.per_namespace, "namespace", "namespaces", top, chart=True)),
