@@ -25,7 +25,7 @@ def analyze_command(
     ignore_invalid_refs: Optional[bool] = typer.Option(None, "--ignore-invalid-refs/--no-ignore-invalid-refs", help="Ignore invalid image references instead of failing (default false)."),
     prune_registry: Optional[bool] = typer.Option(None, "--prune-registry/--no-prune-registry", help="Plan registry deletions too (false: only API objects; default true)."),
     policy_from_cluster: bool = typer.Option(
-        False, "--policy-from-cluster", help="Take every policy flag the cluster's automatic pruner (its ImagePruner `cluster`) gives from the dump; flags given here override them. Refused (exit 3) for a dump without an ImagePruner."
+        False, "--policy-from-cluster/--no-policy-from-cluster", help="Take every policy flag the cluster's automatic pruner (its ImagePruner `cluster`) gives from the dump; flags given here override them. Refused (exit 3) for a dump without an ImagePruner."
     ),
     valid_for: str = typer.Option("168h", "--valid-for", metavar="DURATION", help="How long the plan stays valid after its analysis time (Go duration)."),
     sign_key: Optional[str] = typer.Option(None, "--sign-key", metavar="KEY", help="Private key (PEM) to sign the plan with; writes PLAN.sig."),

@@ -32,6 +32,8 @@ BOOL_FLAGS = (
     "restart-registry",
     "redact",
     "allow-mostly-absent",
+    "policy-from-cluster",
+    "require-pruner-suspended",
 )
 # typer re-exports the click it runs on (its own vendored copy from 0.26 on, which depends on no
 # click package): Exit and Abort by name, ClickException as a base of BadParameter. So click is

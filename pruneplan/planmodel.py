@@ -32,6 +32,7 @@ from msgspec import Meta
 from .errors import EXIT_UNKNOWN_PLAN, PrunePlanError
 from .goduration import parse_go_duration
 from .prunerpolicy import FROM_PRUNER, FROM_PRUNER_DEFAULT, LOGLEVELS, POLICY_FLAGS, PRUNER_FLAGS, SOURCES
+from .jsonwords import describe_validation
 from .planformat import ACTION_KEYS, PLAN_API_VERSION, PLAN_KIND, REQUIRED_KEYS, SECTION_KEYS, dump_plan
 from .timefmt import ZERO, format_time, parse_time
 
@@ -118,7 +119,7 @@ class _Struct(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="c
         try:
             struct = msgspec.convert(data, type=cls, strict=True)
         except msgspec.ValidationError as err:
-            raise PlanFieldError(*_describe(str(err), where)) from None
+            raise PlanFieldError(*describe_validation(str(err), where)) from None
         struct.check(where)
         return struct
 
@@ -436,7 +437,7 @@ class Plan(_Struct, frozen=True):
         try:
             plan = msgspec.json.decode(raw, type=cls, strict=True)
         except msgspec.ValidationError as err:
-            raise PlanFieldError(*_describe(str(err), ""), path=path) from None
+            raise PlanFieldError(*describe_validation(str(err), ""), path=path) from None
         plan.check(path=path)
         return plan
 
@@ -448,7 +449,7 @@ class Plan(_Struct, frozen=True):
         try:
             plan = msgspec.convert(data, type=cls, strict=True)
         except msgspec.ValidationError as err:
-            raise PlanFieldError(*_describe(str(err), where), path=path) from None
+            raise PlanFieldError(*describe_validation(str(err), where), path=path) from None
         plan.check(where, path)
         return plan
 
@@ -579,39 +580,3 @@ def _check_envelope(values: dict[str, Any], starts: dict[str, bytes], path: str)
     if seconds == ZERO:  # signing.verify_plan's message, as before full validation existed
         raise PrunePlanError(f"{path}: metadata.notAfter is missing or not an RFC 3339 time", EXIT_UNKNOWN_PLAN)
 
-
-# --- msgspec's messages as ours -------------------------------------------------------------------
-
-_AT = re.compile(r"(?s)(.*) - at `\$(.*)`")
-_TYPES = {
-    "str": "a string", "int": "an integer", "bool": "a boolean", "null": "null", "array": "a list",
-    "object": "an object", "float": "a number",
-}
-
-
-def _type_text(spec: str) -> str:
-    return " or ".join(_TYPES.get(part.strip(), part.strip()) for part in spec.split("|"))
-
-
-def _describe(message: str, where: str) -> tuple[str, str]:
-    """msgspec's `<problem> - at `$.a[0].b`` as (field path, what is wrong)."""
-    matched = _AT.fullmatch(message)
-    problem, at = (matched.group(1), matched.group(2)) if matched else (message, "")
-    field = (where + at).lstrip(".")
-
-    def join(name: str) -> str:
-        return f"{field}.{name}" if field else name
-
-    found = re.fullmatch(r"Object missing required field `(.*)`", problem)
-    if found:
-        return join(found.group(1)), "is missing"
-    found = re.fullmatch(r"Object contains unknown field `(.*)`", problem)
-    if found:
-        return join(found.group(1)), "is not a known field"
-    found = re.fullmatch(r"Expected `(.*)`, got `(.*)`", problem)
-    if found:
-        return field or "(document)", f"must be {_type_text(found.group(1))}, not {_type_text(found.group(2))}"
-    found = re.fullmatch(r"Expected `int` >= 0", problem)
-    if found:
-        return field or "(document)", "must be a non-negative integer"
-    return field or "(document)", problem.replace("\n", " ")
