@@ -579,4 +579,3 @@ def _check_envelope(values: dict[str, Any], starts: dict[str, bytes], path: str)
         seconds = ZERO
     if seconds == ZERO:  # signing.verify_plan's message, as before full validation existed
         raise PrunePlanError(f"{path}: metadata.notAfter is missing or not an RFC 3339 time", EXIT_UNKNOWN_PLAN)
-
