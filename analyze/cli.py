@@ -49,20 +49,23 @@ def analyze_command(
       oc get is,images,pods,rc,dc,deploy,ds,rs,sts,jobs,cronjobs,bc,builds,limitranges -A -o json \\
         | pruneplan analyze - --now 2026-12-06T00:00:00Z -o plan.json
     """
+    from pruneplan.analyze.policy_flags import PolicyFlags
     from pruneplan.analyze.run import AnalyzeRequest, run_analyze
 
     run_analyze(
         AnalyzeRequest(
             inputs=inputs,
             output=output,
-            now=now,
-            keep_tag_revisions=keep_tag_revisions,
-            keep_younger_than=keep_younger_than,
-            prune_over_size_limit=prune_over_size_limit,
-            all_images=all_images,
-            namespace=namespace,
-            ignore_invalid_refs=ignore_invalid_refs,
-            prune_registry=prune_registry,
+            flags=PolicyFlags(
+                now=now,
+                keep_tag_revisions=keep_tag_revisions,
+                keep_younger_than=keep_younger_than,
+                prune_over_size_limit=prune_over_size_limit,
+                all_images=all_images,
+                namespace=namespace,
+                ignore_invalid_refs=ignore_invalid_refs,
+                prune_registry=prune_registry,
+            ),
             policy_from_cluster=policy_from_cluster,
             valid_for=valid_for,
             sign_key=sign_key,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pruneplan.dumpformat import LoadedInputs
@@ -21,21 +21,14 @@ from pruneplan.analyze.decisions.engine import Analysis, BuildGraphError, analyz
 from pruneplan.analyze.decisions.inputs import load_inputs
 from pruneplan.analyze.plan.closing import BANNER, Written, closing_block, expiry_warning
 from pruneplan.analyze.plan.writer import Signer, write_plan
+from pruneplan.analyze.policy_flags import PolicyFlags
 
 
 @dataclass(slots=True)
 class AnalyzeRequest:
     inputs: list[str]
     output: str
-    now: str | None = None
-    keep_tag_revisions: str | None = None
-    keep_younger_than: str | None = None
-    prune_over_size_limit: bool | None = None
-    # None: not given (oc's default, or the automatic pruner's value with policy_from_cluster)
-    all_images: bool | None = None
-    namespace: str | None = None
-    ignore_invalid_refs: bool | None = None
-    prune_registry: bool | None = None
+    flags: PolicyFlags = field(default_factory=PolicyFlags)
     policy_from_cluster: bool = False
     valid_for: str = "168h"
     sign_key: str | None = None
@@ -60,19 +53,6 @@ def resolve_now(request_now: str | None, loaded: LoadedInputs) -> float:
     if now == ZERO:
         raise PrunePlanError(f"dump collection time {collected} is the zero time; pass --now so the plan is reproducible", 3)
     return now
-
-
-def given_flags(request: AnalyzeRequest) -> dict[str, Any]:
-    """The policy flags given on the command line, by oc's names; None: not given."""
-    return {
-        "keep-tag-revisions": request.keep_tag_revisions,
-        "keep-younger-than": request.keep_younger_than,
-        "prune-over-size-limit": request.prune_over_size_limit,
-        "all": request.all_images,
-        "namespace": request.namespace,
-        "ignore-invalid-refs": request.ignore_invalid_refs,
-        "prune-registry": request.prune_registry,
-    }
 
 
 def policy_of(values: dict[str, Any], sources: dict[str, str], now: float) -> Policy:
@@ -100,7 +80,7 @@ def cluster_policy(request: AnalyzeRequest, loaded: LoadedInputs, now: float) ->
         pruner = None if settings is None else automatic_pruner(settings)
     except PrunerSpecError as err:
         raise InputError(f"{dump}: {err}") from None
-    given = given_flags(request)
+    given = request.flags.by_oc_name()
     why = refusal(pruner, given)
     if why is not None:
         names = ", ".join(i.path for i in loaded.inputs)
@@ -115,17 +95,17 @@ def cluster_policy(request: AnalyzeRequest, loaded: LoadedInputs, now: float) ->
 
 def decide(request: AnalyzeRequest) -> tuple[Analysis, LoadedInputs, Policy, float]:
     """Everything but output: usable by explain and execute."""
-    if request.now is not None:
-        parse_user_time(request.now, "--now")  # a bad --now fails before any file is read
+    if request.flags.now is not None:
+        parse_user_time(request.flags.now, "--now")  # a bad --now fails before any file is read
     # the command line's flags are checked before any file is read (with the automatic pruner's
     # flags they are checked again, below)
-    values, sources = merged_flags(given_flags(request), None)
+    values, sources = merged_flags(request.flags.by_oc_name(), None)
     policy = policy_of(values, sources, 0.0)
     valid_for = parse_duration_flag(request.valid_for, "--valid-for")
     if valid_for <= 0:
         raise FlagError("--valid-for must be greater than 0")
     loaded = load_inputs([input_path(name) for name in request.inputs])  # the model is built while reading
-    now = resolve_now(request.now, loaded)
+    now = resolve_now(request.flags.now, loaded)
     policy = cluster_policy(request, loaded, now) if request.policy_from_cluster else policy.with_now(now)
     if policy.keep_younger_than is not None and policy.threshold < ZERO:
         raise FlagError(
@@ -183,7 +163,7 @@ def run_analyze(request: AnalyzeRequest) -> None:
         signature_path=request.output + SIGNATURE_SUFFIX if sign else None,
         public_key=_public_key_beside(request.sign_key),
         inputs=tuple(request.inputs),
-        now_given=request.now is not None,
+        now_given=request.flags.now is not None,
     )
     current = time.time()
     closing = [] if request.quiet else closing_block(result.plan, written, current)

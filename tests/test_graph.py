@@ -25,6 +25,7 @@ from pruneplan.analyze.decisions.graph import (
     path_labels,
     referrer_node,
 )
+from pruneplan.analyze.policy_flags import PolicyFlags
 from pruneplan.analyze.run import AnalyzeRequest, decide
 from builders import OCI_INDEX, REGISTRY, as_dump, deployment, digest, image, pod, stream, write_json
 
@@ -32,7 +33,8 @@ EXAMPLE_DUMP = Path(__file__).resolve().parent.parent / "fixtures" / "example-du
 
 
 def analysis_of(path: Path) -> Analysis:
-    analysis, _, _, _ = decide(AnalyzeRequest(inputs=[str(path)], output="unused", release_raw=False, now="2026-06-01T00:00:00Z"))
+    analysis, _, _, _ = decide(AnalyzeRequest(inputs=[str(path)], output="unused", release_raw=False,
+                                                flags=PolicyFlags(now="2026-06-01T00:00:00Z")))
     return analysis
 
 

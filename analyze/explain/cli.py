@@ -60,7 +60,8 @@ def explain_command(
       # as JSON, with the flags analyze was given
       pruneplan explain dump.json.gz sha256:0a1b2c --keep-tag-revisions=5 --format json
     """
-    from pruneplan.analyze.explain.run import ExplainRequest, PolicyFlags, run_explain
+    from pruneplan.analyze.explain.run import ExplainRequest, run_explain
+    from pruneplan.analyze.policy_flags import PolicyFlags
 
     flags = PolicyFlags(
         now=now, keep_tag_revisions=keep_tag_revisions, keep_younger_than=keep_younger_than,

@@ -9,7 +9,7 @@ explain a plan nobody made.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -21,32 +21,9 @@ from pruneplan.analyze.explain.evidence import explain
 from pruneplan.analyze.explain.reasons import Limits, named_limits
 from pruneplan.analyze.explain.targets import resolve, split_arguments
 from pruneplan.analyze.explain.text import render_runs
+from pruneplan.analyze.policy_flags import PolicyFlags
 
 FORMATS = ("text", "json")
-
-
-@dataclass(slots=True)
-class PolicyFlags:
-    """The analysis flags as given; None: not given (the default applies, or the plan's value)."""
-
-    now: str | None = None
-    keep_tag_revisions: str | None = None
-    keep_younger_than: str | None = None
-    prune_over_size_limit: bool | None = None
-    all_images: bool | None = None
-    namespace: str | None = None
-    ignore_invalid_refs: bool | None = None
-    prune_registry: bool | None = None
-
-    def given(self) -> list[str]:
-        return [_FLAG_NAMES[f.name] for f in fields(self) if getattr(self, f.name) is not None]
-
-
-_FLAG_NAMES = {
-    "now": "--now", "keep_tag_revisions": "--keep-tag-revisions", "keep_younger_than": "--keep-younger-than",
-    "prune_over_size_limit": "--prune-over-size-limit", "all_images": "--all", "namespace": "--namespace",
-    "ignore_invalid_refs": "--ignore-invalid-refs", "prune_registry": "--prune-registry",
-}
 
 
 @dataclass(slots=True)
@@ -101,14 +78,7 @@ def run_explain(request: ExplainRequest) -> int:
 def _from_flags(flags: PolicyFlags, dumps: list[str]) -> tuple[Analysis, Limits]:
     from pruneplan.analyze.run import AnalyzeRequest, decide
 
-    request = AnalyzeRequest(
-        inputs=dumps, output="", now=flags.now, keep_tag_revisions=flags.keep_tag_revisions,
-        keep_younger_than=flags.keep_younger_than, prune_over_size_limit=flags.prune_over_size_limit,
-        all_images=True if flags.all_images is None else flags.all_images, namespace=flags.namespace,
-        ignore_invalid_refs=bool(flags.ignore_invalid_refs),
-        prune_registry=True if flags.prune_registry is None else flags.prune_registry,
-        release_raw=False,  # the LimitRanges' names are read below
-    )
+    request = AnalyzeRequest(inputs=dumps, output="", flags=flags, release_raw=False)  # LimitRanges' names are read below
     analysis, loaded, _, _ = decide(request)
     limits = named_limits(loaded.objects.get("limitranges", ()))
     loaded.release()
