@@ -147,7 +147,7 @@ def run(request: ExecuteRequest) -> int:
 
     from pruneplan.execute.identity import check_cluster, validate_aliases
     from pruneplan.execute.journal import Journal, journal_path
-    from pruneplan.execute.pruner import automatic_pruner, check_suspended, warning
+    from pruneplan.execute.pruner import check_suspended, live_pruner, warning
     from pruneplan.execute.registry_setup import RegistrySetup, validate_flags
     from pruneplan.execute.runner import Executor
 
@@ -194,7 +194,7 @@ def run(request: ExecuteRequest) -> int:
         raise
 
     # the live state, read by the snapshot; said (or refused) before anything is changed
-    pruner = automatic_pruner(loaded.cluster_settings)
+    pruner = live_pruner(loaded.cluster_settings)
     if request.require_pruner_suspended:
         check_suspended(pruner)
     said = warning(pruner)

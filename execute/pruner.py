@@ -16,19 +16,20 @@ from typing import Any, Literal
 
 from pruneplan.clustersettings import ClusterSettings
 from pruneplan.errors import EXIT_PRUNER_ACTIVE, PrunePlanError
+from pruneplan.prunerpolicy import DEFAULT_SCHEDULE
 
 # What the admin runs to stop and restart it (the operator then suspends its CronJob).
 RESOURCE = "imagepruner.imageregistry.operator.openshift.io/cluster"
 SUSPEND_COMMAND = f"""oc patch {RESOURCE} --type=merge -p '{{"spec":{{"suspend":true}}}}'"""
 RESUME_COMMAND = f"""oc patch {RESOURCE} --type=merge -p '{{"spec":{{"suspend":false}}}}'"""
-# The operator's schedule for an ImagePruner whose spec.schedule is empty: daily at midnight.
-DEFAULT_SCHEDULE = "0 0 * * *"
 
 PrunerState = Literal["active", "suspended", "absent", "unknown"]
 
 
 @dataclass(frozen=True)
-class AutomaticPruner:
+class LivePruner:
+    """Whether the automatic pruner runs now (pruneplan.prunerpolicy derives what it runs)."""
+
     state: PrunerState
     schedule: str | None = None  # as the ImagePruner sets it; None: the operator's default
     reason: str | None = None  # why the state is unknown: "forbidden" or "not recorded"
@@ -48,28 +49,28 @@ class AutomaticPruner:
         return document
 
 
-def automatic_pruner(settings: ClusterSettings | None) -> AutomaticPruner:
+def live_pruner(settings: ClusterSettings | None) -> LivePruner:
     """The automatic pruner's state from a dump's cluster settings (None: a dump without them)."""
     if settings is None:
-        return AutomaticPruner("unknown", reason="not recorded")
+        return LivePruner("unknown", reason="not recorded")
     pruner = settings.image_pruner
     if pruner.state == "absent":
-        return AutomaticPruner("absent")
+        return LivePruner("absent")
     if pruner.state == "forbidden":
-        return AutomaticPruner("unknown", reason="forbidden")
+        return LivePruner("unknown", reason="forbidden")
     spec = pruner.spec
     schedule = spec.schedule if spec is not None and spec.schedule else None
     suspended = spec is not None and spec.suspend is True  # unset is false: the operator runs it
-    return AutomaticPruner("suspended" if suspended else "active", schedule)
+    return LivePruner("suspended" if suspended else "active", schedule)
 
 
-def _unknown_cause(pruner: AutomaticPruner) -> str:
+def _unknown_cause(pruner: LivePruner) -> str:
     if pruner.reason == "forbidden":
         return "this account may not read imagepruners/cluster (get on imagepruners.imageregistry.operator.openshift.io)"
     return "the live snapshot did not record the ImagePruner"
 
 
-def warning(pruner: AutomaticPruner) -> str | None:
+def warning(pruner: LivePruner) -> str | None:
     """The one stderr line execute prints about the automatic pruner, or None when there is
     nothing to say (suspended, or there is none)."""
     if pruner.state == "active":
@@ -81,7 +82,7 @@ def warning(pruner: AutomaticPruner) -> str | None:
     return None
 
 
-def check_suspended(pruner: AutomaticPruner) -> None:
+def check_suspended(pruner: LivePruner) -> None:
     """--require-pruner-suspended: refuse an active pruner, and one that cannot be checked."""
     if pruner.state == "active":
         raise PrunePlanError(
