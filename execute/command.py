@@ -27,6 +27,9 @@ from pruneplan.signing import SignatureCheck, VerifiedPlan, check_threshold, ver
 
 REGISTRY_NAMESPACE = "openshift-image-registry"
 REGISTRY_DEPLOYMENT = "image-registry"
+# Connections kept open per host, for the API server and for the registry: each worker uses one at
+# a time, and a pool smaller than the workers makes urllib3 discard and reopen connections.
+POOL_MARGIN = 2
 
 
 class FailedRun(AggregateError):
@@ -209,6 +212,7 @@ def run(request: ExecuteRequest) -> int:
     log = fresh.log()
     if log:
         sys.stderr.write("".join(f"{line}\n" for line in log))
+    connections = request.num_workers + POOL_MARGIN
     if not policy.prune_registry:
         print("Only API objects will be removed.  No modifications to the image registry will be made.", file=out)
     elif request.confirm:
@@ -219,10 +223,14 @@ def run(request: ExecuteRequest) -> int:
             force_insecure=request.force_insecure,
             flavor=request.registry_flavor,
         ).connect(loaded)
+        from pruneplan.execute.registry_transport import RegistrySession
+
+        if isinstance(registry.session, RegistrySession):
+            registry.session.fit_pool(connections)
 
     from pruneplan.execute.kubeapi import KubeApi
 
-    api = KubeApi(config, timeout=request.request_timeout) if request.confirm else None
+    api = KubeApi(config, timeout=request.request_timeout, connections=connections) if request.confirm else None
     executor = Executor(
         api, registry, journal, out, confirm=request.confirm, prune_registry=policy.prune_registry,
         workers=request.num_workers, registry_url=getattr(registry, "base_url", ""),

@@ -17,6 +17,14 @@ for its newline is kept. The journal is a regular file, never followed through a
 repaired) and is called before the first change is sent, so a journal that cannot be written
 stops the run before it sends anything. A record that cannot be written raises JournalError,
 and every later one too: the caller stops sending changes.
+
+Group commit: `record()` returns only once its line is durable, but the workers do not queue for
+the disk one fsync each. A writer appends its line under the lock, then either flushes everything
+appended so far (one fsync, outside the lock, so others keep appending meanwhile) or waits for the
+flush in progress, and then for the next one, until a flush covers its line. A flush that fails
+fails every writer whose line it did not cover, and every later record; a line that cannot be
+written fails its own writer and every later record, while the whole lines before it are still
+flushed for the writers waiting on them.
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ import os
 import stat
 import threading
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 import orjson
 
@@ -63,13 +71,23 @@ class JournalError(PrunePlanError):
 
 
 class Journal:
-    def __init__(self, path: str, plan_sha256: str) -> None:
+    def __init__(self, path: str, plan_sha256: str, *, sync: Callable[[int], None] = os.fsync) -> None:
+        """`sync` flushes the journal's file descriptor to disk (os.fsync; a test counts the
+        flushes through it, or makes one fail)."""
         self.path = path
         self.plan_sha256 = plan_sha256
         self.done: set[str] = set()
         self._lock = threading.Lock()
+        self._flushed = threading.Condition(self._lock)  # notified when a flush ends
+        self._sync = sync
         self._fd: int | None = None
         self._failed: JournalError | None = None
+        # group commit: lines are numbered as they are appended; `_durable` lines are flushed
+        self._appended = 0
+        self._durable = 0
+        self._flushing = False
+        self._flush_failed = False  # a failed flush leaves every line after the last good one in doubt
+        self._pending: list[str] = []  # the keys of the lines appended but not flushed yet, in order
         self._read: tuple[int, int, int] | None = None  # (device, inode, size) of the file as read
         self._keep = 0  # bytes of the file that hold whole lines (a torn last line is cut off)
         self._newline = False  # the last record is complete but for its newline
@@ -127,6 +145,11 @@ class Journal:
     def is_done(self, key: str) -> bool:
         return key in self.done
 
+    @property
+    def failed(self) -> JournalError | None:
+        """Why no further record can be written (then no further change may be sent), or None."""
+        return self._failed
+
     # -- writing ----------------------------------------------------------------------------
     def _os_error(self, doing: str, err: OSError) -> JournalError:
         if err.errno == errno.ELOOP:
@@ -175,37 +198,91 @@ class Journal:
             self.close()
             raise self._os_error("cannot write", err) from None
 
-    def _write_all(self, data: bytes) -> None:
+    def _write(self, data: bytes) -> None:
         assert self._fd is not None, "the journal is written after open()"
         view = memoryview(data)
         while view:
             view = view[os.write(self._fd, view):]
-        os.fsync(self._fd)
+
+    def _write_all(self, data: bytes) -> None:
+        self._write(data)
+        assert self._fd is not None
+        self._sync(self._fd)
 
     def _append(self, entry: dict[str, Any]) -> None:
         self._write_all(orjson.dumps(entry) + b"\n")
 
+    def _fail(self, err: OSError, keys: list[str], *, flushing: bool = False) -> JournalError:
+        """The error of this record and every later one (called under the lock). `keys`: the
+        actions whose outcome is not journalled (a failed write), or not known to be on disk (a
+        failed flush: the kernel may have kept the lines or not)."""
+        if not flushing:
+            lost = f"the outcome of {keys[0]} is not journalled: a rerun with this journal repeats it"
+        elif len(keys) == 1:
+            lost = f"the outcome of {keys[0]} may not be on disk: a rerun with this journal may repeat it"
+        else:
+            lost = (f"the outcomes of {len(keys)} actions ({keys[0]} and {len(keys) - 1} more) may not be on disk: "
+                    "a rerun with this journal may repeat them")
+        self._failed = JournalError(f"cannot write journal {self.path}: {err.strerror or err}; "
+                                    f"no further change was sent ({lost})")
+        self._flushed.notify_all()
+        return self._failed
+
     def record(self, key: str, status: str, message: str = "", attempts: int = 1) -> None:
-        """Write an action's outcome durably. JournalError when it cannot be written (and for
-        every record after that)."""
+        """Write an action's outcome durably: return only once a flush (fsync) covers it.
+        JournalError when it cannot be written or flushed (and for every record after that)."""
+        line = orjson.dumps({"key": key, "status": status, "message": message, "attempts": attempts, "at": _now()})
         with self._lock:
             if self._failed is not None:
                 raise self._failed
             try:
-                self._append({"key": key, "status": status, "message": message, "attempts": attempts, "at": _now()})
-            except OSError as err:
-                self._failed = JournalError(
-                    f"cannot write journal {self.path}: {err.strerror or err}; no further change was sent "
-                    f"(the outcome of {key} is not journalled: a rerun with this journal repeats it)"
-                )
-                raise self._failed from None
+                self._write(line + b"\n")
+            except OSError as err:  # lines appended before this one are whole: they are still flushed
+                raise self._fail(err, [key]) from None
+            self._appended += 1
+            self._pending.append(key)
+            mine = self._appended
+            while self._durable < mine:
+                if self._flush_failed:  # the flush that would have covered this line failed
+                    assert self._failed is not None
+                    raise self._failed
+                if self._flushing:
+                    self._flushed.wait()
+                else:
+                    self._flush()
             if status in DONE:
                 self.done.add(key)
             else:
                 self.done.discard(key)
 
+    def _flush(self) -> None:
+        """Flush every line appended so far; called and returning with the lock held, which is
+        released during the fsync so that other writers append meanwhile (their lines wait for
+        the next flush)."""
+        assert self._fd is not None, "the journal is written after open()"
+        upto, covered = self._appended, len(self._pending)
+        self._flushing = True
+        self._lock.release()
+        try:
+            self._sync(self._fd)
+        except OSError as err:
+            failure: OSError | None = err
+        else:
+            failure = None
+        finally:  # whatever happened, the waiters wake: one of them flushes next
+            self._lock.acquire()
+            self._flushing = False
+            self._flushed.notify_all()
+        if failure is not None:
+            self._flush_failed = True
+            raise self._fail(failure, self._pending, flushing=True) from None
+        self._durable = upto
+        del self._pending[:covered]
+
     def close(self) -> None:
         with self._lock:
+            while self._flushing:  # not under a flush in progress
+                self._flushed.wait()
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None

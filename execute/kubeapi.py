@@ -8,6 +8,7 @@ are retried with exponential backoff, a deviation from upstream, which never ret
 
 from __future__ import annotations
 
+import copy
 import time
 from typing import Any
 from urllib.parse import quote
@@ -40,7 +41,13 @@ class KubeApi:
         timeout: float = 30.0,
         retries: int = 4,
         backoff: float = 0.2,
+        connections: int | None = None,
     ) -> None:
+        """`connections`: how many connections to the API server to keep (at least one per thread
+        that calls at once; the client's default is 5 per CPU, fewer than execute's workers may be)."""
+        if connections is not None and connections > (config.connection_pool_maxsize or 0):
+            config = copy.copy(config)  # the caller's configuration is left as it is
+            config.connection_pool_maxsize = connections
         self._api = k8s_client.ApiClient(config)
         self._timeout = (min(10.0, timeout), timeout)
         self._retries = retries

@@ -270,6 +270,9 @@ class Executor:
             return Outcome(EARLIER, "done in an earlier run")
         if self._stopped is not None:
             raise self._stopped
+        if self.journal is not None and self.journal.failed is not None:
+            # another worker's record failed (a shared flush): stop before sending, not after
+            raise self.journal.failed
         self._say(line)
         if not self.confirm:
             with self._lock:
@@ -292,7 +295,8 @@ class Executor:
         return self.registry
 
     def _record(self, key: str, outcome: Outcome) -> None:
-        """Journal an action's outcome and list it in the report."""
+        """Journal an action's outcome and list it in the report. The journal returns once the
+        outcome is on disk, in a flush shared with the other workers' outcomes of the moment."""
         if self.journal is not None and outcome.status != DEFERRED:
             try:
                 self.journal.record(key, outcome.status, outcome.message, outcome.attempts)

@@ -6,10 +6,13 @@ CI does)."""
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import re
 import subprocess
+import threading
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -247,3 +250,198 @@ def test_a_journal_filled_mid_run_resumes_after_space_is_freed(tmp_path, full_fs
     resumed.record("blob last", "ok")
     resumed.close()
     assert Journal(str(moved), PLAN).is_done("blob last")
+
+
+class Flushes:
+    """The journal's flush seam (`sync`): fsyncs for real and, once armed, counts the flushes and
+    remembers how much of the file each one covered. `hold` makes the first counted flush wait
+    until `hold` records are appended (so that writers pile up behind it); `fail` makes the
+    counted flush of that number raise EIO instead."""
+
+    def __init__(self, path: Path, hold: int = 0, fail: int = 0, *, armed: bool = False) -> None:
+        self.path = path
+        self.hold = hold
+        self.fail = fail
+        self.armed = armed
+        self.covered: list[int] = []  # file sizes covered by the completed flushes, in order
+        self.calls = 0
+        self._lock = threading.Lock()
+
+    def records_appended(self) -> int:
+        return max(0, self.path.read_bytes().count(b"\n") - 1)
+
+    def __call__(self, fd: int) -> None:
+        if not self.armed:
+            os.fsync(fd)
+            return
+        with self._lock:
+            self.calls += 1
+            number = self.calls
+        if number == 1 and self.hold:
+            waited = 0
+            while self.records_appended() < self.hold:  # a guard against a hang, not a timing
+                assert waited < 60_000, "the other writers never appended their records"
+                time.sleep(0.001)
+                waited += 1
+        if number == self.fail:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        size = os.fstat(fd).st_size
+        os.fsync(fd)
+        with self._lock:
+            self.covered.append(size)
+
+    def durable(self) -> int:
+        with self._lock:
+            return max(self.covered, default=0)
+
+
+def _opened(path: Path, flushes: Flushes) -> Journal:
+    journal = Journal(str(path), PLAN, sync=flushes)
+    journal.open()
+    flushes.armed = True  # the header's flush is not counted
+    return journal
+
+
+def _at_once(count: int, work) -> list[BaseException | None]:
+    """Run work(n) in `count` threads started together; what each raised (None: nothing)."""
+    start = threading.Barrier(count)
+    raised: list[BaseException | None] = [None] * count
+
+    def run(n: int) -> None:
+        start.wait()
+        try:
+            work(n)
+        except BaseException as err:  # reported to the test thread
+            raised[n] = err
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return raised
+
+
+def test_many_writers_at_once_journal_every_record_once_each_on_disk_before_it_returns(tmp_path):
+    path = tmp_path / "j"
+    flushes = Flushes(path)
+    journal = _opened(path, flushes)
+    uncovered: list[str] = []
+
+    def work(n: int) -> None:
+        for i in range(25):
+            key = f"blob {n}.{i}"
+            journal.record(key, "ok")
+            data = path.read_bytes()
+            end = data.index(orjson.dumps(key)) + data[data.index(orjson.dumps(key)):].index(b"\n") + 1
+            if end > flushes.durable():
+                uncovered.append(key)
+
+    assert _at_once(16, work) == [None] * 16
+    journal.close()
+    assert uncovered == [], "record() returned before a flush covered its line"
+    keys = [entry["key"] for entry in lines(path)[1:]]
+    assert sorted(keys) == sorted(f"blob {n}.{i}" for n in range(16) for i in range(25))
+    assert len(set(keys)) == len(keys)
+    again = Journal(str(path), PLAN)
+    assert all(again.is_done(key) for key in keys)
+
+
+def test_writers_at_the_same_time_share_one_fsync(tmp_path):
+    path = tmp_path / "j"
+    flushes = Flushes(path, hold=8)
+    journal = _opened(path, flushes)
+    assert _at_once(8, lambda n: journal.record(f"image {n}", "ok")) == [None] * 8
+    journal.close()
+    assert flushes.calls <= 2, "the first flush and, at most, one more for the records appended during it"
+    assert flushes.durable() == path.stat().st_size
+    assert all(Journal(str(path), PLAN).is_done(f"image {n}") for n in range(8))
+
+
+def test_a_failing_fsync_fails_every_writer_waiting_on_it_and_every_later_record(tmp_path):
+    path = tmp_path / "j"
+    flushes = Flushes(path, hold=8, fail=1)
+    journal = _opened(path, flushes)
+    raised = _at_once(8, lambda n: journal.record(f"image {n}", "ok"))
+    assert all(isinstance(err, JournalError) for err in raised), raised
+    assert all(err.exit_code == EXIT_IO and "Input/output error; no further change was sent" in str(err)
+               for err in raised if isinstance(err, JournalError))
+    assert not any(journal.is_done(f"image {n}") for n in range(8)), "nothing is done that was not on disk"
+    with pytest.raises(JournalError, match="Input/output error"):
+        journal.record("image 9", "ok")
+    journal.close()
+    assert flushes.calls == 1, "no flush after the failed one"
+
+
+def _planned_run(tmp_path: Path, images: int):
+    from builders import as_list, write_json
+    from clirunner import run_cli
+    from pruneplan.analyze.decisions.engine import analyze
+    from pruneplan.analyze.decisions.inputs import load_inputs
+    from pruneplan.planmodel import Plan
+    from pruneplan.timefmt import parse_time
+
+    now = "2026-06-01T00:00:00Z"
+    objects, _ = _cluster_of(images)
+    source = write_json(tmp_path / "cluster.json", as_list(objects))
+    plan_path = tmp_path / "plan.json"
+    assert run_cli("analyze", str(source), "-o", str(plan_path), "--now", now, "--keep-tag-revisions=1").code == 0
+    plan = Plan.from_bytes(plan_path.read_bytes())
+    fresh = analyze(load_inputs([str(source)]), plan.policy.to_policy().with_now(parse_time(now)))
+    return objects, plan, fresh
+
+
+def test_a_failing_fsync_stops_every_worker_before_its_next_call(tmp_path):
+    """8 workers share the journal's flushes; the 5th flush of records fails: every worker stops,
+    and no call starts after the failure (the ones in flight end, their outcomes not journalled)."""
+    from fakeports import Calls, FakeApi, FakeRegistry
+    from pruneplan.execute.runner import Executor
+
+    workers = 8
+    objects, plan, fresh = _planned_run(tmp_path, 60)
+    calls = Calls()
+    path = tmp_path / "j"
+    sent_at_failure: list[int] = []
+
+    class FailingFifth(Flushes):
+        def __call__(self, fd: int) -> None:
+            if self.calls + 1 == self.fail:
+                sent_at_failure.append(len(calls.writes()))
+            super().__call__(fd)
+
+    flushes = FailingFifth(path, fail=6, armed=True)  # the header's flush, then five of records
+    journal = Journal(str(path), PLAN, sync=flushes)  # opened by the run
+    executor = Executor(FakeApi(objects, {}, calls), FakeRegistry({}, calls), journal, io.StringIO(),
+                        confirm=True, prune_registry=True, workers=workers)
+    with pytest.raises(JournalError, match="Input/output error; no further change was sent"):
+        executor.run(plan, fresh)
+    journal.close()
+    planned = len(plan.layer_link_deletions) + len(plan.manifest_link_deletions) + len(plan.blob_deletions)
+    sent = calls.writes()
+    assert sent_at_failure and len(sent) < planned
+    assert len(sent) <= sent_at_failure[0] + workers - 1, "only calls in flight when the flush failed were sent after it"
+    assert flushes.calls == 6, "no flush after the failed one"
+
+
+def test_a_journal_filled_mid_run_by_concurrent_workers_stops_them_all(tmp_path, full_fs):
+    """The disk fills while 8 workers journal: the run ends with the journal's error, and every
+    call sent but not journalled was in flight when the disk filled (one per worker at most)."""
+    from fakeports import Calls, FakeApi, FakeRegistry
+    from pruneplan.execute.runner import Executor
+
+    workers = 8
+    objects, plan, fresh = _planned_run(tmp_path, 60)
+    calls = Calls()
+    journal = Journal(str(full_fs / "j"), PLAN)
+    executor = Executor(FakeApi(objects, {}, calls), FakeRegistry({}, calls), journal, io.StringIO(),
+                        confirm=True, prune_registry=True, workers=workers)
+    with pytest.raises(JournalError, match="No space left on device; no further change was sent"):
+        executor.run(plan, fresh)
+    journal.close()
+    sent = calls.writes()
+    journalled = _readable_records(full_fs / "j")
+    planned = len(plan.layer_link_deletions) + len(plan.manifest_link_deletions) + len(plan.blob_deletions)
+    assert 0 < len(journalled) < len(sent) < planned
+    assert len(sent) - len(journalled) <= workers
+    resumed = Journal(str(full_fs / "j"), PLAN)
+    assert all(resumed.is_done(entry["key"]) for entry in journalled)
