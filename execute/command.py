@@ -222,11 +222,8 @@ def run(request: ExecuteRequest) -> int:
             ca_bundle=request.certificate_authority,
             force_insecure=request.force_insecure,
             flavor=request.registry_flavor,
+            connections=connections,
         ).connect(loaded)
-        from pruneplan.execute.registry_transport import RegistrySession
-
-        if isinstance(registry.session, RegistrySession):
-            registry.session.fit_pool(connections)
 
     from pruneplan.execute.kubeapi import KubeApi
 

@@ -14,6 +14,7 @@ from pruneplan import TOOL_NAME, __version__
 from pruneplan.errors import EXIT_FAILURE, PrunePlanError
 
 from pruneplan.execute.registry import RegistryClient, decide_insecure, determine_registry_host, make_session, ping
+from pruneplan.execute.registry_transport import DEFAULT_POOL_SIZE
 from pruneplan.execute.registry_url import validate_registry_flags
 
 # The command calls it by this name.
@@ -57,6 +58,7 @@ class RegistrySetup:
         retries: int = 4,
         backoff: float = 0.5,
         timeout: tuple[float, float] | None = None,
+        connections: int = DEFAULT_POOL_SIZE,
     ) -> None:
         self.config = config
         self.registry_url = registry_url or ""
@@ -66,6 +68,7 @@ class RegistrySetup:
         self.retries = retries
         self.backoff = backoff
         self.timeout = timeout
+        self.connections = max(connections, DEFAULT_POOL_SIZE)  # the pool: one connection per worker, at least
 
     def connect(self, loaded: Any) -> RegistryClient:
         """Host from the flags or the live snapshot's images and streams (`loaded.objects`, the
@@ -79,7 +82,8 @@ class RegistrySetup:
         insecure = decide_insecure(self.force_insecure, self.ca_bundle, kube_insecure, host)
         extra: dict[str, Any] = {"timeout": self.timeout} if self.timeout else {}
         session = make_session(
-            token, insecure, self.ca_bundle, _kube_ca_data(self.config), f"{TOOL_NAME}/{__version__}", **extra
+            token, insecure, self.ca_bundle, _kube_ca_data(self.config), f"{TOOL_NAME}/{__version__}",
+            pool_size=self.connections, **extra,
         )
         base_url = ping(host, session, insecure, bool(self.registry_url))
         return RegistryClient(

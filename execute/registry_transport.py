@@ -31,7 +31,7 @@ from pruneplan.errors import EXIT_FAILURE, PrunePlanError
 # Upstream has no timeout at all; a hung registry would hang the prune forever (docs/rules.md,
 # "Upstream hazards we avoid").
 DEFAULT_TIMEOUT: tuple[float, float] = (30.0, 30.0)  # (connect, read) seconds
-DEFAULT_POOL_SIZE = 16  # connections kept per host; execute raises it to its worker count (fit_pool)
+DEFAULT_POOL_SIZE = 16  # connections kept per host, at least; execute asks for one per worker
 
 # k8s.io/apimachinery rand.String's alphabet: no vowels, no confusable digits.
 _USERNAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
@@ -54,23 +54,13 @@ class RegistrySession(requests.Session):
     def __init__(self, timeout: tuple[float, float] = DEFAULT_TIMEOUT, pool_size: int = DEFAULT_POOL_SIZE) -> None:
         super().__init__()
         self.timeout = timeout
-        self.pool_size = 0
-        self.fit_pool(pool_size)
+        # one connection per thread that may use the session at once: a smaller pool makes
+        # urllib3 discard connections ("Connection pool is full") and open new ones
+        self.pool_size = pool_size
+        for prefix in ("https://", "http://"):
+            self.mount(prefix, HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0))
         self._ca_file: str | None = None
         self._finalizer: weakref.finalize | None = None
-
-    def fit_pool(self, connections: int) -> None:
-        """Keep at least `connections` connections per host, one for each thread that may use the
-        session at once: a smaller pool makes urllib3 discard connections (with a "Connection pool
-        is full" warning) and open new ones. Never shrinks the pool."""
-        if connections <= self.pool_size:
-            return
-        self.pool_size = connections
-        for prefix in ("https://", "http://"):
-            old = self.adapters.get(prefix)
-            self.mount(prefix, HTTPAdapter(pool_connections=4, pool_maxsize=connections, max_retries=0))
-            if old is not None:
-                old.close()  # its idle connections (the ping's) are closed, not leaked
 
     def request(self, method: str, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         if kwargs.get("timeout") is None:
