@@ -31,6 +31,16 @@ def execute_command(
     certificate_authority: Optional[str] = typer.Option(None, "--certificate-authority", metavar="FILE", help="Extra CA bundle for the registry."),
     force_insecure: bool = typer.Option(False, "--force-insecure/--no-force-insecure", help="Allow plain HTTP and skip TLS verification."),
     num_workers: str = typer.Option("5", "--num-workers", metavar="N", help="Parallel workers (below 1 means 5)."),
+    max_requests_per_second: Optional[str] = typer.Option(
+        None, "--max-requests-per-second", metavar="N",
+        help="Send at most N requests a second to the registry, all workers and retries together "
+             "(a number above 0, such as 20 or 0.5; default: no limit).",
+    ),
+    max_api_requests_per_second: Optional[str] = typer.Option(
+        None, "--max-api-requests-per-second", metavar="N",
+        help="Send at most N of the run's requests a second to the API server, all workers and retries together "
+             "(a number above 0; default: no limit).",
+    ),
     journal: Optional[str] = typer.Option(
         None, "--journal", metavar="FILE",
         help="Journal for resuming (default PLAN.journal). An existing directory DIR means DIR/<plan sha256>.journal.",
@@ -79,12 +89,18 @@ def execute_command(
       pruneplan execute plan.json --key review-key.pub --confirm --require-pruner-suspended
       # a plan without a cluster ID, collected through another URL of the same API server
       pruneplan execute plan.json --key review-key.pub --api-server-alias https://api.example:6443
+      # gentle on a fragile registry and API server: at most 20 and 50 requests a second
+      pruneplan execute plan.json --key review-key.pub --confirm --max-requests-per-second 20 \\
+          --max-api-requests-per-second 50
     """
     from pruneplan.policy import parse_int_flag
 
     from pruneplan.execute.command import ExecuteRequest, run
+    from pruneplan.execute.ratelimit import parse_rate
 
     workers = parse_int_flag(num_workers, "--num-workers")  # oc reads it as Go does: 010 is 8
+    registry_rate = parse_rate(max_requests_per_second, "--max-requests-per-second")
+    api_rate = parse_rate(max_api_requests_per_second, "--max-api-requests-per-second")
     return run(ExecuteRequest(
         plan=plan, keys=keys, confirm=confirm, kubeconfig=kubeconfig, context=context, registry_url=registry_url,
         certificate_authority=certificate_authority, force_insecure=force_insecure,
@@ -93,6 +109,7 @@ def execute_command(
         api_server_aliases=api_server_aliases, skipped_exit_code=skipped_exit_code,
         allow_mostly_absent=allow_mostly_absent, threshold=threshold, approvals=approvals,
         require_pruner_suspended=require_pruner_suspended,
+        registry_rate=registry_rate, api_rate=api_rate,
     ))
 
 

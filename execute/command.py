@@ -66,6 +66,8 @@ class ExecuteRequest:
     threshold: int = 1  # distinct trusted keys that must have signed (PLAN.sig and approvals)
     approvals: str | None = None  # the approval bundle; default PLAN.approvals
     require_pruner_suspended: bool = False  # refuse unless the automatic pruner is suspended or absent
+    registry_rate: float | None = None  # requests a second to the registry, all workers together; None: no limit
+    api_rate: float | None = None  # the same for the run's API requests (not the snapshot's reads)
 
 
 def validate_skipped_exit_code(code: int) -> None:
@@ -151,6 +153,7 @@ def run(request: ExecuteRequest) -> int:
     from pruneplan.execute.identity import check_cluster, validate_aliases
     from pruneplan.execute.journal import Journal, journal_path
     from pruneplan.execute.pruner import check_suspended, live_pruner, warning
+    from pruneplan.execute.ratelimit import limiter_for
     from pruneplan.execute.registry_setup import RegistrySetup, validate_flags
     from pruneplan.execute.runner import Executor
 
@@ -223,11 +226,13 @@ def run(request: ExecuteRequest) -> int:
             force_insecure=request.force_insecure,
             flavor=request.registry_flavor,
             connections=connections,
+            limiter=limiter_for(request.registry_rate),
         ).connect(loaded)
 
     from pruneplan.execute.kubeapi import KubeApi
 
-    api = KubeApi(config, timeout=request.request_timeout, connections=connections) if request.confirm else None
+    api = KubeApi(config, timeout=request.request_timeout, connections=connections,
+                  limiter=limiter_for(request.api_rate)) if request.confirm else None
     executor = Executor(
         api, registry, journal, out, confirm=request.confirm, prune_registry=policy.prune_registry,
         workers=request.num_workers, registry_url=getattr(registry, "base_url", ""),

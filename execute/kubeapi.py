@@ -3,13 +3,15 @@ the official kubernetes client.
 
 GET an image stream, PUT its `/status` (409 → CONFLICT so the runner re-fetches and re-applies),
 DELETE an Image with grace period 0. Transient failures (connection errors, timeouts, 429, 5xx)
-are retried with exponential backoff, a deviation from upstream, which never retries them.
+are retried with exponential backoff, or after the server's `Retry-After` (capped), a deviation
+from upstream, which never retries them. Every attempt waits for the shared rate limiter, if any.
 """
 
 from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -18,6 +20,8 @@ import urllib3
 from kubernetes import client as k8s_client
 
 from pruneplan.execute.ports import CONFLICT, ERROR, NOT_FOUND, OK, Outcome
+from pruneplan.execute.ratelimit import RateLimiter
+from pruneplan.execute.retryafter import parse_retry_after
 
 IMAGE_API = "/apis/image.openshift.io/v1"
 TRANSIENT = frozenset({429, 500, 502, 503, 504})
@@ -42,16 +46,26 @@ class KubeApi:
         retries: int = 4,
         backoff: float = 0.2,
         connections: int | None = None,
+        retry_after_cap: float = 60.0,
+        limiter: RateLimiter | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         """`connections`: how many connections to the API server to keep (at least one per thread
-        that calls at once; the client's default is 5 per CPU, fewer than execute's workers may be)."""
+        that calls at once; the client's default is 5 per CPU, fewer than execute's workers may be).
+        `limiter`, shared by the workers, spaces every request sent, retries included."""
+        config = copy.copy(config)  # the caller's configuration is left as it is
         if connections is not None and connections > (config.connection_pool_maxsize or 0):
-            config = copy.copy(config)  # the caller's configuration is left as it is
             config.connection_pool_maxsize = connections
+        # The client's own Retry-After retries of GETs (which collect turns on) would wait past the
+        # limiter and this loop's budget: the loop below is the one place that retries.
+        config.client_go_retries = False
         self._api = k8s_client.ApiClient(config)
         self._timeout = (min(10.0, timeout), timeout)
         self._retries = retries
         self._backoff = backoff
+        self._retry_after_cap = retry_after_cap
+        self._limiter = limiter
+        self._sleep = sleep
 
     def _call(
         self, method: str, path: str, body: Any = None, content_type: str = "application/json"
@@ -67,19 +81,30 @@ class KubeApi:
                 body=body,
                 auth_settings=["BearerToken"],
             )
+            if self._limiter is not None:
+                self._limiter.acquire()
+            retry_after: str | None = None
             try:
                 answer = self._api.call_api(*request, _request_timeout=self._timeout)
                 status, data, reason = answer.status, answer.read(), answer.reason or ""
+                retry_after = (answer.headers or {}).get("Retry-After")
             except k8s_client.ApiException as err:
                 status = err.status or 0
                 data = err.body.encode() if isinstance(err.body, str) else (err.body or b"")
                 reason = err.reason or str(err)
+                retry_after = (err.headers or {}).get("Retry-After")
             except (urllib3.exceptions.HTTPError, OSError) as err:
                 status, data, reason = 0, b"", str(getattr(err, "reason", None) or err)
             if (status == 0 or status in TRANSIENT) and attempt <= self._retries:
-                time.sleep(self._backoff * (2 ** (attempt - 1)))
+                self._sleep(self._delay(attempt, parse_retry_after(retry_after) if status else None))
                 continue
             return status, data, reason, attempt
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        """The server's Retry-After (capped) when it sent one, else exponential backoff."""
+        if retry_after is not None:
+            return min(retry_after, self._retry_after_cap)
+        return float(self._backoff * (2 ** (attempt - 1)))
 
     def _outcome(self, status: int, data: bytes, reason: str, attempts: int) -> Outcome:
         if 200 <= status < 300:

@@ -18,14 +18,12 @@ offline garbage-collect instead of calling OpenShift's `/admin/blobs` endpoint.
 
 from __future__ import annotations
 
-import email.utils
 import json
 import random
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from http import HTTPStatus
 from typing import Literal
 
@@ -35,6 +33,8 @@ from pruneplan.errors import EXIT_FAILURE, PrunePlanError
 from pruneplan.planmodel import DIGEST_RE, REPOSITORY_RE
 
 from pruneplan.execute.ports import DEFERRED, ERROR, NOT_FOUND, OK, Outcome
+from pruneplan.execute.ratelimit import RateLimiter
+from pruneplan.execute.retryafter import parse_retry_after
 from pruneplan.execute.registry_transport import DEFAULT_TIMEOUT, RegistrySession, describe_transport_error, make_session
 from pruneplan.execute.registry_url import (
     decide_insecure,
@@ -197,28 +197,13 @@ def _distribution_errors(body: bytes) -> str:
     return "errors:\n" + "".join(text + "\n" for text in texts)
 
 
-def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
-
-
 class RegistryClient:
     """DELETEs against one registry base URL. Thread-safe: it keeps no state between calls.
 
     `retries` is the number of extra attempts after a transient failure (so at most
     `retries + 1` requests per action); the n-th retry waits `backoff * 2**(n-1)` seconds
     (capped at `max_backoff`, with jitter), or the server's `Retry-After` up to `retry_after_cap`.
+    `limiter`, shared by the workers, spaces every DELETE sent, retries included.
     """
 
     def __init__(
@@ -232,6 +217,7 @@ class RegistryClient:
         max_backoff: float = 30.0,
         retry_after_cap: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
+        limiter: RateLimiter | None = None,
     ) -> None:
         if flavor not in ("openshift", "distribution"):
             raise ValueError(f"unknown registry flavor {flavor!r}")
@@ -245,6 +231,7 @@ class RegistryClient:
         self.max_backoff = max_backoff
         self.retry_after_cap = retry_after_cap
         self._sleep = sleep
+        self._limiter = limiter
 
     def delete_layer_link(self, repo: str, digest: str) -> RegistryOutcome:
         """DELETE /v2/<repo>/blobs/<digest>: unlink a layer from one repository."""
@@ -298,6 +285,8 @@ class RegistryClient:
 
     def _attempt(self, url: str) -> tuple[RegistryOutcome, bool, float | None]:
         """One DELETE: (outcome, transient?, Retry-After seconds)."""
+        if self._limiter is not None:
+            self._limiter.acquire()
         try:
             # Not following redirects: a 3xx would turn a DELETE into a GET elsewhere (the rules'
             # answers then judge the 3xx itself, as upstream does with a redirect it does not follow).
@@ -319,7 +308,7 @@ class RegistryClient:
                 return RegistryOutcome(NOT_FOUND, "not found (already gone)", http_status=code, url=url), False, None
             if code < 200 or code >= 400:
                 transient = code == 429 or code >= 500
-                wait = _retry_after(response) if transient else None
+                wait = parse_retry_after(response.headers.get("Retry-After")) if transient else None
                 return RegistryOutcome(ERROR, _status_line(response), http_status=code, url=url), transient, wait
             if code in (202, 204):
                 return RegistryOutcome(OK, _status_line(response), http_status=code, url=url), False, None

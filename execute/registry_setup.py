@@ -13,6 +13,7 @@ from typing import Any
 from pruneplan import TOOL_NAME, __version__
 from pruneplan.errors import EXIT_FAILURE, PrunePlanError
 
+from pruneplan.execute.ratelimit import RateLimiter
 from pruneplan.execute.registry import RegistryClient, decide_insecure, determine_registry_host, make_session, ping
 from pruneplan.execute.registry_transport import DEFAULT_POOL_SIZE
 from pruneplan.execute.registry_url import validate_registry_flags
@@ -59,6 +60,7 @@ class RegistrySetup:
         backoff: float = 0.5,
         timeout: tuple[float, float] | None = None,
         connections: int = DEFAULT_POOL_SIZE,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.config = config
         self.registry_url = registry_url or ""
@@ -69,6 +71,7 @@ class RegistrySetup:
         self.backoff = backoff
         self.timeout = timeout
         self.connections = max(connections, DEFAULT_POOL_SIZE)  # the pool: one connection per worker, at least
+        self.limiter = limiter  # spaces the DELETEs (the ping, a few GETs, is not counted)
 
     def connect(self, loaded: Any) -> RegistryClient:
         """Host from the flags or the live snapshot's images and streams (`loaded.objects`, the
@@ -88,5 +91,6 @@ class RegistrySetup:
         base_url = ping(host, session, insecure, bool(self.registry_url))
         return RegistryClient(
             # flavor: a str the command validated as a Flavor; RegistryClient checks it again
-            base_url, session, flavor=self.flavor, retries=self.retries, backoff=self.backoff  # type: ignore[arg-type]
+            base_url, session, flavor=self.flavor, retries=self.retries, backoff=self.backoff,  # type: ignore[arg-type]
+            limiter=self.limiter,
         )
