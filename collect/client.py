@@ -8,6 +8,7 @@ the status, headers and body bytes. Transport failures (refused, TLS, timeout) b
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 from contextlib import contextmanager
@@ -124,7 +125,9 @@ class KubeTransport:
     """GET requests against one API server, answered as raw `Response`s."""
 
     def __init__(self, config: k8s_client.Configuration, request_timeout: float) -> None:
-        # Honour Retry-After on 429/5xx for GETs, as client-go does, a few times only.
+        # Honour Retry-After on 429/5xx for GETs, as client-go does, a few times only; on a copy,
+        # so that the caller's configuration (execute's writes use it too) keeps its own retries
+        config = copy.copy(config)
         config.client_go_retries = True
         config.retries = 3
         self.host = config.host
