@@ -8,7 +8,6 @@ aborts the DumpWriter: no partial dump is ever left under the output name.
 
 from __future__ import annotations
 
-import email.utils
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from pruneplan.errors import EXIT_IO, PrunePlanError
 from pruneplan.files import temp_directory
 from pruneplan.jsonwords import describe_validation
 from pruneplan.kinds import KINDS, Kind
+from pruneplan.timefmt import parse_http_date
 from pruneplan.projection import ProjectionError, project
 from pruneplan.urls import without_userinfo
 
@@ -78,15 +78,8 @@ def mapping_path_for(output: str) -> str:
 
 
 def _http_date(value: str | None) -> str | None:
-    if not value:
-        return None
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    moment = parse_http_date(value)
+    return None if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _now_utc() -> str:

@@ -3,9 +3,10 @@ server and the registry."""
 
 from __future__ import annotations
 
-import email.utils
 from collections.abc import Callable
 from datetime import datetime, timezone
+
+from pruneplan.timefmt import parse_http_date
 
 
 def _utcnow() -> datetime:
@@ -20,10 +21,7 @@ def parse_retry_after(value: str | None, now: Callable[[], datetime] = _utcnow) 
     value = value.strip()
     if value.isdigit():
         return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    when = parse_http_date(value)
+    if when is None:
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
     return max(0.0, (when - now()).total_seconds())

@@ -10,6 +10,7 @@ is: no space for the `T`, no basic format (`20260101T000000Z`), no week date, no
 
 from __future__ import annotations
 
+import email.utils
 import re
 import time
 from datetime import datetime, timezone
@@ -114,3 +115,17 @@ def format_time(seconds: float) -> str | None:
     # four-digit years (strftime's %Y leaves years before 1000 unpadded), fraction only when present
     text = f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"
     return f"{text}.{moment.microsecond:06d}Z" if moment.microsecond else f"{text}Z"
+
+
+def parse_http_date(value: str | None) -> datetime | None:
+    """An HTTP date (a `Date` or `Retry-After` header, RFC 9110), as an aware UTC datetime; None
+    when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:  # "-0000": UTC, says RFC 5322
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
