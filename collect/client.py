@@ -11,8 +11,9 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import time
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import urllib3
 import yaml  # type: ignore[import-untyped]  # PyYAML comes with kubernetes; its stubs are not a dependency
@@ -29,6 +30,7 @@ SERVICE_TOKEN_FILE = incluster_config.SERVICE_TOKEN_FILENAME
 SERVICE_CA_FILE = incluster_config.SERVICE_CERT_FILENAME
 DEFAULT_KUBECONFIG = "~/.kube/config"
 CONNECT_TIMEOUT = 10.0
+REFRESH_SECONDS = 10.0  # how often the credentials' refresh hook runs at most (see below)
 
 
 def _kubeconfig_paths(explicit: str | None) -> list[str]:
@@ -97,16 +99,30 @@ def _logged_errors() -> Iterator[list[str]]:
         root.removeHandler(handler)
 
 
-def _keep_host_without_userinfo(config: k8s_client.Configuration) -> None:
+def _keep_host_without_userinfo(config: k8s_client.Configuration, clock: Callable[[], float] = time.monotonic) -> None:
     """The kubeconfig loader's token refresh hook, run before every request, sets the URL from
-    the kubeconfig again (and installs itself again): strip it after each run, stay installed."""
+    the kubeconfig again (and installs itself again): strip it after each run, stay installed.
+
+    The hook also costs a scan of the environment for proxies on every request (the client's
+    `host` setter reads them), which at thousands of requests dominates execute's own CPU. It is
+    run at most once per REFRESH_SECONDS per configuration: the loaders renew a token well before
+    it expires (the kubeconfig's five minutes ahead, in-cluster every minute), so a token used in
+    between is still valid."""
     hook = config.refresh_api_key_hook
     if hook is None:
         return
+    last_run: dict[int, float] = {}  # id of a configuration (the original, or a copy) -> when
 
     def refresh(target: k8s_client.Configuration) -> None:
+        now = clock()
+        previous = last_run.get(id(target))
+        if previous is not None and now - previous < REFRESH_SECONDS:
+            return
+        last_run[id(target)] = now
         hook(target)
-        target.host = without_userinfo(target.host)
+        host = without_userinfo(target.host)
+        if host != target.host:
+            target.host = host
         target.refresh_api_key_hook = refresh
 
     config.refresh_api_key_hook = refresh
