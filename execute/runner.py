@@ -30,6 +30,7 @@ from pruneplan.planmodel import Plan
 from pruneplan.wording import deleting_blob, deleting_image, deleting_items, deleting_layer_link, deleting_manifest_link
 
 from pruneplan.execute.journal import Journal, JournalError
+from pruneplan.execute.lineprinter import LinePrinter
 from pruneplan.execute.ports import CONFLICT, DEFERRED, EARLIER, ERROR, NOT_FOUND, OK, ApiPort, Outcome, RegistryPort
 from pruneplan.execute.recheck import (
     ImageWork,
@@ -172,6 +173,13 @@ def remove_items(stream: dict[str, Any], removals: list[Item], removed_tags: Col
     return len(positions)
 
 
+def longest_first(streams: list[StreamWork]) -> list[StreamWork]:
+    """A stream's requests are one worker's sequence (its links around its update): the streams
+    with the most start first, so that a long one never starts last while the other workers
+    idle (longest-processing-time first). Ties keep the plan's order."""
+    return sorted(streams, key=lambda work: len(work.layer_links) + len(work.manifest_links), reverse=True)
+
+
 def _created(value: Any) -> str | None:
     from pruneplan.timefmt import format_time, parse_time
 
@@ -212,21 +220,15 @@ class Executor:
         self._registry_sent = 0  # registry deletions answered in this run
         self._registry_absent: list[str] = []  # the keys of those answered 404
         self._halt: MostlyAbsent | None = None
+        self._printer = LinePrinter(out)
 
     # -- bookkeeping -------------------------------------------------------------------------
-    def _say(self, line: str) -> None:
-        with self._lock:
-            self.out.write(line + "\n")
-            self.out.flush()
-
     def _error(self, line: str | None, error: str) -> None:
         """Print upstream's stderr line for a failed call (None: upstream prints none) and keep
         the error for the final report."""
+        if line is not None:
+            self._printer.error(line)
         with self._lock:
-            import sys
-
-            if line is not None:
-                print(line, file=sys.stderr)
             self.report.errors.append(error)
 
     def _count(self, counter: str, n: int = 1, outcome: Outcome | None = None, absent: str | None = None) -> None:
@@ -273,7 +275,9 @@ class Executor:
         if self.journal is not None and self.journal.failed is not None:
             # another worker's record failed (a shared flush): stop before sending, not after
             raise self.journal.failed
-        self._say(line)
+        if self._printer.failure is not None:  # the output is gone (a closed pipe): stop as well
+            raise self._printer.failure
+        self._printer.say(line)
         if not self.confirm:
             with self._lock:
                 self.report.would_perform.append({"key": key, "action": line})
@@ -440,15 +444,17 @@ class Executor:
             self.report.done_earlier = [{"key": key, "action": action} for key, action in plan_actions(plan)
                                         if self.journal.is_done(key)]
         try:
-            first = stage_one(plan, fresh)
-            self.report.skipped += first.skipped
-            with ThreadPoolExecutor(self.workers) as pool:
-                results = list(pool.map(self._stream, first.streams))
-            failed = {w.repository for w, bad in zip(first.streams, results) if bad}
-            images, skipped = stage_two(plan, fresh, first.streams, failed)
-            self.report.skipped += skipped
-            with ThreadPoolExecutor(self.workers) as pool:
-                list(pool.map(self._image, images))
+            with self._printer:
+                first = stage_one(plan, fresh)
+                self.report.skipped += first.skipped
+                streams = longest_first(first.streams) if self.workers > 1 else first.streams
+                with ThreadPoolExecutor(self.workers) as pool:
+                    results = list(pool.map(self._stream, streams))
+                failed = {w.repository for w, bad in zip(streams, results) if bad}
+                images, skipped = stage_two(plan, fresh, first.streams, failed)
+                self.report.skipped += skipped
+                with ThreadPoolExecutor(self.workers) as pool:
+                    list(pool.map(self._image, images))
         except PrunePlanError:
             if self._halt is None:
                 raise
