@@ -42,6 +42,7 @@ FORMAT_VERSION = 1
 MAX_DOCUMENT = 2 << 30
 STREAM_PREFIX = b'{"apiVersion":"' + DUMP_API_VERSION.encode() + b'","kind":"' + DUMP_KIND.encode() + b'","objects":{'
 HEADER_KEY = b'"header":'
+GZIP_LEVEL = 6  # compression of a .gz dump (DumpWriter)
 
 # What makes an object unique within its resource: its name, after its namespace for a namespaced kind.
 Identity = Union[str, tuple[str, str]]
@@ -773,7 +774,10 @@ class DumpWriter:
         self._outputs = OutputSet(inputs)  # mode 0600: a dump names the cluster's objects
         raw: Output = self._outputs.open(path, 0o600, replace=True)
         # filename="": the gzip header names no file (a temporary name would make dumps differ)
-        self._out: Output | gzip.GzipFile = gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) if path.endswith(".gz") else raw
+        # level 6 (zlib's and Go's default): level 9, GzipFile's default, costs half as much CPU
+        # again for a dump about 1.5 % smaller
+        self._out: Output | gzip.GzipFile = (
+            gzip.GzipFile(filename="", fileobj=raw, mode="wb", compresslevel=GZIP_LEVEL, mtime=0) if path.endswith(".gz") else raw)
         try:
             self._out.write(STREAM_PREFIX + b"\n")
         except BaseException:
@@ -794,11 +798,15 @@ class DumpWriter:
         self.counts.setdefault(resource, 0)
 
     def add(self, obj: dict[str, Any]) -> None:
+        self.add_encoded(orjson.dumps(obj))
+
+    def add_encoded(self, data: bytes) -> None:
+        """An object already encoded as one line of JSON (no newline)."""
         if self._resource is None:
             raise ValueError("begin() a resource first")
         self._out.write(b"\n" if self._first_item else b",\n")
         self._first_item = False
-        self._out.write(orjson.dumps(obj))
+        self._out.write(data)
         self.counts[self._resource] += 1
 
     def attach(self, path: str, data: bytes, mode: int) -> None:
