@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from pruneplan.collect.paging import DEFAULT_PAGE_SIZE
+from pruneplan.collect.paging import DEFAULT_PAGE_SIZE, DEFAULT_PARALLEL_LISTS
 
 # A day. The socket layer cannot take much more (about 9.2e9 seconds), and no answer takes longer.
 MAX_REQUEST_TIMEOUT = 86400.0
@@ -45,6 +45,7 @@ def register(app: typer.Typer) -> None:
         redact_key_file: Annotated[Optional[str], typer.Option("--redact-key-file", metavar="FILE", help="Key for the pseudonyms (same key, same pseudonyms across runs); implies --redact. Default: a random key.")] = None,
         page_size: Annotated[int, typer.Option("--page-size", min=1, metavar="N", help="Objects per list request.")] = DEFAULT_PAGE_SIZE,
         request_timeout: Annotated[float, typer.Option("--request-timeout", min=0.001, max=MAX_REQUEST_TIMEOUT, callback=_a_number, metavar="SECONDS", help="Seconds to wait for each API answer.")] = 60.0,
+        parallel_lists: Annotated[int, typer.Option("--parallel-lists", min=1, metavar="N", help="How many kinds are listed at the same time (the pages of one list always follow each other); 1 lists one kind after another.")] = DEFAULT_PARALLEL_LISTS,
     ) -> None:
         from pruneplan.collect.command import run
 
@@ -57,4 +58,5 @@ def register(app: typer.Typer) -> None:
             redact_key_file=redact_key_file,
             page_size=page_size,
             request_timeout=request_timeout,
+            parallel_lists=parallel_lists,
         )

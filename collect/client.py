@@ -23,6 +23,7 @@ from kubernetes.config.config_exception import ConfigException
 
 from pruneplan.urls import without_userinfo
 
+from pruneplan.collect.paging import DEFAULT_PARALLEL_LISTS
 from pruneplan.collect.transport import ClusterError, Response
 
 # Where a pod finds its service account; module attributes so tests can point them elsewhere.
@@ -140,12 +141,16 @@ def _yaml_problem(err: Any) -> str:
 class KubeTransport:
     """GET requests against one API server, answered as raw `Response`s."""
 
-    def __init__(self, config: k8s_client.Configuration, request_timeout: float) -> None:
+    def __init__(self, config: k8s_client.Configuration, request_timeout: float,
+                 connections: int = DEFAULT_PARALLEL_LISTS + 1) -> None:
         # Honour Retry-After on 429/5xx for GETs, as client-go does, a few times only; on a copy,
         # so that the caller's configuration (execute's writes use it too) keeps its own retries
         config = copy.copy(config)
         config.client_go_retries = True
         config.retries = 3
+        # one connection per list running at once (the client's default is 5 per CPU)
+        if connections > (config.connection_pool_maxsize or 0):
+            config.connection_pool_maxsize = connections
         self.host = config.host
         self._api = k8s_client.ApiClient(config)
         self._timeout = (min(CONNECT_TIMEOUT, request_timeout), request_timeout)
@@ -191,5 +196,6 @@ class KubeTransport:
         self._api.close()
 
 
-def connect(kubeconfig: str | None, context: str | None, request_timeout: float) -> KubeTransport:
-    return KubeTransport(load_configuration(kubeconfig, context), request_timeout)
+def connect(kubeconfig: str | None, context: str | None, request_timeout: float,
+            connections: int = DEFAULT_PARALLEL_LISTS + 1) -> KubeTransport:
+    return KubeTransport(load_configuration(kubeconfig, context), request_timeout, connections)

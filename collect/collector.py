@@ -1,8 +1,10 @@
-"""Collect every kind of pruneplan/kinds.py into a dump, one page at a time.
+"""Collect every kind of pruneplan/kinds.py into a dump, several kinds at a time, each one page
+at a time (a list's pages follow its continue token, one after another).
 
-Memory holds one page: each page is projected (and redacted), appended to a per-kind spool
-file, and dropped. A kind's spool goes into the dump only once its list is complete, so a list
-that must start over (expired continue token) never leaves duplicates behind. Any failure
+Memory holds one page per list in progress: each page is projected (and redacted), appended to
+a per-kind spool file, and dropped. A kind's spool goes into the dump only once its list is
+complete, so a list that must start over (expired continue token) never leaves duplicates
+behind, and the dump's order of kinds never depends on which list ended first. Any failure
 aborts the DumpWriter: no partial dump is ever left under the output name.
 """
 
@@ -10,6 +12,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import IO, Any, Callable, TextIO, TypeVar
@@ -47,7 +51,7 @@ from pruneplan.collect.lister import (
     list_path,
     status_message,
 )
-from pruneplan.collect.paging import DEFAULT_PAGE_SIZE
+from pruneplan.collect.paging import DEFAULT_PAGE_SIZE, DEFAULT_PARALLEL_LISTS
 from pruneplan.collect.progress import Progress
 from pruneplan.collect.redact import Redactor
 from pruneplan.collect.transport import ClusterError, Transport
@@ -62,6 +66,7 @@ class Options:
     output: str
     namespace: str | None = None
     page_size: int = DEFAULT_PAGE_SIZE
+    parallel_lists: int = DEFAULT_PARALLEL_LISTS
     redactor: Redactor | None = None
     inputs: tuple[str, ...] = ()  # files the command reads: the dump is never written over one
 
@@ -172,8 +177,8 @@ class Spool:
         writer.begin(resource)
         try:  # the writer's own failures are PrunePlanErrors already: an OSError is the spool's
             self._file.seek(0)
-            for line in self._file:
-                writer.add(orjson.loads(line))
+            for line in self._file:  # each line is orjson's encoding already: no decode, no re-encode
+                writer.add_encoded(line.rstrip(b"\n"))
         except OSError as err:
             raise self._error(err) from None
 
@@ -201,8 +206,7 @@ class Collector:
             collected_at, cluster_id = cluster_identity(self.transport)
             settings = cluster_settings(self.transport)
             directory = temp_directory(opts.output)  # stdout, a device: the system's temporary directory
-            for kind in KINDS:
-                self._collect_kind(kind, writer, directory)
+            self._collect_kinds(writer, directory)
             cluster: dict[str, Any] = {"apiServer": without_userinfo(self.transport.host), "clusterID": cluster_id}
             namespace = opts.namespace
             if opts.redactor is not None:
@@ -221,26 +225,66 @@ class Collector:
         self.result.counts = dict(writer.counts)
         return self.result
 
-    def _collect_kind(self, kind: Kind, writer: DumpWriter, directory: str | None) -> None:
-        resource = kind.resource
-        path = list_path(kind, self.options.namespace)
-        spool = Spool(directory)
+    def _collect_kinds(self, writer: DumpWriter, directory: str | None) -> None:
+        """List the kinds `parallel_lists` at a time, each into its own spool, and move each
+        spool into the dump in KINDS' order as soon as it and the kinds before it are complete.
+        The first failure stops every list at its next page; the failure of the earliest kind in
+        that order is raised, whichever came first in time."""
+        stop = threading.Event()
+        workers = max(1, min(self.options.parallel_lists, len(KINDS)))
+        listed: list[Future[Listed]] = []
         try:
-            note = ""
-            try:
-                self._fill(spool, kind, path)
-            except ApiStatusError as err:
-                note = self._tolerate(resource, err)
-                spool.reset()
-            spool.drain(writer, resource)
-            self.progress.done(resource, spool.count, note)
+            with ThreadPoolExecutor(workers, thread_name_prefix="pruneplan-list") as pool:
+                listed = [pool.submit(self._list_kind, kind, directory, stop) for kind in KINDS]
+                try:
+                    for kind, future in zip(KINDS, listed):
+                        self._into_dump(kind, future.result(), writer)
+                except BaseException:
+                    stop.set()  # the lists still running end at their next page
+                    for future in listed:
+                        future.cancel()
+                    raise
+        except _Stopped:
+            raise _first_failure(listed) from None
         finally:
-            spool.close()
+            for future in listed:
+                if future.done() and not future.cancelled() and future.exception() is None:
+                    future.result().spool.close()
 
-    def _fill(self, spool: Spool, kind: Kind, path: str) -> None:
+    def _into_dump(self, kind: Kind, listed: Listed, writer: DumpWriter) -> None:
+        resource = kind.resource
+        if listed.tolerated is not None:
+            self.result.tolerated[resource] = listed.tolerated
+            if listed.tolerated == "forbidden":
+                # upstream's exact wording (oc adm prune images), then it carries on
+                self.progress.message(f"Failed to list {resource}: {listed.message}\n - * Make sure to update clusterRoleBindings.\n")
+        listed.spool.drain(writer, resource)
+        self.progress.done(resource, listed.spool.count, listed.note)
+
+    def _list_kind(self, kind: Kind, directory: str | None, stop: threading.Event) -> Listed:
+        """One kind's whole list, in a thread of its own. Any failure stops the other lists."""
+        try:
+            spool = Spool(directory)
+            try:
+                try:
+                    self._fill(spool, kind, list_path(kind, self.options.namespace), stop)
+                except ApiStatusError as err:
+                    spool.reset()
+                    return self._tolerate(kind.resource, err, spool)
+                return Listed(spool)
+            except BaseException:
+                spool.close()
+                raise
+        except BaseException:
+            stop.set()
+            raise
+
+    def _fill(self, spool: Spool, kind: Kind, path: str, stop: threading.Event) -> None:
         redactor = self.options.redactor
         resource = kind.resource
         for page in list_pages(self.transport, path, self.options.page_size):
+            if stop.is_set():
+                raise _Stopped()
             if page is RESTART:
                 spool.reset()
                 continue
@@ -256,19 +300,39 @@ class Collector:
                 spool.add(obj)
             self.progress.update(resource, spool.count)
 
-    def _tolerate(self, resource: str, err: ApiStatusError) -> str:
+    def _tolerate(self, resource: str, err: ApiStatusError, spool: Spool) -> Listed:
         """Upstream's tolerated list errors become an empty list; anything else is fatal."""
         if err.status == 404 and resource in NOT_FOUND_TOLERATED:
-            self.result.tolerated[resource] = "not found"
-            return "API not available"
+            return Listed(spool, "API not available", "not found")
         if err.status == 403 and resource in FORBIDDEN_TOLERATED:
-            # upstream's exact wording (oc adm prune images), then it carries on
-            self.progress.message(
-                f"Failed to list {resource}: {err.message}\n - * Make sure to update clusterRoleBindings.\n"
-            )
-            self.result.tolerated[resource] = "forbidden"
-            return "forbidden"
+            return Listed(spool, "forbidden", "forbidden", err.message)
         raise ClusterError(f"cannot list {resource}: {_status_text(err.status, err.message)}")
+
+
+class _Stopped(Exception):
+    """A list ended early because another one failed."""
+
+
+@dataclass
+class Listed:
+    """One kind's complete list, spooled, and why it is empty when a tolerated error made it so."""
+
+    spool: Spool
+    note: str = ""  # for the progress line
+    tolerated: str | None = None  # "not found" or "forbidden"
+    message: str = ""  # the server's message for a forbidden list
+
+
+def _first_failure(listed: list[Future[Listed]]) -> BaseException:
+    """The failure of the earliest kind in KINDS' order that failed by itself (not stopped)."""
+    wait(listed)
+    for future in listed:
+        if future.cancelled():
+            continue
+        error = future.exception()
+        if error is not None and not isinstance(error, _Stopped):
+            return error
+    return _Stopped("every list was stopped")
 
 
 def _open_writer(path: str, inputs: tuple[str, ...]) -> DumpWriter:

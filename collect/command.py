@@ -9,6 +9,7 @@ from pruneplan.errors import EXIT_USAGE, PrunePlanError
 from pruneplan.files import STDOUT, read_limited
 
 from pruneplan.collect.collector import Options, collect
+from pruneplan.collect.paging import DEFAULT_PARALLEL_LISTS
 from pruneplan.collect.progress import Progress, objects
 from pruneplan.collect.redact import MIN_KEY_BYTES, Redactor
 
@@ -41,6 +42,7 @@ def run(
     redact_key_file: str | None,
     page_size: int,
     request_timeout: float,
+    parallel_lists: int = DEFAULT_PARALLEL_LISTS,
 ) -> None:
     if namespace is not None and not namespace:
         raise PrunePlanError("-n/--namespace must not be empty", EXIT_USAGE)
@@ -52,11 +54,12 @@ def run(
 
     from pruneplan.collect.client import _kubeconfig_paths, connect  # the kubernetes client: about a second to import
 
-    transport = connect(kubeconfig, context, request_timeout)
+    transport = connect(kubeconfig, context, request_timeout, connections=parallel_lists + 1)
     try:
         # the files collect reads: the dump must not be written over one of them
         inputs = (*_kubeconfig_paths(kubeconfig), *([redact_key_file] if redact_key_file else []))
-        options = Options(output=output, namespace=namespace, page_size=page_size, redactor=redactor, inputs=inputs)
+        options = Options(output=output, namespace=namespace, page_size=page_size, parallel_lists=parallel_lists,
+                          redactor=redactor, inputs=inputs)
         result = collect(transport, options, sys.stderr, Progress(sys.stderr))
     finally:
         transport.close()

@@ -1,7 +1,10 @@
-"""Per-kind progress on stderr, only when stderr is a terminal (scripts and CI stay quiet)."""
+"""Per-kind progress on stderr, only when stderr is a terminal (scripts and CI stay quiet).
+
+Called from every list's thread at once: one lock keeps each write whole."""
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import TextIO
 
@@ -21,31 +24,35 @@ class Progress:
         self.enabled = enabled
         self._open_line = False
         self._last = 0.0
+        self._lock = threading.Lock()
 
     def update(self, resource: str, count: int) -> None:
         if not self.enabled:
             return
-        now = time.monotonic()
-        if now - self._last < REFRESH_SECONDS:
-            return
-        self._last = now
-        self._stream.write(f"\r\x1b[K{resource}: {objects(count)}")
-        self._stream.flush()
-        self._open_line = True
+        with self._lock:
+            now = time.monotonic()
+            if now - self._last < REFRESH_SECONDS:
+                return
+            self._last = now
+            self._stream.write(f"\r\x1b[K{resource}: {objects(count)}")
+            self._stream.flush()
+            self._open_line = True
 
     def done(self, resource: str, count: int, note: str = "") -> None:
         if not self.enabled:
             return
         suffix = f" ({note})" if note else ""
-        self._stream.write(f"\r\x1b[K{resource}: {objects(count)}{suffix}\n")
-        self._stream.flush()
-        self._open_line = False
-        self._last = 0.0
+        with self._lock:
+            self._stream.write(f"\r\x1b[K{resource}: {objects(count)}{suffix}\n")
+            self._stream.flush()
+            self._open_line = False
+            self._last = 0.0
 
     def message(self, text: str) -> None:
         """Print a line that must be seen whatever the terminal (warnings), after the progress line."""
-        if self._open_line:
-            self._stream.write("\r\x1b[K")
-            self._open_line = False
-        self._stream.write(text)
-        self._stream.flush()
+        with self._lock:
+            if self._open_line:
+                self._stream.write("\r\x1b[K")
+                self._open_line = False
+            self._stream.write(text)
+            self._stream.flush()
