@@ -46,6 +46,7 @@ def register(app: typer.Typer) -> None:
         page_size: Annotated[int, typer.Option("--page-size", min=1, metavar="N", help="Objects per list request.")] = DEFAULT_PAGE_SIZE,
         request_timeout: Annotated[float, typer.Option("--request-timeout", min=0.001, max=MAX_REQUEST_TIMEOUT, callback=_a_number, metavar="SECONDS", help="Seconds to wait for each API answer.")] = 60.0,
         parallel_lists: Annotated[int, typer.Option("--parallel-lists", min=1, metavar="N", help="How many kinds are listed at the same time (the pages of one list always follow each other); 1 lists one kind after another.")] = DEFAULT_PARALLEL_LISTS,
+        progress_interval: Annotated[float, typer.Option("--progress-interval", min=1.0, callback=_a_number, metavar="SECONDS", help="When stderr is not a terminal, print a progress line on stderr every SECONDS while lists run; on a terminal, progress is shown live.")] = 30.0,
     ) -> None:
         from pruneplan.collect.command import run
 
@@ -59,4 +60,5 @@ def register(app: typer.Typer) -> None:
             page_size=page_size,
             request_timeout=request_timeout,
             parallel_lists=parallel_lists,
+            progress_interval=progress_interval,
         )

@@ -10,7 +10,7 @@ from pruneplan.files import STDOUT, read_limited
 
 from pruneplan.collect.collector import Options, collect
 from pruneplan.collect.paging import DEFAULT_PARALLEL_LISTS
-from pruneplan.collect.progress import Progress, objects
+from pruneplan.collect.progress import DEFAULT_INTERVAL, Progress, objects
 from pruneplan.collect.redact import MIN_KEY_BYTES, Redactor
 
 # SIGINT and SIGTERM (exit 130, 143) are pruneplan.cli's: they unwind through the collector, whose
@@ -43,6 +43,7 @@ def run(
     page_size: int,
     request_timeout: float,
     parallel_lists: int = DEFAULT_PARALLEL_LISTS,
+    progress_interval: float = DEFAULT_INTERVAL,
 ) -> None:
     if namespace is not None and not namespace:
         raise PrunePlanError("-n/--namespace must not be empty", EXIT_USAGE)
@@ -60,7 +61,7 @@ def run(
         inputs = (*_kubeconfig_paths(kubeconfig), *([redact_key_file] if redact_key_file else []))
         options = Options(output=output, namespace=namespace, page_size=page_size, parallel_lists=parallel_lists,
                           redactor=redactor, inputs=inputs)
-        result = collect(transport, options, sys.stderr, Progress(sys.stderr))
+        result = collect(transport, options, sys.stderr, Progress(sys.stderr, interval=progress_interval))
     finally:
         transport.close()
     # always said, terminal or not: a CronJob's log is the only record of what a run collected

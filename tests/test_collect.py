@@ -229,23 +229,46 @@ def test_plan_from_collected_dump_equals_plan_from_the_same_objects_as_a_list(ap
     assert plans["dump"]["imageStreamUpdates"] and plans["dump"]["imageDeletions"]
 
 
-def test_progress_is_shown_per_kind_only_on_a_terminal():
+def test_without_a_terminal_progress_is_a_line_at_each_interval_and_none_before():
+    from pruneplan.collect.progress import Progress
+
+    now = [0.0]
+    pipe = io.StringIO()
+    progress = Progress(pipe, interval=30.0, clock=lambda: now[0])
+    with progress:
+        progress.update("pods", 500)
+        now[0] = 29.0
+        progress.update("pods", 1000)
+        assert pipe.getvalue() == ""  # a collect shorter than the interval says nothing here
+        progress.done("pods", 1200)
+        progress.update("images", 500)
+        now[0] = 30.0
+        progress.update("images", 1000)
+        now[0] = 45.0
+        progress.update("images", 1500)
+        now[0] = 61.0
+        progress.update("images", 1700)
+    assert pipe.getvalue() == (
+        "collect: 1 of 14 kinds listed, 2,200 objects; listing images (1,000 objects, 2 pages)\n"
+        "collect: 1 of 14 kinds listed, 2,900 objects; listing images (1,700 objects, 4 pages)\n"
+    )
+
+
+def test_on_a_terminal_each_kind_shows_its_objects_and_pages_live():
     from pruneplan.collect.progress import Progress
 
     class Tty(io.StringIO):
         def isatty(self) -> bool:
             return True
 
-    tty, pipe = Tty(), io.StringIO()
-    for stream in (tty, pipe):
-        progress = Progress(stream)
+    tty = Tty()
+    with Progress(tty) as progress:
         progress.update("pods", 500)
         progress.done("pods", 1200)
         progress.done("builds", 0, "API not available")
-    assert pipe.getvalue() == ""
-    assert "pods: 500 objects" in tty.getvalue()
-    assert "pods: 1,200 objects\n" in tty.getvalue()
-    assert "builds: 0 objects (API not available)\n" in tty.getvalue()
+    shown = tty.getvalue()
+    assert "pods" in shown and "1,200 objects, 1 page" in shown
+    assert "builds" in shown and "0 objects, 0 pages (API not available)" in shown
 
 
 @pytest.mark.parametrize("value", ["0", "-5", "x"])
