@@ -11,9 +11,10 @@ aborts the DumpWriter: no partial dump is ever left under the output name.
 from __future__ import annotations
 
 import os
+import queue
 import tempfile
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import CancelledError, Future, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import IO, Any, Callable, TextIO, TypeVar
@@ -59,6 +60,12 @@ from pruneplan.collect.transport import ClusterError, Transport
 S = TypeVar("S", ImagePruner, RegistryConfig, ImageConfig)
 
 CLUSTER_VERSION_PATH = "/apis/config.openshift.io/v1/clusterversions/version"
+
+
+# The order lists start in. Images come first: they are nearly always the longest list of a
+# cluster whose registry needs pruning, and a list's pages follow one another, so a long list
+# started last would end the collection alone. The dump keeps KINDS' order.
+LISTING_ORDER: tuple[Kind, ...] = (*(k for k in KINDS if k.resource == "images"), *(k for k in KINDS if k.resource != "images"))
 
 
 @dataclass
@@ -206,7 +213,8 @@ class Collector:
             collected_at, cluster_id = cluster_identity(self.transport)
             settings = cluster_settings(self.transport)
             directory = temp_directory(opts.output)  # stdout, a device: the system's temporary directory
-            self._collect_kinds(writer, directory)
+            with self.progress:
+                self._collect_kinds(writer, directory)
             cluster: dict[str, Any] = {"apiServer": without_userinfo(self.transport.host), "clusterID": cluster_id}
             namespace = opts.namespace
             if opts.redactor is not None:
@@ -231,25 +239,56 @@ class Collector:
         The first failure stops every list at its next page; the failure of the earliest kind in
         that order is raised, whichever came first in time."""
         stop = threading.Event()
-        workers = max(1, min(self.options.parallel_lists, len(KINDS)))
-        listed: list[Future[Listed]] = []
+        started = self._start_lists(directory, stop)
+        listed = [started[kind] for kind in KINDS]
         try:
-            with ThreadPoolExecutor(workers, thread_name_prefix="pruneplan-list") as pool:
-                listed = [pool.submit(self._list_kind, kind, directory, stop) for kind in KINDS]
-                try:
-                    for kind, future in zip(KINDS, listed):
-                        self._into_dump(kind, future.result(), writer)
-                except BaseException:
-                    stop.set()  # the lists still running end at their next page
-                    for future in listed:
-                        future.cancel()
-                    raise
-        except _Stopped:
+            try:
+                for kind, future in zip(KINDS, listed):
+                    self._into_dump(kind, future.result(), writer)
+            except BaseException:
+                stop.set()  # the lists still running end at their next page
+                for future in listed:
+                    future.cancel()  # those not started yet never start
+                raise
+        except (_Stopped, CancelledError):  # stopped or never started: another list failed
             raise _first_failure(listed) from None
         finally:
             for future in listed:
                 if future.done() and not future.cancelled() and future.exception() is None:
                     future.result().spool.close()
+
+    def _start_lists(self, directory: str | None, stop: threading.Event) -> dict[Kind, Future[Listed]]:
+        """Start the lists in LISTING_ORDER on `parallel_lists` threads; a future per kind.
+
+        The threads are daemons: an interrupted collect (Ctrl-C) ends at once, without waiting
+        for the pages in flight (a thread pool's threads are waited for at exit). Their spools
+        are unlinked files, and the dump is aborted by the main thread, so nothing is left."""
+        futures: dict[Kind, Future[Listed]] = {kind: Future() for kind in LISTING_ORDER}
+        waiting: queue.SimpleQueue[Kind] = queue.SimpleQueue()
+        for kind in LISTING_ORDER:
+            waiting.put(kind)
+
+        def lister() -> None:
+            while True:
+                try:
+                    kind = waiting.get_nowait()
+                except queue.Empty:
+                    return
+                future = futures[kind]
+                if stop.is_set():  # a list failed: what has not started never will
+                    future.cancel()
+                # the one call that moves a future on, for each: a cancelled one (by the main
+                # thread, or just above) counts as done for wait() only once it is made
+                if not future.set_running_or_notify_cancel():
+                    continue
+                try:
+                    future.set_result(self._list_kind(kind, directory, stop))
+                except BaseException as err:  # handed to the main thread, which raises it
+                    future.set_exception(err)
+
+        for n in range(max(1, min(self.options.parallel_lists, len(KINDS)))):
+            threading.Thread(target=lister, name=f"pruneplan-list-{n}", daemon=True).start()
+        return futures
 
     def _into_dump(self, kind: Kind, listed: Listed, writer: DumpWriter) -> None:
         resource = kind.resource
@@ -324,7 +363,8 @@ class Listed:
 
 
 def _first_failure(listed: list[Future[Listed]]) -> BaseException:
-    """The failure of the earliest kind in KINDS' order that failed by itself (not stopped)."""
+    """The failure of the earliest kind in KINDS' order that failed by itself (not stopped);
+    the lists not started were cancelled, the others end at their next page."""
     wait(listed)
     for future in listed:
         if future.cancelled():

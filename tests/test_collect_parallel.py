@@ -3,6 +3,9 @@ lists do overlap, and a failure stops every list and leaves no dump."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -13,6 +16,7 @@ from clirunner import run_cli
 from fakeapi import FakeAPI, LoggedRequest, sample_cluster
 
 HTTP_DATE = "Sat, 28 Nov 2026 06:00:00 GMT"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -96,3 +100,16 @@ def test_parallel_lists_must_be_at_least_one(kubeconfig, tmp_path):
     result = collect(kubeconfig, tmp_path / "dump.json.gz", "--parallel-lists", "0")
     assert result.code == 2
     assert "--parallel-lists" in result.err
+
+
+def test_a_failure_while_other_kinds_wait_their_turn_ends_the_run_and_names_the_failed_kind(api, kubeconfig, tmp_path):
+    # one list at a time: images start first, every other kind waits in line when they fail
+    api.fault(r"/apis/image.openshift.io/v1/images$", 500, times=None)
+    out = tmp_path / "dump.json.gz"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-m", "pruneplan.cli", "collect", "-o", str(out), "--kubeconfig", kubeconfig,
+         "--parallel-lists", "1"], capture_output=True, text=True, timeout=120, env=env, check=False)
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines()[-1].startswith("error: cannot list images:")
+    assert not out.exists()
