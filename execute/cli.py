@@ -63,7 +63,17 @@ def execute_command(
         help="Refuse to run (exit 16) while the cluster's automatic image pruner (ImagePruner cluster) is active, "
              "or when it cannot be read; without it, execute only warns.",
     ),
+    progress_interval: float = typer.Option(
+        30.0, "--progress-interval", min=1.0, metavar="SECONDS",
+        help="When stderr is not a terminal, print a progress line on stderr every SECONDS (and at each stage's start "
+             "and end); on a terminal, progress is shown live.",
+    ),
     output_format: str = typer.Option("text", "--format", metavar="FORMAT", help="text or json (a report on stdout; the lines go to stderr)."),
+    metrics_file: Optional[str] = typer.Option(
+        None, "--metrics-file", metavar="FILE",
+        help="Write the run's outcome to FILE in Prometheus' text format (for node_exporter's textfile collector), "
+             "replacing it atomically, however the run ends.",
+    ),
     signature: Optional[str] = typer.Option(None, "--signature", metavar="SIG", help="Signature file (default PLAN.sig)."),
 ) -> int:
     """Verify a signed plan, re-check it against the live cluster, and replay what is still justified.
@@ -92,6 +102,9 @@ def execute_command(
       # gentle on a fragile registry and API server: at most 20 and 50 requests a second
       pruneplan execute plan.json --key review-key.pub --confirm --max-requests-per-second 20 \\
           --max-api-requests-per-second 50
+      # for alerts: the run's outcome for node_exporter's textfile collector, written even when it fails
+      pruneplan execute plan.json --key review-key.pub --confirm \\
+          --metrics-file /var/lib/node_exporter/textfile/pruneplan.prom
     """
     from pruneplan.policy import parse_int_flag
 
@@ -109,7 +122,8 @@ def execute_command(
         api_server_aliases=api_server_aliases, skipped_exit_code=skipped_exit_code,
         allow_mostly_absent=allow_mostly_absent, threshold=threshold, approvals=approvals,
         require_pruner_suspended=require_pruner_suspended,
-        registry_rate=registry_rate, api_rate=api_rate,
+        registry_rate=registry_rate, api_rate=api_rate, progress_interval=progress_interval,
+        metrics_file=metrics_file,
     ))
 
 

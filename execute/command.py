@@ -25,6 +25,8 @@ from pruneplan.errors import EXIT_USAGE, AggregateError, PrunePlanError
 from pruneplan.files import STDIN, input_path
 from pruneplan.signing import SignatureCheck, VerifiedPlan, check_threshold, verify_plan
 
+from pruneplan.execute.metrics import RunFacts, exit_status, previous_last_success, refused_plan, write_metrics_or_warn
+
 REGISTRY_NAMESPACE = "openshift-image-registry"
 REGISTRY_DEPLOYMENT = "image-registry"
 # Connections kept open per host, for the API server and for the registry: each worker uses one at
@@ -68,6 +70,8 @@ class ExecuteRequest:
     require_pruner_suspended: bool = False  # refuse unless the automatic pruner is suspended or absent
     registry_rate: float | None = None  # requests a second to the registry, all workers together; None: no limit
     api_rate: float | None = None  # the same for the run's API requests (not the snapshot's reads)
+    metrics_file: str | None = None  # the run's outcome in Prometheus' text format, written however it ends
+    progress_interval: float = 30.0  # seconds between progress lines when stderr is not a terminal
 
 
 def validate_skipped_exit_code(code: int) -> None:
@@ -130,6 +134,14 @@ def header_lines(verified: VerifiedPlan, plan_path: str, cluster: str, journal: 
     ]
 
 
+def _is_terminal(stream: Any) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except (OSError, ValueError):  # ValueError: a closed file
+        return False
+
+
 def snapshot(transport: Any, namespace: str | None) -> Any:
     """Collect the live cluster into a private temporary dump and load it back, as analyze loads a dump."""
     from pruneplan.analyze.decisions.inputs import load_inputs
@@ -139,7 +151,7 @@ def snapshot(transport: Any, namespace: str | None) -> Any:
     directory = tempfile.mkdtemp(prefix="pruneplan-execute-")
     path = os.path.join(directory, "live.json.gz")
     try:
-        collect(transport, Options(output=path, namespace=namespace), sys.stderr, Progress(sys.stderr))
+        collect(transport, Options(output=path, namespace=namespace), sys.stderr, Progress(sys.stderr, label="re-check listing"))
         return load_inputs([path])
     finally:
         if os.path.exists(path):
@@ -148,6 +160,27 @@ def snapshot(transport: Any, namespace: str | None) -> Any:
 
 
 def run(request: ExecuteRequest) -> int:
+    """The run; with --metrics-file, its outcome is written however it ends (a refusal, a failure,
+    an interruption), after the run's own output and without hiding the run's own error."""
+    if request.metrics_file == STDIN:  # stdout carries the run's own product
+        raise PrunePlanError("--metrics-file needs a file: stdout carries the run's output", EXIT_USAGE)
+    facts = RunFacts(started=time.time(), dry_run=not request.confirm)
+    if request.metrics_file is not None:
+        facts.last_success = previous_last_success(request.metrics_file)
+    try:
+        facts.exit_code = _run(request, facts)
+        return facts.exit_code
+    except BaseException as err:
+        facts.exit_code = exit_status(err)
+        facts.plan = facts.plan or refused_plan(err)  # an expired plan's times
+        raise
+    finally:
+        if request.metrics_file is not None:
+            facts.ended = time.time()
+            write_metrics_or_warn(request.metrics_file, facts)
+
+
+def _run(request: ExecuteRequest, facts: RunFacts) -> int:
     from pruneplan.analyze.decisions.engine import BuildGraphError, analyze
 
     from pruneplan.execute.identity import check_cluster, validate_aliases
@@ -155,6 +188,7 @@ def run(request: ExecuteRequest) -> int:
     from pruneplan.execute.pruner import check_suspended, live_pruner, warning
     from pruneplan.execute.ratelimit import limiter_for
     from pruneplan.execute.registry_setup import RegistrySetup, validate_flags
+    from pruneplan.execute.progress import display as progress_display
     from pruneplan.execute.runner import Executor
 
     if request.registry_flavor not in ("openshift", "distribution"):
@@ -175,6 +209,7 @@ def run(request: ExecuteRequest) -> int:
     verified = verify_plan(input_path(request.plan), request.keys, request.signature, threshold=request.threshold,
                            approvals_path=request.approvals)
     plan = verified.plan  # every field validated: a malformed plan was refused (exit 13) above
+    facts.plan = plan
     policy = plan.policy.to_policy()
     path = journal_path(request.journal, request.plan, verified.sha256)
     journal_exists = os.path.lexists(path)
@@ -228,6 +263,9 @@ def run(request: ExecuteRequest) -> int:
             connections=connections,
             limiter=limiter_for(request.registry_rate),
         ).connect(loaded)
+    # the snapshot's objects have served (the analysis, the pruner, the registry's host): on a big
+    # cluster they are most of the memory, and the run does not read them
+    loaded.release()
 
     from pruneplan.execute.kubeapi import KubeApi
 
@@ -237,7 +275,9 @@ def run(request: ExecuteRequest) -> int:
         api, registry, journal, out, confirm=request.confirm, prune_registry=policy.prune_registry,
         workers=request.num_workers, registry_url=getattr(registry, "base_url", ""),
         absent_check=not request.allow_mostly_absent,
+        show_progress=progress_display(request.progress_interval, _is_terminal(sys.stderr)),
     )
+    facts.report = executor.report  # filled as the run goes: a run that stops still counts what it did
     try:
         report = executor.run(plan, fresh)  # opens the journal before the first change
     finally:

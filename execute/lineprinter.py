@@ -19,7 +19,7 @@ import queue
 import sys
 import threading
 from types import TracebackType
-from typing import TextIO
+from typing import Any, TextIO
 
 _STOP = None
 
@@ -31,6 +31,7 @@ class LinePrinter:
         self._queue: queue.SimpleQueue[tuple[bool, str] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="pruneplan-lines", daemon=True)
         self._failure: OSError | None = None
+        self._console: Any = None  # a rich Console drawing a live display on the terminal
 
     def __enter__(self) -> LinePrinter:
         self._thread.start()
@@ -40,6 +41,12 @@ class LinePrinter:
         self.close()
         if kind is None and self._failure is not None:
             raise self._failure
+
+    def above(self, console: Any) -> None:
+        """From now on, lines bound for a terminal are printed by `console` above its live
+        display (written straight to the terminal, they would land inside it). Lines bound for a
+        file or a pipe are written as before."""
+        self._console = console
 
     @property
     def failure(self) -> OSError | None:
@@ -69,8 +76,11 @@ class LinePrinter:
             stream = (self._err or sys.stderr) if to_stderr else self._out
             if self._failure is None:
                 try:
-                    stream.write(line + "\n")
-                    pending.add(stream)
+                    if self._console is not None and _is_terminal(stream):
+                        self._console.print(line, markup=False, highlight=False, emoji=False, soft_wrap=True)
+                    else:
+                        stream.write(line + "\n")
+                        pending.add(stream)
                     if self._queue.empty():  # caught up: what was written shows now
                         self._flush(pending)
                 except OSError as err:  # a closed pipe: the run goes on, the failure is raised at the end
@@ -86,3 +96,11 @@ class LinePrinter:
         for stream in streams:
             stream.flush()
         streams.clear()
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except (OSError, ValueError):  # ValueError: a closed file
+        return False

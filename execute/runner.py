@@ -22,7 +22,8 @@ import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Collection, TextIO
+from contextlib import nullcontext
+from typing import Any, Callable, Collection, ContextManager, TextIO
 
 from pruneplan.analyze.decisions.engine import Analysis
 from pruneplan.errors import EXIT_FAILURE, PrunePlanError
@@ -31,6 +32,7 @@ from pruneplan.wording import deleting_blob, deleting_image, deleting_items, del
 
 from pruneplan.execute.journal import Journal, JournalError
 from pruneplan.execute.lineprinter import LinePrinter
+from pruneplan.execute.progress import DONE, FAILED, SKIPPED, RunProgress
 from pruneplan.execute.ports import CONFLICT, DEFERRED, EARLIER, ERROR, NOT_FOUND, OK, ApiPort, Outcome, RegistryPort
 from pruneplan.execute.recheck import (
     ImageWork,
@@ -55,6 +57,7 @@ STATUS_UPDATE_ATTEMPTS = 5  # client-go's DefaultRetry, as upstream
 ABSENT_CHECK_MIN = 20
 ABSENT_CHECK_SHARE = 0.9
 UNTRUSTED = "untrusted"  # journal status withdrawing a 404: not done
+STAGE_ONE, STAGE_TWO = "image streams and links", "blobs and images"  # progress lines' names
 
 
 @dataclass
@@ -87,12 +90,24 @@ ABSENT_WORDS = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Performed:
+    """An action this run sent and its answer. Slotted, not a dict: a run holds one per action,
+    which at a hundred thousand actions is tens of megabytes of dicts; orjson writes it as the
+    JSON object `{"key", "status", "message"}` without building one."""
+
+    # in sorted order: --format json sorts its keys, and orjson writes a dataclass's fields as declared
+    key: str
+    message: str
+    status: str
+
+
 @dataclass
 class Report:
     dry_run: bool
     counts: Counts = field(default_factory=Counts)
     absent: Absent = field(default_factory=Absent)
-    performed: list[dict[str, Any]] = field(default_factory=list)
+    performed: list[Performed] = field(default_factory=list)
     would_perform: list[dict[str, str]] = field(default_factory=list)  # dry run: what --confirm would send
     done_earlier: list[dict[str, str]] = field(default_factory=list)  # the plan's actions the journal says are done
     skipped: list[Skip] = field(default_factory=list)
@@ -203,6 +218,8 @@ class Executor:
         on_action: Callable[[str], None] | None = None,
         registry_url: str = "",
         absent_check: bool = True,
+        progress: RunProgress | None = None,
+        show_progress: Callable[[RunProgress, LinePrinter], ContextManager[object]] | None = None,
     ) -> None:
         self.api = api
         self.registry = registry
@@ -221,6 +238,9 @@ class Executor:
         self._registry_absent: list[str] = []  # the keys of those answered 404
         self._halt: MostlyAbsent | None = None
         self._printer = LinePrinter(out)
+        self.progress = progress or RunProgress()
+        # how the progress is shown (execute/progress.py); None: it is only counted
+        self._show_progress = show_progress
 
     # -- bookkeeping -------------------------------------------------------------------------
     def _error(self, line: str | None, error: str) -> None:
@@ -269,6 +289,7 @@ class Executor:
         """Print upstream's line, then (confirm mode) make the call and journal its outcome. Once
         an outcome could not be journalled, no call is made any more: JournalError ends the run."""
         if self._done(key):
+            self.progress.add(DONE)
             return Outcome(EARLIER, "done in an earlier run")
         if self._stopped is not None:
             raise self._stopped
@@ -281,11 +302,13 @@ class Executor:
         if not self.confirm:
             with self._lock:
                 self.report.would_perform.append({"key": key, "action": line})
+            self.progress.add(DONE)
             return Outcome(OK, "dry run")
         if self._on_action:
             self._on_action(key)
         outcome = call()
         self._record(key, outcome)
+        self.progress.add(DONE if outcome.done or outcome.status == DEFERRED else FAILED)
         return outcome
 
     # Calls to the cluster are made by _perform in confirm mode only, and execute's command gives
@@ -308,7 +331,7 @@ class Executor:
                 self._stopped = err
                 raise
         with self._lock:
-            self.report.performed.append({"key": key, "status": outcome.status, "message": outcome.message})
+            self.report.performed.append(Performed(key=key, message=outcome.message, status=outcome.status))
 
     # -- stage 1 -----------------------------------------------------------------------------
     def _get_stream(self, work: StreamWork) -> tuple[Outcome, dict[str, Any] | None]:
@@ -374,6 +397,8 @@ class Executor:
             got, stream = self._get_stream(work)
             if stream is None:
                 self._record(key, got)
+                self.progress.add(DONE if got.status == NOT_FOUND else FAILED)
+                self.progress.add(SKIPPED, self._link_actions(work))  # a stream left alone: no link is deleted
                 if got.status == NOT_FOUND:
                     self._count("updatedImageStreams", outcome=got, absent="imageStreams")
                 else:
@@ -400,10 +425,21 @@ class Executor:
                     line = None if any(failed_get) else (
                         f"error updating image stream {repo} to remove image references: {outcome.message}")
                     self._error(line, f"imagestream {repo}: {outcome.message}")
+        if failed and self.prune_registry:
+            self.progress.add(SKIPPED, len(work.manifest_links))  # kept: the update did not happen
         if failed or not self.prune_registry:
             return failed
         self._links(repo, work.manifest_links, manifest=True)
         return False
+
+    def _link_actions(self, work: StreamWork) -> int:
+        return len(work.layer_links) + len(work.manifest_links) if self.prune_registry else 0
+
+    def _stream_actions(self, work: StreamWork) -> int:
+        return (1 if work.removals else 0) + self._link_actions(work)
+
+    def _image_actions(self, work: ImageWork) -> int:
+        return 1 + (len(work.blobs) if self.prune_registry else 0)
 
     # -- stage 2 -----------------------------------------------------------------------------
     def _image(self, work: ImageWork) -> None:
@@ -425,6 +461,7 @@ class Executor:
                     self._error(f"error deleting blob {digest} from the registry: {outcome.message}",
                                 f"image {work.name}: failed to delete {kind} {digest}: {outcome.message}")
         if deleted == 0 and failures > 0:
+            self.progress.add(SKIPPED)
             return  # upstream keeps the Image object when every blob deletion it tried failed
         outcome = self._perform(key_image(work.name), deleting_image(work.name), lambda: self._api().delete_image(work.name))
         if outcome.done:
@@ -434,6 +471,11 @@ class Executor:
                         f"image {work.name}: failed to delete image {work.name}: {outcome.message}")
 
     # -- the whole run -----------------------------------------------------------------------
+    def _shown_progress(self) -> ContextManager[object]:
+        if self._show_progress is None:
+            return nullcontext()
+        return self._show_progress(self.progress, self._printer)
+
     def run(self, plan: Plan, fresh: Analysis) -> Report:
         """Perform the plan's re-checked actions. In confirm mode the journal is opened first: one
         that cannot be written stops the run before anything is sent (JournalError), and so does
@@ -444,17 +486,22 @@ class Executor:
             self.report.done_earlier = [{"key": key, "action": action} for key, action in plan_actions(plan)
                                         if self.journal.is_done(key)]
         try:
-            with self._printer:
+            with self._printer, self._shown_progress():
                 first = stage_one(plan, fresh)
                 self.report.skipped += first.skipped
                 streams = longest_first(first.streams) if self.workers > 1 else first.streams
+                total = sum(map(self._stream_actions, streams)) + len(first.skipped)
+                self.progress.start_stage(STAGE_ONE, total, skipped=len(first.skipped))
                 with ThreadPoolExecutor(self.workers) as pool:
                     results = list(pool.map(self._stream, streams))
+                self.progress.end_stage()
                 failed = {w.repository for w, bad in zip(streams, results) if bad}
                 images, skipped = stage_two(plan, fresh, first.streams, failed)
                 self.report.skipped += skipped
+                self.progress.start_stage(STAGE_TWO, sum(map(self._image_actions, images)) + len(skipped), skipped=len(skipped))
                 with ThreadPoolExecutor(self.workers) as pool:
                     list(pool.map(self._image, images))
+                self.progress.end_stage()
         except PrunePlanError:
             if self._halt is None:
                 raise
