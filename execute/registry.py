@@ -263,6 +263,8 @@ class RegistryClient:
         return self._delete(f"{self.base_url}/v2/{repo}/{kind}/{digest}")
 
     def _delete(self, url: str) -> RegistryOutcome:
+        # Our loop, not urllib3's Retry: the limiter must see every attempt, Retry-After is capped,
+        # and the journal records the attempts (docs/execute.md, "Rate limits and Retry-After").
         attempts = 0
         retried = False
         while True:
