@@ -7,6 +7,7 @@ import sys
 
 from pruneplan.errors import EXIT_USAGE, PrunePlanError
 from pruneplan.files import STDOUT, read_limited
+from pruneplan.timefmt import parse_user_time
 
 from pruneplan.collect.collector import Options, collect
 from pruneplan.collect.paging import DEFAULT_PARALLEL_LISTS
@@ -69,6 +70,20 @@ def run(
     print(f"wrote {where}: {collected_counts(result.counts)}", file=sys.stderr)
     if result.mapping_path:
         print(f"redaction map (keep it private): {result.mapping_path}", file=sys.stderr)
+
+
+def run_storage(root: str | None, output: str | None, now: str | None, api_options: list[str]) -> None:
+    """`collect --registry-storage DIR`: the storage inventory, without the cluster."""
+    if root is None:
+        raise PrunePlanError("--now needs --registry-storage (a dump's time is when it is collected)", EXIT_USAGE)
+    if not root:
+        raise PrunePlanError("--registry-storage must not be empty", EXIT_USAGE)
+    if api_options:
+        raise PrunePlanError(f"{', '.join(api_options)} cannot be used with --registry-storage: it reads no cluster", EXIT_USAGE)
+    read_at = parse_user_time(now, "--now") if now is not None else None
+    from pruneplan.collect.storage import collect_inventory
+
+    collect_inventory(root, output or "inventory.json.gz", read_at)
 
 
 def collected_counts(counts: dict[str, int]) -> str:

@@ -99,12 +99,15 @@ def version_lines() -> list[str]:
     """The tool's version and the versions of the files it reads and writes."""
     from . import __version__
     from .dumpformat import DUMP_API_VERSION, DUMP_KIND, FORMAT_VERSION
+    from .inventoryformat import FORMAT_VERSION as INVENTORY_FORMAT_VERSION
+    from .inventoryformat import INVENTORY_API_VERSION, INVENTORY_KIND
     from .planformat import PLAN_API_VERSION, PLAN_KIND
 
     return [
         f"pruneplan {__version__}",
         f"plan format: {PLAN_API_VERSION} {PLAN_KIND}",
         f"dump format: {DUMP_API_VERSION} {DUMP_KIND}, formatVersion {FORMAT_VERSION}",
+        f"storage inventory format: {INVENTORY_API_VERSION} {INVENTORY_KIND}, formatVersion {INVENTORY_FORMAT_VERSION}",
         f"python: {sys.version.split()[0]}",
     ]
 

@@ -59,11 +59,12 @@ def test_version_and_dash_dash_version_name_the_tool_and_the_file_formats() -> N
         f"pruneplan {__version__}",
         f"plan format: {PLAN_API_VERSION} PrunePlan",
         f"dump format: pruneplan.io/v1 ClusterDump, formatVersion {FORMAT_VERSION}",
+        "storage inventory format: pruneplan.io/v1 StorageInventory, formatVersion 1",
     ]
     for args in (["version"], ["--version"]):
         done = run_cli(*args)
         assert done.code == 0 and done.err == ""
-        assert done.out.splitlines()[:3] == expected
+        assert done.out.splitlines()[:4] == expected
 
 
 def test_every_command_has_examples_and_help_on_every_option_with_upper_case_placeholders() -> None:

@@ -1,0 +1,390 @@
+"""Storage inventory format v1 (docs/inventory-format.md): what a registry's storage holds, as
+paths and digests, for a later hard-prune analysis.
+
+The classes are msgspec Structs (frozen, unknown fields refused) with a strict `from_dict` and a
+`to_dict`, as pruneplan.planmodel's are. `InventoryWriter` streams the document a line at a time
+(the repositories and blobs of a big registry need not fit in memory twice); `Inventory.to_bytes`
+goes through the same writer, so `Inventory.from_bytes(b).to_bytes() == b` for every inventory
+collect writes. Any malformed field is one InputError: `<path>: inventory field <where> <what>`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import re
+import zlib
+from typing import Annotated, Any, Iterable, Optional, TypeVar
+
+import msgspec
+from msgspec import Meta
+
+from . import TOOL_NAME, __version__
+from .errors import InputError
+from .files import InputTooLarge, Output, OutputSet, input_path, read_input
+from .jsonwords import describe_validation
+from .planmodel import PATH_COMPONENT_RE
+from .timefmt import ZERO, parse_time
+
+INVENTORY_API_VERSION = "pruneplan.io/v1"
+INVENTORY_KIND = "StorageInventory"
+FORMAT_VERSION = 1
+GZIP_LEVEL = 6  # as a dump's
+MAX_INVENTORY = 4 << 30  # read whole (inflated): millions of blobs at ~130 bytes each
+
+DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}")  # the only digests distribution's storage names
+REPOSITORY_RE = re.compile(rf"{PATH_COMPONENT_RE.pattern}(?:/{PATH_COMPONENT_RE.pattern})*")
+# a tag as distribution accepts one
+TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+
+NonNegative = Annotated[int, Meta(ge=0)]
+
+
+class InventoryFieldError(InputError):
+    """A malformed inventory field: `where` (e.g. blobs[3].digest) and `what` is wrong with it."""
+
+    def __init__(self, where: str, what: str, path: str = "inventory") -> None:
+        super().__init__(f"{path}: inventory field {where} {what}")
+        self.where = where
+        self.what = what
+
+
+class _Bad(Exception):
+    def __init__(self, name: str, what: str) -> None:
+        super().__init__(name, what)
+        self.name = name
+        self.what = what
+
+
+def _digest(value: str, name: str) -> None:
+    if not DIGEST_RE.fullmatch(value):
+        raise _Bad(name, f"must be a digest sha256:<64 lower-case hex>, not {value!r}")
+
+
+def _time(value: Optional[str], name: str, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    try:
+        seconds = parse_time(value) if isinstance(value, str) else ZERO
+    except ValueError:
+        seconds = ZERO
+    if seconds == ZERO:
+        raise _Bad(name, f"must be an RFC 3339 time{' or null' if optional else ''}, not {value!r}")
+
+
+def _ascending(values: list[Any], name: str, what: str) -> None:
+    """Strictly ascending: sorted, no duplicates (the writer's order, so the bytes are stable)."""
+    for index in range(1, len(values)):
+        if not values[index - 1] < values[index]:
+            raise _Bad(f"{name}[{index}]", f"is out of order or repeated: {what} are sorted and unique")
+
+
+T = TypeVar("T", bound="_Struct")
+
+
+class _Struct(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel", gc=False):
+    @classmethod
+    def from_dict(cls: type[T], data: Any, path: str = "inventory") -> T:
+        """Strictly convert decoded JSON and check it; InventoryFieldError names the field."""
+        try:
+            struct = msgspec.convert(data, type=cls, strict=True)
+        except msgspec.ValidationError as err:
+            raise InventoryFieldError(*describe_validation(str(err)), path) from None
+        try:
+            struct._check("")
+        except _Bad as bad:
+            raise InventoryFieldError(bad.name, bad.what, path) from None
+        return struct
+
+    def _check(self, where: str) -> None:
+        """Value checks decoding does not make; raise _Bad with the field's path under `where`."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return msgspec.json.decode(msgspec.json.encode(self))
+
+
+def _at(where: str, name: str) -> str:
+    return f"{where}.{name}" if where else name
+
+
+class Upload(_Struct, frozen=True):
+    """An upload in progress: `_uploads/<uuid>/`."""
+
+    uuid: str
+    started_at: Optional[str]  # null when its startedat file is missing or unreadable (a problem says so)
+    size: NonNegative  # bytes of `data` so far
+
+    def _check(self, where: str) -> None:
+        if not self.uuid or "/" in self.uuid or self.uuid in (".", ".."):
+            raise _Bad(_at(where, "uuid"), f"must be one directory name, not {self.uuid!r}")
+        _time(self.started_at, _at(where, "startedAt"), optional=True)
+
+
+class Repository(_Struct, frozen=True):
+    name: str
+    manifests: list[str]  # _manifests/revisions/sha256/<hex>/link targets
+    layers: list[str]  # _layers/sha256/<hex>/link targets
+    tags: dict[str, str]  # tag -> _manifests/tags/<tag>/current/link target
+    uploads: list[Upload]
+
+    def _check(self, where: str) -> None:
+        if not REPOSITORY_RE.fullmatch(self.name):
+            raise _Bad(_at(where, "name"), f"must be a repository name (lower-case path components), not {self.name!r}")
+        for key in ("manifests", "layers"):
+            values: list[str] = getattr(self, key)
+            for index, value in enumerate(values):
+                _digest(value, f"{_at(where, key)}[{index}]")
+            _ascending(values, _at(where, key), "digests")
+        for tag, digest in self.tags.items():
+            if not TAG_RE.fullmatch(tag):
+                raise _Bad(_at(where, "tags"), f"has a key that is not a tag: {tag!r}")
+            _digest(digest, f"{_at(where, 'tags')}.{tag}")
+        _ascending(list(self.tags), _at(where, "tags"), "tags")
+        for index, upload in enumerate(self.uploads):
+            upload._check(f"{_at(where, 'uploads')}[{index}]")
+        _ascending([u.uuid for u in self.uploads], _at(where, "uploads"), "uploads")
+
+
+class Blob(_Struct, frozen=True):
+    digest: str
+    size: NonNegative
+    modified: str  # the data file's modification time, RFC 3339 UTC
+
+    def _check(self, where: str) -> None:
+        _digest(self.digest, _at(where, "digest"))
+        _time(self.modified, _at(where, "modified"))
+
+
+class Problem(_Struct, frozen=True):
+    path: str  # relative to the storage root as given (`docker/registry/v2/...`)
+    problem: str
+
+    def _check(self, where: str) -> None:
+        for key in ("path", "problem"):
+            if not getattr(self, key):
+                raise _Bad(_at(where, key), "must not be empty")
+
+
+class Counts(_Struct, frozen=True):
+    repositories: NonNegative
+    manifests: NonNegative
+    layers: NonNegative
+    tags: NonNegative
+    uploads: NonNegative
+    blobs: NonNegative
+    blob_bytes: NonNegative
+    problems: NonNegative
+
+
+class Tool(_Struct, frozen=True):
+    name: str
+    version: str
+
+
+class Header(_Struct, frozen=True):
+    format_version: Annotated[int, Meta(ge=FORMAT_VERSION, le=FORMAT_VERSION)]
+    read_at: str
+    root: str
+    tool: Tool
+    counts: Counts
+
+    def _check(self, where: str) -> None:
+        _time(self.read_at, _at(where, "readAt"))
+        if not self.root:
+            raise _Bad(_at(where, "root"), "must not be empty")
+
+
+class Inventory(_Struct, frozen=True):
+    api_version: str
+    kind: str
+    repositories: list[Repository]
+    blobs: list[Blob]
+    problems: list[Problem]
+    header: Header
+
+    def _check(self, where: str) -> None:
+        if self.kind != INVENTORY_KIND:
+            raise _Bad("kind", f"must be {INVENTORY_KIND}, not {self.kind!r}")
+        if self.api_version != INVENTORY_API_VERSION:
+            raise _Bad("apiVersion", f"must be {INVENTORY_API_VERSION} (the version this tool knows), not {self.api_version!r}")
+        for index, repository in enumerate(self.repositories):
+            repository._check(f"repositories[{index}]")
+        _ascending([repository_key(r.name) for r in self.repositories], "repositories", "repositories")
+        for index, blob in enumerate(self.blobs):
+            blob._check(f"blobs[{index}]")
+        _ascending([b.digest for b in self.blobs], "blobs", "blobs")
+        for index, problem in enumerate(self.problems):
+            problem._check(f"problems[{index}]")
+        self._check_counts()
+
+    def _check_counts(self) -> None:
+        found = count(self.repositories, self.blobs, len(self.problems))
+        for field in msgspec.structs.fields(Counts):
+            said, held = getattr(self.header.counts, field.name), getattr(found, field.name)
+            if said != held:
+                raise _Bad(f"header.counts.{field.encode_name}", f"is {said}, but the inventory holds {held}")
+
+    @classmethod
+    def from_bytes(cls, raw: bytes, path: str = "inventory") -> "Inventory":
+        """Parse an inventory (plain or gzip) and check all of it."""
+        if raw[:2] == b"\x1f\x8b":
+            raw = _inflate(raw, path)
+        try:
+            data = msgspec.json.decode(raw)
+        except msgspec.DecodeError as err:
+            raise InputError(f"{path}: invalid JSON: {err}") from None
+        if not isinstance(data, dict) or data.get("kind") != INVENTORY_KIND:
+            raise InputError(f"{path}: not a storage inventory (kind is not {INVENTORY_KIND})")
+        return cls.from_dict(data, path)
+
+    def to_bytes(self) -> bytes:
+        """The document exactly as InventoryWriter writes it."""
+        buffer = io.BytesIO()
+        writer = InventoryLines(buffer)
+        for repository in self.repositories:
+            writer.repository(repository)
+        for blob in self.blobs:
+            writer.blob(blob)
+        writer.finish(self.problems, self.header)
+        return buffer.getvalue()
+
+
+def _inflate(raw: bytes, path: str) -> bytes:
+    """A gzip file's content, bounded: a small file must not inflate without limit."""
+    inflater = zlib.decompressobj(wbits=31)
+    try:
+        data = inflater.decompress(raw, MAX_INVENTORY + 1)
+    except zlib.error as err:
+        raise InputError(f"{path}: not a readable gzip file: {err}") from None
+    if len(data) > MAX_INVENTORY:
+        raise InputError(f"{path}: larger than {MAX_INVENTORY >> 30} GiB once inflated")
+    if not inflater.eof:
+        raise InputError(f"{path}: not a readable gzip file: it ends early")
+    return data
+
+
+def repository_key(name: str) -> tuple[str, ...]:
+    """The order of repositories: by path component (`a/b` before `a-b`), as a sorted walk of the
+    directories meets them."""
+    return tuple(name.split("/"))
+
+
+def count(repositories: Iterable[Repository], blobs: Iterable[Blob], problems: int) -> Counts:
+    totals = dict.fromkeys(("repositories", "manifests", "layers", "tags", "uploads", "blobs", "blob_bytes"), 0)
+    for repository in repositories:
+        add_repository(totals, repository)
+    for blob in blobs:
+        add_blob(totals, blob)
+    return Counts(problems=problems, **totals)
+
+
+def add_repository(totals: dict[str, int], repository: Repository) -> None:
+    totals["repositories"] += 1
+    totals["manifests"] += len(repository.manifests)
+    totals["layers"] += len(repository.layers)
+    totals["tags"] += len(repository.tags)
+    totals["uploads"] += len(repository.uploads)
+
+
+def add_blob(totals: dict[str, int], blob: Blob) -> None:
+    totals["blobs"] += 1
+    totals["blob_bytes"] += blob.size
+
+
+def make_header(read_at: str, root: str, counts: Counts) -> Header:
+    return Header(format_version=FORMAT_VERSION, read_at=read_at, root=root, tool=Tool(TOOL_NAME, __version__), counts=counts)
+
+
+_encode = msgspec.json.Encoder().encode
+_ENVELOPE = b'{"apiVersion":"' + INVENTORY_API_VERSION.encode() + b'","kind":"' + INVENTORY_KIND.encode() + b'",\n'
+
+
+class InventoryLines:
+    """The line layout: the envelope, `"repositories":[`, one repository a line, `],"blobs":[`,
+    one blob a line, `],"problems":[`, one problem a line, `],` and the header line last (its
+    counts are known only at the end). Repositories must all come before blobs."""
+
+    def __init__(self, out: Output | gzip.GzipFile | io.BytesIO) -> None:
+        self._out = out
+        self._out.write(_ENVELOPE + b'"repositories":[')
+        self._section = "repositories"
+        self._first = True
+        self.totals = dict.fromkeys(("repositories", "manifests", "layers", "tags", "uploads", "blobs", "blob_bytes"), 0)
+
+    def _item(self, data: bytes) -> None:
+        self._out.write((b"\n" if self._first else b",\n") + data)
+        self._first = False
+
+    def _to(self, section: str) -> None:
+        if self._section != section:
+            self._out.write(f'\n],"{section}":['.encode())
+            self._section = section
+            self._first = True
+
+    def repository(self, repository: Repository) -> None:
+        if self._section != "repositories":
+            raise ValueError("every repository goes before the blobs")
+        self._item(_encode(repository))
+        add_repository(self.totals, repository)
+
+    def blob(self, blob: Blob) -> None:
+        self._to("blobs")
+        self._item(_encode(blob))
+        add_blob(self.totals, blob)
+
+    def counts(self, problems: int) -> Counts:
+        return Counts(problems=problems, **self.totals)
+
+    def finish(self, problems: list[Problem], header: Header) -> None:
+        self._to("blobs")
+        self._to("problems")
+        for problem in problems:
+            self._item(_encode(problem))
+        self._out.write(b'\n],\n"header":' + _encode(header) + b"}\n")
+
+
+class InventoryWriter:
+    """Streams an inventory into `path` (gzip when it ends in .gz; `-` is stdout) through
+    pruneplan.files: a temporary file renamed into place by commit(), none left by abort()."""
+
+    def __init__(self, path: str, inputs: Iterable[str] = ()) -> None:
+        self.path = path
+        self._outputs = OutputSet(inputs)
+        raw = self._outputs.open(path, 0o600, replace=True)  # 0600: it names every repository
+        # filename="", mtime=0: the same storage gives the same bytes
+        self._out: Output | gzip.GzipFile = (
+            gzip.GzipFile(filename="", fileobj=raw, mode="wb", compresslevel=GZIP_LEVEL, mtime=0) if path.endswith(".gz") else raw)
+        try:
+            self.lines = InventoryLines(self._out)
+        except BaseException:
+            self.abort()
+            raise
+
+    def commit(self, problems: list[Problem], read_at: str, root: str) -> Header:
+        header = make_header(read_at, root, self.lines.counts(len(problems)))
+        self.lines.finish(problems, header)
+        if isinstance(self._out, gzip.GzipFile):
+            self._out.close()  # its trailer; the file stays open for the commit
+        self._outputs.commit()
+        return header
+
+    def abort(self) -> None:
+        self._outputs.abort()
+        if isinstance(self._out, gzip.GzipFile):
+            try:
+                self._out.close()
+            except (OSError, ValueError):
+                pass
+
+
+def read_inventory(path: str) -> Inventory:
+    """Read and check the inventory file `path` (`-` is stdin); one-line InputError otherwise."""
+    try:
+        raw = read_input(input_path(path), MAX_INVENTORY)
+    except InputTooLarge:
+        raise InputError(f"{path}: larger than {MAX_INVENTORY >> 30} GiB") from None
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except OSError as err:
+        raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
+    return Inventory.from_bytes(raw, path)
