@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Callable, TextIO
 
+from pruneplan.files import is_terminal
 from pruneplan.kinds import KINDS
 
 DEFAULT_INTERVAL = 30.0  # seconds between log lines when stderr is not a terminal
@@ -37,19 +38,12 @@ class _Kind:
     note: str = ""
 
 
-def _is_terminal(stream: TextIO) -> bool:
-    isatty = getattr(stream, "isatty", None)
-    try:
-        return bool(isatty and isatty())
-    except (OSError, ValueError):  # ValueError: a closed file
-        return False
-
 
 class Progress:
     def __init__(self, stream: TextIO, terminal: bool | None = None, *, interval: float = DEFAULT_INTERVAL,
                  label: str = "collect", clock: Callable[[], float] = time.monotonic) -> None:
         self._stream = stream
-        self.terminal = _is_terminal(stream) if terminal is None else terminal
+        self.terminal = is_terminal(stream) if terminal is None else terminal
         self._interval = interval
         self._label = label
         self._clock = clock

@@ -22,7 +22,7 @@ import orjson
 
 from pruneplan import errors
 from pruneplan.errors import EXIT_USAGE, AggregateError, PrunePlanError
-from pruneplan.files import STDIN, input_path
+from pruneplan.files import STDIN, input_path, is_terminal
 from pruneplan.signing import SignatureCheck, VerifiedPlan, check_threshold, verify_plan
 
 from pruneplan.execute.metrics import RunFacts, exit_status, previous_last_success, refused_plan, write_metrics_or_warn
@@ -146,13 +146,6 @@ def write_json(document: dict[str, Any]) -> None:
     buffer.write(data)
     buffer.flush()
 
-
-def _is_terminal(stream: Any) -> bool:
-    isatty = getattr(stream, "isatty", None)
-    try:
-        return bool(isatty and isatty())
-    except (OSError, ValueError):  # ValueError: a closed file
-        return False
 
 
 def snapshot(transport: Any, namespace: str | None) -> Any:
@@ -291,7 +284,7 @@ def _run(request: ExecuteRequest, facts: RunFacts) -> int:
         api, registry, journal, out, confirm=request.confirm, prune_registry=policy.prune_registry,
         workers=request.num_workers, registry_url=getattr(registry, "base_url", ""),
         absent_check=not request.allow_mostly_absent,
-        show_progress=progress_display(request.progress_interval, _is_terminal(sys.stderr)),
+        show_progress=progress_display(request.progress_interval, is_terminal(sys.stderr)),
     )
     facts.report = executor.report  # filled as the run goes: a run that stops still counts what it did
     try:

@@ -21,6 +21,8 @@ import threading
 from types import TracebackType
 from typing import Any, TextIO
 
+from pruneplan.files import is_terminal
+
 _STOP = None
 
 
@@ -76,7 +78,7 @@ class LinePrinter:
             stream = (self._err or sys.stderr) if to_stderr else self._out
             if self._failure is None:
                 try:
-                    if self._console is not None and _is_terminal(stream):
+                    if self._console is not None and is_terminal(stream):
                         self._console.print(line, markup=False, highlight=False, emoji=False, soft_wrap=True)
                     else:
                         stream.write(line + "\n")
@@ -97,10 +99,3 @@ class LinePrinter:
             stream.flush()
         streams.clear()
 
-
-def _is_terminal(stream: TextIO) -> bool:
-    isatty = getattr(stream, "isatty", None)
-    try:
-        return bool(isatty and isatty())
-    except (OSError, ValueError):  # ValueError: a closed file
-        return False

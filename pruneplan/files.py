@@ -395,3 +395,12 @@ def read_limited(path: str, limit: int) -> bytes | None:
         return read_input(path, limit, looks_right=lambda _head: True)
     except InputTooLarge:
         return None
+
+
+def is_terminal(stream: object) -> bool:
+    """Whether `stream` is a terminal (a closed or odd stream is not)."""
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except (OSError, ValueError):  # ValueError: a closed file
+        return False

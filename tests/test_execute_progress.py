@@ -3,14 +3,11 @@ stderr is not a terminal, a live display when it is, and stdout untouched either
 
 from __future__ import annotations
 
-import os
-import pty
 import re
-import subprocess
-import sys
 import threading
 
-from execute_env import ROOT, load
+from execute_env import load
+from ptyrun import ANSI, run_on_terminal
 from pruneplan.execute.progress import DONE, FAILED, SKIPPED, PlainReport, RunProgress, StageView, duration, stage_line
 
 NO_REGISTRY = "--prune-registry=false"
@@ -141,43 +138,17 @@ def test_a_run_with_registry_pruning_counts_links_blobs_and_images(env, tmp_path
 
 # --- on a terminal --------------------------------------------------------------------------------
 
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\r")
-
-
-def run_on_terminal(env, plan, *flags: str, stdout_on_terminal: bool) -> tuple[str, str]:
-    """(stdout, the terminal's text): stderr on a pseudo-terminal, stdout on it too or on a pipe."""
-    main, side = pty.openpty()
-    os.set_inheritable(side, True)
-    cmd = [sys.executable, "-m", "pruneplan.cli", "execute", str(plan), "--key", env.pub, "--kubeconfig", env.kubeconfig, *flags]
-    process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=side if stdout_on_terminal else subprocess.PIPE,
-                               stderr=side, env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "160", "TERM": "xterm"})
-    os.close(side)
-    chunks: list[bytes] = []
-    reader = threading.Thread(target=lambda: _read_all(main, chunks))
-    reader.start()
-    out = process.stdout.read().decode() if process.stdout else ""
-    assert process.wait(timeout=120) == 0
-    reader.join(timeout=30)
-    os.close(main)
-    return out, b"".join(chunks).decode(errors="replace")
-
-
-def _read_all(fd: int, chunks: list[bytes]) -> None:
-    while True:
-        try:
-            chunk = os.read(fd, 65536)
-        except OSError:  # EIO: every writer closed its side
-            return
-        if not chunk:
-            return
-        chunks.append(chunk)
+def run_execute_on_terminal(env, plan, *flags: str, stdout_on_terminal: bool) -> tuple[str, str]:
+    out, shown = run_on_terminal(["execute", str(plan), "--key", env.pub, "--kubeconfig", env.kubeconfig, *flags],
+                                 stdout_on_terminal=stdout_on_terminal)
+    return out.decode(), shown
 
 
 def test_with_stderr_on_a_terminal_stdout_is_exactly_what_it_is_without(env):
     plan = env.plan()
     plain = env.execute_subprocess(plan, "--num-workers", "1")
     assert plain.returncode == 0, plain.stderr
-    out, terminal = run_on_terminal(env, plan, "--num-workers", "1", stdout_on_terminal=False)
+    out, terminal = run_execute_on_terminal(env, plan, "--num-workers", "1", stdout_on_terminal=False)
     assert out == plain.stdout
     assert "Deleting" in out
     text = ANSI.sub("", terminal)
@@ -188,7 +159,7 @@ def test_with_stderr_on_a_terminal_stdout_is_exactly_what_it_is_without(env):
 def test_with_both_streams_on_one_terminal_every_line_of_the_run_appears_whole(env):
     plan = env.plan()
     plain = env.execute_subprocess(plan, "--num-workers", "4")
-    _, terminal = run_on_terminal(env, plan, "--num-workers", "4", stdout_on_terminal=True)
+    _, terminal = run_execute_on_terminal(env, plan, "--num-workers", "4", stdout_on_terminal=True)
     shown = {line.strip() for line in ANSI.sub("\n", terminal).splitlines()}
     for line in plain.stdout.splitlines():
         assert line.strip() in shown, line
