@@ -84,3 +84,12 @@ def test_without_proxy_variables_the_registry_is_reached_directly(servers, monke
     assert session.delete(f"{registry.url}/admin/blobs/sha256:{1:064x}").status_code == 202
     assert registry.lines == [f"DELETE /admin/blobs/sha256:{1:064x}"]
     assert proxy.lines == []
+
+
+def test_the_registry_session_refuses_what_it_does_not_send_rather_than_dropping_it(servers, monkeypatch):
+    _, registry = servers
+    _clear_proxy_environment(monkeypatch)
+    session = RegistrySession()
+    with pytest.raises(TypeError, match="bodyless"):
+        session.post(f"{registry.url}/v2/ns/app/blobs/uploads/", data=b"layer")
+    assert registry.lines == []
