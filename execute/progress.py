@@ -140,8 +140,9 @@ class PlainReport:
 
     def _run(self) -> None:
         while not self._wait(self._stop, self._interval):
-            if self._progress.view().name:
-                self._write(stage_line(self._progress.view()))
+            view = self._progress.view()
+            if view.name:  # a stage has started
+                self._write(stage_line(view))
 
     def __enter__(self) -> PlainReport:
         self._thread.start()
