@@ -24,6 +24,7 @@ from .errors import InputError
 from .files import InputTooLarge, Output, OutputSet, input_path, read_input
 from .jsonwords import describe_validation
 from .planmodel import PATH_COMPONENT_RE
+from .rawlines import TooLarge, inflate_whole
 from .timefmt import ZERO, parse_time
 
 INVENTORY_API_VERSION = "pruneplan.io/v1"
@@ -250,17 +251,16 @@ class Inventory(_Struct, frozen=True):
 
 
 def _inflate(raw: bytes, path: str) -> bytes:
-    """A gzip file's content, bounded: a small file must not inflate without limit."""
-    inflater = zlib.decompressobj(wbits=31)
+    """A gzip file's content, bounded (rawlines.inflate_whole): a small file must not inflate
+    without limit."""
     try:
-        data = inflater.decompress(raw, MAX_INVENTORY + 1)
+        return inflate_whole(raw, MAX_INVENTORY)
+    except TooLarge:
+        raise InputError(f"{path}: larger than {MAX_INVENTORY >> 30} GiB once inflated") from None
+    except EOFError:
+        raise InputError(f"{path}: not a readable gzip file: it ends early") from None
     except zlib.error as err:
         raise InputError(f"{path}: not a readable gzip file: {err}") from None
-    if len(data) > MAX_INVENTORY:
-        raise InputError(f"{path}: larger than {MAX_INVENTORY >> 30} GiB once inflated")
-    if not inflater.eof:
-        raise InputError(f"{path}: not a readable gzip file: it ends early")
-    return data
 
 
 def repository_key(name: str) -> tuple[str, ...]:
