@@ -36,7 +36,7 @@ from typing import Any, Iterator
 
 import orjson
 
-from pruneplan.dumpformat import DumpWriter
+from pruneplan.dumpwriter import DumpWriter
 from pruneplan.kinds import KINDS
 
 COLLECTED_AT = "2026-06-01T00:00:00Z"

@@ -1,23 +1,24 @@
 """Collect every kind of pruneplan/kinds.py into a dump, several kinds at a time, each one page
 at a time (a list's pages follow its continue token, one after another).
 
-Memory holds one page per list in progress: each page is projected (and redacted), appended to
-a per-kind spool file, and dropped. A kind's spool goes into the dump only once its list is
-complete, so a list that must start over (expired continue token) never leaves duplicates
-behind, and the dump's order of kinds never depends on which list ended first. Any failure
-aborts the DumpWriter: no partial dump is ever left under the output name.
+Memory holds two pages per list in progress: the one being processed and the next one, read
+ahead (collect/background.py). Each page is projected (and redacted), added to the kind's spool
+(pruneplan.dumpwriter.SectionSpool: a temporary file, deflated as it fills for a .gz dump) and
+dropped. A kind's spool goes into the dump only once its list is complete, so a list that must
+start over (expired continue token) never leaves duplicates behind, and the dump's order of
+kinds never depends on which list ended first. Any failure aborts the DumpWriter: no partial
+dump is ever left under the output name.
 """
 
 from __future__ import annotations
 
 import os
 import queue
-import tempfile
 import threading
 from concurrent.futures import CancelledError, Future, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import IO, Any, Callable, TextIO, TypeVar
+from typing import Any, Callable, TextIO, TypeVar
 
 import msgspec
 import orjson
@@ -34,7 +35,7 @@ from pruneplan.clustersettings import (
     project_image_pruner,
     project_registry_config,
 )
-from pruneplan.dumpformat import DumpWriter
+from pruneplan.dumpwriter import DumpWriter, SectionSpool
 from pruneplan.errors import EXIT_IO, PrunePlanError
 from pruneplan.files import temp_directory
 from pruneplan.jsonwords import describe_validation
@@ -54,6 +55,7 @@ from pruneplan.collect.lister import (
 )
 from pruneplan.collect.paging import DEFAULT_PAGE_SIZE, DEFAULT_PARALLEL_LISTS
 from pruneplan.collect.progress import Progress
+from pruneplan.collect.background import read_ahead, start
 from pruneplan.collect.redact import Redactor
 from pruneplan.collect.transport import ClusterError, Transport
 
@@ -116,13 +118,15 @@ def cluster_identity(transport: Transport) -> tuple[str, str | None]:
 
 def cluster_settings(transport: Transport) -> ClusterSettings:
     """The cluster's own pruning settings (pruneplan.clustersettings): each is optional, absent
-    (404) or forbidden (403) recorded as such, as upstream tolerates some lists."""
-    return ClusterSettings(
-        image_pruner=_read_setting(transport, IMAGE_PRUNER_PATH, "imagepruners/cluster", project_image_pruner, ImagePruner),
-        registry_config=_read_setting(transport, REGISTRY_CONFIG_PATH, "configs.imageregistry/cluster", project_registry_config,
-                                      RegistryConfig),
-        image_config=_read_setting(transport, IMAGE_CONFIG_PATH, "images.config/cluster", project_image_config, ImageConfig),
-    )
+    (404) or forbidden (403) recorded as such, as upstream tolerates some lists. The three are
+    read at once; a failure is raised in this order."""
+    pruner = start(lambda: _read_setting(transport, IMAGE_PRUNER_PATH, "imagepruners/cluster", project_image_pruner,
+                                         ImagePruner), "pruneplan-read-pruner")
+    registry = start(lambda: _read_setting(transport, REGISTRY_CONFIG_PATH, "configs.imageregistry/cluster",
+                                           project_registry_config, RegistryConfig), "pruneplan-read-registry")
+    image = start(lambda: _read_setting(transport, IMAGE_CONFIG_PATH, "images.config/cluster", project_image_config,
+                                        ImageConfig), "pruneplan-read-image-config")
+    return ClusterSettings(image_pruner=pruner.result(), registry_config=registry.result(), image_config=image.result())
 
 
 def _read_setting(transport: Transport, path: str, name: str, project_one: Callable[[dict[str, Any]], S], missing: type[S]) -> S:
@@ -150,52 +154,6 @@ def _status_text(status: int, message: str) -> str:
     return f"{message} (HTTP {status}){hint}"
 
 
-class Spool:
-    """Projected objects of one kind, one JSON document per line, in an unlinked temp file."""
-
-    def __init__(self, directory: str | None) -> None:
-        self._directory = directory or tempfile.gettempdir()
-        try:
-            self._file: IO[bytes] = tempfile.TemporaryFile(dir=directory, prefix=".pruneplan-spool-")
-        except OSError as err:
-            raise self._error(err) from None
-        self.count = 0
-
-    def _error(self, err: OSError) -> PrunePlanError:
-        # the spool has no name (unlinked): its directory says where the space ran out
-        return PrunePlanError(f"cannot write a temporary spool file in {self._directory}: {err.strerror or err}", EXIT_IO)
-
-    def add(self, obj: dict[str, Any]) -> None:
-        try:
-            self._file.write(orjson.dumps(obj) + b"\n")
-        except OSError as err:
-            raise self._error(err) from None
-        self.count += 1
-
-    def reset(self) -> None:
-        try:
-            self._file.seek(0)
-            self._file.truncate()
-        except OSError as err:
-            raise self._error(err) from None
-        self.count = 0
-
-    def drain(self, writer: DumpWriter, resource: str) -> None:
-        writer.begin(resource)
-        try:  # the writer's own failures are PrunePlanErrors already: an OSError is the spool's
-            self._file.seek(0)
-            for line in self._file:  # each line is orjson's encoding already: no decode, no re-encode
-                writer.add_encoded(line.rstrip(b"\n"))
-        except OSError as err:
-            raise self._error(err) from None
-
-    def close(self) -> None:
-        try:
-            self._file.close()
-        except OSError:
-            pass  # the flush of a spool thrown away (after a failure: it must not hide that one)
-
-
 class Collector:
     def __init__(self, transport: Transport, options: Options, err: TextIO, progress: Progress) -> None:
         self.transport = transport
@@ -210,8 +168,11 @@ class Collector:
         try:
             if opts.redactor is not None:
                 _check_not_a_directory(mapping_path_for(opts.output))  # before the cluster is contacted
-            collected_at, cluster_id = cluster_identity(self.transport)
-            settings = cluster_settings(self.transport)
+            # read at once; the version's failure first: it says best what is wrong with the server
+            identity = start(lambda: cluster_identity(self.transport), "pruneplan-read-version")
+            read_settings = start(lambda: cluster_settings(self.transport), "pruneplan-read-settings")
+            collected_at, cluster_id = identity.result()
+            settings = read_settings.result()
             directory = temp_directory(opts.output)  # stdout, a device: the system's temporary directory
             with self.progress:
                 self._collect_kinds(writer, directory)
@@ -239,7 +200,7 @@ class Collector:
         The first failure stops every list at its next page; the failure of the earliest kind in
         that order is raised, whichever came first in time."""
         stop = threading.Event()
-        started = self._start_lists(directory, stop)
+        started = self._start_lists(writer, directory, stop)
         listed = [started[kind] for kind in KINDS]
         try:
             try:
@@ -257,7 +218,7 @@ class Collector:
                 if future.done() and not future.cancelled() and future.exception() is None:
                     future.result().spool.close()
 
-    def _start_lists(self, directory: str | None, stop: threading.Event) -> dict[Kind, Future[Listed]]:
+    def _start_lists(self, writer: DumpWriter, directory: str | None, stop: threading.Event) -> dict[Kind, Future[Listed]]:
         """Start the lists in LISTING_ORDER on `parallel_lists` threads; a future per kind.
 
         The threads are daemons: an interrupted collect (Ctrl-C) ends at once, without waiting
@@ -282,7 +243,7 @@ class Collector:
                 if not future.set_running_or_notify_cancel():
                     continue
                 try:
-                    future.set_result(self._list_kind(kind, directory, stop))
+                    future.set_result(self._list_kind(kind, writer, directory, stop))
                 except BaseException as err:  # handed to the main thread, which raises it
                     future.set_exception(err)
 
@@ -297,19 +258,21 @@ class Collector:
             if listed.tolerated == "forbidden":
                 # upstream's exact wording (oc adm prune images), then it carries on
                 self.progress.message(f"Failed to list {resource}: {listed.message}\n - * Make sure to update clusterRoleBindings.\n")
-        listed.spool.drain(writer, resource)
+        writer.add_section(resource, listed.spool)
         self.progress.done(resource, listed.spool.count, listed.note)
 
-    def _list_kind(self, kind: Kind, directory: str | None, stop: threading.Event) -> Listed:
+    def _list_kind(self, kind: Kind, writer: DumpWriter, directory: str | None, stop: threading.Event) -> Listed:
         """One kind's whole list, in a thread of its own. Any failure stops the other lists."""
         try:
-            spool = Spool(directory)
+            spool = writer.spool(directory)
             try:
                 try:
                     self._fill(spool, kind, list_path(kind, self.options.namespace), stop)
                 except ApiStatusError as err:
-                    spool.reset()
+                    spool.restart()
+                    spool.finish()
                     return self._tolerate(kind.resource, err, spool)
+                spool.finish()
                 return Listed(spool)
             except BaseException:
                 spool.close()
@@ -318,14 +281,14 @@ class Collector:
             stop.set()
             raise
 
-    def _fill(self, spool: Spool, kind: Kind, path: str, stop: threading.Event) -> None:
+    def _fill(self, spool: SectionSpool, kind: Kind, path: str, stop: threading.Event) -> None:
         redactor = self.options.redactor
         resource = kind.resource
-        for page in list_pages(self.transport, path, self.options.page_size):
+        for page in read_ahead(list_pages(self.transport, path, self.options.page_size), f"pruneplan-read-{resource}"):
             if stop.is_set():
                 raise _Stopped()
             if page is RESTART:
-                spool.reset()
+                spool.restart()
                 continue
             for item in page:
                 if not isinstance(item, dict):
@@ -336,10 +299,10 @@ class Collector:
                     raise ClusterError(str(err)) from None
                 if redactor is not None:
                     obj = redactor.redact(resource, obj)
-                spool.add(obj)
+                spool.add_encoded(orjson.dumps(obj))
             self.progress.update(resource, spool.count)
 
-    def _tolerate(self, resource: str, err: ApiStatusError, spool: Spool) -> Listed:
+    def _tolerate(self, resource: str, err: ApiStatusError, spool: SectionSpool) -> Listed:
         """Upstream's tolerated list errors become an empty list; anything else is fatal."""
         if err.status == 404 and resource in NOT_FOUND_TOLERATED:
             return Listed(spool, "API not available", "not found")
@@ -356,7 +319,7 @@ class _Stopped(Exception):
 class Listed:
     """One kind's complete list, spooled, and why it is empty when a tolerated error made it so."""
 
-    spool: Spool
+    spool: SectionSpool
     note: str = ""  # for the progress line
     tolerated: str | None = None  # "not found" or "forbidden"
     message: str = ""  # the server's message for a forbidden list

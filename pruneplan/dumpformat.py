@@ -1,5 +1,5 @@
 """Dump format v1 (docs/dump-format.md): the input forms, their envelopes, object identity and the
-merge of several inputs; and a streaming writer.
+merge of several inputs. The writer is pruneplan/dumpwriter.py.
 
 `analyze` accepts our dump (plain or gzip) in the collector's line layout or as one JSON document,
 and the `kind: List` (or typed list, `ImageList`, ...) that `oc get ... -o json` prints; several
@@ -12,7 +12,6 @@ first object of each identity.
 from __future__ import annotations
 
 import codecs
-import gzip
 import hashlib
 import os
 import stat
@@ -27,7 +26,7 @@ from . import TOOL_NAME, __version__
 from .clustersettings import ClusterSettings, decode_settings
 from .errors import InputError, PrunePlanError
 from .jsonwords import describe_validation
-from .files import InputTooLarge, Output, OutputSet, read_input
+from .files import InputTooLarge, read_input
 from .jsonwords import json_type
 from .kinds import BY_KIND, BY_RESOURCE, KINDS
 from .rawlines import GZIP_MAGIC, MAX_LINE, Hasher, LineTooLong, TooLarge, inflate_whole, read_head, read_line_batches
@@ -42,7 +41,6 @@ FORMAT_VERSION = 1
 MAX_DOCUMENT = 2 << 30
 STREAM_PREFIX = b'{"apiVersion":"' + DUMP_API_VERSION.encode() + b'","kind":"' + DUMP_KIND.encode() + b'","objects":{'
 HEADER_KEY = b'"header":'
-GZIP_LEVEL = 6  # compression of a .gz dump (DumpWriter)
 
 # What makes an object unique within its resource: its name, after its namespace for a namespaced kind.
 Identity = Union[str, tuple[str, str]]
@@ -754,82 +752,3 @@ def make_header(
     if settings is not None:  # a reader of older dumps finds no such key
         header["clusterSettings"] = settings.to_json()
     return header
-
-
-class DumpWriter:
-    """Writes a dump one object at a time, so memory does not grow with the cluster.
-
-    Layout: the envelope on the first line, then each resource's `"name":[` line, one object per
-    line, `]`; finally `"header":{...}}`. It is plain JSON, and a reader can parse it a line at a
-    time (`load_inputs` does), so a dump larger than memory allows for one parse still loads.
-
-    Objects are streamed (gzip when the name ends in .gz) through pruneplan.files: into a
-    temporary file beside the target, renamed into place only by `commit()`, so a crash or
-    `abort()` leaves no partial dump under the output name; or into stdout (`-`), a device or a
-    FIFO. The header goes last: its counts are known only then.
-    """
-
-    def __init__(self, path: str, inputs: Iterable[str] = ()) -> None:
-        self.path = path
-        self._outputs = OutputSet(inputs)  # mode 0600: a dump names the cluster's objects
-        raw: Output = self._outputs.open(path, 0o600, replace=True)
-        # filename="": the gzip header names no file (a temporary name would make dumps differ)
-        # level 6 (zlib's and Go's default): level 9, GzipFile's default, costs half as much CPU
-        # again for a dump about 1.5 % smaller
-        self._out: Output | gzip.GzipFile = (
-            gzip.GzipFile(filename="", fileobj=raw, mode="wb", compresslevel=GZIP_LEVEL, mtime=0) if path.endswith(".gz") else raw)
-        try:
-            self._out.write(STREAM_PREFIX + b"\n")
-        except BaseException:
-            self.abort()
-            raise
-        self._resource: str | None = None
-        self._first_item = True
-        self.counts: dict[str, int] = {}
-
-    def begin(self, resource: str) -> None:
-        if resource not in BY_RESOURCE:
-            raise ValueError(f"unknown resource {resource}")
-        if self._resource is not None:
-            self._out.write(b"\n],\n")
-        self._out.write(orjson.dumps(resource) + b":[")
-        self._resource = resource
-        self._first_item = True
-        self.counts.setdefault(resource, 0)
-
-    def add(self, obj: dict[str, Any]) -> None:
-        self.add_encoded(orjson.dumps(obj))
-
-    def add_encoded(self, data: bytes) -> None:
-        """An object already encoded as one line of JSON (no newline)."""
-        if self._resource is None:
-            raise ValueError("begin() a resource first")
-        self._out.write(b"\n" if self._first_item else b",\n")
-        self._first_item = False
-        self._out.write(data)
-        self.counts[self._resource] += 1
-
-    def attach(self, path: str, data: bytes, mode: int) -> None:
-        """A file that belongs with the dump (a redaction map): put in place with it by commit(),
-        or not at all."""
-        self._outputs.open(path, mode, replace=True).write(data)
-
-    def commit(
-        self, collected_at: str, cluster: dict[str, Any], namespace: str | None, settings: ClusterSettings | None = None
-    ) -> None:
-        if self._resource is not None:
-            self._out.write(b"\n]")
-        counts = {k.resource: self.counts.get(k.resource, 0) for k in KINDS}
-        header = make_header(collected_at, cluster, namespace, counts, settings)
-        self._out.write(b"\n},\n" + HEADER_KEY + orjson.dumps(header) + b"}\n")
-        if isinstance(self._out, gzip.GzipFile):
-            self._out.close()  # its trailer; the file itself stays open for the commit
-        self._outputs.commit()
-
-    def abort(self) -> None:
-        self._outputs.abort()  # first, so the gzip trailer written by the close below goes nowhere
-        if isinstance(self._out, gzip.GzipFile):
-            try:
-                self._out.close()
-            except (OSError, ValueError):  # ValueError: its file is closed
-                pass

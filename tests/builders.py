@@ -125,7 +125,7 @@ def write_line_dump(path: Path, items: list[dict[str, Any]], collected_at: str =
                     cluster: dict[str, Any] | None = None) -> Path:
     """The objects as `pruneplan collect` writes them: one object a line, grouped by resource
     (the form analyze reads real dumps in)."""
-    from pruneplan.dumpformat import DumpWriter
+    from pruneplan.dumpwriter import DumpWriter
     from pruneplan.kinds import KINDS
 
     writer = DumpWriter(str(path))

@@ -113,3 +113,31 @@ def test_a_failure_while_other_kinds_wait_their_turn_ends_the_run_and_names_the_
     assert done.returncode != 0
     assert done.stderr.strip().splitlines()[-1].startswith("error: cannot list images:")
     assert not out.exists()
+
+
+def test_the_version_and_the_three_settings_are_requested_at_once(api, kubeconfig, tmp_path):
+    # each of the four requests waits, in the fake, until all four have arrived: read one after
+    # another, the first would wait alone until the barrier gives up
+    barrier = threading.Barrier(4, timeout=10)
+    alone: list[str] = []
+
+    def all_four_together(request: LoggedRequest) -> None:
+        if request.method == "GET" and "limit" not in request.query:
+            try:
+                barrier.wait()
+            except threading.BrokenBarrierError:
+                alone.append(request.path)
+
+    api.hooks.append(all_four_together)
+    result = collect(kubeconfig, tmp_path / "dump.json.gz")
+    assert result.code == 0, result.err
+    assert alone == []
+
+
+def test_when_the_version_and_a_setting_both_fail_the_version_is_the_one_named(api, kubeconfig, tmp_path):
+    # the setting's failure arrives first; the version's says more about the server
+    api.fault("/apis/config.openshift.io/v1/clusterversions/version", status=500, times=None, delay=0.5)
+    api.fault("/apis/imageregistry.operator.openshift.io/v1/configs/cluster", status=500, times=None)
+    result = collect(kubeconfig, tmp_path / "dump.json.gz")
+    assert result.code != 0
+    assert result.err_lines[0].startswith("error: cannot read clusterversions/version:"), result.err

@@ -12,7 +12,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from pruneplan.dumpformat import STREAM_PREFIX, DumpWriter, Identity, ObjectError, Refused, load_inputs
+from pruneplan.dumpformat import STREAM_PREFIX, Identity, ObjectError, Refused, load_inputs
+from pruneplan.dumpwriter import DumpWriter
 from pruneplan.errors import InputError
 from pruneplan.kinds import BY_RESOURCE, KINDS
 
