@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from .approvals import BUNDLE_SUFFIX, Envelope, empty_bundle, new_envelope, read_bundle, signing_input, statement_of
 from .errors import EXIT_BAD_SIGNATURE, EXIT_EXPIRED, EXIT_NO_SIGNATURE, EXIT_USAGE, PrunePlanError
 from .files import input_path, read_limited, write_or_fail
+from .hardplan import HARD_PLAN_KIND, HardPrunePlan, plan_kind
 from .planmodel import Plan
 from .signing import (
     MAX_KEY_FILE_BYTES,
@@ -86,7 +87,8 @@ def approve(request: ApproveRequest) -> Approved | bytes:
     mode = _mode(request)
     path = input_path(request.plan)
     raw = read_plan_bytes(path)
-    plan = Plan.from_bytes(raw, request.plan)  # approving what is not a valid plan would mean nothing
+    # approving what is not a valid plan would mean nothing; a hard-prune plan is approved as a plan is
+    plan = HardPrunePlan.from_bytes(raw, request.plan) if plan_kind(raw) == HARD_PLAN_KIND else Plan.from_bytes(raw, request.plan)
     current = time.time() if request.now is None else request.now
     if current >= plan.metadata.not_after_seconds:
         raise PrunePlanError(f"the plan expired on {plan.metadata.not_after}: an approval would not make it executable; "

@@ -6,8 +6,8 @@ Ed25519 signature (what `openssl pkeyutl -sign -rawin` produces). It covers the 
 so anyone can check it with plain OpenSSL. The cryptography package does all the cryptography.
 
 `verify_plan` decides trust for both `pruneplan verify` and execute: signature file, signature,
-the plan (envelope, then every field: pruneplan.planmodel), expiry, in that order, each failure
-with its own exit status.
+the plan (envelope, then every field: pruneplan.planmodel, or pruneplan.hardplan for a hard-prune
+plan when the caller accepts one), expiry, in that order, each failure with its own exit status.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import re
 import sys
 import time
 from dataclasses import dataclass
-from typing import Sequence, Union
+from typing import Literal, Sequence, Union, overload
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -39,6 +39,7 @@ from .errors import (
     PrunePlanError,
 )
 from .approvals import BUNDLE_SUFFIX, PAYLOAD_TYPE as PAYLOAD_TYPE_EXPECTED, Envelope, key_id, pae, read_bundle, statement_of
+from .hardplan import HARD_PLAN_KIND, HardPrunePlan, plan_kind
 from .planformat import MAX_PLAN, SIGNATURE_SUFFIX
 from .planmodel import Plan
 from .timefmt import format_time
@@ -82,6 +83,24 @@ class VerifiedPlan:
     threshold: int = 1
 
 
+@dataclass(frozen=True)
+class VerifiedHardPlan:
+    """A hard-prune plan (pruneplan.hardplan) checked as VerifiedPlan's plan is."""
+
+    plan: HardPrunePlan
+    raw: bytes
+    sha256: str
+    key_path: str
+    signature_path: str
+    signatures: tuple[SignatureCheck, ...] = ()
+    threshold: int = 1
+
+
+def _expired_message(not_after: str, now: float) -> str:
+    return (f"signature valid, but the plan expired on {not_after} (now is {format_time(now)}); "
+            "collect a fresh dump and analyze it again, or pass --valid-for to analyze")
+
+
 class PlanExpired(PrunePlanError):
     """A plan whose signature and fields are valid but whose validity ended: told apart from
     a signature that does not verify, so a reviewer knows to re-analyze a fresh dump rather
@@ -89,11 +108,17 @@ class PlanExpired(PrunePlanError):
 
     def __init__(self, verified: VerifiedPlan, now: float) -> None:
         not_after = verified.plan.metadata.not_after
-        super().__init__(
-            f"signature valid, but the plan expired on {not_after} (now is {format_time(now)}); "
-            "collect a fresh dump and analyze it again, or pass --valid-for to analyze",
-            EXIT_EXPIRED,
-        )
+        super().__init__(_expired_message(not_after, now), EXIT_EXPIRED)
+        self.verified = verified
+        self.not_after = not_after
+
+
+class HardPlanExpired(PrunePlanError):
+    """PlanExpired for a hard-prune plan: same words, same exit status."""
+
+    def __init__(self, verified: VerifiedHardPlan, now: float) -> None:
+        not_after = verified.plan.metadata.not_after
+        super().__init__(_expired_message(not_after, now), EXIT_EXPIRED)
         self.verified = verified
         self.not_after = not_after
 
@@ -480,6 +505,7 @@ def check_threshold(threshold: int, public_key_paths: Sequence[str]) -> None:
         )
 
 
+@overload
 def verify_plan(
     plan_path: str,
     keys: Sequence[str],
@@ -488,7 +514,34 @@ def verify_plan(
     raw: bytes | None = None,
     threshold: int = 1,
     approvals_path: str | None = None,
-) -> VerifiedPlan:
+    accept_hard: Literal[False] = False,
+) -> VerifiedPlan: ...
+
+
+@overload
+def verify_plan(
+    plan_path: str,
+    keys: Sequence[str],
+    sig_path: str | None = None,
+    now: float | None = None,
+    raw: bytes | None = None,
+    threshold: int = 1,
+    approvals_path: str | None = None,
+    *,
+    accept_hard: Literal[True],
+) -> VerifiedPlan | VerifiedHardPlan: ...
+
+
+def verify_plan(
+    plan_path: str,
+    keys: Sequence[str],
+    sig_path: str | None = None,
+    now: float | None = None,
+    raw: bytes | None = None,
+    threshold: int = 1,
+    approvals_path: str | None = None,
+    accept_hard: bool = False,
+) -> VerifiedPlan | VerifiedHardPlan:
     """Decide whether a plan may be trusted; raise PrunePlanError with a distinct status if not.
 
     Checks, in order: the signatures (the detached PLAN.sig and the approvals in PLAN.approvals,
@@ -498,6 +551,11 @@ def verify_plan(
     at `now` (epoch seconds; default: the current time). `raw`: the plan's bytes when the caller
     has read them already (stdin cannot be read twice), so what is verified is exactly what the
     caller shows.
+
+    With `accept_hard` (a caller that can act on either kind), a plan whose kind is
+    HardPrunePlan is read by pruneplan.hardplan.HardPrunePlan.from_bytes and handed back as a
+    VerifiedHardPlan, with the same checks in the same order; without it every plan is read as
+    a PrunePlan, as always.
     """
     if threshold < 1:
         raise PrunePlanError(f"--threshold must be at least 1, not {threshold}", EXIT_USAGE)
@@ -512,6 +570,21 @@ def verify_plan(
     if len(counted) < threshold:
         raise _threshold_error(checks, threshold, len(keys))
     # Only signed bytes are parsed: nothing an attacker wrote is interpreted before this point.
+    if accept_hard and plan_kind(raw) == HARD_PLAN_KIND:
+        hard = HardPrunePlan.from_bytes(raw, plan_path)
+        verified_hard = VerifiedHardPlan(
+            plan=hard,
+            raw=raw,
+            sha256=hashlib.sha256(raw).hexdigest(),
+            key_path=counted[0].key or "",
+            signature_path=counted[0].source if counted[0].source == sig_path else sig_path,
+            signatures=tuple(checks),
+            threshold=threshold,
+        )
+        current = time.time() if now is None else now
+        if current >= hard.metadata.not_after_seconds:
+            raise HardPlanExpired(verified_hard, current)
+        return verified_hard
     plan = Plan.from_bytes(raw, plan_path)
     verified = VerifiedPlan(
         plan=plan,

@@ -13,7 +13,7 @@ import typer
 
 if TYPE_CHECKING:
     from .planmodel import Plan
-    from .signing import VerifiedPlan
+    from .signing import VerifiedHardPlan, VerifiedPlan
 
 
 def keygen(
@@ -74,16 +74,16 @@ def verify(
     """
     from .errors import FlagError
     from .files import STDIN, input_path, printing_to_stdout
-    from .signing import verify_plan
+    from .signing import VerifiedPlan, verify_plan
     from .timefmt import parse_user_time
 
     if plan == STDIN and signature is None:
         raise FlagError("verify - reads the plan from stdin: name its signature file with --signature SIG")
     at = parse_user_time(now, "--now") if now is not None else None
     verified = verify_plan(input_path(plan), keys or [], sig_path=signature, now=at, threshold=threshold,
-                           approvals_path=approvals)
+                           approvals_path=approvals, accept_hard=True)
     with printing_to_stdout("the summary", "the plan verified"):
-        for line in summary_lines(verified):
+        for line in summary_lines(verified) if isinstance(verified, VerifiedPlan) else hard_summary_lines(verified):
             typer.echo(line)
 
 
@@ -101,14 +101,8 @@ def summary_lines(verified: VerifiedPlan) -> list[str]:
     policy, summary = plan.policy.to_dict(), plan.summary.to_dict()
     cluster = source.cluster
     counts = ", ".join(f"{key}={_value(summary[key])}" for key in sorted(summary) if key != "text")
-    counted = [check for check in verified.signatures if check.counted]
-    if len(verified.signatures) == 1:  # a single detached signature: the words it always had
-        first = f"verified: {verified.signature_path} is a valid signature of the plan"
-    else:
-        first = (f"verified: {len(counted)} distinct trusted key(s) signed the plan "
-                 f"(threshold {verified.threshold}), of {len(verified.signatures)} signature(s)")
     return [
-        first,
+        _verified_line(verified),
         f"plan sha256:  {verified.sha256}",
         f"signed by:    {verified.key_path}",
         f"created:      {_value(metadata.created_at)}",
@@ -121,6 +115,27 @@ def summary_lines(verified: VerifiedPlan) -> list[str]:
         *pruner_lines(plan),
         f"counts:       {counts}",
         f"summary:      {_value(summary['text'])}",
+        *signature_lines(verified),
+    ]
+
+
+def _verified_line(verified: VerifiedPlan | VerifiedHardPlan) -> str:
+    counted = [check for check in verified.signatures if check.counted]
+    if len(verified.signatures) == 1:  # a single detached signature: the words it always had
+        return f"verified: {verified.signature_path} is a valid signature of the plan"
+    return (f"verified: {len(counted)} distinct trusted key(s) signed the plan "
+            f"(threshold {verified.threshold}), of {len(verified.signatures)} signature(s)")
+
+
+def hard_summary_lines(verified: VerifiedHardPlan) -> list[str]:
+    """summary_lines for a hard-prune plan (pruneplan.hardplan)."""
+    from .hardplan import describe_lines
+
+    return [
+        _verified_line(verified),
+        f"plan sha256:  {verified.sha256}",
+        f"signed by:    {verified.key_path}",
+        *describe_lines(verified.plan),
         *signature_lines(verified),
     ]
 
@@ -152,7 +167,7 @@ def pruner_lines(plan: Plan) -> list[str]:
     ]
 
 
-def signature_lines(verified: VerifiedPlan) -> list[str]:
+def signature_lines(verified: VerifiedPlan | VerifiedHardPlan) -> list[str]:
     """Each signature: where, valid or not, counted or not, by which trusted key, what it says.
     A bundle's text (annotations, a keyid) is anyone's: its control characters are escaped, so a
     newline in it cannot make a line of its own."""
