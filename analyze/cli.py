@@ -8,7 +8,11 @@ import typer
 
 
 def analyze_command(
-    inputs: List[str] = typer.Argument(..., metavar="DUMP...", help="Dump (.json or .json.gz), or `kind: List` JSON from `oc get -o json`; several are merged; - reads stdin."),
+    inputs: List[str] = typer.Argument(
+        ..., metavar="DUMP...",
+        help="Dump (.json or .json.gz), or `kind: List` JSON from `oc get -o json`; several are merged; - reads stdin. "
+             "With --hard: exactly DUMP INVENTORY (a cluster-wide dump and `pruneplan collect --registry-storage`'s inventory).",
+    ),
     output: str = typer.Option("plan.json", "--output", "-o", metavar="FILE", help="Where to write the plan; - writes it to stdout (without the dry-run lines)."),
     now: Optional[str] = typer.Option(None, "--now", metavar="TIME", help="Analysis time (RFC 3339). Default: the dump's collection time."),
     keep_tag_revisions: Optional[str] = typer.Option(
@@ -31,6 +35,10 @@ def analyze_command(
     sign_key: Optional[str] = typer.Option(None, "--sign-key", metavar="KEY", help="Private key (PEM) to sign the plan with; writes PLAN.sig."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print neither upstream's dry-run lines nor the banner and closing summary (warnings and errors stay)."),
     confirm: bool = typer.Option(False, "--confirm/--no-confirm", hidden=True, help="Refused: analyze deletes nothing (execute --confirm does)."),
+    hard: bool = typer.Option(
+        False, "--hard", help="Plan a hard prune of the registry's storage (DUMP INVENTORY): repositories, links, uploads and "
+                              "blobs no Image object or image stream accounts for (docs/rules.md, \"Hard pruning\")."
+    ),
 ) -> None:
     """Decide offline, exactly as `oc adm prune images` would, and write a reviewable plan.
 
@@ -48,7 +56,21 @@ def analyze_command(
       # from `oc get ... -o json` (no collection time: --now is required)
       oc get is,images,pods,rc,dc,deploy,ds,rs,sts,jobs,cronjobs,bc,builds,limitranges -A -o json \\
         | pruneplan analyze - --now 2026-12-06T00:00:00Z -o plan.json
+      # a hard prune of the storage: what no Image object or image stream accounts for
+      pruneplan analyze --hard dump.json.gz inventory.json.gz -o hard-plan.json --sign-key review-key
     """
+    if hard:
+        from pruneplan.analyze.hard.cli import run_hard_command
+
+        soft_only = {
+            "--keep-tag-revisions": keep_tag_revisions is not None, "--prune-over-size-limit": prune_over_size_limit is not None,
+            "--all": all_images is not None, "--namespace": namespace is not None,
+            "--ignore-invalid-refs": ignore_invalid_refs is not None, "--prune-registry": prune_registry is not None,
+            "--policy-from-cluster": policy_from_cluster, "--confirm": confirm,
+        }
+        run_hard_command(inputs, [flag for flag, given in soft_only.items() if given], output=output, now=now,
+                         keep_younger_than=keep_younger_than, valid_for=valid_for, sign_key=sign_key, quiet=quiet)
+        return
     from pruneplan.analyze.policy_flags import PolicyFlags
     from pruneplan.analyze.run import AnalyzeRequest, run_analyze
 

@@ -11,7 +11,8 @@ def explain_command(
     args: List[str] = typer.Argument(
         ..., metavar="DUMP... TARGET...",
         help="Dump or `kind: List` files, then one or more targets: an image or blob digest (or a unique prefix of one, "
-             "at least 6 hex digits), or ns/name:tag.",
+             "at least 6 hex digits), or ns/name:tag. With --hard: DUMP INVENTORY, then targets: a blob digest, a "
+             "repository (ns/name) or REPOSITORY@DIGEST (its manifest or layer link).",
     ),
     plan: Optional[str] = typer.Option(
         None, "--plan", metavar="PLAN",
@@ -42,6 +43,9 @@ def explain_command(
         None, "--prune-registry/--no-prune-registry", help="Registry deletions too (false: only API objects), as analyze's flag (default true)."
     ),
     output_format: str = typer.Option("text", "--format", metavar="FORMAT", help="text or json."),
+    hard: bool = typer.Option(
+        False, "--hard", help="Explain analyze --hard's decisions on a dump and a storage inventory; with --plan, a hard plan's."
+    ),
 ) -> None:
     """Explain why images, image stream tags or blobs are kept or pruned.
 
@@ -59,7 +63,25 @@ def explain_command(
       pruneplan explain --plan plan.json dump.json.gz myns/app:v2
       # as JSON, with the flags analyze was given
       pruneplan explain dump.json.gz sha256:0a1b2c --keep-tag-revisions=5 --format json
+      # a hard prune: why does this blob, repository or manifest link go or stay?
+      pruneplan explain --hard dump.json.gz inventory.json.gz sha256:0a1b2c myns/app myns/app@sha256:3d4e5f
     """
+    if hard:
+        from pruneplan.analyze.explain.hard import run_explain_hard
+        from pruneplan.analyze.explain.run import FORMATS
+        from pruneplan.errors import EXIT_USAGE, PrunePlanError
+
+        if output_format not in FORMATS:
+            raise PrunePlanError(f"--format must be text or json, not {output_format}", EXIT_USAGE)
+        soft_only = {
+            "--keep-tag-revisions": keep_tag_revisions, "--prune-over-size-limit": prune_over_size_limit, "--all": all_images,
+            "--namespace": namespace, "--ignore-invalid-refs": ignore_invalid_refs, "--prune-registry": prune_registry,
+        }
+        code = run_explain_hard(args, [flag for flag, value in soft_only.items() if value is not None], now, keep_younger_than,
+                                plan, output_format)
+        if code:
+            raise typer.Exit(code)
+        return
     from pruneplan.analyze.explain.run import ExplainRequest, run_explain
     from pruneplan.analyze.policy_flags import PolicyFlags
 

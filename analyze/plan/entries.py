@@ -101,7 +101,7 @@ def _source(loaded: LoadedInputs) -> Source:
         dump_sha256=loaded.dump_sha256,
         inputs=tuple(InputFile(i.sha256, i.size) for i in loaded.inputs),
         collected_at=loaded.collected_at,
-        cluster=_cluster(loaded),
+        cluster=plan_cluster(loaded),
         namespace=loaded.namespace,
         counts=loaded.counts(),
         automatic_pruner=_automatic_pruner(loaded),
@@ -139,7 +139,7 @@ def _automatic_pruner(loaded: LoadedInputs) -> AutomaticPrunerRecord | None:
     )
 
 
-def _cluster(loaded: LoadedInputs) -> Cluster | None:
+def plan_cluster(loaded: LoadedInputs) -> Cluster | None:
     """The dumps' header.cluster as the plan records it: a plan must be readable by execute."""
     if loaded.cluster is None:
         return None

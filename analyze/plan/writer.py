@@ -15,6 +15,7 @@ from typing import Callable, Iterable, Iterator, TextIO
 from pruneplan.dumpformat import LoadedInputs
 from pruneplan.files import output_error, outputs
 from pruneplan.planformat import SIGNATURE_SUFFIX, plan_chunks
+from pruneplan.hardplan import HardPrunePlan
 from pruneplan.planmodel import Plan
 
 from pruneplan.analyze.decisions.engine import Analysis
@@ -100,7 +101,7 @@ def write_plan(
     ))
 
 
-def write_plan_file(path: str, plan: Plan, sign: Signer | None = None, inputs: Iterable[str] = ()) -> None:
+def write_plan_file(path: str, plan: Plan | HardPrunePlan, sign: Signer | None = None, inputs: Iterable[str] = ()) -> None:
     """Write `plan`'s bytes to `path`, replacing it atomically (a reader sees the old file or
     the new one); with `sign`, the signature to `path.sig` too: both are put in place together,
     once both are complete, so a failure leaves the earlier plan and signature as they were.

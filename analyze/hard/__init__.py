@@ -1,0 +1,1 @@
+"""Hard pruning: `analyze --hard` and `explain --hard` (docs/rules.md, "Hard pruning")."""
