@@ -10,7 +10,7 @@ from pruneplan.analyze.report.defaults import DEFAULT_TOP
 
 
 def report_command(
-    plan: str = typer.Argument(..., metavar="PLAN", help="The plan file (plan.json); - reads stdin."),
+    plan: str = typer.Argument(..., metavar="PLAN", help="The plan file (plan.json, or a hard-prune plan from analyze --hard); - reads stdin."),
     output: str = typer.Option(
         "-", "--output", "-o", metavar="FILE", show_default=False,
         help="Where to write the report. Default: stdout ('-'), as Markdown unless --format html.",
@@ -21,7 +21,7 @@ def report_command(
     ),
     dumps: Optional[List[str]] = typer.Option(
         None, "--dump", metavar="DUMP",
-        help="The plan's dump (repeat for several inputs): adds tags and positions from the dump, the single-referrer list and attribution by image stream history.",
+        help="The plan's dump (repeat for several inputs): adds tags and positions from the dump, the single-referrer list and attribution by image stream history. For a hard-prune plan: only compared with the plan's source dump.",
     ),
     keys: Optional[List[str]] = typer.Option(
         None, "--key", metavar="PUB", help="Trusted public key PEM to verify the plan's signature and approvals with; repeat for several."
@@ -49,7 +49,9 @@ def report_command(
     self-contained HTML file. A signature that does not verify, too few trusted keys for
     --threshold, or valid signatures on an expired plan are shown at the top of the report and
     warned about on stderr; they are not errors. The Approvals section lists every signature
-    (PLAN.sig and each approval) with its annotations.
+    (PLAN.sig and each approval) with its annotations. A hard-prune plan (analyze --hard) gets a
+    report of its own: its dump and inventory, the cutoff, and the repositories, links, uploads and
+    blobs it deletes from the registry's storage, largest first.
 
     \b
     Examples:
@@ -61,6 +63,8 @@ def report_command(
       pruneplan report plan.json --top 5 --now 2026-06-02T00:00:00Z -o review.md
       # four eyes: verified only when the author's and an approver's keys both signed
       pruneplan report plan.json --key author.pub --key approver.pub --threshold 2 -o review.md
+      # a hard-prune plan, for the ticket of the read-only window
+      pruneplan report hard-plan.json --key review-key.pub -o hard-review.html
     """
     from pruneplan.analyze.report.run import ReportRequest, run_report
 

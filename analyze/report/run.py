@@ -17,10 +17,14 @@ from pruneplan.planformat import MAX_PLAN, SIGNATURE_SUFFIX
 from pruneplan.planmodel import Plan
 from pruneplan.timefmt import parse_user_time
 
+from pruneplan.hardplan import HARD_PLAN_KIND, plan_kind
+
+from pruneplan.analyze.report.hard import HardReview
 from pruneplan.analyze.report.review import DEFAULT_TOP, Review, build_review, expired_text
 from pruneplan.analyze.report.signatures import check_threshold_flag, signature_status
 
 FORMATS = ("md", "html")
+AnyReview = Review | HardReview
 
 
 @dataclass(slots=True)
@@ -49,6 +53,13 @@ def resolve_format(requested: str | None, output: str) -> str:
 
 def read_plan(path: str) -> tuple[Plan, bytes]:
     """The plan, validated in full (exit 13 for a malformed one), and its bytes."""
+    raw = read_plan_bytes(path)
+    return Plan.from_bytes(raw, path), raw
+
+
+def read_plan_bytes(path: str) -> bytes:
+    """A plan's bytes, of whatever kind; read once (`-` is stdin), so that the signature is
+    checked over the very bytes the report shows."""
     try:
         raw = read_input(path, MAX_PLAN)
     except InputTooLarge:
@@ -59,15 +70,20 @@ def read_plan(path: str) -> tuple[Plan, bytes]:
         raise PrunePlanError(f"{path}: is a directory, not a plan", EXIT_BAD_INPUT) from None
     except OSError as err:
         raise PrunePlanError(f"{path}: cannot read: {err.strerror or err}", EXIT_BAD_INPUT) from None
-    return Plan.from_bytes(raw, path), raw
+    return raw
 
 
-def make_review(request: ReportRequest) -> Review:
+def make_review(request: ReportRequest) -> AnyReview:
+    """The review of the plan, by its kind: a hard-prune plan (HardPrunePlan) or a soft one."""
     if request.top < 1:
         raise PrunePlanError("--top must be at least 1", EXIT_USAGE)
     now = parse_user_time(request.now, "--now") if request.now is not None else None
     check_threshold_flag(request.threshold, request.keys)  # a bad command line, before any work
-    plan, raw = read_plan(input_path(request.plan))
+    path = input_path(request.plan)
+    raw = read_plan_bytes(path)
+    if plan_kind(raw) == HARD_PLAN_KIND:
+        return make_hard_review(request, raw, path, now)
+    plan = Plan.from_bytes(raw, path)
     analysis = None
     dumps: list[tuple[str, str]] = []
     dump_sha256 = None
@@ -92,11 +108,35 @@ def make_review(request: ReportRequest) -> Review:
     return build_review(plan, raw, request.plan, status, analysis, dumps, dump_sha256, request.top)
 
 
+def make_hard_review(request: ReportRequest, raw: bytes, path: str, now: float | None) -> HardReview:
+    """A hard plan's review. It has no analysis to re-run: a --dump given is only compared
+    with the plan's source dump (a warning when it is another)."""
+    from pruneplan.hardplan import HardPrunePlan
+
+    from pruneplan.analyze.report.hard import build_hard_review
+
+    plan = HardPrunePlan.from_bytes(raw, path)
+    dumps: list[tuple[str, str]] = []
+    dump_sha256 = None
+    if request.dumps:
+        from pruneplan.analyze.decisions.inputs import load_inputs
+
+        loaded = load_inputs([input_path(name) for name in request.dumps])  # a dump it refuses: one-line error
+        dumps = [(i.path, i.sha256) for i in loaded.inputs]
+        dump_sha256 = loaded.dump_sha256
+    status = signature_status(request.plan, raw, request.keys, request.signature, now, request.threshold, request.approvals)
+    return build_hard_review(plan, raw, request.plan, status, dumps, dump_sha256, request.top)
+
+
 def _not_rerun(err: PrunePlanError) -> PrunePlanError:
     return PrunePlanError(f"cannot re-run the plan's analysis on the dump: {err.message}", err.exit_code)
 
 
-def render(review: Review, fmt: str) -> str:
+def render(review: AnyReview, fmt: str) -> str:
+    if isinstance(review, HardReview):
+        from pruneplan.analyze.report.hardrender import render_hard_html, render_hard_markdown
+
+        return render_hard_html(review) if fmt == "html" else render_hard_markdown(review)
     if fmt == "html":
         from pruneplan.analyze.report.html import render_html
 

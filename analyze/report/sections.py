@@ -407,9 +407,13 @@ def _counted(row: SignatureRow) -> Text:
 
 
 def _approvals(review: Review, digest: DigestCell) -> list[Block]:
-    """One row per signature (PLAN.sig, then each approval's), and whether the threshold is met."""
-    status = review.signature
-    rows = _limit_rows(status.rows, review.top)
+    return approvals_blocks(review.signature, review.top, digest)
+
+
+def approvals_blocks(status: SignatureStatus, top: int, digest: DigestCell) -> list[Block]:
+    """One row per signature (PLAN.sig, then each approval's), and whether the threshold is met;
+    the same for every kind of plan."""
+    rows = _limit_rows(status.rows, top)
     table = Table(
         (Column("signature"), Column("trusted key"), Column("annotations"), Column("valid", LABEL), Column("counted", LABEL)),
         [(row.source, _signature_key(row, digest), _annotations(row), _validity(row), _counted(row)) for row in rows.rows],

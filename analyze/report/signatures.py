@@ -15,7 +15,7 @@ from typing import Sequence
 from pruneplan.approvals import BUNDLE_SUFFIX, read_bundle, statement_of
 from pruneplan.errors import EXIT_USAGE, PrunePlanError
 from pruneplan.planformat import SIGNATURE_SUFFIX
-from pruneplan.signing import PlanExpired, SignatureCheck, check_signatures, check_threshold, verify_plan
+from pruneplan.signing import HardPlanExpired, PlanExpired, SignatureCheck, check_signatures, check_threshold, verify_plan
 
 from pruneplan.analyze.report.review import INVALID, UNCHECKED, VALID, SignatureRow, SignatureStatus
 
@@ -46,15 +46,17 @@ def signature_status(
 ) -> SignatureStatus:
     """Verify with --key when given (any failure becomes the status, not an error); without a
     key list what is there, unchecked. A plan whose signatures meet the threshold but which is
-    past its notAfter is "expired", not "failed": it is authentic, only too old to execute."""
+    past its notAfter is "expired", not "failed": it is authentic, only too old to execute.
+    A hard-prune plan is verified as such (the same checks, in the same order); any other kind
+    is read as a PrunePlan, as verify reads it."""
     sig = sig_path or plan_path + SIGNATURE_SUFFIX
     bundle = approvals_path or plan_path + BUNDLE_SUFFIX
     if not keys:
         return _unchecked(sig, bundle, threshold)
     try:
         verified = verify_plan(plan_path, keys, sig_path=sig_path, now=now, raw=raw,  # the bytes this report shows
-                               threshold=threshold, approvals_path=bundle)
-    except PlanExpired as expired:
+                               threshold=threshold, approvals_path=bundle, accept_hard=True)
+    except (PlanExpired, HardPlanExpired) as expired:
         valid = expired.verified.signatures
         return SignatureStatus(
             "expired",
