@@ -25,7 +25,21 @@ from typing import Callable, Iterator, TextIO
 
 from pruneplan.errors import InputError
 from pruneplan.files import STDOUT
-from pruneplan.inventoryformat import DIGEST_RE, TAG_RE, Blob, Header, InventoryWriter, Problem, Repository, Upload
+from pruneplan.inventoryformat import (
+    DIGEST_RE,
+    INVENTORY_API_VERSION,
+    INVENTORY_KIND,
+    TAG_RE,
+    Blob,
+    Header,
+    Inventory,
+    InventoryWriter,
+    Problem,
+    Repository,
+    Upload,
+    count,
+    make_header,
+)
 from pruneplan.planmodel import PATH_COMPONENT_RE, SHA256_HEX_RE
 from pruneplan.timefmt import format_time, parse_time
 
@@ -332,3 +346,21 @@ def summary(header: Header) -> str:
     counts = header.counts
     return (f"{counts.repositories:,} repositories, {counts.blobs:,} blobs ({counts.blob_bytes:,} bytes), "
             f"{counts.uploads:,} uploads in progress, {counts.problems:,} problems")
+
+
+def read_storage(root: str, read_at: float | None = None, warn: Callable[[Problem], None] | None = None) -> Inventory:
+    """The inventory of the storage under `root`, in memory and written nowhere: the same walk as
+    collect_inventory, for execute's re-check of a hard-prune plan (the storage as it is now).
+    `warn` sees each problem as it is found (default: none is said; the inventory lists them)."""
+    base = storage_base(root)
+    try:
+        os.scandir(base).close()
+    except OSError as err:
+        raise InputError(f"{root}: cannot read: {_why(err)}") from None
+    started = format_time(float(int(time.time())) if read_at is None else read_at) or ""
+    problems = Problems(base, warn or (lambda problem: None))
+    found = list(repositories(base, problems))
+    stored = list(blobs(base, problems))
+    header = make_header(started, root, count(found, stored, len(problems.found)))
+    return Inventory(api_version=INVENTORY_API_VERSION, kind=INVENTORY_KIND, repositories=found, blobs=stored,
+                     problems=problems.found, header=header)

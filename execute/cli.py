@@ -75,6 +75,11 @@ def execute_command(
              "replacing it atomically, however the run ends.",
     ),
     signature: Optional[str] = typer.Option(None, "--signature", metavar="SIG", help="Signature file (default PLAN.sig)."),
+    registry_storage: Optional[str] = typer.Option(
+        None, "--registry-storage", metavar="DIR",
+        help="For a hard-prune plan (analyze --hard), and required by one: the registry's storage root, the directory "
+             "holding docker/ (the registry must be read-only).",
+    ),
 ) -> int:
     """Verify a signed plan, re-check it against the live cluster, and replay what is still justified.
 
@@ -82,6 +87,8 @@ def execute_command(
     and prints what it would do. With --threshold N it runs only a plan signed by N distinct
     trusted keys: its author's PLAN.sig and the approvers' PLAN.approvals. It warns when the
     cluster's automatic image pruner is active; --require-pruner-suspended refuses instead.
+    A hard-prune plan (analyze --hard) deletes from the registry's storage instead: it needs
+    --registry-storage DIR and a registry made read-only first.
 
     \b
     Examples:
@@ -105,6 +112,8 @@ def execute_command(
       # for alerts: the run's outcome for node_exporter's textfile collector, written even when it fails
       pruneplan execute plan.json --key review-key.pub --confirm \\
           --metrics-file /var/lib/node_exporter/textfile/pruneplan.prom
+      # a hard-prune plan, with the registry read-only: delete orphaned storage
+      pruneplan execute hard-plan.json --key review-key.pub --registry-storage /registry --confirm
     """
     from pruneplan.policy import parse_int_flag
 
@@ -123,7 +132,7 @@ def execute_command(
         allow_mostly_absent=allow_mostly_absent, threshold=threshold, approvals=approvals,
         require_pruner_suspended=require_pruner_suspended,
         registry_rate=registry_rate, api_rate=api_rate, progress_interval=progress_interval,
-        metrics_file=metrics_file,
+        metrics_file=metrics_file, registry_storage=registry_storage,
     ))
 
 

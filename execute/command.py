@@ -23,7 +23,7 @@ import orjson
 from pruneplan import errors
 from pruneplan.errors import EXIT_USAGE, AggregateError, PrunePlanError
 from pruneplan.files import STDIN, input_path, is_terminal
-from pruneplan.signing import SignatureCheck, VerifiedPlan, check_threshold, verify_plan
+from pruneplan.signing import SignatureCheck, VerifiedHardPlan, VerifiedPlan, check_threshold, verify_plan
 
 from pruneplan.execute.metrics import RunFacts, exit_status, previous_last_success, refused_plan, write_metrics_or_warn
 
@@ -72,6 +72,7 @@ class ExecuteRequest:
     api_rate: float | None = None  # the same for the run's API requests (not the snapshot's reads)
     metrics_file: str | None = None  # the run's outcome in Prometheus' text format, written however it ends
     progress_interval: float = 30.0  # seconds between progress lines when stderr is not a terminal
+    registry_storage: str | None = None  # a hard-prune plan's storage root (required for one, refused for a soft plan)
 
 
 def validate_skipped_exit_code(code: int) -> None:
@@ -94,7 +95,7 @@ def _annotation_text(annotations: dict[str, str]) -> str:
     return " ".join(f"{key}={shown(value)}" for key, value in sorted(annotations.items()))
 
 
-def signature_lines(verified: VerifiedPlan) -> list[str]:
+def signature_lines(verified: VerifiedPlan | VerifiedHardPlan) -> list[str]:
     """One line per counted signature (its key and what it says), then one per signature that did
     not count (without its annotations: an untrusted signer's words are not repeated)."""
     lines = []
@@ -109,11 +110,11 @@ def signature_lines(verified: VerifiedPlan) -> list[str]:
     return lines
 
 
-def counted_signatures(verified: VerifiedPlan) -> list[SignatureCheck]:
+def counted_signatures(verified: VerifiedPlan | VerifiedHardPlan) -> list[SignatureCheck]:
     return [check for check in verified.signatures if check.counted]
 
 
-def header_lines(verified: VerifiedPlan, plan_path: str, cluster: str, journal: str | None, journal_exists: bool) -> list[str]:
+def header_lines(verified: VerifiedPlan | VerifiedHardPlan, plan_path: str, cluster: str, journal: str | None, journal_exists: bool) -> list[str]:
     """What execute says before it starts: which plan, verified by which keys, which cluster, when."""
     meta = verified.plan.metadata
     if journal is None:
@@ -212,8 +213,16 @@ def _run(request: ExecuteRequest, facts: RunFacts) -> int:
         raise PrunePlanError("execute - reads the plan from stdin: name its signature file with --signature SIG", EXIT_USAGE)
     if request.plan == STDIN and request.threshold > 1 and request.approvals is None:
         raise PrunePlanError("execute - reads the plan from stdin: name its approvals with --approvals FILE", EXIT_USAGE)
-    verified = verify_plan(input_path(request.plan), request.keys, request.signature, threshold=request.threshold,
-                           approvals_path=request.approvals)
+    checked = verify_plan(input_path(request.plan), request.keys, request.signature, threshold=request.threshold,
+                          approvals_path=request.approvals, accept_hard=True)
+    if isinstance(checked, VerifiedHardPlan):  # deletes from the registry's storage: execute/hard
+        from pruneplan.execute.hard.command import run_hard
+
+        return run_hard(request, replace(checked, raw=b""))
+    if request.registry_storage is not None:
+        raise PrunePlanError("--registry-storage is for a hard-prune plan (written by `pruneplan analyze --hard`); "
+                             f"{request.plan} is a plan of `pruneplan analyze`: run it without --registry-storage", EXIT_USAGE)
+    verified = checked
     # the plan's bytes served the signature checks; the run keeps the decoded plan only (a plan
     # of a hundred thousand actions is tens of megabytes)
     verified = replace(verified, raw=b"")

@@ -1058,6 +1058,53 @@ def sample_cluster(scale: int = 1) -> list[dict[str, Any]]:
     return objects
 
 
+
+# -- a registry's objects, for hard pruning ------------------------------------------------------
+
+def registry_config(read_only: bool | None) -> dict[str, Any]:
+    """The image registry operator's Config `cluster`; `read_only` None leaves spec.readOnly unset."""
+    spec: dict[str, Any] = {"managementState": "Managed"}
+    if read_only is not None:
+        spec["readOnly"] = read_only
+    return {"kind": "Config", "apiVersion": "imageregistry.operator.openshift.io/v1", "metadata": {"name": "cluster"}, "spec": spec}
+
+
+def cluster_version(cluster_id: str = "9a5c1b7e-0000-4000-8000-00000000c1d0") -> dict[str, Any]:
+    return {"kind": "ClusterVersion", "apiVersion": "config.openshift.io/v1", "metadata": {"name": "version"},
+            "spec": {"clusterID": cluster_id}}
+
+
+def image_object(repository: str, digest: str, media_type: str, layers: list[tuple[str, int, str]],
+                 config: str | None = None, manifests: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
+    """An Image object as the registry creates one for a push to `repository`: `layers` as
+    (digest, size, media type), `config` the config blob's digest (dockerImageMetadata.Id),
+    `manifests` a list's children as (digest, media type)."""
+    image: dict[str, Any] = {
+        "kind": "Image", "apiVersion": "image.openshift.io/v1",
+        "metadata": {"name": digest, "creationTimestamp": OLD, "annotations": {"openshift.io/image.managed": "true"}},
+        "dockerImageReference": f"{REGISTRY}/{repository}@{digest}",
+        "dockerImageManifestMediaType": media_type,
+        "dockerImageLayers": [{"name": name, "size": size, "mediaType": kind} for name, size, kind in layers],
+    }
+    if config is not None:
+        image["dockerImageMetadata"] = {"kind": "DockerImage", "apiVersion": "1.0", "Id": config,
+                                        "Size": sum(size for _, size, _ in layers)}
+    if manifests:
+        image["dockerImageManifests"] = [{"digest": child, "mediaType": kind, "manifestSize": 0, "architecture": "amd64",
+                                          "os": "linux"} for child, kind in manifests]
+    return image
+
+
+def image_stream(namespace: str, name: str, tags: dict[str, list[str]]) -> dict[str, Any]:
+    """An ImageStream whose status history holds `tags` (tag -> image digests, newest first)."""
+    history = [{"tag": tag, "items": [{"created": OLD, "dockerImageReference": f"{REGISTRY}/{namespace}/{name}@{digest}",
+                                        "image": digest, "generation": index + 1} for index, digest in enumerate(digests)]}
+               for tag, digests in tags.items()]
+    return {"kind": "ImageStream", "apiVersion": "image.openshift.io/v1",
+            "metadata": {"namespace": namespace, "name": name, "creationTimestamp": OLD},
+            "spec": {}, "status": {"dockerImageRepository": f"{REGISTRY}/{namespace}/{name}", "tags": history}}
+
+
 # -- a dump's objects, served ----------------------------------------------------------------
 
 def dump_objects(path: str) -> list[dict[str, Any]]:

@@ -1,0 +1,108 @@
+"""The body of `pruneplan execute` for a hard-prune plan (docs/execute.md, "Hard-prune plans").
+
+Called by execute.command once the plan's signatures and expiry are verified. Every refusal comes
+before the first deletion: no --registry-storage or one that is not a registry's storage, the
+journal of another plan, another cluster, a registry that is not read-only. Then the storage and
+the API are read afresh, the rules decide again with now = the live time, and only what the plan
+lists and the fresh decisions still delete is deleted. How to leave read-only mode is said once
+the registry was found read-only, however the run ends.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import TYPE_CHECKING
+
+from pruneplan.errors import EXIT_USAGE, PrunePlanError
+
+from pruneplan.execute.hard.deleter import DryRunDeleter, StorageDeleter
+from pruneplan.execute.hard.readonly import LEAVE_READ_ONLY, check_read_only
+from pruneplan.execute.hard.recheck import held, planned_actions, recheck
+
+if TYPE_CHECKING:
+    from pruneplan.signing import VerifiedHardPlan
+
+    from pruneplan.execute.command import ExecuteRequest
+
+# options of a soft run that mean nothing for a hard one: refused rather than ignored
+SOFT_ONLY = (
+    ("registry_url", "--registry-url"),
+    ("certificate_authority", "--certificate-authority"),
+    ("restart_registry", "--restart-registry"),
+    ("require_pruner_suspended", "--require-pruner-suspended"),
+)
+
+
+def check_hard_flags(request: ExecuteRequest) -> str:
+    """The storage root of a hard run (exit 2 without one, or with a soft run's option)."""
+    for attribute, flag in SOFT_ONLY:
+        if getattr(request, attribute):
+            raise PrunePlanError(f"{flag} is for a plan written by `pruneplan analyze`, not for a hard-prune plan", EXIT_USAGE)
+    if not request.registry_storage:
+        raise PrunePlanError(
+            "a hard-prune plan deletes from the registry's storage: give its root with --registry-storage DIR "
+            "(the directory that holds docker/, /registry in the registry's pod)",
+            EXIT_USAGE,
+        )
+    return request.registry_storage
+
+
+def run_hard(request: ExecuteRequest, verified: VerifiedHardPlan) -> int:
+    """The hard run, after the plan's signatures and expiry: its exit status."""
+    plan = verified.plan
+    from pruneplan.collect.client import KubeTransport, load_configuration
+    from pruneplan.collect.collector import cluster_identity
+    from pruneplan.collect.storage import read_storage, storage_base
+
+    from pruneplan.execute.command import FailedRun, header_lines, snapshot, write_json
+    from pruneplan.execute.hard.fresh import fresh_deletions
+    from pruneplan.execute.hard.replay import Replay
+    from pruneplan.execute.identity import check_cluster
+    from pruneplan.execute.journal import Journal, journal_path
+
+    root = check_hard_flags(request)
+    storage_base(root)  # a directory that is not a registry's storage is refused now (exit 3)
+    path = journal_path(request.journal, request.plan, verified.sha256)
+    journal_exists = os.path.lexists(path)
+    journal = Journal(path, verified.sha256) if request.confirm or journal_exists else None
+
+    config = load_configuration(request.kubeconfig, request.context)
+    transport = KubeTransport(config, request.request_timeout)
+    _, cluster_id = cluster_identity(transport)
+    matched = check_cluster(plan.source.cluster, config.host, cluster_id, request.api_server_aliases)
+    header = header_lines(verified, request.plan, matched, journal.path if journal else None, journal_exists)
+    sys.stderr.write("".join(f"{line}\n" for line in header + [f"Storage: {root}"]))
+    check_read_only(transport)
+
+    out = sys.stderr if request.output_format == "json" else sys.stdout
+    try:
+        if not request.confirm:
+            print("Dry run enabled - no modifications will be made. Add --confirm to delete from the storage", file=sys.stderr)
+        now = time.time()
+        inventory = read_storage(root, now)  # the storage as it is now; its problems are the plan's business
+        loaded = snapshot(transport, None)  # every namespace: a stream elsewhere accounts for content too
+        fresh = fresh_deletions(loaded, inventory, now, plan.policy.keep_younger_than)
+        loaded.release()
+        checked = recheck(planned_actions(plan), fresh, held(inventory))
+        deleter = StorageDeleter(root) if request.confirm else DryRunDeleter(root)
+        try:
+            report = Replay(deleter, journal, out, sys.stderr, inventory).run(checked)
+        finally:
+            if journal is not None:
+                journal.close()
+        for line in report.summary_lines():
+            print(line, file=out)
+        if request.output_format == "json":
+            write_json({"planSha256": verified.sha256, "key": verified.key_path, "kind": plan.kind, **report.to_json()})
+        if report.errors:
+            raise FailedRun(report.errors)
+        if report.skipped and request.skipped_exit_code:
+            print(f"{len(report.skipped)} planned action(s) skipped by the re-check: exit status "
+                  f"{request.skipped_exit_code} (--skipped-exit-code)", file=sys.stderr)
+            return request.skipped_exit_code
+        return 0
+    finally:  # said however the run ends: the registry stays read-only until the admin changes it
+        print(f"The registry is still read-only: once you are done, leave read-only mode with {LEAVE_READ_ONLY}",
+              file=sys.stderr)
