@@ -3,14 +3,20 @@ them: the Job's and the CronJob's exact container args run in the in-cluster env
 account token and CA files, KUBERNETES_SERVICE_HOST/PORT) against the fake API and a real
 registry, each volume a directory, and the README's `oc cp` / `oc create configmap` steps copy
 the files where the pods read them, and its `oc patch` suspends and resumes the automatic pruner
-(the ImagePruner `cluster`), without which the CronJob refuses to run."""
+(the ImagePruner `cluster`), without which the CronJob refuses to run. The hard pruning window
+(deploy/README.md's last section) is walked the same way in the registry's namespace: the
+registry's claim is a real registry's storage, mounted read-only by the inventory Job (the test
+checks nothing under a read-only mount changes) and read-write by the execute Job only."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import random
 import shlex
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +29,14 @@ from clirunner import Result, run_cli
 from execute_world import build_world
 from fakeapi import FakeAPI
 from pruneplan.cli import build_app, rewrite_bool_flags
-from registry_harness import CertAuthority, RegistryServer
+from registry_harness import CertAuthority, RegistryServer, build_image
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 NAMESPACE = "pruneplan"
+REGISTRY_NAMESPACE = "openshift-image-registry"  # the hard pruning Jobs run beside the registry
+REGISTRY_CLAIM = "image-registry-storage"  # the registry operator's claim: deploy/ does not create it
+HARD_WINDOW = "Hard pruning window"  # the README's section for hard pruning
+HARD_JOBS = {"pruneplan-collect-inventory", "pruneplan-execute-hard"}
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"  # where a pod finds its service account
 REGISTRY_SERVICE_URL = "https://image-registry.openshift-image-registry.svc:5000"
 REGISTRY_DEPLOYMENT = {
@@ -43,7 +53,15 @@ IMAGE_PRUNER = {
     "metadata": {"name": "cluster"}, "spec": {"schedule": "0 0 * * *", "suspend": False},
 }
 # what the README's `oc patch TYPE/NAME` may name, and where the API serves it
-PATCHABLE = {"imagepruner.imageregistry.operator.openshift.io": "/apis/imageregistry.operator.openshift.io/v1/imagepruners"}
+PATCHABLE = {
+    "imagepruner.imageregistry.operator.openshift.io": "/apis/imageregistry.operator.openshift.io/v1/imagepruners",
+    "configs.imageregistry.operator.openshift.io": "/apis/imageregistry.operator.openshift.io/v1/configs",
+}
+# the registry operator's Config as a cluster has it: the registry accepts pushes
+REGISTRY_CONFIG = {
+    "kind": "Config", "apiVersion": "imageregistry.operator.openshift.io/v1", "metadata": {"name": "cluster"},
+    "spec": {"managementState": "Managed", "readOnly": False},
+}
 
 
 def documents(path: Path | None = None) -> list[dict]:
@@ -113,25 +131,34 @@ def test_cronjob_executes_for_real_with_two_trusted_keys_and_a_journal_per_plan_
     assert sorted(k.rsplit("/", 1)[1] for k in keys) == sorted(o.removeprefix("--from-file=") for o in created[4:])
 
 
-def test_every_pod_uses_the_one_volume_a_service_account_and_a_configmap_that_deploy_creates():
-    claims = {d["metadata"]["name"] for d in documents() if d["kind"] == "PersistentVolumeClaim"}
-    accounts = {d["metadata"]["name"] for d in documents() if d["kind"] == "ServiceAccount"}
-    created = {tokens[3] for tokens in readme_commands() if tokens[:3] == ["oc", "create", "configmap"]}
+def named(kind: str) -> set[tuple[str, str]]:
+    """(namespace, name) of every object of `kind` that deploy/ creates."""
+    return {(d["metadata"]["namespace"], d["metadata"]["name"]) for d in documents() if d["kind"] == kind}
+
+
+def test_every_pod_uses_volumes_a_service_account_and_a_configmap_of_its_own_namespace_that_deploy_creates():
+    claims, accounts = named("PersistentVolumeClaim"), named("ServiceAccount")
+    created = {(namespace, tokens[3]) for namespace, tokens in namespaced_commands() if tokens[:3] == ["oc", "create", "configmap"]}
     pods = [d for d in documents() if d["kind"] in ("Pod", "Job", "CronJob")]
-    assert {d["metadata"]["name"] for d in pods} == {"pruneplan-files", "pruneplan-collect", "pruneplan-execute"}
+    assert {(d["metadata"]["namespace"], d["metadata"]["name"]) for d in pods} == {
+        (NAMESPACE, "pruneplan-files"), (NAMESPACE, "pruneplan-collect"), (NAMESPACE, "pruneplan-execute"),
+        (REGISTRY_NAMESPACE, "pruneplan-hard-files"), (REGISTRY_NAMESPACE, "pruneplan-collect-inventory"),
+        (REGISTRY_NAMESPACE, "pruneplan-execute-hard"),
+    }
     for doc in pods:
-        spec = pod_spec(doc)
-        assert doc["metadata"]["namespace"] == NAMESPACE
-        assert spec["serviceAccountName"] in accounts
+        spec, namespace = pod_spec(doc), doc["metadata"]["namespace"]
+        assert (namespace, spec["serviceAccountName"]) in accounts
         # what OpenShift's restricted profile asks for, so no pod is refused or warned about
         assert spec["securityContext"]["runAsNonRoot"] is True
         assert all(c["securityContext"]["allowPrivilegeEscalation"] is False for c in spec["containers"])
         for volume in spec["volumes"]:
             if "persistentVolumeClaim" in volume:
-                assert volume["persistentVolumeClaim"]["claimName"] in claims
+                claim = volume["persistentVolumeClaim"]["claimName"]
+                # a pod mounts only claims of its own namespace; the registry's is the operator's
+                assert (namespace, claim) in claims or (namespace, claim) == (REGISTRY_NAMESPACE, REGISTRY_CLAIM)
             else:
-                assert volume["configMap"]["name"] in created
-    assert len(claims) == 1
+                assert (namespace, volume["configMap"]["name"]) in created
+    assert claims == {(NAMESPACE, "pruneplan-files"), (REGISTRY_NAMESPACE, "pruneplan-hard-files")}
     users = [line.split()[1] for line in (DEPLOY / "Containerfile").read_text().splitlines() if line.startswith("USER ")]
     assert users[-1] not in ("0", "root")  # runAsNonRoot needs the image to say so
 
@@ -163,6 +190,23 @@ def readme_commands() -> list[list[str]]:
     return commands
 
 
+def without_namespace(tokens: list[str]) -> tuple[str, list[str]]:
+    """(namespace, the command without `-n NAMESPACE`): oc's `-n`, pruneplan's when none is given."""
+    if tokens[:2] == ["oc", "-n"]:
+        return tokens[2], ["oc", *tokens[3:]]
+    return NAMESPACE, tokens
+
+
+def namespaced_commands() -> list[tuple[str, list[str]]]:
+    """Every command line of the README as (namespace, words without `-n NAMESPACE`)."""
+    return [without_namespace(shlex.split(line, comments=True)) for _, lines in readme_sections() for line in lines]
+
+
+def hard_window_lines() -> list[str]:
+    (lines,) = [lines for heading, lines in readme_sections() if heading == HARD_WINDOW]
+    return lines
+
+
 class FakeCluster:
     """What the manifests run in, mapped onto the test's directories: every PersistentVolumeClaim
     and ConfigMap a directory, the pod's service account directory (token, ca.crt and OpenShift's
@@ -191,13 +235,15 @@ class FakeCluster:
         monkeypatch.setattr(client, "SERVICE_TOKEN_FILE", self._map(incluster_config.SERVICE_TOKEN_FILENAME, sa_paths))
         monkeypatch.setattr(client, "SERVICE_CA_FILE", self._map(incluster_config.SERVICE_CERT_FILENAME, sa_paths))
         monkeypatch.chdir(self.admin)
-        self.running: set[str] = set()  # pods up (the files pod)
+        self.claims: dict[str, Path] = {}  # claims that are a directory of their own (the registry's storage)
+        self.running: set[str] = set()  # pods up (the files pods)
         self.applied: set[str] = set()
         self.logs: dict[str, Result] = {}
 
     def volume_dir(self, volume: dict[str, Any]) -> Path:
         if "persistentVolumeClaim" in volume:
-            path = self.tmp / "pvc" / volume["persistentVolumeClaim"]["claimName"]
+            claim = volume["persistentVolumeClaim"]["claimName"]
+            path = self.claims.get(claim) or self.tmp / "pvc" / claim
         else:
             path = self.tmp / "configmap" / volume["configMap"]["name"]
         path.mkdir(parents=True, exist_ok=True)
@@ -228,12 +274,20 @@ class FakeCluster:
         return mapped
 
     def run_pod(self, doc: dict[str, Any]) -> Result:
-        return run_cli(*self.pod_args(pod_spec(doc)))
+        """Run the pod's command; whatever it mounts read-only must be left as it was."""
+        spec = pod_spec(doc)
+        (container,) = spec["containers"]
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        read_only = [self.volume_dir(volumes[m["name"]]) for m in container.get("volumeMounts", []) if m.get("readOnly")]
+        before = [tree_state(path) for path in read_only]
+        result = run_cli(*self.pod_args(spec))
+        assert [tree_state(path) for path in read_only] == before, f"{doc['metadata']['name']} wrote to a read-only mount"
+        return result
 
-    def files_pod_path(self, path: str) -> Path:
-        assert "pruneplan-files" in self.running, "oc cp to a pod that is not running"
-        mapped = self._map(path, self.mounts(pod_spec(one("Pod", "pruneplan-files"))))
-        assert mapped != path, f"{path} is on no volume of the files pod"
+    def files_pod_path(self, pod: str, path: str) -> Path:
+        assert pod in self.running, f"oc cp to the pod {pod}, which is not running"
+        mapped = self._map(path, self.mounts(pod_spec(one("Pod", pod))))
+        assert mapped != path, f"{path} is on no volume of the pod {pod}"
         return Path(mapped)
 
     def oc(self, tokens: list[str]) -> None:
@@ -249,10 +303,10 @@ class FakeCluster:
                     self.running.add(name)
         elif verb == "cp":
             source, target = tokens[2:4]
-            if source.startswith("pruneplan-files:"):
-                shutil.copy(self.files_pod_path(source.split(":", 1)[1]), self.admin / target)
+            if ":" in source:
+                shutil.copy(self.files_pod_path(*source.split(":", 1)), self.admin / target)
             else:
-                shutil.copy(self.admin / source, self.files_pod_path(target.split(":", 1)[1]))
+                shutil.copy(self.admin / source, self.files_pod_path(*target.split(":", 1)))
         elif tokens[1:3] == ["create", "configmap"]:
             directory = self.volume_dir({"configMap": {"name": tokens[3]}})
             for option in tokens[4:]:
@@ -270,7 +324,8 @@ class FakeCluster:
         elif verb == "delete" and tokens[2] == "pod":
             self.running.discard(tokens[3])
         else:
-            assert verb in ("wait", "delete", "get"), f"the test does not know `{shlex.join(tokens)}`"
+            # `rollout status`: the fake API's Deployments are rolled out the moment they change
+            assert verb in ("wait", "delete", "get", "rollout"), f"the test does not know `{shlex.join(tokens)}`"
 
     def patch(self, target: str, options: list[str]) -> None:
         """`oc patch TYPE/NAME --type=merge -p JSON`: a merge patch sent to the API as oc sends it."""
@@ -287,9 +342,7 @@ class FakeCluster:
         assert answer.status_code == 200, f"oc patch {target}: HTTP {answer.status_code} {answer.text}"
 
     def run(self, line: str) -> None:
-        tokens = shlex.split(line, comments=True)
-        if tokens[:3] == ["oc", "-n", NAMESPACE]:
-            tokens = ["oc", *tokens[3:]]
+        _, tokens = without_namespace(shlex.split(line, comments=True))  # each object's name is unique here
         if tokens[0] == "oc":
             self.oc(tokens)
         elif tokens[:2] == ["rm", "-f"]:
@@ -299,6 +352,16 @@ class FakeCluster:
             assert tokens[0] == "pruneplan", f"the test does not know `{line}`"
             result = run_cli(*tokens[1:])
             assert result.code == 0, f"{line}: exit {result.code}\n{result.err}"
+
+
+def tree_state(root: Path) -> list[tuple[str, int, float, str]]:
+    """Every file and directory under `root`: path, size, modification time, content sha256."""
+    state = []
+    for path in sorted(root.rglob("*")):
+        info = path.lstat()
+        content = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
+        state.append((str(path.relative_to(root)), info.st_size, info.st_mtime, content))
+    return state
 
 
 @pytest.fixture
@@ -324,8 +387,8 @@ def run_sections(cluster: FakeCluster, *, every_cycle_only: bool, until: str = "
     for heading, lines in readme_sections():
         if until and until in heading:
             return
-        if heading.startswith("1. Build"):
-            continue  # podman: the image is this checkout
+        if heading.startswith("1. Build") or heading == HARD_WINDOW:
+            continue  # podman: the image is this checkout; hard pruning is walked on its own
         if every_cycle_only and "(every cycle" not in heading:
             continue
         for line in lines:
@@ -334,8 +397,8 @@ def run_sections(cluster: FakeCluster, *, every_cycle_only: bool, until: str = "
 
 
 def approval_annotations() -> list[str]:
-    """The annotations the README's `pruneplan approve` signs."""
-    (approve,) = [tokens for tokens in readme_commands() if tokens[:2] == ["pruneplan", "approve"]]
+    """The annotations the README's `pruneplan approve` of the (soft) plan signs."""
+    (approve,) = [tokens for tokens in readme_commands() if tokens[:3] == ["pruneplan", "approve", "plan.json"]]
     return [value for option, value in zip(approve, approve[1:]) if option == "--annotation"]
 
 
@@ -437,3 +500,135 @@ def test_the_cronjob_refuses_while_the_automatic_pruner_is_active_and_runs_once_
     assert "Summary: deleted" in result.out and not any("automatic image pruner" in line for line in result.err_lines)
     deleted = [d["name"] for d in json.loads((volume / "plan.json").read_text())["imageDeletions"]]
     assert deleted and all(cluster.api.get("images", name) is None for name in deleted)
+
+
+# -- hard pruning: the registry's storage ---------------------------------------------------------
+
+def registry_mounts(doc: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(volumeMount, volume) of each mount of the registry's claim in the pod `doc` runs."""
+    spec = pod_spec(doc)
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    return [(mount, volumes[mount["name"]]) for container in spec["containers"] for mount in container.get("volumeMounts", [])
+            if volumes[mount["name"]].get("persistentVolumeClaim", {}).get("claimName") == REGISTRY_CLAIM]
+
+
+def test_the_inventory_job_mounts_the_registry_storage_read_only_and_writes_to_its_own_volume():
+    job = one("Job", "pruneplan-collect-inventory")
+    assert job["metadata"]["namespace"] == REGISTRY_NAMESPACE  # a claim is mounted only in its namespace
+    spec = pod_spec(job)
+    (container,) = spec["containers"]
+    assert container["args"] == ["collect", "--registry-storage", "/registry", "-o", "/out/inventory.json.gz"]
+    ((mount, volume),) = registry_mounts(job)
+    assert mount["mountPath"] == "/registry" and mount["readOnly"] is True
+    assert volume["persistentVolumeClaim"]["readOnly"] is True
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    (out,) = [m for m in container["volumeMounts"] if m["mountPath"] == "/out"]
+    assert volumes[out["name"]]["persistentVolumeClaim"]["claimName"] == "pruneplan-hard-files" and not out.get("readOnly")
+    assert spec["automountServiceAccountToken"] is False  # it reads files, never the API
+
+
+def test_only_the_hard_execute_job_mounts_the_registry_storage_read_write():
+    writers = [doc["metadata"]["name"] for doc in documents() if doc["kind"] in ("Pod", "Job", "CronJob")
+               for mount, volume in registry_mounts(doc)
+               if not mount.get("readOnly") or not volume["persistentVolumeClaim"].get("readOnly")]
+    assert writers == ["pruneplan-execute-hard"]
+    job = one("Job", "pruneplan-execute-hard")
+    (container,) = pod_spec(job)["containers"]
+    args = container["args"]
+    ((mount, _),) = registry_mounts(job)
+    assert f"--registry-storage={mount['mountPath']}" in args
+    assert args[:2] == ["execute", "/state/hard-plan.json"] and "--confirm" in args and "--journal=/state/" in args
+    # four eyes, with the keys of the trust ConfigMap the README creates in the registry's namespace
+    assert "--threshold=2" in args
+    keys = sorted(a.removeprefix("--key=/trust/") for a in args if a.startswith("--key="))
+    (created,) = [tokens for namespace, tokens in namespaced_commands()
+                  if namespace == REGISTRY_NAMESPACE and tokens[:4] == ["oc", "create", "configmap", "pruneplan-trust"]]
+    assert keys == sorted(option.removeprefix("--from-file=") for option in created[4:])
+    assert pod_spec(job)["serviceAccountName"] == "pruneplan-hard" and job["spec"]["backoffLimit"] == 0
+
+
+def test_the_hard_window_commands_are_ones_the_cli_accepts():
+    command = typer.main.get_command(build_app())
+    lines = [shlex.split(line, comments=True) for line in hard_window_lines()]
+    pruneplan = [tokens[1:] for tokens in lines if tokens[0] == "pruneplan"]
+    assert [args[0] for args in pruneplan] == ["analyze", "report", "approve", "verify"]
+    assert "--hard" in pruneplan[0]
+    for args in pruneplan:
+        command.commands[args[0]].make_context(args[0], rewrite_bool_flags(args[1:]))
+    applied = [tokens[-1] for tokens in lines if tokens[:2] == ["oc", "apply"]]
+    assert all((DEPLOY.parent / path).is_file() for path in applied)
+
+
+def test_the_hard_window_is_read_only_from_before_the_inventory_until_after_execute():
+    from pruneplan.execute.hard.readonly import LEAVE_READ_ONLY, SET_READ_ONLY
+
+    lines = hard_window_lines()
+
+    def at(text: str) -> int:
+        (index,) = [i for i, line in enumerate(lines) if line == text or line.startswith(text + " ")]
+        return index
+
+    # the very commands execute names when it refuses, or when it ends
+    set_read_only, leave_read_only = at(SET_READ_ONLY), at(LEAVE_READ_ONLY)
+    rollouts = [i for i, line in enumerate(lines) if "rollout status deployment/image-registry" in line]
+    inventory, dump = at("oc apply -f deploy/hard-collect-job.yaml"), at("oc apply -f deploy/collect-job.yaml")
+    analyze, execute = at("pruneplan analyze --hard"), at("oc apply -f deploy/hard-execute-job.yaml")
+    assert set_read_only < rollouts[0] < inventory < dump < analyze < execute < leave_read_only < rollouts[1]
+    assert lines[-1] == lines[rollouts[1]]  # the window ends with the registry accepting pushes again
+
+
+@pytest.fixture
+def hard_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The deploy fixture's cluster, plus an old image in a repository no image stream names, and
+    the registry operator's Config: the registry's claim is the real registry's storage."""
+    ca = CertAuthority(tmp_path / "registry-ca")
+    registry = RegistryServer(tmp_path / "registry", tls=ca.issue()).start()
+    api = FakeAPI().start()
+    try:
+        _, objects = build_world(registry.api(), registry.host)
+        orphan = build_image(2, rng=random.Random(11))
+        registry.api().push_image("ns9/gone", orphan, tag="v1")
+        old = time.time() - 2 * 86400  # all of it pushed long before the window (keep-younger-than)
+        for path in registry.root.rglob("*"):
+            os.utime(path, (old, old), follow_symlinks=False)
+        api.add_all([*objects, REGISTRY_DEPLOYMENT, IMAGE_PRUNER, REGISTRY_CONFIG])
+        cluster = FakeCluster(tmp_path, api, registry.url, ca.ca_file, monkeypatch)
+        cluster.claims[REGISTRY_CLAIM] = registry.root
+        yield cluster, registry, orphan
+    finally:
+        api.stop()
+        registry.stop()
+
+
+def test_the_inventory_job_reads_a_real_registry_storage_and_leaves_it_unchanged(hard_cluster):
+    cluster, registry, orphan = hard_cluster
+    result = cluster.run_pod(one("Job", "pruneplan-collect-inventory"))  # checks the read-only mount is untouched
+    assert result.code == 0, result.err
+    assert result.out == ""
+    from pruneplan.inventoryformat import read_inventory
+
+    files = cluster.volume_dir({"persistentVolumeClaim": {"claimName": "pruneplan-hard-files"}})
+    inventory = read_inventory(str(files / "inventory.json.gz"))
+    assert "ns9/gone" in [repository.name for repository in inventory.repositories]
+    assert {blob.digest for blob in orphan.blobs} <= {blob.digest for blob in inventory.blobs}
+
+
+def test_the_hard_window_walks_from_read_only_to_a_pruned_storage_and_back(hard_cluster):
+    cluster, registry, orphan = hard_cluster
+    (once,) = [lines for heading, lines in readme_sections() if heading.startswith("2.")]
+    for line in once:  # keys, namespace, service accounts
+        cluster.run(line)
+    for line in hard_window_lines():
+        cluster.run(line)
+    files = cluster.volume_dir({"persistentVolumeClaim": {"claimName": "pruneplan-hard-files"}})
+    plan = json.loads((files / "hard-plan.json").read_bytes())
+    assert plan["kind"] == "HardPrunePlan"
+    assert {"repository": "ns9/gone", "reason": "no-image-stream"} in plan["repositoryDeletions"]
+    # the orphan's repository and its own blobs are gone from the storage; the kept images still pull
+    assert not (registry.root / "docker/registry/v2/repositories/ns9/gone").exists()
+    assert not any(registry.blob_exists_on_disk(blob.digest) for blob in orphan.blobs)
+    log = cluster.logs["pruneplan-execute-hard"]
+    assert log.code == 0, log.err
+    # the registry was left read-only by the window's end no more
+    assert cluster.api.get("configs", "cluster")["spec"]["readOnly"] is False
+    assert (files / f"{hashlib.sha256((files / 'hard-plan.json').read_bytes()).hexdigest()}.journal").exists()
