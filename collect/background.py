@@ -15,6 +15,7 @@ from typing import Callable, Iterator, TypeVar, cast
 T = TypeVar("T")
 
 _END = object()
+AHEAD = 2  # items fetched before the caller takes any; one more each time it takes one
 
 
 def start(work: Callable[[], T], name: str) -> Future[T]:
@@ -32,16 +33,19 @@ def start(work: Callable[[], T], name: str) -> Future[T]:
 
 
 def read_ahead(pages: Iterator[T], name: str = "pruneplan-read-ahead") -> Iterator[T]:
-    """Yield what `pages` yields, in order, fetching each next item while the caller works on
+    """Yield what `pages` yields, in order, fetching the next items while the caller works on
     the one before.
 
     A list's pages follow one another (each needs the previous one's continue token), so
     without this every page costs its round trip plus the time to project and spool it; with
     it, a page costs the longer of the two. One thread fetches them all (a thread per page would
-    spread the pages' memory over many of the allocator's arenas). At most one item waits
-    ahead: memory stays at two pages per list. Exceptions are raised where their item would
-    have been. A caller that stops early leaves at most one fetch running, which ends by itself."""
-    wanted = threading.Semaphore(1)  # the fetches the caller allows: one ahead
+    spread the pages' memory over many of the allocator's arenas). It may run two items ahead
+    of the one the caller works on, so that it asks for the next as soon as one arrives: were it
+    to wait for the caller to take the item, its request would also wait for the interpreter
+    lock, which the caller holds while it works. Memory stays at three pages per list.
+    Exceptions are raised where their item would have been. A caller that stops early leaves
+    at most one fetch running, which ends by itself."""
+    wanted = threading.Semaphore(AHEAD)  # fetches allowed beyond the items the caller has taken
     ready: queue.SimpleQueue[tuple[object, BaseException | None]] = queue.SimpleQueue()
     closed = threading.Event()
 

@@ -1,8 +1,8 @@
 """Collect every kind of pruneplan/kinds.py into a dump, several kinds at a time, each one page
 at a time (a list's pages follow its continue token, one after another).
 
-Memory holds two pages per list in progress: the one being processed and the next one, read
-ahead (collect/background.py). Each page is projected (and redacted), added to the kind's spool
+Memory holds up to three pages per list in progress: the one being processed and the next
+ones, read ahead (collect/background.py). Each page is projected (and redacted), added to the kind's spool
 (pruneplan.dumpwriter.SectionSpool: a temporary file, deflated as it fills for a .gz dump) and
 dropped. A kind's spool goes into the dump only once its list is complete, so a list that must
 start over (expired continue token) never leaves duplicates behind, and the dump's order of
