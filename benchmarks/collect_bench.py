@@ -13,7 +13,7 @@ fake cost alone). Every object the fake serves must come back in the dump.
 
 The columns of the table:
 - **LIST requests**, **other requests**: as the fake saw them (a LIST is one page; the others
-  are the ClusterVersion and the cluster's pruning settings, read one after another first).
+  are the ClusterVersion and the cluster's pruning settings, read first, all at once).
 - **wall**: the child's, start to exit. It is cut into phases, on the fake's clock (the
   benchmark's `perf_counter`): **start-up** (child started -> first request: Python, imports,
   the kubeconfig), **version, settings** (first request -> first LIST), **lists** (first LIST
@@ -25,7 +25,8 @@ The columns of the table:
   one after another, each page `latency`; the makespan of that schedule, so the longest list
   (images) counts as a chain. **pages × latency ÷ P** beside it is the same latency spread
   perfectly over the P lists: a bound no schedule of whole lists reaches when one list is long.
-- **floor**: the other requests one at a time plus the lists floor; **wall/floor** and
+- **floor**: one latency for the other requests (collect sends them at once) plus the lists
+  floor; **wall/floor** and
   **lists/floor** set the measured times against them ("-" without latency).
 - **peak RSS**: collect's own high-water mark (VmHWM, read as it exits), with wait4's ru_maxrss
   in brackets, which starts at this process's RSS (execute_bench's docstring).
@@ -120,7 +121,7 @@ class Run:
         return self.lists * self.latency / self.parallel
 
     def floor(self) -> float:
-        return self.others * self.latency + self.lists_floor()
+        return (self.latency if self.others else 0.0) + self.lists_floor()
 
 
 def dumped_objects(path: Path) -> int:
