@@ -25,8 +25,8 @@ import orjson
 from . import TOOL_NAME, __version__
 from .clustersettings import ClusterSettings, decode_settings
 from .errors import InputError, PrunePlanError
+from .files import read_input_or_fail
 from .jsonwords import describe_validation
-from .files import InputTooLarge, read_input
 from .jsonwords import json_type
 from .kinds import BY_KIND, BY_RESOURCE, KINDS
 from .rawlines import GZIP_MAGIC, MAX_LINE, Hasher, LineTooLong, TooLarge, inflate_whole, read_head, read_line_batches
@@ -160,16 +160,7 @@ class LoadedInputs:
 
 
 def read_bytes(path: str) -> bytes:
-    try:
-        return read_input(path, MAX_DOCUMENT)
-    except InputTooLarge:
-        raise _too_large(path) from None
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, not a dump") from None
-    except OSError as err:
-        raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
+    return read_input_or_fail(path, MAX_DOCUMENT, _too_large_text(), "a dump")
 
 
 # --- JSON errors -----------------------------------------------------------------------------
@@ -220,12 +211,14 @@ def _json_text(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _too_large(path: str) -> InputError:
+def _too_large_text() -> str:
     limit = f"{MAX_DOCUMENT >> 30} GiB" if MAX_DOCUMENT % (1 << 30) == 0 else f"{MAX_DOCUMENT >> 20} MiB"
-    return InputError(
-        f"{path}: larger than {limit} once read (and inflated), the limit of a whole JSON document: "
-        "use the collector's line dump, or split the input (several inputs are merged)"
-    )
+    return (f"larger than {limit} once read (and inflated), the limit of a whole JSON document: "
+            "use the collector's line dump, or split the input (several inputs are merged)")
+
+
+def _too_large(path: str) -> InputError:
+    return InputError(f"{path}: {_too_large_text()}")
 
 
 _decode_any = msgspec.json.Decoder().decode

@@ -25,7 +25,7 @@ import sys
 from contextlib import contextmanager
 from typing import BinaryIO, Callable, Iterable, Iterator, Protocol
 
-from .errors import EXIT_IO, PrunePlanError
+from .errors import EXIT_IO, InputError, PrunePlanError
 
 STDOUT = "-"  # the output name that means stdout, for every command
 STDIN = "-"  # and the input name that means stdin
@@ -386,6 +386,21 @@ def read_input(path: str, limit: int, looks_right: Callable[[bytes], bool] = loo
                 raise InputTooLarge(path)
             pieces.append(piece)
     return b"".join(pieces)
+
+
+def read_input_or_fail(path: str, limit: int, too_large: str, what: str) -> bytes:
+    """read_input for an input the command cannot do without: each failure one InputError that
+    names `path` (`too_large` says what is past the limit; `what` is what a directory is not)."""
+    try:
+        return read_input(path, limit)
+    except InputTooLarge:
+        raise InputError(f"{path}: {too_large}") from None
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not {what}") from None
+    except OSError as err:
+        raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
 
 
 def read_limited(path: str, limit: int) -> bytes | None:

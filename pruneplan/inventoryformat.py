@@ -21,7 +21,7 @@ from msgspec import Meta
 
 from . import TOOL_NAME, __version__
 from .errors import InputError
-from .files import InputTooLarge, Output, OutputSet, input_path, read_input
+from .files import Output, OutputSet, input_path, read_input_or_fail
 from .jsonwords import describe_validation
 from .planmodel import PATH_COMPONENT_RE
 from .rawlines import TooLarge, inflate_whole
@@ -379,12 +379,10 @@ class InventoryWriter:
 
 def read_inventory(path: str) -> Inventory:
     """Read and check the inventory file `path` (`-` is stdin); one-line InputError otherwise."""
-    try:
-        raw = read_input(input_path(path), MAX_INVENTORY)
-    except InputTooLarge:
-        raise InputError(f"{path}: larger than {MAX_INVENTORY >> 30} GiB") from None
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except OSError as err:
-        raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
-    return Inventory.from_bytes(raw, path)
+    return read_inventory_bytes(path)[0]
+
+
+def read_inventory_bytes(path: str) -> tuple[Inventory, bytes]:
+    """The inventory and its file's bytes (a plan records their sha256); one-line InputError."""
+    raw = read_input_or_fail(input_path(path), MAX_INVENTORY, f"larger than {MAX_INVENTORY >> 30} GiB", "an inventory")
+    return Inventory.from_bytes(raw, path), raw

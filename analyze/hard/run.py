@@ -11,9 +11,9 @@ from typing import Callable, Optional
 
 from pruneplan.dumpformat import LoadedInputs
 from pruneplan.errors import EXIT_USAGE, FlagError, InputError, PrunePlanError
-from pruneplan.files import STDOUT, InputTooLarge, input_path, printing_to_stdout, read_input, refuse_own_inputs
+from pruneplan.files import STDOUT, input_path, printing_to_stdout, refuse_own_inputs
 from pruneplan.hardplan import HardPrunePlan
-from pruneplan.inventoryformat import MAX_INVENTORY, Inventory
+from pruneplan.inventoryformat import Inventory, read_inventory_bytes
 from pruneplan.planformat import SIGNATURE_SUFFIX
 from pruneplan.policy import parse_duration_flag
 from pruneplan.timefmt import LATEST, ZERO, format_time, parse_time, parse_user_time
@@ -64,19 +64,6 @@ def parse_flags(now: Optional[str], keep_younger_than: Optional[str]) -> tuple[O
     if younger < 0:
         raise FlagError(f"--keep-younger-than must not be negative, not {keep_younger_than}")
     return at, younger
-
-
-def read_inventory_bytes(path: str) -> tuple[Inventory, bytes]:
-    """The inventory and its file's bytes (the plan records their sha256); one-line InputError."""
-    try:
-        raw = read_input(input_path(path), MAX_INVENTORY)
-    except InputTooLarge:
-        raise InputError(f"{path}: larger than {MAX_INVENTORY >> 30} GiB") from None
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except OSError as err:
-        raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
-    return Inventory.from_bytes(raw, path), raw
 
 
 def load_hard_inputs(dump: str, inventory_path: str, now: Optional[str], keep_younger_than: Optional[str]) -> HardInputs:
