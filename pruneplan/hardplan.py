@@ -18,12 +18,13 @@ from typing import Any, Optional
 
 import msgspec
 
-from .errors import EXIT_UNKNOWN_PLAN, PrunePlanError
 from .goduration import parse_go_duration
 from .inventoryformat import DIGEST_RE
-from .jsonwords import describe_validation
-from .planformat import PLAN_API_VERSION, dump_plan
+from .planformat import dump_plan
 from .planmodel import (
+    DocumentShape,
+    convert_document,
+    decode_document,
     REPOSITORY_RE,
     SHA256_HEX_RE,
     Cluster,
@@ -38,7 +39,7 @@ from .planmodel import (
     _Struct,
     _time,
 )
-from .timefmt import ZERO, format_time, parse_time
+from .timefmt import format_time, parse_time
 
 HARD_PLAN_KIND = "HardPrunePlan"
 
@@ -50,6 +51,7 @@ LAYER_LINK_REASONS = ("blob-deleted",)
 ACTION_KEYS = ("manifestLinkDeletions", "layerLinkDeletions", "uploadDeletions", "repositoryDeletions", "blobDeletions")
 SECTION_KEYS = ("metadata", "source", "policy", "summary")
 REQUIRED_KEYS = ("apiVersion", "kind", *SECTION_KEYS, *ACTION_KEYS)
+HARD_PLAN_SHAPE = DocumentShape(HARD_PLAN_KIND, "hard-prune plan", REQUIRED_KEYS, ACTION_KEYS, SECTION_KEYS)
 
 # An upload's directory name becomes a path below the repository: one plain segment, never
 # `.`/`..` nor anything with a separator (distribution names them by UUID).
@@ -211,36 +213,11 @@ class HardPrunePlan(_Struct, frozen=True):
     @classmethod
     def from_bytes(cls, raw: bytes, path: str = "plan") -> "HardPrunePlan":
         """Parse and validate a whole hard plan; PrunePlanError(EXIT_UNKNOWN_PLAN) on any problem."""
-        try:
-            top = msgspec.json.decode(raw, type=dict[str, msgspec.Raw])
-        except msgspec.ValidationError:  # valid JSON, but not an object
-            raise _not_hard(path) from None
-        except msgspec.DecodeError as err:
-            raise PrunePlanError(f"{path}: not a plan: invalid JSON: {err}", EXIT_UNKNOWN_PLAN) from None
-        _check_envelope(
-            {key: msgspec.json.decode(value) for key, value in top.items() if key in ("kind", "apiVersion", "metadata")},
-            {key: bytes(memoryview(value)[:1]) for key, value in top.items()},
-            path,
-        )
-        try:
-            plan = msgspec.json.decode(raw, type=cls, strict=True)
-        except msgspec.ValidationError as err:
-            raise PlanFieldError(*describe_validation(str(err), ""), path=path) from None
-        plan.check(path=path)
-        return plan
+        return decode_document(cls, raw, path, HARD_PLAN_SHAPE)
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "", path: str = "plan") -> "HardPrunePlan":
-        if not isinstance(data, dict):
-            raise _not_hard(path)
-        starts = {key: b"{" if isinstance(value, dict) else b"[" if isinstance(value, list) else b"" for key, value in data.items()}
-        _check_envelope(data, starts, path)
-        try:
-            plan = msgspec.convert(data, type=cls, strict=True)
-        except msgspec.ValidationError as err:
-            raise PlanFieldError(*describe_validation(str(err), where), path=path) from None
-        plan.check(where, path)
-        return plan
+        return convert_document(cls, data, where, path, HARD_PLAN_SHAPE)
 
     def to_bytes(self) -> bytes:
         """Sorted keys below the top level, two-space indentation, a final newline (as plan.json)."""
@@ -333,46 +310,6 @@ class HardPrunePlan(_Struct, frozen=True):
 
     def reclaimable_bytes(self) -> int:
         return sum(blob.size for blob in self.blob_deletions) + sum(upload.size for upload in self.upload_deletions)
-
-
-# --- envelope -------------------------------------------------------------------------------------
-
-
-def _not_hard(path: str) -> PrunePlanError:
-    return PrunePlanError(f"{path}: not a pruneplan hard-prune plan (kind is not {HARD_PLAN_KIND})", EXIT_UNKNOWN_PLAN)
-
-
-def _check_envelope(values: dict[str, Any], starts: dict[str, bytes], path: str) -> None:
-    """The document's shape before its fields: kind, version, the top-level keys and their JSON
-    types, and a readable notAfter. `values` holds at least kind, apiVersion and metadata
-    decoded; `starts` the first byte of every top-level value's JSON."""
-    if values.get("kind") != HARD_PLAN_KIND:
-        raise _not_hard(path)
-    if values.get("apiVersion") != PLAN_API_VERSION:
-        raise PrunePlanError(
-            f"{path}: unknown plan version {values.get('apiVersion')!r} (this tool knows {PLAN_API_VERSION})",
-            EXIT_UNKNOWN_PLAN,
-        )
-    missing = [key for key in REQUIRED_KEYS if key not in starts]
-    if missing:
-        raise PrunePlanError(f"{path}: plan is missing {', '.join(missing)}", EXIT_UNKNOWN_PLAN)
-    unknown = sorted(key for key in starts if key not in REQUIRED_KEYS)
-    if unknown:
-        raise PlanFieldError(unknown[0], "is not a known field", path)
-    for key in ACTION_KEYS:
-        if starts[key] != b"[":
-            raise PrunePlanError(f"{path}: plan field {key} must be a list", EXIT_UNKNOWN_PLAN)
-    for key in SECTION_KEYS:
-        if starts[key] != b"{":
-            raise PrunePlanError(f"{path}: plan field {key} must be an object", EXIT_UNKNOWN_PLAN)
-    metadata = values.get("metadata")
-    not_after = metadata.get("notAfter") if isinstance(metadata, dict) else None
-    try:
-        seconds = parse_time(not_after) if isinstance(not_after, str) else ZERO
-    except ValueError:
-        seconds = ZERO
-    if seconds == ZERO:
-        raise PrunePlanError(f"{path}: metadata.notAfter is missing or not an RFC 3339 time", EXIT_UNKNOWN_PLAN)
 
 
 def plan_kind(raw: bytes) -> Optional[str]:

@@ -24,7 +24,8 @@ than building them), and `check()` runs the read-side checks on demand.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Annotated, Any, Optional, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, Optional, Protocol, TypeVar
 
 import msgspec
 from msgspec import Meta
@@ -423,35 +424,11 @@ class Plan(_Struct, frozen=True):
     @classmethod
     def from_bytes(cls, raw: bytes, path: str = "plan") -> "Plan":
         """Parse and validate a whole plan; PrunePlanError(EXIT_UNKNOWN_PLAN) on any problem."""
-        try:
-            top = msgspec.json.decode(raw, type=dict[str, msgspec.Raw])
-        except msgspec.ValidationError:  # valid JSON, but not an object
-            raise PrunePlanError(f"{path}: not a pruneplan plan (kind is not {PLAN_KIND})", EXIT_UNKNOWN_PLAN) from None
-        except msgspec.DecodeError as err:
-            raise PrunePlanError(f"{path}: not a plan: invalid JSON: {err}", EXIT_UNKNOWN_PLAN) from None
-        _check_envelope(
-            {key: msgspec.json.decode(value) for key, value in top.items() if key in ("kind", "apiVersion", "metadata")},
-            {key: bytes(memoryview(value)[:1]) for key, value in top.items()},
-            path,
-        )
-        try:
-            plan = msgspec.json.decode(raw, type=cls, strict=True)
-        except msgspec.ValidationError as err:
-            raise PlanFieldError(*describe_validation(str(err), ""), path=path) from None
-        plan.check(path=path)
-        return plan
+        return decode_document(cls, raw, path, PLAN_SHAPE)
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "", path: str = "plan") -> "Plan":
-        if not isinstance(data, dict):
-            raise PrunePlanError(f"{path}: not a pruneplan plan (kind is not {PLAN_KIND})", EXIT_UNKNOWN_PLAN)
-        _check_envelope(data, {key: _json_start(value) for key, value in data.items()}, path)
-        try:
-            plan = msgspec.convert(data, type=cls, strict=True)
-        except msgspec.ValidationError as err:
-            raise PlanFieldError(*describe_validation(str(err), where), path=path) from None
-        plan.check(where, path)
-        return plan
+        return convert_document(cls, data, where, path, PLAN_SHAPE)
 
     def to_bytes(self) -> bytes:
         """The plan's bytes, as analyze writes them (pruneplan.planformat.plan_chunks)."""
@@ -546,33 +523,95 @@ class Plan(_Struct, frozen=True):
 # --- envelope ------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class DocumentShape:
+    """A plan document's envelope: its kind, what it is called in messages, its top-level keys
+    (in the order a missing one is reported) and which of them hold lists and objects."""
+
+    kind: str
+    noun: str  # "plan", "hard-prune plan"
+    required: tuple[str, ...]
+    lists: tuple[str, ...]
+    sections: tuple[str, ...]
+
+    def not_this(self, path: str) -> PrunePlanError:
+        return PrunePlanError(f"{path}: not a pruneplan {self.noun} (kind is not {self.kind})", EXIT_UNKNOWN_PLAN)
+
+
+PLAN_SHAPE = DocumentShape(PLAN_KIND, "plan", REQUIRED_KEYS, (*ACTION_KEYS, "errors"), SECTION_KEYS)
+
+
+class _Checked(Protocol):
+    def check(self, where: str = "", path: str = "plan") -> None: ...
+
+
+C = TypeVar("C", bound=_Checked)
+
+
+def decode_document(cls: type[C], raw: bytes, path: str, shape: DocumentShape) -> C:
+    """A whole plan document of `shape` from its bytes, every field checked; one PrunePlanError
+    (EXIT_UNKNOWN_PLAN) on any problem."""
+    try:
+        top = msgspec.json.decode(raw, type=dict[str, msgspec.Raw])
+    except msgspec.ValidationError:  # valid JSON, but not an object
+        raise shape.not_this(path) from None
+    except msgspec.DecodeError as err:
+        raise PrunePlanError(f"{path}: not a plan: invalid JSON: {err}", EXIT_UNKNOWN_PLAN) from None
+    _check_envelope(
+        {key: msgspec.json.decode(value) for key, value in top.items() if key in ("kind", "apiVersion", "metadata")},
+        {key: bytes(memoryview(value)[:1]) for key, value in top.items()},
+        path,
+        shape,
+    )
+    try:
+        document = msgspec.json.decode(raw, type=cls, strict=True)
+    except msgspec.ValidationError as err:
+        raise PlanFieldError(*describe_validation(str(err), ""), path=path) from None
+    document.check(path=path)
+    return document
+
+
+def convert_document(cls: type[C], data: Any, where: str, path: str, shape: DocumentShape) -> C:
+    """decode_document for a document already parsed into JSON values."""
+    if not isinstance(data, dict):
+        raise shape.not_this(path)
+    _check_envelope(data, {key: _json_start(value) for key, value in data.items()}, path, shape)
+    try:
+        document = msgspec.convert(data, type=cls, strict=True)
+    except msgspec.ValidationError as err:
+        raise PlanFieldError(*describe_validation(str(err), where), path=path) from None
+    document.check(where, path)
+    return document
+
+
 def _json_start(value: Any) -> bytes:
     return b"{" if isinstance(value, dict) else b"[" if isinstance(value, list) else b""
 
 
-def _check_envelope(values: dict[str, Any], starts: dict[str, bytes], path: str) -> None:
+def _check_envelope(values: dict[str, Any], starts: dict[str, bytes], path: str, shape: DocumentShape) -> None:
     """pruneplan.planformat's envelope checks and messages. `values` holds at least kind,
     apiVersion and metadata decoded; `starts` the first byte of every top-level value's JSON."""
-    if values.get("kind") != PLAN_KIND:
-        raise PrunePlanError(f"{path}: not a pruneplan plan (kind is not {PLAN_KIND})", EXIT_UNKNOWN_PLAN)
+    if values.get("kind") != shape.kind:
+        raise shape.not_this(path)
     if values.get("apiVersion") != PLAN_API_VERSION:
         raise PrunePlanError(
             f"{path}: unknown plan version {values.get('apiVersion')!r} (this tool knows {PLAN_API_VERSION})",
             EXIT_UNKNOWN_PLAN,
         )
-    missing = [key for key in REQUIRED_KEYS if key not in starts]
+    missing = [key for key in shape.required if key not in starts]
     if missing:
         raise PrunePlanError(f"{path}: plan is missing {', '.join(missing)}", EXIT_UNKNOWN_PLAN)
-    unknown = sorted(key for key in starts if key not in REQUIRED_KEYS)
+    unknown = sorted(key for key in starts if key not in shape.required)
     if unknown:
         raise PlanFieldError(unknown[0], "is not a known field", path)
-    for key in (*ACTION_KEYS, "errors"):
+    for key in shape.lists:
         if starts[key] != b"[":
             raise PrunePlanError(f"{path}: plan field {key} must be a list", EXIT_UNKNOWN_PLAN)
-    for key in SECTION_KEYS:
+    for key in shape.sections:
         if starts[key] != b"{":
             raise PrunePlanError(f"{path}: plan field {key} must be an object", EXIT_UNKNOWN_PLAN)
-    not_after = values["metadata"].get("notAfter")
+    metadata = values.get("metadata")
+    not_after = metadata.get("notAfter") if isinstance(metadata, dict) else None
     try:
         seconds = parse_time(not_after) if isinstance(not_after, str) else ZERO
     except ValueError:
