@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pruneplan.dumpformat import LoadedInputs
-from pruneplan.errors import EXIT_FAILURE, EXIT_USAGE, AggregateError, FlagError, InputError, PrunePlanError
+from pruneplan.errors import EXIT_FAILURE, AggregateError, FlagError, InputError, PrunePlanError
 from pruneplan.files import STDOUT, input_path, printing_to_stdout, refuse_own_inputs
 from pruneplan.planformat import SIGNATURE_SUFFIX
 from pruneplan.policy import Policy, build_policy, parse_duration_flag
@@ -20,7 +20,7 @@ from pruneplan.timefmt import LATEST, ZERO, format_time, parse_time, parse_user_
 from pruneplan.analyze.decisions.engine import Analysis, BuildGraphError, analyze
 from pruneplan.analyze.decisions.inputs import load_inputs
 from pruneplan.analyze.plan.closing import BANNER, Written, closing_block, expiry_warning
-from pruneplan.analyze.plan.writer import Signer, write_plan
+from pruneplan.analyze.plan.writer import signer_for, write_plan
 from pruneplan.analyze.policy_flags import PolicyFlags
 
 
@@ -117,26 +117,13 @@ def decide(request: AnalyzeRequest) -> tuple[Analysis, LoadedInputs, Policy, flo
     return analyze(loaded, policy, release_raw=request.release_raw), loaded, policy, valid_for / 1e9
 
 
-def signer(request: AnalyzeRequest) -> Signer | None:
-    """The signer of --sign-key, its key loaded now: a key that cannot sign fails before the
-    analysis, and so before an earlier plan and signature could be touched."""
-    if not request.sign_key:
-        return None
-    if request.output == STDOUT:
-        raise PrunePlanError(f"--sign-key needs a plan file (-o FILE): the signature goes to PLAN.sig, and -o {STDOUT} has no name", EXIT_USAGE)
-    from pruneplan.signing import load_private_key, sign_with
-
-    key = load_private_key(request.sign_key)
-    return lambda data: sign_with(key, data)
-
-
 def run_analyze(request: AnalyzeRequest) -> None:
     if request.confirm:
         raise FlagError(
             "analyze never deletes anything: it writes a plan; to delete, run "
             "`pruneplan execute PLAN --key PUB --confirm` with the signed plan"
         )
-    sign = signer(request)
+    sign = signer_for(request.sign_key, request.output)
     inputs = [*map(input_path, request.inputs), *([request.sign_key] if request.sign_key else [])]
     refuse_own_inputs([request.output, *([request.output + SIGNATURE_SUFFIX] if sign else [])], inputs)
     try:

@@ -7,7 +7,7 @@ import shlex
 import sys
 import time
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Optional
 
 from pruneplan.dumpformat import LoadedInputs
 from pruneplan.errors import EXIT_USAGE, FlagError, InputError, PrunePlanError
@@ -122,7 +122,9 @@ def run_hard(request: HardRequest) -> None:
     if valid_for <= 0:
         raise FlagError("--valid-for must be greater than 0")
     parse_flags(request.now, request.keep_younger_than)  # a bad flag fails before a key or file is read
-    sign = _signer(request)
+    from pruneplan.analyze.plan.writer import signer_for, write_plan_file
+
+    sign = signer_for(request.sign_key, request.output)
     inputs = [input_path(request.dump), input_path(request.inventory), *([request.sign_key] if request.sign_key else [])]
     refuse_own_inputs([request.output, *([request.output + SIGNATURE_SUFFIX] if sign else [])], inputs)
     read = load_hard_inputs(request.dump, request.inventory, request.now, request.keep_younger_than)
@@ -134,8 +136,6 @@ def run_hard(request: HardRequest) -> None:
               "what it could not read is neither listed nor deleted", file=sys.stderr)
     decisions = read.decide()
     plan = hard_plan_for(decisions, read.loaded, read.inventory, read.inventory_raw, read.now, read.keep_younger_than_ns, valid_for / 1e9)
-    from pruneplan.analyze.plan.writer import write_plan_file
-
     # the one writer of plans: it writes any plan document the plan format serialises
     write_plan_file(request.output, plan, sign, inputs)
     if not request.quiet:
@@ -150,19 +150,6 @@ def run_hard(request: HardRequest) -> None:
         closing.append(f"warning: the plan is already expired (valid until {plan.metadata.not_after}), so verify and execute "
                        "will refuse it; read the storage and the cluster again, or pass a longer --valid-for")
     sys.stderr.write("".join(f"{line}\n" for line in closing))
-
-
-def _signer(request: HardRequest) -> Optional[Callable[[bytes], bytes]]:
-    """The signer of --sign-key, its key loaded now: a key that cannot sign fails before the
-    inputs are read (and an earlier plan is touched)."""
-    if not request.sign_key:
-        return None
-    if request.output == STDOUT:
-        raise PrunePlanError(f"--sign-key needs a plan file (-o FILE): the signature goes to PLAN.sig, and -o {STDOUT} has no name", EXIT_USAGE)
-    from pruneplan.signing import load_private_key, sign_with
-
-    key = load_private_key(request.sign_key)
-    return lambda data: sign_with(key, data)
 
 
 def _count(n: int, noun: str, nouns: str = "") -> str:

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, TextIO
 
 from pruneplan.dumpformat import LoadedInputs
-from pruneplan.files import output_error, outputs
+from pruneplan.errors import EXIT_USAGE, PrunePlanError
+from pruneplan.files import STDOUT, output_error, outputs
 from pruneplan.planformat import SIGNATURE_SUFFIX, plan_chunks
 from pruneplan.hardplan import HardPrunePlan
 from pruneplan.planmodel import Plan
@@ -67,6 +68,20 @@ def _write_lines(out: TextIO, lines: list[str]) -> None:
 
 
 Signer = Callable[[bytes], bytes]  # the plan's bytes -> the signature file's
+
+
+def signer_for(sign_key: str | None, output: str) -> Signer | None:
+    """The signer of --sign-key, its key loaded now: a key that cannot sign fails before the
+    inputs are read and analyzed, and so before an earlier plan and signature could be touched."""
+    if not sign_key:
+        return None
+    if output == STDOUT:
+        raise PrunePlanError(f"--sign-key needs a plan file (-o FILE): the signature goes to PLAN.sig, and -o {STDOUT} has no name",
+                             EXIT_USAGE)
+    from pruneplan.signing import load_private_key, sign_with
+
+    key = load_private_key(sign_key)
+    return lambda data: sign_with(key, data)
 
 
 @dataclass(slots=True)
