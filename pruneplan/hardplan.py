@@ -14,7 +14,7 @@ EXIT_UNKNOWN_PLAN: `<path>: plan field <where> <what>`.
 from __future__ import annotations
 
 import re
-from typing import Any, Optional
+from typing import Any, ClassVar, Optional
 
 import msgspec
 
@@ -150,7 +150,10 @@ class RepositoryDeletion(_Struct, frozen=True):
         _one_of(self.reason, "reason", REPOSITORY_REASONS)
 
 
-class ManifestLinkDeletion(_Struct, frozen=True):
+class _LinkDeletion(_Struct, frozen=True):
+    """A link of a repository to remove, and why: one of its class's REASONS."""
+
+    REASONS: ClassVar[tuple[str, ...]] = ()
     repository: str
     digest: str
     reason: str
@@ -158,18 +161,15 @@ class ManifestLinkDeletion(_Struct, frozen=True):
     def _check_values(self) -> None:
         _repository(self.repository, "repository")
         _digest(self.digest, "digest")
-        _one_of(self.reason, "reason", MANIFEST_LINK_REASONS)
+        _one_of(self.reason, "reason", self.REASONS)
 
 
-class LayerLinkDeletion(_Struct, frozen=True):
-    repository: str
-    digest: str
-    reason: str
+class ManifestLinkDeletion(_LinkDeletion, frozen=True):
+    REASONS = MANIFEST_LINK_REASONS
 
-    def _check_values(self) -> None:
-        _repository(self.repository, "repository")
-        _digest(self.digest, "digest")
-        _one_of(self.reason, "reason", LAYER_LINK_REASONS)
+
+class LayerLinkDeletion(_LinkDeletion, frozen=True):
+    REASONS = LAYER_LINK_REASONS
 
 
 class UploadDeletion(_Struct, frozen=True):
