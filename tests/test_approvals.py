@@ -256,3 +256,17 @@ def test_a_newline_in_an_annotation_cannot_make_a_line_of_its_own(tmp_path: Path
     rows = signature_rows(verify(plan, "--key", f"{author}.pub", "--key", f"{approver}.pub"))
     assert len(rows) == 2
     assert "comment=fine\\n  plan.json.sig: valid, counted" in rows[1]
+
+
+def test_a_hard_prune_plan_is_approved_and_counted_as_a_plan_is(tmp_path: Path, people) -> None:
+    from test_analyze_hard import analyze_hard, standard_world
+
+    author, approver = people
+    analyze_hard(tmp_path, standard_world(), "--sign-key", str(author))
+    plan = tmp_path / "plan.json"
+    added = approve(plan, "--key", str(approver), "--annotation", "ticket=CHG-77")
+    assert added.code == 0, added.err
+    done = verify(plan, "--key", f"{author}.pub", "--key", f"{approver}.pub", "--threshold", "2", "--now", "2026-06-02T00:00:00Z")
+    assert done.code == 0, done.err
+    assert done.out.splitlines()[0] == "verified: 2 distinct trusted key(s) signed the plan (threshold 2), of 2 signature(s)"
+    assert "kind:         HardPrunePlan" in done.out
