@@ -218,7 +218,8 @@ def _run(request: ExecuteRequest, facts: RunFacts) -> int:
     if isinstance(checked, VerifiedHardPlan):  # deletes from the registry's storage: execute/hard
         from pruneplan.execute.hard.command import run_hard
 
-        return run_hard(request, replace(checked, raw=b""))
+        facts.plan = checked.plan  # verified: its times are in the metrics however the run ends
+        return run_hard(request, replace(checked, raw=b""), facts)
     if request.registry_storage is not None:
         raise PrunePlanError("--registry-storage is for a hard-prune plan (written by `pruneplan analyze --hard`); "
                              f"{request.plan} is a plan of `pruneplan analyze`: run it without --registry-storage", EXIT_USAGE)

@@ -6,6 +6,8 @@ The file describes one run, and the next run replaces it: every value is a gauge
 `_total`). Every series is written on every run, 0 when nothing happened, because an alert on a
 series that is absent fires late or never. Rendering is pure; `write_metrics` replaces the file
 atomically (a temporary sibling, fsynced, renamed), so a scraper reads the old file or the new one.
+A soft plan's run (execute/runner.py's Report) and a hard plan's (execute/hard/replay.py's
+HardReport) feed the same RunFacts and the same series; only where their actions come from differs.
 """
 
 from __future__ import annotations
@@ -16,13 +18,15 @@ import re
 import stat
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 from pruneplan.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_IO, Interrupted, PrunePlanError
 from pruneplan.files import write_file
+from pruneplan.hardplan import HardPrunePlan
 from pruneplan.planmodel import Plan
 from pruneplan.timefmt import parse_time
 
+from pruneplan.execute.hard.replay import HardReport
 from pruneplan.execute.ports import DEFERRED, EARLIER, NOT_FOUND, OK
 
 if TYPE_CHECKING:  # the runner imports the analysis: not loaded for a type
@@ -31,6 +35,11 @@ if TYPE_CHECKING:  # the runner imports the analysis: not loaded for a type
 PREFIX = "pruneplan_execute_"
 # The journal key's first word (execute/recheck.py key_*) and the kind label it gets.
 KINDS = {"stream": "imagestream", "layerlink": "layerlink", "manifestlink": "manifestlink", "blob": "blob", "image": "image"}
+# A hard plan's journal keys are `hard <kind> …` (execute/hard/recheck.py): a link or a blob is
+# the same thing deleted either way, so it shares its label; repositories and uploads are new.
+HARD_KINDS = {"manifestlink": "manifestlink", "layerlink": "layerlink", "upload": "upload",
+              "repository": "repository", "blob": "blob"}
+KIND_LABELS = (*KINDS.values(), "repository", "upload")
 OUTCOMES = ("done", "already_absent", "failed", "skipped", "done_earlier", "deferred", "dry_run")
 LAST_SUCCESS = PREFIX + "last_success_timestamp_seconds"
 PREVIOUS_LIMIT = 1 << 20  # a metrics file larger than this is not ours: its last success is not read
@@ -43,51 +52,75 @@ class RunFacts:
 
     started: float
     dry_run: bool
-    plan: Plan | None = None
-    report: Report | None = None  # once the executor exists (its lists grow as it runs)
+    plan: Plan | HardPrunePlan | None = None
+    report: Report | HardReport | None = None  # once the executor (or the hard replay) exists: its lists grow as it runs
     ended: float = 0.0
     exit_code: int = 0
     last_success: float = 0.0  # the previous file's, unless this run succeeds
 
 
 def kind_of(key: str) -> str | None:
-    return KINDS.get(key.split(" ", 1)[0])
+    words = key.split(" ", 2)
+    if words[0] == "hard":
+        return HARD_KINDS.get(words[1]) if len(words) > 1 else None
+    return KINDS.get(words[0])
 
 
-def action_counts(report: Report | None) -> dict[tuple[str, str], int]:
+def _soft_outcomes(report: Report) -> Iterator[tuple[str, str]]:
+    """(journal key, outcome) of each of a soft run's actions."""
+    for entry in list(report.performed):  # a copy: on an interrupted run workers may still append
+        status = entry.status
+        yield entry.key, {OK: "done", NOT_FOUND: "already_absent", DEFERRED: "deferred", EARLIER: "done_earlier"}.get(status, "failed")
+    for would in list(report.would_perform):
+        yield would["key"], "dry_run"
+    for skip in list(report.skipped):
+        yield skip.key, "skipped"
+    for earlier in list(report.done_earlier):
+        yield earlier["key"], "done_earlier"
+
+
+def _hard_outcomes(report: HardReport) -> Iterator[tuple[str, str]]:
+    """(journal key, outcome) of each of a hard run's actions, as its Summary counts them. A dry
+    run goes through the same checks with a deleter that removes nothing: what it would delete
+    is `dry_run`, what it found gone or could not delete is `already_absent` or `failed`."""
+    done = "dry_run" if report.dry_run else "done"
+    for entry in list(report.performed):
+        status = entry["status"]
+        yield entry["key"], done if status == OK else "already_absent" if status == NOT_FOUND else "failed"
+    for action, _ in list(report.skipped):  # by the re-check, or a blob a link still names
+        yield action.key, "skipped"
+    for action in list(report.done_earlier):
+        yield action.key, "done_earlier"
+
+
+def action_counts(report: Report | HardReport | None) -> dict[tuple[str, str], int]:
     """Every (kind, outcome) pair with this run's count, 0 included."""
-    counts = {(kind, outcome): 0 for kind in KINDS.values() for outcome in OUTCOMES}
-
-    def add(key: str, outcome: str) -> None:
+    counts = {(kind, outcome): 0 for kind in KIND_LABELS for outcome in OUTCOMES}
+    if report is None:
+        return counts
+    outcomes = _hard_outcomes(report) if isinstance(report, HardReport) else _soft_outcomes(report)
+    for key, outcome in outcomes:
         kind = kind_of(key)
         if kind is not None:
             counts[kind, outcome] += 1
-
-    if report is None:
-        return counts
-    for entry in list(report.performed):  # a copy: on an interrupted run workers may still append
-        status = entry.status
-        add(entry.key, {OK: "done", NOT_FOUND: "already_absent", DEFERRED: "deferred", EARLIER: "done_earlier"}
-            .get(status, "failed"))
-    for would in list(report.would_perform):
-        add(would["key"], "dry_run")
-    for skip in list(report.skipped):
-        add(skip.key, "skipped")
-    for earlier in list(report.done_earlier):
-        add(earlier["key"], "done_earlier")
     return counts
 
 
-def reclaimed_bytes(plan: Plan | None, report: Report | None) -> int:
-    """The plan's sizes of the blobs this run deleted (a 404 reclaimed nothing; a size the plan
-    does not know counts 0)."""
-    if plan is None or report is None:
+def reclaimed_bytes(plan: Plan | HardPrunePlan | None, report: Report | HardReport | None) -> int:
+    """A soft run: the plan's sizes of the blobs it deleted (a 404 reclaimed nothing; a size the
+    plan does not know counts 0). A hard run: the bytes its Summary says it reclaimed, measured in
+    the storage (the blobs and listed uploads it deleted). A dry run reclaimed nothing."""
+    if report is None:
+        return 0
+    if isinstance(report, HardReport):
+        return 0 if report.dry_run else report.reclaimed
+    if not isinstance(plan, Plan):
         return 0
     deleted = {entry.key for entry in list(report.performed) if entry.status == OK}
     return sum(blob.size or 0 for blob in plan.blob_deletions if f"blob {blob.digest}" in deleted)
 
 
-def _plan_time(plan: Plan | None, which: str) -> float:
+def _plan_time(plan: Plan | HardPrunePlan | None, which: str) -> float:
     if plan is None:
         return 0.0
     try:
@@ -128,7 +161,8 @@ def render(facts: RunFacts) -> str:
     families = [
         _family("actions", "Actions of this run by kind and outcome (dry_run: what --confirm would do).",
                 (({"kind": kind, "outcome": outcome}, n) for (kind, outcome), n in counts.items())),
-        _family("reclaimed_bytes", "Bytes of the blobs this run deleted, as the plan gives their sizes.",
+        _family("reclaimed_bytes", "Bytes this run deleted: a plan's blobs as the plan gives their sizes; "
+                "a hard plan's blobs and uploads as measured in the storage.",
                 [({}, reclaimed_bytes(facts.plan, facts.report))]),
         _family("start_timestamp_seconds", "When this run started (unix seconds).", [({}, facts.started)]),
         _family("end_timestamp_seconds", "When this run ended (unix seconds).", [({}, facts.ended)]),
@@ -184,11 +218,13 @@ def exit_status(err: BaseException) -> int:
     return EXIT_FAILURE
 
 
-def refused_plan(err: BaseException) -> Plan | None:
+def refused_plan(err: BaseException) -> Plan | HardPrunePlan | None:
     """The plan a refusal read and verified before refusing it (an expired plan), else None."""
-    from pruneplan.signing import PlanExpired
+    from pruneplan.signing import HardPlanExpired, PlanExpired
 
-    return err.verified.plan if isinstance(err, PlanExpired) else None
+    if isinstance(err, (PlanExpired, HardPlanExpired)):
+        return err.verified.plan
+    return None
 
 
 def write_metrics(path: str, facts: RunFacts) -> None:

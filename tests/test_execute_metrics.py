@@ -23,7 +23,7 @@ from registry_harness import FrontProxy, RegistryServer
 
 NO_REGISTRY = "--prune-registry=false"
 KEEP = ("--keep-tag-revisions=2", "--keep-younger-than=1h")
-KINDS = ("imagestream", "layerlink", "manifestlink", "blob", "image")
+KINDS = ("imagestream", "layerlink", "manifestlink", "blob", "image", "repository", "upload")  # the last two: hard plans
 OUTCOMES = ("done", "already_absent", "failed", "skipped", "done_earlier", "deferred", "dry_run")
 KIND_OF_KEY = {"stream": "imagestream", "layerlink": "layerlink", "manifestlink": "manifestlink",
                "blob": "blob", "image": "image"}

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from pruneplan.signing import VerifiedHardPlan
 
     from pruneplan.execute.command import ExecuteRequest
+    from pruneplan.execute.metrics import RunFacts
 
 # options of a soft run that mean nothing for a hard one: refused rather than ignored
 SOFT_ONLY = (
@@ -49,8 +50,9 @@ def check_hard_flags(request: ExecuteRequest) -> str:
     return request.registry_storage
 
 
-def run_hard(request: ExecuteRequest, verified: VerifiedHardPlan) -> int:
-    """The hard run, after the plan's signatures and expiry: its exit status."""
+def run_hard(request: ExecuteRequest, verified: VerifiedHardPlan, facts: RunFacts) -> int:
+    """The hard run, after the plan's signatures and expiry: its exit status. `facts` gets the
+    replay's report as soon as it exists, so the metrics count what a run that stops had done."""
     plan = verified.plan
     from pruneplan.collect.client import KubeTransport, load_configuration
     from pruneplan.collect.collector import cluster_identity
@@ -87,8 +89,10 @@ def run_hard(request: ExecuteRequest, verified: VerifiedHardPlan) -> int:
         loaded.release()
         checked = recheck(planned_actions(plan), fresh, held(inventory))
         deleter = StorageDeleter(root) if request.confirm else DryRunDeleter(root)
+        replay = Replay(deleter, journal, out, sys.stderr, inventory)
+        facts.report = replay.report
         try:
-            report = Replay(deleter, journal, out, sys.stderr, inventory).run(checked)
+            report = replay.run(checked)
         finally:
             if journal is not None:
                 journal.close()
