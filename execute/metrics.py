@@ -220,9 +220,9 @@ def exit_status(err: BaseException) -> int:
 
 def refused_plan(err: BaseException) -> Plan | HardPrunePlan | None:
     """The plan a refusal read and verified before refusing it (an expired plan), else None."""
-    from pruneplan.signing import HardPlanExpired, PlanExpired
+    from pruneplan.signing import PlanExpired
 
-    if isinstance(err, (PlanExpired, HardPlanExpired)):
+    if isinstance(err, PlanExpired):
         return err.verified.plan
     return None
 

@@ -106,17 +106,7 @@ class PlanExpired(PrunePlanError):
     a signature that does not verify, so a reviewer knows to re-analyze a fresh dump rather
     than suspect tampering. `verified` is the plan as checked so far."""
 
-    def __init__(self, verified: VerifiedPlan, now: float) -> None:
-        not_after = verified.plan.metadata.not_after
-        super().__init__(_expired_message(not_after, now), EXIT_EXPIRED)
-        self.verified = verified
-        self.not_after = not_after
-
-
-class HardPlanExpired(PrunePlanError):
-    """PlanExpired for a hard-prune plan: same words, same exit status."""
-
-    def __init__(self, verified: VerifiedHardPlan, now: float) -> None:
+    def __init__(self, verified: VerifiedPlan | VerifiedHardPlan, now: float) -> None:
         not_after = verified.plan.metadata.not_after
         super().__init__(_expired_message(not_after, now), EXIT_EXPIRED)
         self.verified = verified
@@ -570,32 +560,15 @@ def verify_plan(
     if len(counted) < threshold:
         raise _threshold_error(checks, threshold, len(keys))
     # Only signed bytes are parsed: nothing an attacker wrote is interpreted before this point.
+    # the fields after `plan`, the same for either kind
+    checked = (raw, hashlib.sha256(raw).hexdigest(), counted[0].key or "",
+               counted[0].source if counted[0].source == sig_path else sig_path, tuple(checks), threshold)
+    verified: VerifiedPlan | VerifiedHardPlan
     if accept_hard and plan_kind(raw) == HARD_PLAN_KIND:
-        hard = HardPrunePlan.from_bytes(raw, plan_path)
-        verified_hard = VerifiedHardPlan(
-            plan=hard,
-            raw=raw,
-            sha256=hashlib.sha256(raw).hexdigest(),
-            key_path=counted[0].key or "",
-            signature_path=counted[0].source if counted[0].source == sig_path else sig_path,
-            signatures=tuple(checks),
-            threshold=threshold,
-        )
-        current = time.time() if now is None else now
-        if current >= hard.metadata.not_after_seconds:
-            raise HardPlanExpired(verified_hard, current)
-        return verified_hard
-    plan = Plan.from_bytes(raw, plan_path)
-    verified = VerifiedPlan(
-        plan=plan,
-        raw=raw,
-        sha256=hashlib.sha256(raw).hexdigest(),
-        key_path=counted[0].key or "",
-        signature_path=counted[0].source if counted[0].source == sig_path else sig_path,
-        signatures=tuple(checks),
-        threshold=threshold,
-    )
+        verified = VerifiedHardPlan(HardPrunePlan.from_bytes(raw, plan_path), *checked)
+    else:
+        verified = VerifiedPlan(Plan.from_bytes(raw, plan_path), *checked)
     current = time.time() if now is None else now
-    if current >= plan.metadata.not_after_seconds:
+    if current >= verified.plan.metadata.not_after_seconds:
         raise PlanExpired(verified, current)
     return verified

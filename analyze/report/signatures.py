@@ -15,7 +15,7 @@ from typing import Sequence
 from pruneplan.approvals import BUNDLE_SUFFIX, read_bundle, statement_of
 from pruneplan.errors import EXIT_USAGE, PrunePlanError
 from pruneplan.planformat import SIGNATURE_SUFFIX
-from pruneplan.signing import HardPlanExpired, PlanExpired, SignatureCheck, check_signatures, check_threshold, verify_plan
+from pruneplan.signing import PlanExpired, SignatureCheck, check_signatures, check_threshold, verify_plan
 
 from pruneplan.analyze.report.review import INVALID, UNCHECKED, VALID, SignatureRow, SignatureStatus
 
@@ -56,7 +56,7 @@ def signature_status(
     try:
         verified = verify_plan(plan_path, keys, sig_path=sig_path, now=now, raw=raw,  # the bytes this report shows
                                threshold=threshold, approvals_path=bundle, accept_hard=True)
-    except (PlanExpired, HardPlanExpired) as expired:
+    except PlanExpired as expired:
         valid = expired.verified.signatures
         return SignatureStatus(
             "expired",
