@@ -16,7 +16,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -26,6 +26,12 @@ from pruneplan.files import STDIN, input_path, is_terminal
 from pruneplan.signing import SignatureCheck, VerifiedHardPlan, VerifiedPlan, check_threshold, verify_plan
 
 from pruneplan.execute.metrics import RunFacts, exit_status, previous_last_success, refused_plan, write_metrics_or_warn
+
+if TYPE_CHECKING:  # imported where they run: the kubernetes client takes a while to import
+    from kubernetes.client import Configuration
+
+    from pruneplan.collect.client import KubeTransport
+    from pruneplan.execute.journal import Journal
 
 REGISTRY_NAMESPACE = "openshift-image-registry"
 REGISTRY_DEPLOYMENT = "image-registry"
@@ -166,6 +172,29 @@ def snapshot(transport: Any, namespace: str | None) -> Any:
         os.rmdir(directory)
 
 
+def start_run(request: ExecuteRequest, verified: VerifiedPlan | VerifiedHardPlan,
+              also_say: tuple[str, ...] = ()) -> tuple[Journal | None, Configuration, KubeTransport]:
+    """What a run of either kind of plan does first, after the plan is verified: its journal
+    (a dry run reads an existing one, to leave out what is done, and never creates one), the
+    live cluster checked against the plan's (exit 15), and the run's header on stderr, with
+    `also_say`'s lines after it."""
+    from pruneplan.collect.client import KubeTransport, load_configuration
+    from pruneplan.collect.collector import cluster_identity
+    from pruneplan.execute.identity import check_cluster
+    from pruneplan.execute.journal import Journal, journal_path
+
+    path = journal_path(request.journal, request.plan, verified.sha256)
+    journal_exists = os.path.lexists(path)
+    journal = Journal(path, verified.sha256) if request.confirm or journal_exists else None
+    config = load_configuration(request.kubeconfig, request.context)
+    transport = KubeTransport(config, request.request_timeout)
+    _, cluster_id = cluster_identity(transport)
+    matched = check_cluster(verified.plan.source.cluster, config.host, cluster_id, request.api_server_aliases)
+    header = header_lines(verified, request.plan, matched, journal.path if journal else None, journal_exists)
+    sys.stderr.write("".join(f"{line}\n" for line in (*header, *also_say)))
+    return journal, config, transport
+
+
 def run(request: ExecuteRequest) -> int:
     """The run; with --metrics-file, its outcome is written however it ends (a refusal, a failure,
     an interruption), after the run's own output and without hiding the run's own error."""
@@ -190,8 +219,7 @@ def run(request: ExecuteRequest) -> int:
 def _run(request: ExecuteRequest, facts: RunFacts) -> int:
     from pruneplan.analyze.decisions.engine import BuildGraphError, analyze
 
-    from pruneplan.execute.identity import check_cluster, validate_aliases
-    from pruneplan.execute.journal import Journal, journal_path
+    from pruneplan.execute.identity import validate_aliases
     from pruneplan.execute.pruner import check_suspended, live_pruner, warning
     from pruneplan.execute.ratelimit import limiter_for
     from pruneplan.execute.registry_setup import RegistrySetup, validate_flags
@@ -230,21 +258,7 @@ def _run(request: ExecuteRequest, facts: RunFacts) -> int:
     plan = verified.plan  # every field validated: a malformed plan was refused (exit 13) above
     facts.plan = plan
     policy = plan.policy.to_policy()
-    path = journal_path(request.journal, request.plan, verified.sha256)
-    journal_exists = os.path.lexists(path)
-    # a dry run reads an existing journal to leave out what is done, and never creates one
-    journal = Journal(path, verified.sha256) if request.confirm or journal_exists else None
-
-    from pruneplan.collect.client import load_configuration
-    from pruneplan.collect.collector import cluster_identity
-    from pruneplan.collect.client import KubeTransport
-
-    config = load_configuration(request.kubeconfig, request.context)
-    transport = KubeTransport(config, request.request_timeout)
-    _, cluster_id = cluster_identity(transport)
-    matched = check_cluster(plan.source.cluster, config.host, cluster_id, request.api_server_aliases)
-    header = header_lines(verified, request.plan, matched, journal.path if journal else None, journal_exists)
-    sys.stderr.write("".join(f"{line}\n" for line in header))
+    journal, config, transport = start_run(request, verified)
 
     try:
         loaded = snapshot(transport, policy.namespace)  # unreadable image metadata fails as the analysis does

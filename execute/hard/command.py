@@ -10,7 +10,6 @@ the registry was found read-only, however the run ends.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from typing import TYPE_CHECKING
@@ -54,28 +53,15 @@ def run_hard(request: ExecuteRequest, verified: VerifiedHardPlan, facts: RunFact
     """The hard run, after the plan's signatures and expiry: its exit status. `facts` gets the
     replay's report as soon as it exists, so the metrics count what a run that stops had done."""
     plan = verified.plan
-    from pruneplan.collect.client import KubeTransport, load_configuration
-    from pruneplan.collect.collector import cluster_identity
     from pruneplan.collect.storage import read_storage, storage_base
 
-    from pruneplan.execute.command import FailedRun, header_lines, snapshot, write_json
+    from pruneplan.execute.command import FailedRun, snapshot, start_run, write_json
     from pruneplan.execute.hard.fresh import fresh_deletions
     from pruneplan.execute.hard.replay import Replay
-    from pruneplan.execute.identity import check_cluster
-    from pruneplan.execute.journal import Journal, journal_path
 
     root = check_hard_flags(request)
     storage_base(root)  # a directory that is not a registry's storage is refused now (exit 3)
-    path = journal_path(request.journal, request.plan, verified.sha256)
-    journal_exists = os.path.lexists(path)
-    journal = Journal(path, verified.sha256) if request.confirm or journal_exists else None
-
-    config = load_configuration(request.kubeconfig, request.context)
-    transport = KubeTransport(config, request.request_timeout)
-    _, cluster_id = cluster_identity(transport)
-    matched = check_cluster(plan.source.cluster, config.host, cluster_id, request.api_server_aliases)
-    header = header_lines(verified, request.plan, matched, journal.path if journal else None, journal_exists)
-    sys.stderr.write("".join(f"{line}\n" for line in header + [f"Storage: {root}"]))
+    journal, _, transport = start_run(request, verified, (f"Storage: {root}",))
     check_read_only(transport)
 
     out = sys.stderr if request.output_format == "json" else sys.stdout
