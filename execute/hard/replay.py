@@ -115,9 +115,10 @@ class Replay:
         print(action.words(), file=self.out)
         self.out.flush()
         outcome = _call(self.deleter, action)
+        # reported first: it happened, even if a signal or a journal failure comes next
+        self.report.performed.append({"key": action.key, "action": action.words(), "status": outcome.status})
         if self.confirm and self.journal is not None:  # JournalError ends the run before the next deletion
             self.journal.record(action.key, outcome.status, outcome.message)
-        self.report.performed.append({"key": action.key, "action": action.words(), "status": outcome.status})
         if outcome.status == ERROR:
             words = action.words()
             print(f"error {words[0].lower()}{words[1:]}: {outcome.message}", file=self.err)
