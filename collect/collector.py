@@ -78,6 +78,13 @@ class Options:
     parallel_lists: int = DEFAULT_PARALLEL_LISTS
     redactor: Redactor | None = None
     inputs: tuple[str, ...] = ()  # files the command reads: the dump is never written over one
+    # the resources to list, None for every kind: execute's re-check of a hard-prune plan needs
+    # only images and image streams (the dump then holds no other kind)
+    resources: frozenset[str] | None = None
+
+    def kinds(self, order: tuple[Kind, ...]) -> tuple[Kind, ...]:
+        """The kinds of `order` this collection lists."""
+        return order if self.resources is None else tuple(k for k in order if k.resource in self.resources)
 
 
 @dataclass
@@ -174,6 +181,7 @@ class Collector:
             collected_at, cluster_id = identity.result()
             settings = read_settings.result()
             directory = temp_directory(opts.output)  # stdout, a device: the system's temporary directory
+            self.progress.expect(len(opts.kinds(KINDS)))
             with self.progress:
                 self._collect_kinds(writer, directory)
             cluster: dict[str, Any] = {"apiServer": without_userinfo(self.transport.host), "clusterID": cluster_id}
@@ -201,10 +209,11 @@ class Collector:
         that order is raised, whichever came first in time."""
         stop = threading.Event()
         started = self._start_lists(writer, directory, stop)
-        listed = [started[kind] for kind in KINDS]
+        kinds = self.options.kinds(KINDS)
+        listed = [started[kind] for kind in kinds]
         try:
             try:
-                for kind, future in zip(KINDS, listed):
+                for kind, future in zip(kinds, listed):
                     self._into_dump(kind, future.result(), writer)
             except BaseException:
                 stop.set()  # the lists still running end at their next page
@@ -224,9 +233,10 @@ class Collector:
         The threads are daemons: an interrupted collect (Ctrl-C) ends at once, without waiting
         for the pages in flight (a thread pool's threads are waited for at exit). Their spools
         are unlinked files, and the dump is aborted by the main thread, so nothing is left."""
-        futures: dict[Kind, Future[Listed]] = {kind: Future() for kind in LISTING_ORDER}
+        order = self.options.kinds(LISTING_ORDER)
+        futures: dict[Kind, Future[Listed]] = {kind: Future() for kind in order}
         waiting: queue.SimpleQueue[Kind] = queue.SimpleQueue()
-        for kind in LISTING_ORDER:
+        for kind in order:
             waiting.put(kind)
 
         def lister() -> None:
@@ -247,7 +257,7 @@ class Collector:
                 except BaseException as err:  # handed to the main thread, which raises it
                     future.set_exception(err)
 
-        for n in range(max(1, min(self.options.parallel_lists, len(KINDS)))):
+        for n in range(max(1, min(self.options.parallel_lists, len(order)))):
             threading.Thread(target=lister, name=f"pruneplan-list-{n}", daemon=True).start()
         return futures
 

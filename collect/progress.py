@@ -49,6 +49,7 @@ class Progress:
         self._clock = clock
         self._lock = threading.Lock()
         self._kinds: dict[str, _Kind] = {}
+        self._expected = len(KINDS)  # the kinds the collection lists (expect())
         self._next_line = clock() + interval
         self._live: Any = None  # rich's Progress, while the display runs
         self._rows: dict[str, Any] = {}  # kind -> its row (a rich task id)
@@ -72,6 +73,10 @@ class Progress:
             self._live = None
 
     # -- what the lists report ------------------------------------------------------------------
+    def expect(self, kinds: int) -> None:
+        """The collection lists `kinds` kinds, not every one."""
+        self._expected = kinds
+
     def update(self, resource: str, count: int) -> None:
         """A page of `resource` was read; `count` objects so far."""
         with self._lock:
@@ -119,7 +124,7 @@ class Progress:
         done = [k for k in self._kinds.values() if k.done]
         listing = [f"{name} ({objects(k.objects)}, {pages(k.pages)})" for name, k in self._kinds.items() if not k.done]
         total = sum(k.objects for k in self._kinds.values())
-        text = f"{self._label}: {len(done)} of {len(KINDS)} kinds listed, {objects(total)}"
+        text = f"{self._label}: {len(done)} of {self._expected} kinds listed, {objects(total)}"
         return text + (f"; listing {', '.join(listing)}" if listing else "")
 
     def _write(self, text: str, newline: bool = True) -> None:

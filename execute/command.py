@@ -155,8 +155,9 @@ def write_json(document: dict[str, Any]) -> None:
 
 
 
-def snapshot(transport: Any, namespace: str | None) -> Any:
-    """Collect the live cluster into a private temporary dump and load it back, as analyze loads a dump."""
+def snapshot(transport: Any, namespace: str | None, resources: frozenset[str] | None = None) -> Any:
+    """Collect the live cluster (`resources` only, when given) into a private temporary dump and
+    load it back, as analyze loads a dump."""
     from pruneplan.analyze.decisions.inputs import load_inputs
     from pruneplan.collect.collector import Options, collect
     from pruneplan.collect.progress import Progress
@@ -164,7 +165,7 @@ def snapshot(transport: Any, namespace: str | None) -> Any:
     directory = tempfile.mkdtemp(prefix="pruneplan-execute-")
     path = os.path.join(directory, "live.json.gz")
     try:
-        collect(transport, Options(output=path, namespace=namespace), sys.stderr, Progress(sys.stderr, label="re-check listing"))
+        collect(transport, Options(output=path, namespace=namespace, resources=resources), sys.stderr, Progress(sys.stderr, label="re-check listing"))
         return load_inputs([path])
     finally:
         if os.path.exists(path):

@@ -254,6 +254,25 @@ def test_without_a_terminal_progress_is_a_line_at_each_interval_and_none_before(
     )
 
 
+def test_a_collection_of_some_kinds_counts_only_those_in_its_progress_lines(api, kubeconfig, tmp_path):
+    from pruneplan.collect.client import connect
+    from pruneplan.collect.collector import Options, collect as collect_objects
+    from pruneplan.collect.progress import Progress
+
+    pipe = io.StringIO()
+    progress = Progress(pipe, interval=0.0)
+    out = tmp_path / "some.json"
+    transport = connect(kubeconfig, None, 30.0)
+    try:
+        result = collect_objects(transport, Options(output=str(out), resources=frozenset({"images", "imagestreams"})), pipe, progress)
+    finally:
+        transport.close()
+    assert {resource for resource, n in result.counts.items()} == {"images", "imagestreams"}
+    assert set(read_dump(out)["objects"]) == {"images", "imagestreams"}
+    lines = pipe.getvalue().splitlines()
+    assert lines and all(" of 2 kinds listed, " in line for line in lines)
+
+
 def test_on_a_terminal_each_kind_shows_its_objects_and_pages_live():
     from pruneplan.collect.progress import Progress
 

@@ -379,3 +379,12 @@ def test_format_json_reports_the_run_on_stdout_and_the_lines_on_stderr(world):
     assert report["summary"]["reclaimedBytes"] == document["summary"]["reclaimableBytes"]
     assert report["skipped"] == [] and report["errors"] == []
     assert planned_lines(document)[0] in result.err_lines
+
+
+def test_the_recheck_lists_only_images_and_image_streams(world):
+    plan = world.plan()
+    listed_before = len(world.env.api.requests)
+    result = world.execute(plan)
+    assert result.code == 0, result.err
+    lists = {r.path for r in world.env.api.requests[listed_before:] if r.method == "GET" and "limit" in r.query}
+    assert lists == {"/apis/image.openshift.io/v1/images", "/apis/image.openshift.io/v1/imagestreams"}

@@ -70,7 +70,8 @@ def run_hard(request: ExecuteRequest, verified: VerifiedHardPlan, facts: RunFact
             print("Dry run enabled - no modifications will be made. Add --confirm to delete from the storage", file=sys.stderr)
         now = time.time()
         inventory = read_storage(root, now)  # the storage as it is now; its problems are the plan's business
-        loaded = snapshot(transport, None)  # every namespace: a stream elsewhere accounts for content too
+        # every namespace (a stream elsewhere accounts for content too); the rules read only these
+        loaded = snapshot(transport, None, frozenset({"images", "imagestreams"}))
         fresh = fresh_deletions(loaded, inventory, now, plan.policy.keep_younger_than)
         loaded.release()
         checked = recheck(planned_actions(plan), fresh, held(inventory))
