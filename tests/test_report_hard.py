@@ -264,3 +264,11 @@ def test_chromium_renders_the_hard_report_offline_with_its_tables(work: Path) ->
                    "&lt;b&gt;12&lt;/b&gt;"):
         assert needle in dom, needle
     assert "<script" not in dom
+
+
+def test_counts_of_one_are_said_in_the_singular(work: Path) -> None:
+    (work / "hard-plan.json").write_bytes(build_plan(manifest_links=1).to_bytes())
+    result = report("-o", "review.md")
+    assert result.code == 0, result.err
+    text = (work / "review.md").read_text()
+    assert "**Will delete:** 1 manifest link, 2 layer links, 2 uploads," in text, text[:600]

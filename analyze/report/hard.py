@@ -158,17 +158,28 @@ def hard_title(review: HardReview) -> str:
     return "Hard prune plan review" + (f": {review.api_server}" if review.api_server else "")
 
 
+# a counter's name for one of it
+SINGULAR = {"manifest links": "manifest link", "layer links": "layer link", "uploads": "upload",
+            "repositories (removed whole)": "repository (removed whole)", "blobs": "blob",
+            "unfinished uploads": "unfinished upload"}
+
+
+def counted(count: int, what: str) -> str:
+    """'1 blob', '2 blobs': `what` is the counter's (plural) name."""
+    return f"{count} {SINGULAR.get(what, what) if count == 1 else what}"
+
+
 def hard_will_delete(review: HardReview) -> str:
-    """'3 manifest links, 4 layer links, … , 5 blobs' from the plan's lists."""
-    return ", ".join(f"{count} {what}" for what, count in review.counters)
+    """'3 manifest links, 1 layer link, … , 5 blobs' from the plan's lists."""
+    return ", ".join(counted(count, what) for what, count in review.counters)
 
 
 def hard_will_free(review: HardReview) -> str:
     """The sentence after the bold 'Will free:'."""
     blobs = next(count for what, count in review.counters if what == "blobs")
     uploads = next(count for what, count in review.counters if what == "uploads")
-    return (f"from the registry's storage: {blobs} blobs ({human_bytes(review.blob_bytes)}) and "
-            f"{uploads} unfinished uploads ({human_bytes(review.upload_bytes)})")
+    return (f"from the registry's storage: {counted(blobs, 'blobs')} ({human_bytes(review.blob_bytes)}) and "
+            f"{counted(uploads, 'unfinished uploads')} ({human_bytes(review.upload_bytes)})")
 
 
 # Said under every hard report: what the counts mean and what execute does with them.
