@@ -31,14 +31,13 @@ from .planmodel import (
     Metadata,
     NonNegative,
     PlanFieldError,
-    _BadField,
-    _join,
     _match,
     _nonempty,
     _one_of,
     _Struct,
     _time,
 )
+from .strictstruct import BadField, join
 from .timefmt import format_time, parse_time
 
 HARD_PLAN_KIND = "HardPrunePlan"
@@ -95,8 +94,8 @@ class HardSource(_Struct, frozen=True):
     cluster: Optional[Cluster]
 
     def check(self, where: str = "", path: str = "plan") -> None:
-        self.dump.check(_join(where, "dump"), path)
-        self.inventory.check(_join(where, "inventory"), path)
+        self.dump.check(join(where, "dump"), path)
+        self.inventory.check(join(where, "inventory"), path)
 
 
 class HardPolicy(_Struct, frozen=True):
@@ -111,7 +110,7 @@ class HardPolicy(_Struct, frozen=True):
         except ValueError:
             duration = -1
         if duration < 0:
-            raise _BadField("keepYoungerThan", f"must be a non-negative Go duration, not {self.keep_younger_than!r}")
+            raise BadField("keepYoungerThan", f"must be a non-negative Go duration, not {self.keep_younger_than!r}")
         _time(self.cutoff, "cutoff", optional=False)
 
     @property
@@ -226,9 +225,9 @@ class HardPrunePlan(_Struct, frozen=True):
     def check(self, where: str = "", path: str = "plan") -> None:
         """Every value check of every section and entry, then the cross-checks."""
         for key, section in (("metadata", self.metadata), ("source", self.source), ("policy", self.policy)):
-            section.check(_join(where, key), path)
+            section.check(join(where, key), path)
         for key, entries in self._lists():
-            prefix = _join(where, key)
+            prefix = join(where, key)
             for index, entry in enumerate(entries):
                 entry.check(f"{prefix}[{index}]", path)
         self._check_policy(where, path)
@@ -255,7 +254,7 @@ class HardPrunePlan(_Struct, frozen=True):
         ))
         if self.policy.cutoff != expected:
             raise PlanFieldError(
-                _join(where, "policy.cutoff"),
+                join(where, "policy.cutoff"),
                 f"must be the earliest of now, source.dump.collectedAt and source.inventory.readAt less keepYoungerThan "
                 f"({expected}), not {self.policy.cutoff!r}",
                 path,
@@ -274,24 +273,24 @@ class HardPrunePlan(_Struct, frozen=True):
         for key, values in keys.items():
             for index in range(1, len(values)):
                 if values[index - 1] == values[index]:
-                    raise PlanFieldError(_join(where, f"{key}[{index}]"), "repeats the entry before it", path)
+                    raise PlanFieldError(join(where, f"{key}[{index}]"), "repeats the entry before it", path)
                 if values[index - 1] > values[index]:
-                    raise PlanFieldError(_join(where, f"{key}[{index}]"), "is out of order: the list is sorted", path)
+                    raise PlanFieldError(join(where, f"{key}[{index}]"), "is out of order: the list is sorted", path)
         removed = set(keys["repositoryDeletions"])
         for key in ("manifestLinkDeletions", "layerLinkDeletions", "uploadDeletions"):
             for index, (repository, _) in enumerate(keys[key]):
                 if repository in removed:
                     raise PlanFieldError(
-                        _join(where, f"{key}[{index}].repository"),
+                        join(where, f"{key}[{index}].repository"),
                         f"is {repository}, which repositoryDeletions removes whole: its content is not listed", path)
         cutoff = self.policy.cutoff_seconds
         for index, blob in enumerate(self.blob_deletions):
             if parse_time(blob.modified) > cutoff:
-                raise PlanFieldError(_join(where, f"blobDeletions[{index}].modified"),
+                raise PlanFieldError(join(where, f"blobDeletions[{index}].modified"),
                                      f"is after policy.cutoff {self.policy.cutoff}: a young blob is never deleted", path)
         for index, upload in enumerate(self.upload_deletions):
             if parse_time(upload.started_at) > cutoff:
-                raise PlanFieldError(_join(where, f"uploadDeletions[{index}].startedAt"),
+                raise PlanFieldError(join(where, f"uploadDeletions[{index}].startedAt"),
                                      f"is after policy.cutoff {self.policy.cutoff}: a young upload is never deleted", path)
 
     def _check_summary(self, where: str, path: str) -> None:
@@ -305,7 +304,7 @@ class HardPrunePlan(_Struct, frozen=True):
             ("reclaimableBytes", summary.reclaimable_bytes, self.reclaimable_bytes()),
         ):
             if value != expected:
-                raise PlanFieldError(_join(where, f"summary.{name}"),
+                raise PlanFieldError(join(where, f"summary.{name}"),
                                      f"must be {expected} (what the action lists add up to), not {value}", path)
 
     def reclaimable_bytes(self) -> int:

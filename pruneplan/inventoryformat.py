@@ -25,6 +25,7 @@ from .files import Output, OutputSet, input_path, read_input_or_fail
 from .jsonwords import describe_validation
 from .planmodel import PATH_COMPONENT_RE
 from .rawlines import TooLarge, inflate_whole
+from .strictstruct import BadField, StrictStruct, join
 from .timefmt import ZERO, parse_time
 
 INVENTORY_API_VERSION = "pruneplan.io/v1"
@@ -50,16 +51,9 @@ class InventoryFieldError(InputError):
         self.what = what
 
 
-class _Bad(Exception):
-    def __init__(self, name: str, what: str) -> None:
-        super().__init__(name, what)
-        self.name = name
-        self.what = what
-
-
 def _digest(value: str, name: str) -> None:
     if not DIGEST_RE.fullmatch(value):
-        raise _Bad(name, f"must be a digest sha256:<64 lower-case hex>, not {value!r}")
+        raise BadField(name, f"must be a digest sha256:<64 lower-case hex>, not {value!r}")
 
 
 def _time(value: Optional[str], name: str, optional: bool = False) -> None:
@@ -70,20 +64,20 @@ def _time(value: Optional[str], name: str, optional: bool = False) -> None:
     except ValueError:
         seconds = ZERO
     if seconds == ZERO:
-        raise _Bad(name, f"must be an RFC 3339 time{' or null' if optional else ''}, not {value!r}")
+        raise BadField(name, f"must be an RFC 3339 time{' or null' if optional else ''}, not {value!r}")
 
 
 def _ascending(values: list[Any], name: str, what: str) -> None:
     """Strictly ascending: sorted, no duplicates (the writer's order, so the bytes are stable)."""
     for index in range(1, len(values)):
         if not values[index - 1] < values[index]:
-            raise _Bad(f"{name}[{index}]", f"is out of order or repeated: {what} are sorted and unique")
+            raise BadField(f"{name}[{index}]", f"is out of order or repeated: {what} are sorted and unique")
 
 
 T = TypeVar("T", bound="_Struct")
 
 
-class _Struct(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel", gc=False):
+class _Struct(StrictStruct, frozen=True):
     @classmethod
     def from_dict(cls: type[T], data: Any, path: str = "inventory") -> T:
         """Strictly convert decoded JSON and check it; InventoryFieldError names the field."""
@@ -93,19 +87,12 @@ class _Struct(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="c
             raise InventoryFieldError(*describe_validation(str(err)), path) from None
         try:
             struct._check("")
-        except _Bad as bad:
+        except BadField as bad:
             raise InventoryFieldError(bad.name, bad.what, path) from None
         return struct
 
     def _check(self, where: str) -> None:
-        """Value checks decoding does not make; raise _Bad with the field's path under `where`."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return msgspec.json.decode(msgspec.json.encode(self))
-
-
-def _at(where: str, name: str) -> str:
-    return f"{where}.{name}" if where else name
+        """Value checks decoding does not make; raise BadField with the field's path under `where`."""
 
 
 class Upload(_Struct, frozen=True):
@@ -117,8 +104,8 @@ class Upload(_Struct, frozen=True):
 
     def _check(self, where: str) -> None:
         if not self.uuid or "/" in self.uuid or self.uuid in (".", ".."):
-            raise _Bad(_at(where, "uuid"), f"must be one directory name, not {self.uuid!r}")
-        _time(self.started_at, _at(where, "startedAt"), optional=True)
+            raise BadField(join(where, "uuid"), f"must be one directory name, not {self.uuid!r}")
+        _time(self.started_at, join(where, "startedAt"), optional=True)
 
 
 class Repository(_Struct, frozen=True):
@@ -130,20 +117,20 @@ class Repository(_Struct, frozen=True):
 
     def _check(self, where: str) -> None:
         if not REPOSITORY_RE.fullmatch(self.name):
-            raise _Bad(_at(where, "name"), f"must be a repository name (lower-case path components), not {self.name!r}")
+            raise BadField(join(where, "name"), f"must be a repository name (lower-case path components), not {self.name!r}")
         for key in ("manifests", "layers"):
             values: list[str] = getattr(self, key)
             for index, value in enumerate(values):
-                _digest(value, f"{_at(where, key)}[{index}]")
-            _ascending(values, _at(where, key), "digests")
+                _digest(value, f"{join(where, key)}[{index}]")
+            _ascending(values, join(where, key), "digests")
         for tag, digest in self.tags.items():
             if not TAG_RE.fullmatch(tag):
-                raise _Bad(_at(where, "tags"), f"has a key that is not a tag: {tag!r}")
-            _digest(digest, f"{_at(where, 'tags')}.{tag}")
-        _ascending(list(self.tags), _at(where, "tags"), "tags")
+                raise BadField(join(where, "tags"), f"has a key that is not a tag: {tag!r}")
+            _digest(digest, f"{join(where, 'tags')}.{tag}")
+        _ascending(list(self.tags), join(where, "tags"), "tags")
         for index, upload in enumerate(self.uploads):
-            upload._check(f"{_at(where, 'uploads')}[{index}]")
-        _ascending([u.uuid for u in self.uploads], _at(where, "uploads"), "uploads")
+            upload._check(f"{join(where, 'uploads')}[{index}]")
+        _ascending([u.uuid for u in self.uploads], join(where, "uploads"), "uploads")
 
 
 class Blob(_Struct, frozen=True):
@@ -152,8 +139,8 @@ class Blob(_Struct, frozen=True):
     modified: str  # the data file's modification time, RFC 3339 UTC
 
     def _check(self, where: str) -> None:
-        _digest(self.digest, _at(where, "digest"))
-        _time(self.modified, _at(where, "modified"))
+        _digest(self.digest, join(where, "digest"))
+        _time(self.modified, join(where, "modified"))
 
 
 class Problem(_Struct, frozen=True):
@@ -163,7 +150,7 @@ class Problem(_Struct, frozen=True):
     def _check(self, where: str) -> None:
         for key in ("path", "problem"):
             if not getattr(self, key):
-                raise _Bad(_at(where, key), "must not be empty")
+                raise BadField(join(where, key), "must not be empty")
 
 
 class Counts(_Struct, frozen=True):
@@ -190,9 +177,9 @@ class Header(_Struct, frozen=True):
     counts: Counts
 
     def _check(self, where: str) -> None:
-        _time(self.read_at, _at(where, "readAt"))
+        _time(self.read_at, join(where, "readAt"))
         if not self.root:
-            raise _Bad(_at(where, "root"), "must not be empty")
+            raise BadField(join(where, "root"), "must not be empty")
 
 
 class Inventory(_Struct, frozen=True):
@@ -205,9 +192,9 @@ class Inventory(_Struct, frozen=True):
 
     def _check(self, where: str) -> None:
         if self.kind != INVENTORY_KIND:
-            raise _Bad("kind", f"must be {INVENTORY_KIND}, not {self.kind!r}")
+            raise BadField("kind", f"must be {INVENTORY_KIND}, not {self.kind!r}")
         if self.api_version != INVENTORY_API_VERSION:
-            raise _Bad("apiVersion", f"must be {INVENTORY_API_VERSION} (the version this tool knows), not {self.api_version!r}")
+            raise BadField("apiVersion", f"must be {INVENTORY_API_VERSION} (the version this tool knows), not {self.api_version!r}")
         for index, repository in enumerate(self.repositories):
             repository._check(f"repositories[{index}]")
         _ascending([repository_key(r.name) for r in self.repositories], "repositories", "repositories")
@@ -223,7 +210,7 @@ class Inventory(_Struct, frozen=True):
         for field in msgspec.structs.fields(Counts):
             said, held = getattr(self.header.counts, field.name), getattr(found, field.name)
             if said != held:
-                raise _Bad(f"header.counts.{field.encode_name}", f"is {said}, but the inventory holds {held}")
+                raise BadField(f"header.counts.{field.encode_name}", f"is {said}, but the inventory holds {held}")
 
     @classmethod
     def from_bytes(cls, raw: bytes, path: str = "inventory") -> "Inventory":

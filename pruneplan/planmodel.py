@@ -34,6 +34,7 @@ from .errors import EXIT_UNKNOWN_PLAN, PrunePlanError
 from .goduration import parse_go_duration
 from .prunerpolicy import FROM_PRUNER, FROM_PRUNER_DEFAULT, LOGLEVELS, POLICY_FLAGS, PRUNER_FLAGS, SOURCES
 from .jsonwords import describe_validation
+from .strictstruct import BadField, StrictStruct, join
 from .planformat import ACTION_KEYS, PLAN_API_VERSION, PLAN_KIND, REQUIRED_KEYS, SECTION_KEYS, dump_plan
 from .timefmt import ZERO, format_time, parse_time
 
@@ -65,40 +66,27 @@ PRUNER_STATES = ("found", "absent", "forbidden")  # pruneplan.clustersettings.St
 NonNegative = Annotated[int, Meta(ge=0)]
 
 
-class _BadField(Exception):
-    """A failed value check of one struct's field; check() adds where the struct is."""
-
-    def __init__(self, name: str, what: str) -> None:
-        super().__init__(name, what)
-        self.name = name
-        self.what = what
-
-
-def _join(where: str, name: str) -> str:
-    return f"{where}.{name}" if where else name
-
-
 def _time(value: Optional[str], name: str, optional: bool) -> None:
     if value is None:
         if not optional:
-            raise _BadField(name, "must be an RFC 3339 time")
+            raise BadField(name, "must be an RFC 3339 time")
         return
     try:
         seconds = parse_time(value)
     except ValueError:
         seconds = ZERO
     if seconds == ZERO:
-        raise _BadField(name, f"must be an RFC 3339 time{' or null' if optional else ''}, not {value!r}")
+        raise BadField(name, f"must be an RFC 3339 time{' or null' if optional else ''}, not {value!r}")
 
 
 def _one_of(value: str, name: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
-        raise _BadField(name, f"must be one of {', '.join(allowed)}, not {value!r}")
+        raise BadField(name, f"must be one of {', '.join(allowed)}, not {value!r}")
 
 
 def _match(value: str, name: str, pattern: re.Pattern[str], what: str) -> None:
     if not pattern.fullmatch(value):
-        raise _BadField(name, f"must be {what}, not {value!r}")
+        raise BadField(name, f"must be {what}, not {value!r}")
 
 
 def _object_name(value: str, name: str) -> None:
@@ -107,13 +95,13 @@ def _object_name(value: str, name: str) -> None:
 
 def _nonempty(value: str, name: str) -> None:
     if not value:
-        raise _BadField(name, "must not be empty")
+        raise BadField(name, "must not be empty")
 
 
 T = TypeVar("T", bound="_Struct")
 
 
-class _Struct(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel", gc=False):
+class _Struct(StrictStruct, frozen=True):
     @classmethod
     def from_dict(cls: type[T], data: Any, where: str = "") -> T:
         """Strictly convert decoded JSON and check it; PlanFieldError (a PrunePlanError) names the field."""
@@ -129,15 +117,12 @@ class _Struct(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="c
         PlanFieldError names the field below `where`."""
         try:
             self._check_values()
-        except _BadField as bad:
-            raise PlanFieldError(_join(where, bad.name), bad.what, path) from None
+        except BadField as bad:
+            raise PlanFieldError(join(where, bad.name), bad.what, path) from None
 
     def _check_values(self) -> None:
         """This struct's own fields' checks (none unless a class has some)."""
 
-    def to_dict(self) -> dict[str, Any]:
-        """Exactly the JSON data this was read from (lists, not tuples)."""
-        return msgspec.json.decode(msgspec.json.encode(self))
 
 
 class PlanFieldError(PrunePlanError):
@@ -181,7 +166,7 @@ class ImageStreamUpdate(_Struct, frozen=True):
 
     def check(self, where: str = "", path: str = "plan") -> None:
         for index, item in enumerate(self.removed_items):
-            item.check(_join(where, f"removedItems[{index}]"), path)
+            item.check(join(where, f"removedItems[{index}]"), path)
         super().check(where, path)
 
     @property
@@ -275,14 +260,14 @@ class PrunerFlags(_Struct, frozen=True, omit_defaults=True):
         try:
             parse_go_duration(self.keep_younger_than)
         except ValueError:
-            raise _BadField("keepYoungerThan", f"must be a Go duration, not {self.keep_younger_than!r}") from None
+            raise BadField("keepYoungerThan", f"must be a Go duration, not {self.keep_younger_than!r}") from None
         levels = tuple(sorted(set(LOGLEVELS.values())))
         if self.loglevel not in levels:
-            raise _BadField("loglevel", f"must be one of {', '.join(map(str, levels))}, not {self.loglevel!r}")
+            raise BadField("loglevel", f"must be one of {', '.join(map(str, levels))}, not {self.loglevel!r}")
         if (self.registry_url is not None) != bool(self.prune_registry):
-            raise _BadField("registryUrl", "must be given exactly when pruneRegistry is true")
+            raise BadField("registryUrl", "must be given exactly when pruneRegistry is true")
         if self.registry_url is not None and not self.registry_url.startswith("https://"):
-            raise _BadField("registryUrl", f"must be an https:// URL, not {self.registry_url!r}")
+            raise BadField("registryUrl", f"must be an https:// URL, not {self.registry_url!r}")
 
     def flag_values(self) -> dict[str, Any]:
         """oc's flag names to the values the automatic pruner gives (pruneplan.prunerpolicy)."""
@@ -308,14 +293,14 @@ class AutomaticPrunerRecord(_Struct, frozen=True, omit_defaults=True):
         found = self.state == "found"
         for name, field in (("schedule", self.schedule), ("suspended", self.suspended), ("flags", self.flags)):
             if (field is None) == found:
-                raise _BadField(name, "must be given exactly when state is found")
+                raise BadField(name, "must be given exactly when state is found")
         if self.schedule is not None:
             _nonempty(self.schedule, "schedule")
 
     def check(self, where: str = "", path: str = "plan") -> None:
         super().check(where, path)
         if self.flags is not None:
-            self.flags.check(_join(where, "flags"), path)
+            self.flags.check(join(where, "flags"), path)
 
 
 class Source(_Struct, frozen=True, omit_defaults=True):
@@ -333,10 +318,10 @@ class Source(_Struct, frozen=True, omit_defaults=True):
 
     def check(self, where: str = "", path: str = "plan") -> None:
         for index, item in enumerate(self.inputs):
-            item.check(_join(where, f"inputs[{index}]"), path)
+            item.check(join(where, f"inputs[{index}]"), path)
         super().check(where, path)
         if self.automatic_pruner is not None:
-            self.automatic_pruner.check(_join(where, "automaticPruner"), path)
+            self.automatic_pruner.check(join(where, "automaticPruner"), path)
 
 
 class PlanPolicy(_Struct, frozen=True, omit_defaults=True):
@@ -360,14 +345,14 @@ class PlanPolicy(_Struct, frozen=True, omit_defaults=True):
             _one_of(flag, "sources", POLICY_FLAGS)
             _one_of(origin, f"sources.{flag}", SOURCES)
             if origin in (FROM_PRUNER, FROM_PRUNER_DEFAULT) and flag not in PRUNER_FLAGS:
-                raise _BadField(f"sources.{flag}", f"cannot be {origin}: the automatic pruner never gives --{flag}")
+                raise BadField(f"sources.{flag}", f"cannot be {origin}: the automatic pruner never gives --{flag}")
         if self.keep_younger_than is not None:
             try:
                 duration = parse_go_duration(self.keep_younger_than)
             except ValueError:
                 duration = -1
             if duration < 0:
-                raise _BadField("keepYoungerThan", f"must be a non-negative Go duration or null, not {self.keep_younger_than!r}")
+                raise BadField("keepYoungerThan", f"must be a non-negative Go duration or null, not {self.keep_younger_than!r}")
         if self.namespace is not None:
             _nonempty(self.namespace, "namespace")
         _time(self.now, "now", optional=False)
@@ -376,7 +361,7 @@ class PlanPolicy(_Struct, frozen=True, omit_defaults=True):
             parse_time(self.now) - parse_go_duration(self.keep_younger_than) / 1e9
         )
         if self.threshold != derived:
-            raise _BadField("threshold", f"must be now - keepYoungerThan ({derived or 'null'}), not {self.threshold!r}")
+            raise BadField("threshold", f"must be now - keepYoungerThan ({derived or 'null'}), not {self.threshold!r}")
 
     def flag_values(self) -> dict[str, Any]:
         """oc's flag names to the plan's values (None: not given)."""
@@ -438,7 +423,7 @@ class Plan(_Struct, frozen=True):
         """Every value check of every section and entry, in the document's key order, then the
         cross-checks between sections."""
         for key, section in (("metadata", self.metadata), ("source", self.source), ("policy", self.policy)):
-            section.check(_join(where, key), path)
+            section.check(join(where, key), path)
         for key, entries in (
             ("imageStreamUpdates", self.image_stream_updates),
             ("layerLinkDeletions", self.layer_link_deletions),
@@ -446,7 +431,7 @@ class Plan(_Struct, frozen=True):
             ("blobDeletions", self.blob_deletions),
             ("imageDeletions", self.image_deletions),
         ):
-            prefix = _join(where, key)
+            prefix = join(where, key)
             for index, entry in enumerate(entries):
                 entry.check(f"{prefix}[{index}]", path)
         self._check_references(path)
