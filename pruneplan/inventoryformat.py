@@ -14,7 +14,7 @@ import gzip
 import io
 import re
 import zlib
-from typing import Annotated, Any, Iterable, Optional, TypeVar
+from typing import Annotated, Any, Callable, Iterable, Optional, TypeVar
 
 import msgspec
 from msgspec import Meta
@@ -56,6 +56,28 @@ def _digest(value: str, name: str) -> None:
         raise BadField(name, f"must be a digest sha256:<64 lower-case hex>, not {value!r}")
 
 
+# digests one to a line: a whole list is checked in one match (an inventory holds millions)
+_DIGEST_LINES_RE = re.compile(rf"(?:{DIGEST_RE.pattern}\n)*")
+
+
+def _digests(values: list[str], name: Callable[[int], str]) -> None:
+    """Every value a digest, else BadField for the first that is not (`name(index)`). One line
+    per value and a whole match means each value is exactly one digest: a value that held a
+    line break would add a line."""
+    lines = "\n".join(values) + "\n" if values else ""
+    if lines.count("\n") == len(values) and _DIGEST_LINES_RE.fullmatch(lines):
+        return
+    for index, value in enumerate(values):
+        _digest(value, name(index))
+
+
+def _is_time(value: str) -> bool:
+    try:
+        return parse_time(value) != ZERO
+    except ValueError:
+        return False
+
+
 def _time(value: Optional[str], name: str, optional: bool = False) -> None:
     if value is None and optional:
         return
@@ -85,11 +107,15 @@ class _Struct(StrictStruct, frozen=True):
             struct = msgspec.convert(data, type=cls, strict=True)
         except msgspec.ValidationError as err:
             raise InventoryFieldError(*describe_validation(str(err)), path) from None
+        return struct.checked(path)
+
+    def checked(self: T, path: str) -> T:
+        """This struct, once its value checks pass; InventoryFieldError names the first field that fails."""
         try:
-            struct._check("")
+            self._check("")
         except BadField as bad:
             raise InventoryFieldError(bad.name, bad.what, path) from None
-        return struct
+        return self
 
     def _check(self, where: str) -> None:
         """Value checks decoding does not make; raise BadField with the field's path under `where`."""
@@ -120,9 +146,9 @@ class Repository(_Struct, frozen=True):
             raise BadField(join(where, "name"), f"must be a repository name (lower-case path components), not {self.name!r}")
         for key in ("manifests", "layers"):
             values: list[str] = getattr(self, key)
-            for index, value in enumerate(values):
-                _digest(value, f"{join(where, key)}[{index}]")
-            _ascending(values, join(where, key), "digests")
+            field = join(where, key)
+            _digests(values, lambda index: f"{field}[{index}]")
+            _ascending(values, field, "digests")
         for tag, digest in self.tags.items():
             if not TAG_RE.fullmatch(tag):
                 raise BadField(join(where, "tags"), f"has a key that is not a tag: {tag!r}")
@@ -198,8 +224,10 @@ class Inventory(_Struct, frozen=True):
         for index, repository in enumerate(self.repositories):
             repository._check(f"repositories[{index}]")
         _ascending([repository_key(r.name) for r in self.repositories], "repositories", "repositories")
+        _digests([blob.digest for blob in self.blobs], lambda index: f"blobs[{index}].digest")
         for index, blob in enumerate(self.blobs):
-            blob._check(f"blobs[{index}]")
+            if not _is_time(blob.modified):
+                blob._check(f"blobs[{index}]")  # says which field, and how it is wrong
         _ascending([b.digest for b in self.blobs], "blobs", "blobs")
         for index, problem in enumerate(self.problems):
             problem._check(f"problems[{index}]")
@@ -218,12 +246,19 @@ class Inventory(_Struct, frozen=True):
         if raw[:2] == b"\x1f\x8b":
             raw = _inflate(raw, path)
         try:
-            data = msgspec.json.decode(raw)
+            top = msgspec.json.decode(raw, type=dict[str, msgspec.Raw])
+        except msgspec.ValidationError:  # valid JSON, but not an object
+            top = {}
         except msgspec.DecodeError as err:
             raise InputError(f"{path}: invalid JSON: {err}") from None
-        if not isinstance(data, dict) or data.get("kind") != INVENTORY_KIND:
+        if "kind" not in top or msgspec.json.decode(top["kind"]) != INVENTORY_KIND:
             raise InputError(f"{path}: not a storage inventory (kind is not {INVENTORY_KIND})")
-        return cls.from_dict(data, path)
+        del top
+        try:  # straight into the typed objects: no dicts of the whole document on the way
+            inventory = msgspec.json.decode(raw, type=cls, strict=True)
+        except msgspec.ValidationError as err:
+            raise InventoryFieldError(*describe_validation(str(err)), path) from None
+        return inventory.checked(path)
 
     def to_bytes(self) -> bytes:
         """The document exactly as InventoryWriter writes it."""

@@ -301,9 +301,17 @@ def test_the_format_round_trips_through_to_dict_and_from_dict():
     assert Inventory.from_bytes(inventory.to_bytes()) == inventory
 
 
+TWO_DIGESTS = "sha256:" + "e" * 64 + "\n" + "sha256:" + "f" * 64
+
+
 @pytest.mark.parametrize("change,message", [
     (lambda d: d["blobs"][0].update(digest="sha256:xyz"), "inventory field blobs[0].digest must be a digest sha256:<64 lower-case hex>, not 'sha256:xyz'"),
     (lambda d: d["blobs"][0].update(size=-1), "inventory field blobs[0].size must be a non-negative integer"),
+    (lambda d: d["blobs"][0].update(modified="2026-02-30T00:00:00.000000Z"),
+     "inventory field blobs[0].modified must be an RFC 3339 time, not '2026-02-30T00:00:00.000000Z'"),
+    # two digests in one value: line by line they would look like a list of good digests
+    (lambda d: d["repositories"][0].update(manifests=[TWO_DIGESTS]),
+     f"inventory field repositories[0].manifests[0] must be a digest sha256:<64 lower-case hex>, not {TWO_DIGESTS!r}"),
     (lambda d: d["header"]["counts"].update(blobs=2), "inventory field header.counts.blobs is 2, but the inventory holds 1"),
     (lambda d: d["repositories"][0].update(extra=1), "inventory field repositories[0].extra is not a known field"),
     (lambda d: d.update(apiVersion="pruneplan.io/v2"), "inventory field apiVersion must be pruneplan.io/v1 (the version this tool knows), not 'pruneplan.io/v2'"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -47,3 +48,19 @@ def test_days_seen_before_and_edges_of_a_day():
 def test_years_before_1000_are_written_with_four_digits_and_parse_back():
     for text in ("0001-01-01T00:30:00Z", "0999-12-31T23:59:59Z", "0999-12-31T23:59:59.500000Z", "0100-02-28T12:00:00Z"):
         assert format_time(parse_time(text)) == text
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.integers(0, int(YEAR_10000) - 2), st.integers(0, 999_999))
+def test_microsecond_times_parse_as_the_general_rfc3339_reader_parses_them(seconds, micros):
+    from pruneplan.timefmt import _parse_rfc3339
+
+    moment = datetime.fromtimestamp(seconds, tz=timezone.utc).replace(microsecond=micros)
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert parse_time(text) == _parse_rfc3339(text)
+
+
+@pytest.mark.parametrize("text", ["2026-02-30T00:00:00.000000Z", "2026-12-06T09:58:11.48756xZ", "2026-12-06T24:58:11.487562Z"])
+def test_a_microsecond_time_that_is_not_one_is_refused_as_any_other(text):
+    with pytest.raises(ValueError):
+        parse_time(text)
