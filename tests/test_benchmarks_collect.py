@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import gzip
 import math
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import orjson
 import pytest
 
+from benchrun import markdown_rows, run_benchmark
+
 from benchmarks.collect_bench import lists_floor
 
-ROOT = Path(__file__).resolve().parent.parent
 
 COLUMNS = ["page size", "parallel lists", "latency", "LIST requests", "other requests", "wall", "floor", "wall/floor",
            "start-up", "version, settings", "lists", "lists floor", "lists/floor", "pages × latency ÷ P", "finish",
@@ -24,18 +23,7 @@ PHASES = ["start-up", "version, settings", "lists", "finish"]
 
 
 def bench(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "benchmarks.collect_bench", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=300, check=False)
-
-
-def markdown_rows(text: str) -> list[dict[str, str]]:
-    """The rows of the one Markdown table in `text`, keyed by the header's cells."""
-    lines = [line for line in text.splitlines() if line.startswith("|")]
-    header = [c.strip() for c in lines[0].strip().strip("|").split("|")]
-    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in lines[2:]]
-    assert all(len(row) == len(header) for row in rows), text
-    return [dict(zip(header, row)) for row in rows]
+    return run_benchmark("benchmarks.collect_bench", *args)
 
 
 def seconds(cell: str) -> float:

@@ -4,12 +4,10 @@ test_benchmarks_collect.py."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchrun import markdown_tables, run_benchmark
+
 
 EXECUTE_COLUMNS = ["workers", "wall", "floor", "wall/floor", "peak RSS (wait4)", "journal fsync busy", "records per fsync",
                    "journal per record", "registry connections", "CPU: execute, fakes", "executed"]
@@ -17,26 +15,7 @@ PHASE_COLUMNS = ["workers", "phase", "requests", "floor", "longest chain", "wall
 
 
 def bench(module: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=300, check=False)
-
-
-def markdown_tables(text: str) -> list[list[dict[str, str]]]:
-    """Every Markdown table in `text`, as rows keyed by the header's cells."""
-    tables: list[list[dict[str, str]]] = []
-    header: list[str] | None = None
-    for line in text.splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")] if line.startswith("|") else None
-        if cells is None:
-            header = None
-        elif header is None:
-            header = cells
-            tables.append([])
-        elif not all(set(c) <= set("-:") for c in cells):
-            assert len(cells) == len(header), line
-            tables[-1].append(dict(zip(header, cells)))
-    return tables
+    return run_benchmark(module, *args)
 
 
 def test_execute_benchmark_tables_every_column_and_the_fakes_saw_every_planned_action() -> None:

@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
+from benchrun import markdown_rows, run_benchmark
 from clirunner import run_cli
 from pruneplan.inventoryformat import Inventory
 from pruneplan.timefmt import parse_time
 
-ROOT = Path(__file__).resolve().parent.parent
 
 COLUMNS = ["images", "repositories", "manifest links", "layer links", "uploads", "blobs", "blob GB", "inventory MB",
            "analyze --hard median wall (min–max)", "peak RSS (wait4)", "deleted repositories", "deleted manifest links",
@@ -25,18 +23,7 @@ DELETED = ["deleted repositories", "deleted manifest links", "deleted layer link
 
 
 def bench(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "benchmarks.hard_bench", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=300, check=False)
-
-
-def markdown_rows(text: str) -> list[dict[str, str]]:
-    """The rows of the one Markdown table in `text`, keyed by the header's cells."""
-    lines = [line for line in text.splitlines() if line.startswith("|")]
-    header = [c.strip() for c in lines[0].strip().strip("|").split("|")]
-    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in lines[2:]]
-    assert all(len(row) == len(header) for row in rows), text
-    return [dict(zip(header, row)) for row in rows]
+    return run_benchmark("benchmarks.hard_bench", *args)
 
 
 def number(cell: str) -> int:
