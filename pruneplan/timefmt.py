@@ -51,9 +51,12 @@ def parse_time(value: Any) -> float:
     try:
         if value[4::3] == "--T::Z" and len(value) == 20:
             return _fromisoformat(value).timestamp()
-        # with microseconds, as a storage inventory writes its times: as fast, and as exact
+        # with microseconds, as a storage inventory writes its times: as fast, and as exact (the
+        # last second of the year 9999, past the range, is worded below)
         if len(value) == 27 and value[4:20:3] == "--T::." and value[26] == "Z":
-            return _fromisoformat(value).timestamp()
+            seconds = _fromisoformat(value).timestamp()
+            if seconds <= LATEST:
+                return seconds
     except (TypeError, ValueError):  # not a string; out of range (a 30 February, the year 0): worded below
         pass
     if value is None or value == "":
