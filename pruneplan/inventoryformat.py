@@ -11,7 +11,9 @@ collect writes. Any malformed field is one InputError: `<path>: inventory field 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
+import os
 import re
 import zlib
 from typing import Annotated, Any, Callable, Iterable, Optional, TypeVar
@@ -24,7 +26,7 @@ from .errors import InputError
 from .files import Output, OutputSet, input_path, read_input_or_fail
 from .jsonwords import describe_validation
 from .planmodel import PATH_COMPONENT_RE
-from .rawlines import TooLarge, inflate_whole
+from .rawlines import LineTooLong, TooLarge, inflate_whole, read_line_batches
 from .strictstruct import BadField, StrictStruct, join
 from .timefmt import ZERO, parse_time
 
@@ -401,10 +403,71 @@ class InventoryWriter:
 
 def read_inventory(path: str) -> Inventory:
     """Read and check the inventory file `path` (`-` is stdin); one-line InputError otherwise."""
-    return read_inventory_bytes(path)[0]
+    return read_inventory_file(path)[0]
 
 
-def read_inventory_bytes(path: str) -> tuple[Inventory, bytes]:
-    """The inventory and its file's bytes (a plan records their sha256); one-line InputError."""
-    raw = read_input_or_fail(input_path(path), MAX_INVENTORY, f"larger than {MAX_INVENTORY >> 30} GiB", "an inventory")
-    return Inventory.from_bytes(raw, path), raw
+def read_inventory_file(path: str) -> tuple[Inventory, str]:
+    """The inventory and the sha256 of its file's bytes (a plan records it); one-line InputError.
+
+    A regular file in the writer's line layout is read a line at a time, so the inflated
+    document is never held whole: an inventory's objects are most of what it costs. Anything
+    else, and any line that is not as the writer makes it, is read as one document, whose reader
+    words every fault; both end with the same checks."""
+    real = input_path(path)
+    try:
+        streamed = _read_lines(real) if os.path.isfile(real) else None
+    except OSError:
+        streamed = None  # the whole read says what is wrong with the file
+    if streamed is not None:
+        inventory, sha256 = streamed
+        return inventory.checked(path), sha256
+    raw = read_input_or_fail(real, MAX_INVENTORY, f"larger than {MAX_INVENTORY >> 30} GiB", "an inventory")
+    return Inventory.from_bytes(raw, path), hashlib.sha256(raw).hexdigest()
+
+
+class _NotTheLayout(Exception):
+    """A line that is not as InventoryLines writes it."""
+
+
+_SECTIONS = {b'],"blobs":[': "blobs", b'],"problems":[': "problems", b"],": "header"}
+_DECODERS: dict[str, msgspec.json.Decoder[Any]] = {
+    "repositories": msgspec.json.Decoder(Repository, strict=True),
+    "blobs": msgspec.json.Decoder(Blob, strict=True),
+    "problems": msgspec.json.Decoder(Problem, strict=True),
+}
+_HEADER_DECODER = msgspec.json.Decoder(Header, strict=True)
+_HEADER_KEY = b'"header":'
+
+
+def _read_lines(path: str) -> tuple[Inventory, str] | None:
+    """The inventory decoded line by line (not checked yet) and its file's sha256, or None when
+    the file is not in the writer's line layout or a line does not decode."""
+    hasher = hashlib.sha256()
+    found: dict[str, list[Any]] = {"repositories": [], "blobs": [], "problems": []}
+    header: Header | None = None
+    section = ""
+    size = 0
+    try:
+        for lines in read_line_batches(path, hasher):
+            for line in lines:
+                size += len(line) + 1
+                if section in _DECODERS and line[:1] == b"{":
+                    found[section].append(_DECODERS[section].decode(line[:-1] if line[-1:] == b"," else line))
+                elif not section and line == _ENVELOPE[:-1]:
+                    section = "envelope"
+                elif section == "envelope" and line == b'"repositories":[':
+                    section = "repositories"
+                elif line in _SECTIONS and section in _DECODERS:
+                    section = _SECTIONS[line]
+                elif section == "header" and line.startswith(_HEADER_KEY) and line.endswith(b"}") and header is None:
+                    header = _HEADER_DECODER.decode(line[len(_HEADER_KEY):-1])
+                elif line or header is None:
+                    raise _NotTheLayout()
+            if size > MAX_INVENTORY:
+                return None
+    except (_NotTheLayout, msgspec.DecodeError, EOFError, zlib.error, LineTooLong):
+        return None  # msgspec.ValidationError is a DecodeError
+    if header is None:
+        return None
+    inventory = Inventory(INVENTORY_API_VERSION, INVENTORY_KIND, found["repositories"], found["blobs"], found["problems"], header)
+    return inventory, hasher.hexdigest()

@@ -325,3 +325,43 @@ def test_a_malformed_inventory_is_refused_with_one_line_naming_the_field(tmp_pat
         read_inventory(str(path))
     assert str(raised.value) == f"{path}: {message}"
     assert raised.value.exit_code == 3
+
+
+@pytest.mark.parametrize("name", ["inv.json", "inv.json.gz"])
+def test_an_inventory_in_the_writers_layout_is_read_line_by_line_to_the_same_objects(tmp_path, name, monkeypatch):
+    import hashlib
+
+    from pruneplan.inventoryformat import read_inventory_file
+
+    data = Inventory.from_dict(small_inventory()).to_bytes()
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(data, mtime=0) if name.endswith(".gz") else data)
+    expected = Inventory.from_bytes(data)
+
+    def whole_read(*args: object) -> Inventory:
+        raise AssertionError("the line layout was read as one document")
+
+    monkeypatch.setattr(Inventory, "from_bytes", whole_read)
+    inventory, sha256 = read_inventory_file(str(path))
+    assert inventory == expected
+    assert sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("change", [
+    lambda line: line.replace(b'"size":10', b'"size":-1'),  # refused by the decoder of its line
+    lambda line: line.replace(b'"digest":"sha256:', b'"digest":"sha257:'),  # refused by the checks after it
+    lambda line: line[:-5],  # not JSON
+])
+def test_a_fault_in_a_line_of_the_writers_layout_reads_as_the_whole_document_reader_says(tmp_path, change):
+    data = Inventory.from_dict(small_inventory()).to_bytes()
+    lines = data.split(b"\n")
+    at = next(i for i, line in enumerate(lines) if line.startswith(b'{"digest"'))
+    lines[at] = change(lines[at])
+    damaged = b"\n".join(lines)
+    path = tmp_path / "inv.json"
+    path.write_bytes(damaged)
+    with pytest.raises(InputError) as whole:
+        Inventory.from_bytes(damaged, str(path))
+    with pytest.raises(InputError) as read:
+        read_inventory(str(path))
+    assert str(read.value) == str(whole.value)

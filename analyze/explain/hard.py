@@ -3,7 +3,6 @@ target's answers (analyze/hard/explain.py), with the policy from the flags or fr
 
 from __future__ import annotations
 
-import hashlib
 import sys
 from typing import Any, Optional
 
@@ -33,7 +32,7 @@ def run_explain_hard(args: list[str], soft_only: list[str], now: Optional[str], 
         now, keep_younger_than = expected["now"], expected["keepYoungerThan"]
     read = load_hard_inputs(dump, inventory, now, keep_younger_than)
     if expected is not None and plan is not None:
-        _check_sources(plan, expected, dump, read.loaded.dump_sha256, inventory, hashlib.sha256(read.inventory_raw).hexdigest())
+        _check_sources(plan, expected, dump, read.loaded.dump_sha256, inventory, read.inventory_sha256)
     world = HardWorld(read.decide(), {image.name: image for image in read.loaded.objects["images"]}, read.inventory)
     answers: list[dict[str, Any]] = []
     texts: list[str] = []

@@ -3,7 +3,6 @@ expiry and sources as a soft plan records them, the lists in the plan's order.""
 
 from __future__ import annotations
 
-import hashlib
 from typing import Optional
 
 from pruneplan import TOOL_NAME, __version__
@@ -58,7 +57,7 @@ def hard_plan_for(
     decisions: HardDecisions,
     loaded: LoadedInputs,
     inventory: Inventory,
-    inventory_raw: bytes,
+    inventory_sha256: str,
     now: float,
     keep_younger_than_ns: int,
     valid_for_seconds: float,
@@ -80,7 +79,7 @@ def hard_plan_for(
         source=HardSource(
             dump=DumpSource(sha256=loaded.dump_sha256, collected_at=collected),
             inventory=InventorySource(
-                sha256=hashlib.sha256(inventory_raw).hexdigest(), read_at=inventory.header.read_at, root=inventory.header.root,
+                sha256=inventory_sha256, read_at=inventory.header.read_at, root=inventory.header.root,
             ),
             cluster=plan_cluster(loaded),
         ),

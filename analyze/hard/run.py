@@ -13,7 +13,7 @@ from pruneplan.dumpformat import LoadedInputs
 from pruneplan.errors import EXIT_USAGE, FlagError, InputError, PrunePlanError
 from pruneplan.files import STDOUT, input_path, printing_to_stdout, refuse_own_inputs
 from pruneplan.hardplan import HardPrunePlan
-from pruneplan.inventoryformat import Inventory, read_inventory_bytes
+from pruneplan.inventoryformat import Inventory, read_inventory_file
 from pruneplan.planformat import SIGNATURE_SUFFIX
 from pruneplan.policy import parse_duration_flag
 from pruneplan.timefmt import LATEST, ZERO, format_time, parse_time, parse_user_time
@@ -46,7 +46,7 @@ class HardInputs:
 
     loaded: LoadedInputs
     inventory: Inventory
-    inventory_raw: bytes
+    inventory_sha256: str  # of the inventory file's bytes
     now: float
     keep_younger_than_ns: int
     collected_at: Optional[float]
@@ -74,14 +74,14 @@ def load_hard_inputs(dump: str, inventory_path: str, now: Optional[str], keep_yo
     at, younger = parse_flags(now, keep_younger_than)
     loaded = load_inputs([input_path(dump)])
     refuse_partial_dump(dump, loaded)
-    inventory, raw = read_inventory_bytes(inventory_path)
+    inventory, inventory_sha256 = read_inventory_file(inventory_path)
     collected = _collected_at(dump, loaded)
     if at is None:
         if collected is None:
             raise PrunePlanError(f"{dump} has no collection time; pass --now so the plan is reproducible", EXIT_USAGE)
         at = collected
     refuse_unknown_configs(dump, loaded.objects["images"])
-    return HardInputs(loaded, inventory, raw, at, younger, collected)
+    return HardInputs(loaded, inventory, inventory_sha256, at, younger, collected)
 
 
 def _collected_at(dump: str, loaded: LoadedInputs) -> Optional[float]:
@@ -135,7 +135,7 @@ def run_hard(request: HardRequest) -> None:
         print(f"warning: {request.inventory}: the inventory records {problems} problem(s) reading the storage; "
               "what it could not read is neither listed nor deleted", file=sys.stderr)
     decisions = read.decide()
-    plan = hard_plan_for(decisions, read.loaded, read.inventory, read.inventory_raw, read.now, read.keep_younger_than_ns, valid_for / 1e9)
+    plan = hard_plan_for(decisions, read.loaded, read.inventory, read.inventory_sha256, read.now, read.keep_younger_than_ns, valid_for / 1e9)
     # the one writer of plans: it writes any plan document the plan format serialises
     write_plan_file(request.output, plan, sign, inputs)
     if not request.quiet:
