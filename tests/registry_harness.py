@@ -867,6 +867,15 @@ class RegistryAPI:
         )
         assert response.status_code == 201, f"upload {blob.digest} to {repo}: {response.status_code} {response.text}"
 
+    def begin_upload(self, repo: str, chunk: bytes) -> str:
+        """POST an upload and PATCH one chunk into it, never finished (no closing PUT); its uuid."""
+        started = self._request("POST", f"/v2/{repo}/blobs/uploads/")
+        assert started.status_code == 202, started.text
+        location = urljoin(self.base_url + "/", started.headers["Location"])
+        patched = self._request("PATCH", location, data=chunk, headers={"Content-Type": "application/octet-stream"})
+        assert patched.status_code == 202, patched.text
+        return urlsplit(location).path.rstrip("/").rsplit("/", 1)[-1]
+
     def put_manifest(self, repo: str, reference: str, manifest: bytes, media_type: str) -> str:
         response = self._request(
             "PUT", f"/v2/{repo}/manifests/{reference}", data=manifest, headers={"Content-Type": media_type}

@@ -14,7 +14,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
-from urllib.parse import urljoin, urlsplit
 
 import pytest
 
@@ -23,7 +22,7 @@ from execute_env import Env, make_env
 from fakeapi import FakeAPI, cluster_version, image_object, image_stream, registry_config
 from pruneplan.collect.storage import read_storage
 from pruneplan.timefmt import format_time
-from registry_harness import MT_DOCKER_MANIFEST, Image, RegistryAPI, RegistryServer, build_image, random_layer
+from registry_harness import MT_DOCKER_MANIFEST, Image, RegistryServer, build_image, random_layer
 
 AGE = 2 * 3600  # the storage is made this old: older than the default --keep-younger-than 60m
 LEAVE = "oc patch configs.imageregistry.operator.openshift.io/cluster --type=merge -p '{\"spec\":{\"readOnly\":false}}'"
@@ -38,15 +37,6 @@ class Pushed:
     gone: Image  # ns2/gone: no stream, so the whole repository goes
     loose: str  # a blob uploaded to ns1/app with no manifest
     upload: str  # an upload to ns1/app begun and never finished
-
-
-def begin_upload(client: RegistryAPI, repository: str, chunk: bytes) -> str:
-    started = client._request("POST", f"/v2/{repository}/blobs/uploads/")
-    assert started.status_code == 202, started.text
-    location = urljoin(client.base_url + "/", started.headers["Location"])
-    patched = client._request("PATCH", location, data=chunk, headers={"Content-Type": "application/octet-stream"})
-    assert patched.status_code == 202, patched.text
-    return urlsplit(location).path.rstrip("/").rsplit("/", 1)[-1]
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +54,7 @@ def pushed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pushed]:
         client.push_image("ns1/app", stray)
         client.push_image("ns2/gone", gone, tag="latest")
         client.upload_blob("ns1/app", loose)
-        upload = begin_upload(client, "ns1/app", b"abandoned " * 40)
+        upload = client.begin_upload("ns1/app", b"abandoned " * 40)
         client.close()
     finally:
         registry.stop()

@@ -20,7 +20,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Union
-from urllib.parse import urljoin, urlsplit
 
 import pytest
 
@@ -35,7 +34,6 @@ from registry_harness import (
     Blob,
     Image,
     Index,
-    RegistryAPI,
     RegistryServer,
     build_image,
     build_index,
@@ -96,16 +94,6 @@ def pull(registry: RegistryServer, work: Path, reference: str) -> subprocess.Com
     """Copy `reference` (repository:tag or repository@digest) out of the registry, every platform."""
     target = work / f"pulled-{len(list(work.glob('pulled-*')))}"
     return skopeo("copy", "--all", "--src-tls-verify=false", f"docker://{registry.host}/{reference}", f"dir:{target}")
-
-
-def begin_upload(client: RegistryAPI, repository: str, chunk: bytes) -> str:
-    """POST an upload and PATCH one chunk into it, never finished; its uuid."""
-    started = client._request("POST", f"/v2/{repository}/blobs/uploads/")
-    assert started.status_code == 202, started.text
-    location = urljoin(client.base_url + "/", started.headers["Location"])
-    patched = client._request("PATCH", location, data=chunk, headers={"Content-Type": "application/octet-stream"})
-    assert patched.status_code == 202, patched.text
-    return urlsplit(location).path.rstrip("/").rsplit("/", 1)[-1]
 
 
 def make_old(root: Path) -> None:
@@ -173,7 +161,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
         push(registry, work, "ns2/web", web, "latest")
         client = registry.api()
         client.upload_blob("ns1/app", loose)
-        upload = begin_upload(client, "ns1/app", b"abandoned layer bytes " * 30)
+        upload = client.begin_upload("ns1/app", b"abandoned layer bytes " * 30)
         client.close()
         with FakeAPI() as api:
             api.add_all([

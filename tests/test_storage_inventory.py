@@ -12,7 +12,6 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
-from urllib.parse import urljoin, urlsplit
 
 import pytest
 
@@ -49,21 +48,11 @@ def pushed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pushed]:
         client.push_image("ns1/app", app, tag="v1")
         client.push_image("ns2/web", web, tag="latest")
         client.put_manifest("ns2/web", "stable", web.manifest, web.media_type)
-        uuid = begin_upload(client, "ns2/web", CHUNK)
+        uuid = client.begin_upload("ns2/web", CHUNK)
         client.close()
         yield Pushed(registry, app, web, uuid)
     finally:
         registry.stop()
-
-
-def begin_upload(client, repo: str, chunk: bytes) -> str:
-    """POST an upload and PATCH one chunk into it, without the closing PUT; its uuid."""
-    started = client._request("POST", f"/v2/{repo}/blobs/uploads/")
-    assert started.status_code == 202, started.text
-    location = urljoin(client.base_url + "/", started.headers["Location"])
-    patched = client._request("PATCH", location, data=chunk, headers={"Content-Type": "application/octet-stream"})
-    assert patched.status_code == 202, patched.text
-    return urlsplit(location).path.rstrip("/").rsplit("/", 1)[-1]
 
 
 def collect(root: Path | str, out: Path, *more: str):
