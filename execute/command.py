@@ -344,10 +344,16 @@ def _run(request: ExecuteRequest, facts: RunFacts) -> int:
         document = {"planSha256": verified.sha256, "key": verified.key_path, "threshold": verified.threshold,
                     "signatures": signed, "automaticPruner": pruner.to_json(), **report.to_json()}
         write_json(document)
-    if report.errors:
-        raise FailedRun(report.errors)
-    if report.skipped and request.skipped_exit_code:
-        print(f"{len(report.skipped)} planned action(s) skipped by the re-check: exit status "
+    return run_status(request, report.errors, len(report.skipped))
+
+
+def run_status(request: ExecuteRequest, errors: list[str], skipped: int) -> int:
+    """How a run of either kind of plan ends once it has acted: FailedRun for its errors, else
+    --skipped-exit-code when the re-check skipped planned actions (said on stderr), else 0."""
+    if errors:
+        raise FailedRun(errors)
+    if skipped and request.skipped_exit_code:
+        print(f"{skipped} planned action(s) skipped by the re-check: exit status "
               f"{request.skipped_exit_code} (--skipped-exit-code)", file=sys.stderr)
         return request.skipped_exit_code
     return 0

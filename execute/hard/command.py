@@ -55,7 +55,7 @@ def run_hard(request: ExecuteRequest, verified: VerifiedHardPlan, facts: RunFact
     plan = verified.plan
     from pruneplan.collect.storage import read_storage, storage_base
 
-    from pruneplan.execute.command import FailedRun, snapshot, start_run, write_json
+    from pruneplan.execute.command import run_status, snapshot, start_run, write_json
     from pruneplan.execute.hard.fresh import fresh_deletions
     from pruneplan.execute.hard.replay import Replay
 
@@ -87,13 +87,7 @@ def run_hard(request: ExecuteRequest, verified: VerifiedHardPlan, facts: RunFact
             print(line, file=out)
         if request.output_format == "json":
             write_json({"planSha256": verified.sha256, "key": verified.key_path, "kind": plan.kind, **report.to_json()})
-        if report.errors:
-            raise FailedRun(report.errors)
-        if report.skipped and request.skipped_exit_code:
-            print(f"{len(report.skipped)} planned action(s) skipped by the re-check: exit status "
-                  f"{request.skipped_exit_code} (--skipped-exit-code)", file=sys.stderr)
-            return request.skipped_exit_code
-        return 0
+        return run_status(request, report.errors, len(report.skipped))
     finally:  # said however the run ends: the registry stays read-only until the admin changes it
         print(f"The registry is still read-only: once you are done, leave read-only mode with {LEAVE_READ_ONLY}",
               file=sys.stderr)
