@@ -321,24 +321,32 @@ def inventory_counts(path: Path) -> dict[str, int]:
     return orjson.loads(last.removeprefix(b'"header":').rstrip().removesuffix(b"}"))["counts"]
 
 
-def analyze(dump: Path, inventory: Path, result: Result, tmp: Path, repeat: int, timeout: float | None) -> None:
-    plan, peak = tmp / "plan.json", tmp / "peak"
+def timed_runs(args: list[str], product: Path, runs: Result | Walk, tmp: Path, repeat: int, timeout: float | None) -> bool:
+    """`pruneplan ARGS` in a child process `repeat` times, each writing `product`: its wall and
+    peak RSS added to `runs`; False, with `runs.failure` set, when a run fails."""
+    label = " ".join(args[:2])
+    peak = tmp / "peak"
     for run in range(repeat):
-        plan.unlink(missing_ok=True)
+        product.unlink(missing_ok=True)
         peak.unlink(missing_ok=True)
-        with open(tmp / "analyze.out", "wb") as out, open(tmp / "analyze.err", "wb") as err:
-            m = measure([sys.executable, "-c", CHILD, str(peak), "analyze", "--hard", str(dump), str(inventory),
-                         "-o", str(plan)], stdout=out, stderr=err, timeout=timeout)
-        if m.rc != 0 or not plan.exists():
-            tail = (tmp / "analyze.err").read_text(errors="replace").strip().splitlines()[-1:]
-            result.failure = m.killed or f"exit {m.rc}" + (f": {tail[0][:120].replace('|', '/')}" if tail else "")
-            log(f"  analyze --hard run {run + 1} failed: {result.failure}")
-            return
-        result.walls.append(m.wall)
-        result.maxrss_mb.append(m.maxrss_mb)
-        result.peaks_mb.append(int(peak.read_text()) / 1024 if peak.exists() else 0.0)
-        log(f"  analyze --hard run {run + 1}/{repeat}: {m.wall:.2f} s, peak RSS {result.peaks_mb[-1]:.0f} MB")
-    result.summary = orjson.loads(plan.read_bytes())["summary"]
+        with open(tmp / "child.out", "wb") as out, open(tmp / "child.err", "wb") as err:
+            m = measure([sys.executable, "-c", CHILD, str(peak), *args], stdout=out, stderr=err, timeout=timeout)
+        if m.rc != 0 or not product.exists():
+            tail = (tmp / "child.err").read_text(errors="replace").strip().splitlines()[-1:]
+            runs.failure = m.killed or f"exit {m.rc}" + (f": {tail[0][:120].replace('|', '/')}" if tail else "")
+            log(f"  {label} run {run + 1} failed: {runs.failure}")
+            return False
+        runs.walls.append(m.wall)
+        runs.maxrss_mb.append(m.maxrss_mb)
+        runs.peaks_mb.append(int(peak.read_text()) / 1024 if peak.exists() else 0.0)
+        log(f"  {label} run {run + 1}/{repeat}: {m.wall:.2f} s, peak RSS {runs.peaks_mb[-1]:.0f} MB")
+    return True
+
+
+def analyze(dump: Path, inventory: Path, result: Result, tmp: Path, repeat: int, timeout: float | None) -> None:
+    plan = tmp / "plan.json"
+    if timed_runs(["analyze", "--hard", str(dump), str(inventory), "-o", str(plan)], plan, result, tmp, repeat, timeout):
+        result.summary = orjson.loads(plan.read_bytes())["summary"]
 
 
 def profile(dump: Path, inventory: Path, tmp: Path, top: int) -> None:
@@ -434,22 +442,9 @@ def storage_walk(walk: Walk, inventory: Path, tmp: Path, repeat: int, timeout: f
     log(f"  writing a storage tree of {len(expected.blobs):,} blobs ...")
     walk.blobs, walk.repositories = len(expected.blobs), len(expected.repositories)
     walk.files = materialise(expected, root)
-    out, peak = tmp / "collected.json.gz", tmp / "peak"
-    for run in range(repeat):
-        out.unlink(missing_ok=True)
-        peak.unlink(missing_ok=True)
-        with open(tmp / "collect.err", "wb") as err:
-            m = measure([sys.executable, "-c", CHILD, str(peak), "collect", "--registry-storage", str(root), "-o", str(out),
-                         "--now", expected.header.read_at], stderr=err, timeout=timeout)
-        if m.rc != 0 or not out.exists():
-            tail = (tmp / "collect.err").read_text(errors="replace").strip().splitlines()[-1:]
-            walk.failure = m.killed or f"exit {m.rc}" + (f": {tail[0][:120].replace('|', '/')}" if tail else "")
-            log(f"  collect --registry-storage run {run + 1} failed: {walk.failure}")
-            break
-        walk.walls.append(m.wall)
-        walk.maxrss_mb.append(m.maxrss_mb)
-        walk.peaks_mb.append(int(peak.read_text()) / 1024 if peak.exists() else 0.0)
-        log(f"  collect --registry-storage run {run + 1}/{repeat}: {m.wall:.2f} s, peak RSS {walk.peaks_mb[-1]:.0f} MB")
+    out = tmp / "collected.json.gz"
+    timed_runs(["collect", "--registry-storage", str(root), "-o", str(out), "--now", expected.header.read_at], out, walk, tmp,
+               repeat, timeout)
     if out.exists():
         collected = read_inventory(str(out))
         walk.problems = len(collected.problems)
